@@ -1,0 +1,34 @@
+"""idlin: identifiable linear properties of next-token predictors.
+
+The public API in one place; each name lives in a module named after its idea (THEORY.md sections
+in parentheses).
+"""
+
+from ._classes import MOVES as MOVES
+from ._classes import random_invertible as random_invertible
+from ._classes import sample_equivalent as sample_equivalent
+from ._errors import ConfigError as ConfigError
+from ._errors import DTypeError as DTypeError
+from ._errors import FileFormatError as FileFormatError
+from ._errors import IdlinError as IdlinError
+from ._errors import IncompatibleError as IncompatibleError
+from ._errors import NonFiniteError as NonFiniteError
+from ._errors import NotDiverseError as NotDiverseError
+from ._errors import ProbeError as ProbeError
+from ._errors import RankError as RankError
+from ._errors import ShapeError as ShapeError
+from ._gap import Gap as Gap
+from ._gap import distribution_gap as distribution_gap
+from ._gap import equivalent as equivalent
+from ._maps import ExtendedMap as ExtendedMap
+from ._maps import LinearMap as LinearMap
+from ._maps import recover_extended_map as recover_extended_map
+from ._maps import recover_linear_map as recover_linear_map
+from ._predictor import Predictor as Predictor
+from ._subspaces import Canonical as Canonical
+from ._subspaces import Subspaces as Subspaces
+from ._subspaces import canonical as canonical
+from ._subspaces import minimal as minimal
+from ._subspaces import subspaces as subspaces
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m idlin` runs the `idlin` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""The exception hierarchy: one base class, one subclass per way an input can be wrong.
+
+Every message says what was expected and what arrived, so that a user can fix the call
+without reading idlin's source.
+"""
+
+from __future__ import annotations
+
+
+class IdlinError(Exception):
+    """Base class of every error idlin raises on purpose."""
+
+
+class ShapeError(IdlinError, ValueError):
+    """An array has the wrong number of dimensions, is empty, or its sizes disagree."""
+
+
+class DTypeError(IdlinError, TypeError):
+    """An array has a dtype idlin does not compute with (it wants float32 or float64)."""
+
+
+class NonFiniteError(IdlinError, ValueError):
+    """An array contains NaN or ±Inf."""
+
+
+class IncompatibleError(IdlinError, ValueError):
+    """Two predictors cannot be compared: different vocabularies or context sets."""
+
+
+class NotDiverseError(IdlinError, ValueError):
+    """Theorem L needs diverse models (rank F = rank Ĝ = d); this one is not (THEORY §3–§4)."""
+
+
+class RankError(IdlinError, ValueError):
+    """A rank or tolerance problem: zero effective complexity, an unusable threshold, a rank
+    request the model cannot meet."""
+
+
+class ProbeError(IdlinError, ValueError):
+    """A probe set (pairs, labels, steering vector) that cannot define the property asked for."""
+
+
+class ConfigError(IdlinError, ValueError):
+    """A configuration of a distribution, model, training run or sweep that cannot work."""
+
+
+class FileFormatError(IdlinError, ValueError):
+    """A file that is missing, unreadable, pickled, or lacks the keys and shapes idlin needs."""

@@ -1,0 +1,219 @@
+"""How far two predictors are from distribution-equivalent, without an N×V matrix (THEORY §2).
+
+`θ ~ θ̃` iff their centered log-odds agree, `C_θ = C_θ̃`. The Frobenius gap uses the factorisation
+`C_θ − C_θ̃ = X Yᵀ`, `X = [F, −F̃]`, `Y = [Ĝ, Ĝ̃]`: with a thin QR `X = Q R` (on the side with fewer
+rows), `‖X Yᵀ‖_F = ‖Y Rᵀ‖_F`, a tall-skinny QR plus one GEMM. Unlike the Gram expansion
+`tr(XᵀX·YᵀY)` nothing cancels, so an exactly equivalent pair measures ~ε·‖X‖‖Y‖, not ~√ε.
+Sup-norm and KL need every logit; they are streamed over blocks of contexts with a `lax.scan`, so
+memory stays at a few `block × V` buffers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._errors import IncompatibleError
+from ._predictor import Predictor, as_predictor
+
+# Elements of one streamed logits block (block × V); ~32 MiB per float32 buffer.
+STREAM_BLOCK_ELEMENTS = 1 << 23
+
+# Default relative tolerances of `equivalent`, per compute dtype: a few hundred ulps of the
+# factored evaluation, which errs by ~ε·‖X‖‖Y‖/‖C‖ (grows with the conditioning of the pair).
+DEFAULT_RTOL = {np.dtype("float32"): 1e-4, np.dtype("float64"): 1e-8}
+
+
+@dataclasses.dataclass(frozen=True)
+class Gap:
+    """Distance between the distributions of two predictors p and q (THEORY §2).
+
+    Attributes:
+        frobenius: `‖C_p − C_q‖_F`.
+        relative: `‖C_p − C_q‖_F / ‖C_p‖_F` (0 when both are 0, inf when only `C_p` is 0).
+        reference_norm: `‖C_p‖_F`.
+        max_abs: `max_{x,y} |C_p − C_q|`, or None in Frobenius-only mode.
+        mean_kl: `(1/N) Σ_x KL(p(·|x) ‖ q(·|x))` in nats (direction: p is the reference), or None.
+    """
+
+    frobenius: float
+    relative: float
+    reference_norm: float
+    max_abs: float | None = None
+    mean_kl: float | None = None
+
+
+def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
+    """Validate that p and q share the context set and vocabulary; give them one dtype."""
+    p, q = as_predictor("p", p), as_predictor("q", q)
+    if p.num_contexts != q.num_contexts:
+        raise IncompatibleError(
+            "p and q must be evaluated on the same contexts: expected equal N, got "
+            f"p with {p.num_contexts} and q with {q.num_contexts} contexts"
+        )
+    if p.vocab_size != q.vocab_size:
+        raise IncompatibleError(
+            "p and q must share the vocabulary: expected equal V, got "
+            f"p with {p.vocab_size} and q with {q.vocab_size} tokens"
+        )
+    dtype = jnp.promote_types(p.dtype, q.dtype)
+    return p.astype(dtype), q.astype(dtype)
+
+
+def _diff_norms(P1, Q1, P2, Q2):
+    """`(‖P1 Q1ᵀ − P2 Q2ᵀ‖_F, ‖P1 Q1ᵀ‖_F)` by one QR of `[P1, −P2]` and a split GEMM.
+
+    With `[P1, −P2] = Q R`, `R = [R₁ | R₂]` split by columns, the difference's norm is
+    `‖Q1 R₁ᵀ + Q2 R₂ᵀ‖_F`; the first term alone gives `‖P1 Q1ᵀ‖_F` because `R₁`'s rows past
+    `d₁` vanish (R is upper trapezoidal).
+    """
+    d1 = P1.shape[1]
+    R = jnp.linalg.qr(jnp.concatenate([P1, -P2], axis=1), mode="r")  # (k, d1 + d2)
+    k1 = min(R.shape[0], d1)
+    Z1 = Q1 @ R[:k1, :d1].T  # (rows of Q, k1)
+    Z = Q2 @ R[:, d1:].T  # (rows of Q, k)
+    Z = Z.at[:, :k1].add(Z1)
+    return jnp.linalg.norm(Z), jnp.linalg.norm(Z1)
+
+
+def _frobenius(F1, Gh1, F2, Gh2):
+    # QR on the side with fewer rows: C − C̃ and its transpose have the same norm.
+    if F1.shape[0] <= Gh1.shape[0]:
+        return _diff_norms(F1, Gh1, F2, Gh2)
+    return _diff_norms(Gh1, F1, Gh2, F2)
+
+
+def _streamed(F1, Gh1, F2, Gh2, block: int):
+    """Max |C_p − C_q| and Σ_x KL(p‖q), streamed over blocks of `block` contexts.
+
+    Padding rows are zero in both models: uniform = uniform, so they add exactly 0 to both.
+    """
+    n = F1.shape[0]
+    nblocks = -(-n // block)
+    pad = nblocks * block - n
+    F1b = jnp.pad(F1, ((0, pad), (0, 0))).reshape(nblocks, block, F1.shape[1])
+    F2b = jnp.pad(F2, ((0, pad), (0, 0))).reshape(nblocks, block, F2.shape[1])
+
+    def body(carry, blocks):
+        max_abs, kl_sum = carry
+        f1, f2 = blocks
+        L1 = f1 @ Gh1.T  # (block, V), centered log-odds of p
+        L2 = f2 @ Gh2.T
+        max_abs = jnp.maximum(max_abs, jnp.max(jnp.abs(L1 - L2)))
+        lp = jax.nn.log_softmax(L1, axis=-1)
+        lq = jax.nn.log_softmax(L2, axis=-1)
+        kl = jnp.sum(jnp.exp(lp) * (lp - lq), axis=-1)
+        kl_sum = kl_sum + jnp.sum(jnp.maximum(kl, 0.0))  # KL ≥ 0; clip rounding below it
+        return (max_abs, kl_sum), None
+
+    zero = jnp.zeros((), F1.dtype)
+    (max_abs, kl_sum), _ = jax.lax.scan(body, (zero, zero), (F1b, F2b))
+    return max_abs, kl_sum / n
+
+
+@functools.partial(jax.jit, static_argnames=("block", "frobenius_only"))
+def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool):
+    """Jitted core of `distribution_gap` on raw arrays: returns
+    `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped)."""
+    Gh1 = G1 - jnp.mean(G1, axis=0, keepdims=True)
+    Gh2 = G2 - jnp.mean(G2, axis=0, keepdims=True)
+    frob, ref = _frobenius(F1, Gh1, F2, Gh2)
+    if frobenius_only:
+        zero = jnp.zeros((), F1.dtype)
+        return frob, ref, zero, zero
+    max_abs, mean_kl = _streamed(F1, Gh1, F2, Gh2, block)
+    return frob, ref, max_abs, mean_kl
+
+
+def stream_block(num_contexts: int, vocab_size: int) -> int:
+    """Contexts per streamed block: as many as fit `STREAM_BLOCK_ELEMENTS` logits, a multiple of 8."""
+    block = max(1, STREAM_BLOCK_ELEMENTS // max(vocab_size, 1))
+    if block >= 8:
+        block -= block % 8
+    return min(block, num_contexts)
+
+
+def distribution_gap(
+    p: Predictor,
+    q: Predictor,
+    *,
+    frobenius_only: bool = False,
+    block: int | None = None,
+) -> Gap:
+    """Distance between the next-token distributions of p and q on their shared contexts.
+
+    Symbols (THEORY §2): `p = (F, G)`, `q = (F̃, G̃)`; `C = F Ĝᵀ` with `Ĝ = G − 1·mean_y G`.
+
+    - `frobenius = ‖C_p − C_q‖_F = ‖Y Rᵀ‖_F`, `X = [F, −F̃] = Q R`, `Y = [Ĝ, Ĝ̃]` (QR on the
+      shorter side) — `O((N+V)(d+d̃)²)` time, no N×V matrix, error ~ε·‖X‖‖Y‖.
+    - `max_abs = max |C_p − C_q|` and `mean_kl = mean_x KL(p(·|x) ‖ q(·|x))` (p is the
+      reference), streamed over blocks of contexts (bounded memory).
+
+    Args:
+        p, q: predictors on the same N contexts and V tokens (widths may differ).
+        frobenius_only: skip the streamed pass (max_abs and mean_kl are then None).
+        block: contexts per streamed block (default: ~8M logits per block).
+
+    Returns:
+        A `Gap`. Zero on the diagonal, and `frobenius` is symmetric in p and q.
+
+    Raises:
+        IncompatibleError: different N or V.
+
+    Example:
+        >>> import numpy as np, idlin
+        >>> rng = np.random.default_rng(0)
+        >>> p = idlin.Predictor(rng.normal(size=(5, 3)), rng.normal(size=(7, 3)))
+        >>> q = idlin.Predictor(p.embeddings * 2.0, p.unembeddings / 2.0 + 1.0)
+        >>> bool(idlin.distribution_gap(p, q).relative < 1e-5)
+        True
+    """
+    p, q = check_comparable(p, q)
+    if block is None:
+        block = stream_block(p.num_contexts, p.vocab_size)
+    block = max(1, min(int(block), p.num_contexts))
+    frob, ref, max_abs, mean_kl = (
+        float(v)
+        for v in gap_kernel(
+            p.embeddings,
+            p.unembeddings,
+            q.embeddings,
+            q.unembeddings,
+            block=block,
+            frobenius_only=frobenius_only,
+        )
+    )
+    if ref > 0:
+        relative = frob / ref
+    else:
+        relative = 0.0 if frob == 0 else float("inf")
+    if frobenius_only:
+        return Gap(frobenius=frob, relative=relative, reference_norm=ref)
+    return Gap(frob, relative, ref, max_abs=max_abs, mean_kl=mean_kl)
+
+
+def equivalent(
+    p: Predictor, q: Predictor, *, rtol: float | None = None, atol: float = 0.0
+) -> bool:
+    """Whether p and q define the same next-token distributions, up to a tolerance.
+
+    Decides `‖C_p − C_q‖_F ≤ atol + rtol·‖C_p‖_F` (THEORY §2: `θ ~ θ̃ ⇔ C_θ = C_θ̃`), with the
+    Frobenius gap by the QR form. The default `rtol` is `DEFAULT_RTOL` of the compute dtype
+    (1e-8 in float64, 1e-4 in float32); trained models are only approximately equivalent and
+    need a tolerance chosen for the question (THEORY §8).
+
+    Raises:
+        IncompatibleError: different N or V.
+        ValueError: negative tolerances.
+    """
+    p, q = check_comparable(p, q)
+    if rtol is None:
+        rtol = DEFAULT_RTOL[p.dtype]
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"tolerances must be ≥ 0, got rtol={rtol}, atol={atol}")
+    gap = distribution_gap(p, q, frobenius_only=True)
+    return gap.frobenius <= atol + rtol * gap.reference_norm

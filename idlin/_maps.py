@@ -1,0 +1,172 @@
+"""Recovering the map that relates two equivalent predictors (THEORY §4).
+
+Theorem L (both diverse, one width): `f̃ = M f`, `g̃ = M^{-ᵀ} g + c`, so `F̃ = F Mᵀ` and
+`Ĝ̃ = Ĝ M^{-1}`. Theorem EL (any widths): `P_Ũ f̃(x) = T P_U f(x)` with `T = Ĝ̃⁺ Ĝ`, and on the
+unembedding side `P_Ẽ ĝ̃(y) = S P_E ĝ(y)` with `S = F̃⁺ F`; both have rank r.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._errors import IncompatibleError, NotDiverseError
+from ._gap import check_comparable
+from ._predictor import Predictor
+from ._subspaces import Subspaces, analyse, numerical_rank, subspaces
+
+
+def _relative(residual, reference) -> float:
+    """`‖residual‖_F / ‖reference‖_F`, or the absolute norm when the reference is 0."""
+    ref = float(jnp.linalg.norm(reference))
+    res = float(jnp.linalg.norm(residual))
+    return res / ref if ref > 0 else res
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearMap:
+    """The invertible map of Theorem L: `f̃(x) = M f(x)`, `g̃(y) = M^{-ᵀ} g(y) + c`.
+
+    Attributes:
+        matrix: `M` (d×d), least squares `M = (F⁺ F̃)ᵀ`.
+        shift: `c` (d,), the constant unembedding offset.
+        embedding_residual: `‖F̃ − F Mᵀ‖_F / ‖F̃‖_F`.
+        unembedding_residual: `‖Ĝ̃ − Ĝ M^{-1}‖_F / ‖Ĝ̃‖_F`.
+        condition_number: `σ_max(M) / σ_min(M)`.
+    """
+
+    matrix: Float[Array, "dim dim"]
+    shift: Float[Array, " dim"]
+    embedding_residual: float
+    unembedding_residual: float
+    condition_number: float
+
+
+@jax.jit
+def _linear_map_kernel(F, G, Ft, Gt):
+    Q, R = jnp.linalg.qr(F)
+    Mt = jax.scipy.linalg.solve_triangular(R, Q.T @ Ft, lower=False)  # F⁺ F̃ for full-rank F
+    M = Mt.T
+    G_mapped = jnp.linalg.solve(Mt, G.T).T  # G M^{-1}
+    shift = jnp.mean(Gt - G_mapped, axis=0)
+    Gh = G_mapped - jnp.mean(G_mapped, axis=0, keepdims=True)
+    Gth = Gt - jnp.mean(Gt, axis=0, keepdims=True)
+    s = jnp.linalg.svd(M, compute_uv=False)
+    return M, shift, Ft - F @ Mt, Ft, Gth - Gh, Gth, s[0] / s[-1]
+
+
+def _require_diverse(name: str, s: Subspaces) -> None:
+    if not s.diverse:
+        raise NotDiverseError(
+            f"{name} is not diverse: Theorem L needs rank F = rank Ĝ = d = {s.width}, got "
+            f"rank F = {s.embedding_rank}, rank Ĝ = {s.unembedding_rank} (rtol {s.rtol:.1e}); "
+            "use recover_extended_map"
+        )
+
+
+def recover_linear_map(p: Predictor, q: Predictor, *, rtol: float | None = None) -> LinearMap:
+    """The invertible `M` with `q = (M f, M^{-ᵀ} g + c)` for diverse equivalent p, q (Theorem L).
+
+    Symbols (THEORY §4): `p = (F, G)`, `q = (F̃, G̃)`. `M = (F⁺ F̃)ᵀ` by a QR least-squares solve;
+    the unembedding side is then checked, not fitted: `Ĝ̃ = Ĝ M^{-1}`. Small residuals on both
+    sides certify the theorem's conclusion for this pair.
+
+    Args:
+        p, q: predictors on the same contexts and vocabulary, of one width d.
+        rtol: rank threshold for the diversity check (see `subspaces`).
+
+    Raises:
+        IncompatibleError: different N or V, or different widths (use `recover_extended_map`).
+        NotDiverseError: p or q has rank F < d or rank Ĝ < d (the message says which).
+
+    Example:
+        >>> import numpy as np, idlin
+        >>> rng = np.random.default_rng(0)
+        >>> p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(6, 3)))
+        >>> M = rng.normal(size=(3, 3))
+        >>> q = idlin.Predictor(p.embeddings @ M.T, p.unembeddings @ np.linalg.inv(M))
+        >>> bool(np.allclose(idlin.recover_linear_map(p, q).matrix, M, atol=1e-4))
+        True
+    """
+    p, q = check_comparable(p, q)
+    if p.width != q.width:
+        raise IncompatibleError(
+            f"Theorem L relates models of one width: expected equal d, got p with d={p.width} "
+            f"and q with d={q.width}; use recover_extended_map"
+        )
+    _require_diverse("p", subspaces(p, rtol=rtol))
+    _require_diverse("q", subspaces(q, rtol=rtol))
+    M, shift, emb_res, Ft, unemb_res, Gth, cond = _linear_map_kernel(
+        p.embeddings, p.unembeddings, q.embeddings, q.unembeddings
+    )
+    return LinearMap(
+        matrix=M,
+        shift=shift,
+        embedding_residual=_relative(emb_res, Ft),
+        unembedding_residual=_relative(unemb_res, Gth),
+        condition_number=float(cond),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtendedMap:
+    """The extended-linear relation of Theorem EL between two equivalent predictors.
+
+    Attributes:
+        embedding_map: `T = Ĝ̃⁺ Ĝ` (d̃×d), with `P_Ũ f̃(x) = T P_U f(x)`.
+        unembedding_map: `S = F̃⁺ F` (d̃×d), with `P_Ẽ ĝ̃(y) = S P_E ĝ(y)`.
+        rank: numerical rank of T restricted to `P_U(E)` (= r for equivalent models).
+        effective_complexity: `(r_p, r_q)`.
+        embedding_residual: `‖F̃ P_Ũ − F P_U Tᵀ‖_F / ‖F̃ P_Ũ‖_F`.
+        unembedding_residual: `‖Ĝ̃ P_Ẽ − Ĝ P_E Sᵀ‖_F / ‖Ĝ̃ P_Ẽ‖_F`.
+    """
+
+    embedding_map: Float[Array, "dim_q dim_p"]
+    unembedding_map: Float[Array, "dim_q dim_p"]
+    rank: int
+    effective_complexity: tuple[int, int]
+    embedding_residual: float
+    unembedding_residual: float
+
+
+def _pinv_from(U: jax.Array, s: np.ndarray, Vt: jax.Array, k: int) -> jax.Array:
+    """Truncated pseudo-inverse `V_k S_k^{-1} U_kᵀ` from a thin SVD."""
+    return (Vt[:k].T / s[:k]) @ U[:, :k].T
+
+
+def recover_extended_map(
+    p: Predictor, q: Predictor, *, rtol: float | None = None
+) -> ExtendedMap:
+    """The rank-r maps relating two equivalent predictors of any widths (THEORY §4, Theorem EL).
+
+    `T = Ĝ̃⁺ Ĝ` maps the visible embedding part of p onto that of q, `P_Ũ f̃ = T P_U f`; `S = F̃⁺ F`
+    does the same for unembeddings, `P_Ẽ ĝ̃ = S P_E ĝ`. Pseudo-inverses are truncated at the
+    numerical ranks (threshold `rtol`). For diverse p, q of one width, `T` is Theorem L's `M`.
+
+    Raises:
+        IncompatibleError: different N or V.
+    """
+    p, q = check_comparable(p, q)
+    sp = subspaces(p, rtol=rtol)
+    sq, (UF, sF, VFt, UG, sG, VGt, *_) = analyse(q, rtol=rtol)
+    Gh, Ght = p.centered_unembeddings, q.centered_unembeddings
+    T = _pinv_from(UG, np.asarray(sG), VGt, sq.unembedding_rank) @ Gh  # (d̃, d)
+    S = _pinv_from(UF, np.asarray(sF), VFt, sq.embedding_rank) @ p.embeddings  # (d̃, d)
+    PU, PUt = sp.projector("unembedding"), sq.projector("unembedding")
+    PE, PEt = sp.projector("embedding"), sq.projector("embedding")
+    lhs_f = q.embeddings @ PUt
+    lhs_g = Ght @ PEt
+    # T matters only on P_U(E) (dimension r): its rank there is the rank of the relation.
+    sT = np.linalg.svd(np.asarray(T @ PU @ sp.embedding_basis), compute_uv=False)
+    return ExtendedMap(
+        embedding_map=T,
+        unembedding_map=S,
+        rank=numerical_rank(sT, sp.rtol),
+        effective_complexity=(sp.effective_complexity, sq.effective_complexity),
+        embedding_residual=_relative(lhs_f - p.embeddings @ PU @ T.T, lhs_f),
+        unembedding_residual=_relative(lhs_g - Gh @ PE @ S.T, lhs_g),
+    )
