@@ -135,7 +135,7 @@ class ExtendedMap:
 
 def _pinv_from(U: jax.Array, s: np.ndarray, Vt: jax.Array, k: int) -> jax.Array:
     """Truncated pseudo-inverse `V_k S_k^{-1} U_kᵀ` from a thin SVD."""
-    return (Vt[:k].T / s[:k]) @ U[:, :k].T
+    return (Vt[:k].T / jnp.asarray(s[None, :k])) @ U[:, :k].T
 
 
 def recover_extended_map(

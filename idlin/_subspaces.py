@@ -196,16 +196,16 @@ def canonical(p: Predictor, *, rtol: float | None = None, rank: int | None = Non
     # Sign convention: the largest |entry| of each column of U_C is positive.
     idx = jnp.argmax(jnp.abs(Uc), axis=0)
     signs = jnp.sign(Uc[idx, jnp.arange(r)])
-    signs = jnp.where(signs == 0, 1.0, signs).astype(Uc.dtype)
+    signs = jnp.where(signs == 0, 1.0, signs).astype(Uc.dtype)[None, :]
     Uc, W = Uc * signs, W * signs
     s = sC[:r]
-    root = jnp.sqrt(s)
+    root = jnp.sqrt(s)[None, :]  # (1, r)
     Gh = p.centered_unembeddings
     return Canonical(
         phi=Uc * root,
         gamma=W * root,
-        embedding_map=(W.T @ Gh) / root[:, None],
-        unembedding_map=(Uc.T @ p.embeddings) / root[:, None],
+        embedding_map=(W.T @ Gh) / root.T,
+        unembedding_map=(Uc.T @ p.embeddings) / root.T,
         singular_values=s,
         rank=r,
     )

@@ -1,0 +1,11 @@
+"""Suite-wide settings: float64, strict dtype promotion, no silent rank broadcasting, Hypothesis profiles."""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+from idlin.testing._profiles import register_profiles  # noqa: E402
+
+register_profiles()
