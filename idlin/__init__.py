@@ -30,5 +30,20 @@ from ._subspaces import Subspaces as Subspaces
 from ._subspaces import canonical as canonical
 from ._subspaces import minimal as minimal
 from ._subspaces import subspaces as subspaces
+from .properties import AllOrNone as AllOrNone
+from .properties import Counterexample as Counterexample
+from .properties import LinearProbe as LinearProbe
+from .properties import Parallelism as Parallelism
+from .properties import PropertyResult as PropertyResult
+from .properties import RelationalLinearity as RelationalLinearity
+from .properties import Steering as Steering
+from .properties import all_or_none as all_or_none
+from .properties import counterexample as counterexample
+from .properties import linear_probe as linear_probe
+from .properties import parallelism as parallelism
+from .properties import relational_linearity as relational_linearity
+from .properties import steering as steering
+from .metrics import CanonicalFit as CanonicalFit
+from .metrics import canonical_fit as canonical_fit
 
 __version__ = "0.1.0"

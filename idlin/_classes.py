@@ -8,6 +8,7 @@ spans would break equivalence, because `h(x)ᵀ k(y)` need not vanish (§5, move
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -50,8 +51,13 @@ def random_invertible(
         raise ConfigError(f"d: expected a width ≥ 1, got {d}")
     if not condition >= 1.0:
         raise ConfigError(f"condition: expected a condition number ≥ 1, got {condition}")
+    return _invertible(key, d, jnp.asarray(condition, dtype), dtype)
+
+
+def _invertible(key, d: int, condition, dtype):
+    """Traceable body of `random_invertible` (condition may be a traced scalar)."""
     k1, k2 = jax.random.split(key)
-    s = jnp.geomspace(1.0, condition, d, dtype=dtype) if d > 1 else jnp.ones((1,), dtype)
+    s = jnp.exp(jnp.linspace(0.0, 1.0, d, dtype=dtype) * jnp.log(condition))
     return (random_orthogonal(k1, d, dtype) * s[None, :]) @ random_orthogonal(k2, d, dtype).T
 
 
@@ -60,38 +66,67 @@ def _rms(a: jax.Array) -> jax.Array:
     return jnp.where(r > 0, r, 1.0)
 
 
+# Each move is one jitted program per shape: in a property suite, a handful of XLA compilations
+# instead of one per eager primitive. Spans (ranks are data-dependent) are computed on the host
+# and passed in as projectors.
+
+
+@jax.jit
+def _basis(F, G, key, condition):
+    M = _invertible(key, F.shape[1], condition, F.dtype)
+    # f ↦ M f  ⇔  F ↦ F Mᵀ;  g ↦ M^{-ᵀ} g  ⇔  G ↦ G M^{-1} (a solve, not an inverse).
+    return F @ M.T, jnp.linalg.solve(M.T, G.T).T
+
+
+@jax.jit
+def _shift(G, key):
+    c = jax.random.normal(key, (G.shape[1],), G.dtype) * _rms(G)
+    return G + c[None, :]
+
+
+@jax.jit
+def _invisible(X, P, key, scale):
+    """`X + Z(I − P)`: a random part orthogonal to the span that P projects onto."""
+    Z = jax.random.normal(key, X.shape, X.dtype) * scale * _rms(X)
+    return X + Z - Z @ P
+
+
+@functools.partial(jax.jit, static_argnames=("width",))
+def _widen(F, G, key, *, width):
+    ka, kc = jax.random.split(key)
+    A = jax.random.normal(ka, (F.shape[0], width), F.dtype) * _rms(F)
+    c = jax.random.normal(kc, (width,), G.dtype) * _rms(G)
+    return (
+        jnp.concatenate([F, A], axis=1),
+        jnp.concatenate([G, jnp.broadcast_to(c[None, :], (G.shape[0], width))], axis=1),
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("width",))
+def _widen_unembedding(F, G, key, *, width):
+    K = jax.random.normal(key, (G.shape[0], width), G.dtype) * _rms(G)
+    return (
+        jnp.concatenate([F, jnp.zeros((F.shape[0], width), F.dtype)], axis=1),
+        jnp.concatenate([G, K], axis=1),
+    )
+
+
 def _move(p: Predictor, name: str, key, *, condition, null_scale, extra_width, rtol) -> Predictor:
     F, G = p.embeddings, p.unembeddings
-    dtype = F.dtype
     if name == "basis":
-        M = random_invertible(key, p.width, condition=condition, dtype=dtype)
-        # f ↦ M f  ⇔  F ↦ F Mᵀ;  g ↦ M^{-ᵀ} g  ⇔  G ↦ G M^{-1} (a solve, not an inverse).
-        return Predictor(F @ M.T, jnp.linalg.solve(M.T, G.T).T)
+        return Predictor(*_basis(F, G, key, jnp.asarray(condition, F.dtype)))
     if name == "shift":
-        c = jax.random.normal(key, (p.width,), dtype) * _rms(G)
-        return Predictor(F, G + c[None, :])
-    if name == "embedding_null":
-        PU = jnp.asarray(subspaces(p, rtol=rtol).projector("unembedding"), dtype)
-        H = jax.random.normal(key, F.shape, dtype) * null_scale * _rms(F)
-        return Predictor(F + H - H @ PU, G)  # rows of H(I − P_U) ∈ U^⊥
-    if name == "unembedding_null":
-        PE = jnp.asarray(subspaces(p, rtol=rtol).projector("embedding"), dtype)
-        K = jax.random.normal(key, G.shape, dtype) * null_scale * _rms(G)
-        return Predictor(F, G + K - K @ PE)  # rows of K(I − P_E) ∈ E^⊥ of the current F
+        return Predictor(F, _shift(G, key))
+    if name == "embedding_null":  # rows of H(I − P_U) ∈ U^⊥
+        PU = jnp.asarray(subspaces(p, rtol=rtol).projector("unembedding"), F.dtype)
+        return Predictor(_invisible(F, PU, key, null_scale), G)
+    if name == "unembedding_null":  # rows of K(I − P_E) ∈ E^⊥ of the current F
+        PE = jnp.asarray(subspaces(p, rtol=rtol).projector("embedding"), G.dtype)
+        return Predictor(F, _invisible(G, PE, key, null_scale))
     if name == "widen":
-        ka, kc = jax.random.split(key)
-        A = jax.random.normal(ka, (p.num_contexts, extra_width), dtype) * _rms(F)
-        c = jax.random.normal(kc, (extra_width,), dtype) * _rms(G)
-        return Predictor(
-            jnp.concatenate([F, A], axis=1),
-            jnp.concatenate([G, jnp.broadcast_to(c, (p.vocab_size, extra_width))], axis=1),
-        )
+        return Predictor(*_widen(F, G, key, width=extra_width))
     if name == "widen_unembedding":
-        K = jax.random.normal(key, (p.vocab_size, extra_width), dtype) * _rms(G)
-        return Predictor(
-            jnp.concatenate([F, jnp.zeros((p.num_contexts, extra_width), dtype)], axis=1),
-            jnp.concatenate([G, K], axis=1),
-        )
+        return Predictor(*_widen_unembedding(F, G, key, width=extra_width))
     if name == "shrink":
         return minimal(p, rtol=rtol)
     raise ConfigError(f"moves: expected names from {MOVES}, got {name!r}")

@@ -4,6 +4,12 @@
 `C_θ − C_θ̃ = X Yᵀ`, `X = [F, −F̃]`, `Y = [Ĝ, Ĝ̃]`: with a thin QR `X = Q R` (on the side with fewer
 rows), `‖X Yᵀ‖_F = ‖Y Rᵀ‖_F`, a tall-skinny QR plus one GEMM. Unlike the Gram expansion
 `tr(XᵀX·YᵀY)` nothing cancels, so an exactly equivalent pair measures ~ε·‖X‖‖Y‖, not ~√ε.
+For float32 inputs (with x64 enabled) `R` comes from a Cholesky factorisation of the Gram matrix
+`XᵀX` accumulated in float64 ("CholeskyQR": `RᵀR = XᵀX` defines the same `R` up to row signs),
+because LAPACK's Householder QR runs at a small fraction of GEMM speed on CPUs; the float64 Gram
+resolves `R` to ~1e-8 relative, below float32's ε, so the result is as accurate as a float32 QR.
+A tiny shift `δI` makes the factorisation succeed on rank-deficient X (equivalent pairs) and
+its exact contribution `δ‖Y‖_F²` is subtracted; a non-finite factor falls back to Householder QR.
 Sup-norm and KL need every logit; they are streamed over blocks of contexts with a `lax.scan`, so
 memory stays at a few `block × V` buffers.
 """
@@ -60,24 +66,55 @@ def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
             "p and q must share the vocabulary: expected equal V, got "
             f"p with {p.vocab_size} and q with {q.vocab_size} tokens"
         )
-    dtype = jnp.promote_types(p.dtype, q.dtype)
+    dtype = np.promote_types(p.dtype, q.dtype)
     return p.astype(dtype), q.astype(dtype)
 
 
-def _diff_norms(P1, Q1, P2, Q2):
-    """`(‖P1 Q1ᵀ − P2 Q2ᵀ‖_F, ‖P1 Q1ᵀ‖_F)` by one QR of `[P1, −P2]` and a split GEMM.
+def _r_factor(X):
+    """`(R, δ)` with `RᵀR = XᵀX + δI` (R upper triangular/trapezoidal, `δ ≥ 0`).
 
-    With `[P1, −P2] = Q R`, `R = [R₁ | R₂]` split by columns, the difference's norm is
-    `‖Q1 R₁ᵀ + Q2 R₂ᵀ‖_F`; the first term alone gives `‖P1 Q1ᵀ‖_F` because `R₁`'s rows past
-    `d₁` vanish (R is upper trapezoidal).
+    Householder QR (`δ = 0`) except for float32 X with x64 enabled: then the Cholesky factor of
+    the float64-accumulated Gram shifted by `δ = (rows + cols)·ε₆₄·max diag(XᵀX)` (a few hundred
+    float64 ulps, far below float32 resolution). Rank-deficient X (equivalent pairs) is fine
+    thanks to the shift; should the factor still be non-finite, QR is used instead.
+    """
+    n, m = X.shape
+    if X.dtype != jnp.float32 or not jax.config.jax_enable_x64:
+        return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
+    S = jnp.matmul(X.T, X, preferred_element_type=jnp.float64)  # (m, m), float64 accumulation
+    delta = (n + m) * float(np.finfo(np.float64).eps) * jnp.max(jnp.diag(S))
+    L = jnp.linalg.cholesky(S + delta * jnp.eye(m, dtype=jnp.float64))
+
+    def householder(_):
+        R = jnp.linalg.qr(X, mode="r").astype(jnp.float64)
+        return jnp.pad(R, ((0, m - R.shape[0]), (0, 0))), jnp.zeros((), jnp.float64)
+
+    ok = jnp.all(jnp.isfinite(L))
+    return jax.lax.cond(ok, lambda _: (L.T, delta), householder, None)
+
+
+def _diff_norms(P1, Q1, P2, Q2):
+    """`(‖P1 Q1ᵀ − P2 Q2ᵀ‖_F, ‖P1 Q1ᵀ‖_F)` by one R factor of `[P1, −P2]` and a split GEMM.
+
+    With `RᵀR = [P1, −P2]ᵀ[P1, −P2] + δI`, `R = [R₁ | R₂]` split by columns, the difference's
+    squared norm is `‖Q1 R₁ᵀ + Q2 R₂ᵀ‖_F² − δ(‖Q1‖_F² + ‖Q2‖_F²)`; the first term alone gives
+    `‖P1 Q1ᵀ‖_F² + δ‖Q1‖_F²` because `R₁`'s rows past `d₁` vanish (R is upper trapezoidal).
     """
     d1 = P1.shape[1]
-    R = jnp.linalg.qr(jnp.concatenate([P1, -P2], axis=1), mode="r")  # (k, d1 + d2)
+    R, delta = _r_factor(jnp.concatenate([P1, -P2], axis=1))  # (k, d1 + d2)
+    acc = delta.dtype  # sums of squares in the factor's precision
+    R = R.astype(Q1.dtype)
     k1 = min(R.shape[0], d1)
     Z1 = Q1 @ R[:k1, :d1].T  # (rows of Q, k1)
     Z = Q2 @ R[:, d1:].T  # (rows of Q, k)
     Z = Z.at[:, :k1].add(Z1)
-    return jnp.linalg.norm(Z), jnp.linalg.norm(Z1)
+
+    def sq(A):
+        return jnp.sum(jnp.square(A.astype(acc)))
+
+    diff2 = sq(Z) - delta * (sq(Q1) + sq(Q2))
+    ref2 = sq(Z1) - delta * sq(Q1)
+    return jnp.sqrt(jnp.maximum(diff2, 0.0)), jnp.sqrt(jnp.maximum(ref2, 0.0))
 
 
 def _frobenius(F1, Gh1, F2, Gh2):
@@ -103,10 +140,17 @@ def _streamed(F1, Gh1, F2, Gh2, block: int):
         f1, f2 = blocks
         L1 = f1 @ Gh1.T  # (block, V), centered log-odds of p
         L2 = f2 @ Gh2.T
-        max_abs = jnp.maximum(max_abs, jnp.max(jnp.abs(L1 - L2)))
-        lp = jax.nn.log_softmax(L1, axis=-1)
-        lq = jax.nn.log_softmax(L2, axis=-1)
-        kl = jnp.sum(jnp.exp(lp) * (lp - lq), axis=-1)
+        D = L1 - L2
+        max_abs = jnp.maximum(max_abs, jnp.max(jnp.abs(D)))
+        # KL(p‖q) = Σ_y p(y)(L1 − L2)(y) − (lse L1 − lse L2): two exponentials per logit, not
+        # three as with two log_softmax and exp(lp) (exp dominates the non-GEMM time on CPU).
+        m1 = jnp.max(L1, axis=-1, keepdims=True)
+        m2 = jnp.max(L2, axis=-1, keepdims=True)
+        e1 = jnp.exp(L1 - m1)
+        s1 = jnp.sum(e1, axis=-1)
+        s2 = jnp.sum(jnp.exp(L2 - m2), axis=-1)
+        lse_diff = (m1 - m2)[:, 0] + jnp.log(s1) - jnp.log(s2)
+        kl = jnp.sum(e1 * D, axis=-1) / s1 - lse_diff
         kl_sum = kl_sum + jnp.sum(jnp.maximum(kl, 0.0))  # KL ≥ 0; clip rounding below it
         return (max_abs, kl_sum), None
 

@@ -50,8 +50,9 @@ def _as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
 def _check_finite(name: str, value: jax.Array) -> None:
     if isinstance(value, jax.core.Tracer):
         return  # values are unknown under tracing; checked when the predictor is built eagerly
-    if not bool(jnp.isfinite(value).all()):
-        bad = int(jnp.size(value) - jnp.isfinite(value).sum())
+    finite = np.isfinite(np.asarray(value))  # on the host: no XLA compile per new shape
+    if not finite.all():
+        bad = int(finite.size - finite.sum())
         raise NonFiniteError(f"{name}: expected finite values, got {bad} NaN/Inf entries")
 
 
@@ -111,7 +112,7 @@ class Predictor:
             G = jnp.concatenate([G, b[:, None]], axis=1)
         if F.dtype != G.dtype:
             # One compute dtype per model: the wider of the two.
-            dtype = jnp.promote_types(F.dtype, G.dtype)
+            dtype = np.promote_types(F.dtype, G.dtype)
             F, G = F.astype(dtype), G.astype(dtype)
         _check_finite("embeddings", F)
         _check_finite("unembeddings", G)

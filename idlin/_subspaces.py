@@ -8,6 +8,7 @@ singular vectors of the N×V matrix `C` cost `O((N+V)d²)` and never materialise
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -19,9 +20,13 @@ from ._predictor import Predictor, as_predictor
 
 
 def default_rtol(p: Predictor) -> float:
-    """NumPy's `matrix_rank` convention: `max(N, V) · ε(dtype)` relative to the largest singular
-    value. Trained models need a threshold tied to their accuracy (THEORY §8); pass `rtol`."""
-    return max(p.num_contexts, p.vocab_size) * float(np.finfo(p.dtype).eps)
+    """`√ε(dtype)` relative to the largest singular value (1.5e-8 in float64, 3.5e-4 in float32).
+
+    NumPy's exact-arithmetic convention `max(N, V)·ε` is too strict here: a member reached by a
+    basis change of condition κ carries rounding of ~κ·ε·‖F‖‖Ĝ‖ in its factors, which shows up
+    as spurious small singular values of C. Trained models need a threshold tied to their
+    accuracy (THEORY §8): pass `rtol`, and read the reported spectrum and gap."""
+    return float(np.sqrt(np.finfo(p.dtype).eps))
 
 
 def numerical_rank(spectrum, rtol: float) -> int:
@@ -104,7 +109,7 @@ def subspaces(p: Predictor, *, rtol: float | None = None) -> Subspaces:
 
     Args:
         p: the predictor.
-        rtol: relative threshold (default `default_rtol(p)`, NumPy's matrix_rank convention).
+        rtol: relative threshold (default `default_rtol(p)`, `√ε`).
 
     Raises:
         RankError: rtol outside (0, 1).
@@ -181,7 +186,8 @@ def canonical(p: Predictor, *, rtol: float | None = None, rank: int | None = Non
         r = numerical_rank(np.asarray(sC), rtol)
     else:
         r = int(rank)
-        nonzero = int(np.sum(np.asarray(sC) > 0))
+        # Numerically nonzero: above the rounding floor of the factored SVD.
+        nonzero = numerical_rank(np.asarray(sC), max(p.num_contexts, p.vocab_size) * float(np.finfo(p.dtype).eps))
         if not 1 <= r <= nonzero:
             raise RankError(
                 f"rank: expected 1 ≤ r ≤ {nonzero} (the nonzero singular values of C), got {rank}"
@@ -191,6 +197,14 @@ def canonical(p: Predictor, *, rtol: float | None = None, rank: int | None = Non
             "effective complexity is 0: the centered log-odds C vanish (every context has the "
             "same next-token distribution), so there are no canonical coordinates"
         )
+    phi, gamma, A, B, sv = _canonical_kernel(p.embeddings, p.unembeddings, UF, UG, u, sC, vt, r=r)
+    return Canonical(
+        phi=phi, gamma=gamma, embedding_map=A, unembedding_map=B, singular_values=sv, rank=r
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("r",))
+def _canonical_kernel(F, G, UF, UG, u, sC, vt, *, r: int):
     Uc = UF @ u[:, :r]  # (N, r) left singular vectors of C
     W = UG @ vt[:r].T  # (V, r) right singular vectors of C
     # Sign convention: the largest |entry| of each column of U_C is positive.
@@ -200,15 +214,8 @@ def canonical(p: Predictor, *, rtol: float | None = None, rank: int | None = Non
     Uc, W = Uc * signs, W * signs
     s = sC[:r]
     root = jnp.sqrt(s)[None, :]  # (1, r)
-    Gh = p.centered_unembeddings
-    return Canonical(
-        phi=Uc * root,
-        gamma=W * root,
-        embedding_map=(W.T @ Gh) / root.T,
-        unembedding_map=(Uc.T @ p.embeddings) / root.T,
-        singular_values=s,
-        rank=r,
-    )
+    Gh = G - jnp.mean(G, axis=0, keepdims=True)
+    return Uc * root, W * root, (W.T @ Gh) / root.T, (Uc.T @ F) / root.T, s
 
 
 def minimal(p: Predictor, *, rtol: float | None = None, rank: int | None = None) -> Predictor:

@@ -1,0 +1,177 @@
+"""Crash-safety benchmark of `idlin sweep`: `kill -9` at random instants, resume, check records.
+
+Each trial starts `idlin sweep CONFIG --out DIR` in a subprocess, waits until it has opened its
+results store, sleeps a random time drawn from the expected remaining run time, and SIGKILLs it.
+After all trials one uninterrupted run finishes the sweep. Then every (grid point, seed) must be
+stored exactly once, no checkpoint or temporary file may remain, and every record must equal an
+uninterrupted in-process reference run (relative 1e-12). `tests/test_sweep_distributed.py` runs
+this harness with 5 trials; this script runs more and writes JSON.
+
+    python benchmarks/bench_sweep_kill.py            # 30 trials
+    python benchmarks/bench_sweep_kill.py --quick    # 5 trials
+    python benchmarks/bench_sweep_kill.py --trials 100 --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIG = """
+[sweep]
+name = "kill"
+seeds = 3
+steps = {steps}
+checkpoint_every = 5
+
+[grid]
+distribution = ["q"]
+width = [2, 3]
+architecture = ["quadratic"]
+learning_rate = [0.05, 0.1]
+
+[distributions.q]
+kind = "quadratic"
+seed = 3
+noise = 0.1
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class KillStats:
+    """Outcome of a kill campaign: kills that hit a running sweep, records before the final
+    resume, and the check's verdict (the campaign raises AssertionError if it fails)."""
+
+    trials: int
+    killed_running: int
+    records_before_final: int
+    records: int
+    duplicates: int
+    seconds: float
+
+
+def write_config(path: Path, *, steps: int = 600) -> Path:
+    path.write_text(textwrap.dedent(CONFIG.format(steps=steps)))
+    return path
+
+
+def cpu_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    return env
+
+
+def sweep_cmd(cfg: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "idlin", "sweep", str(cfg), "--out", str(out)]
+
+
+def kill_once(cfg: Path, out: Path, delay: float) -> bool:
+    """Start a sweep, wait for its store, SIGKILL it `delay` s later; was it still running?"""
+    proc = subprocess.Popen(
+        sweep_cmd(cfg, out), env=cpu_env(), cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    store = out / "records-p0000.sqlite"
+    deadline = time.monotonic() + 120
+    while not store.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(delay)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    return alive
+
+
+def _metrics(directory: Path) -> dict:
+    from idlin.sweep import ResultsStore
+
+    with ResultsStore(directory) as s:
+        return {(r.point_key, r.seed): dict(r.metrics) for r in s.records()}
+
+
+def kill_campaign(cfg: Path, workdir: Path, *, trials: int, seed: int) -> KillStats:
+    """Run `trials` random kills then a final resume in `workdir/killed`; check the store
+    against an uninterrupted reference run in `workdir/ref`."""
+    from idlin.sweep import load_config, run_sweep
+    from idlin.sweep._summary import sweep_status
+
+    t0 = time.perf_counter()
+    config = load_config(cfg)
+    ref = run_sweep(config, workdir / "ref")  # also times a whole sweep, to size kill delays
+    rng = random.Random(seed)
+    out = workdir / "killed"
+    alive = 0
+    for _ in range(trials):
+        remaining = 1.0 - sweep_status(config, out).done / config.num_records
+        alive += kill_once(cfg, out, rng.uniform(0.0, ref.seconds * max(remaining, 0.2)))
+    before = sweep_status(config, out)
+    assert before.duplicates == 0, f"duplicates after kills: {before.duplicates}"
+    final = subprocess.run(
+        sweep_cmd(cfg, out), env=cpu_env(), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert final.returncode == 0, final.stderr[-3000:]
+    after = sweep_status(config, out)
+    assert (after.done, after.duplicates, after.stale) == (config.num_records, 0, 0), after
+    assert all(p.checkpoint_step is None for p in after.points), "checkpoint left behind"
+    assert not list(out.glob("checkpoints/*.tmp")), "temporary file left behind"
+    a, b = _metrics(workdir / "ref"), _metrics(out)
+    assert a.keys() == b.keys()
+    for k, metrics in a.items():
+        for name, v in metrics.items():
+            np.testing.assert_allclose(b[k][name], v, rtol=1e-12, atol=0, err_msg=f"{k} {name}")
+    return KillStats(
+        trials=trials,
+        killed_running=alive,
+        records_before_final=before.done,
+        records=after.done,
+        duplicates=after.duplicates,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="5 trials")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    trials = 5 if args.quick else args.trials
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = write_config(Path(tmp) / "kill.toml")
+        stats = kill_campaign(cfg, Path(tmp), trials=trials, seed=args.seed)
+    result = {
+        "benchmark": "sweep_kill",
+        **dataclasses.asdict(stats),
+        "passed": True,
+        "device": str(jax.devices()[0]),
+        "jax": jax.__version__,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
+    print(json.dumps(result, indent=2))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sweep_kill.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Principal angles between the subspaces of two predictors (THEORY §3, §4, §8).
+
+With orthonormal bases `Q₁`, `Q₂` of two subspaces, the cosines of the principal angles are the
+singular values of `Q₁ᵀQ₂`. `arccos` loses all accuracy near 0 (an angle of 1e-8 has cosine
+1 − 5e-17), so small angles come from the sines, the singular values of `Q₂ − Q₁Q₁ᵀQ₂`
+(Björck & Golub 1973; the rule of `scipy.linalg.subspace_angles`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._errors import ConfigError, IncompatibleError
+from .._gap import check_comparable
+from .._predictor import Predictor
+from .._subspaces import canonical, subspaces
+
+WHICH = ("embedding", "unembedding", "canonical", "canonical_unembedding")
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalAngles:
+    """Principal angles `0 ≤ θ₁ ≤ … ≤ θ_k ≤ π/2` between two subspaces, `k = min(k_p, k_q)`.
+
+    Attributes:
+        angles: (k,) radians, ascending.
+        cosines: (k,) `cos θ_i`, descending (the canonical correlations of the two bases).
+        dims: `(k_p, k_q)`, the dimensions of the two subspaces.
+        which: which subspaces were compared (see `principal_angles`).
+    """
+
+    angles: Float[Array, " k"]
+    cosines: Float[Array, " k"]
+    dims: tuple[int, int]
+    which: str
+
+    @property
+    def max_angle(self) -> float:
+        """The largest angle `θ_k` (0 iff the smaller subspace lies in the larger one)."""
+        return float(self.angles[-1]) if self.angles.shape[0] else 0.0
+
+
+@jax.jit
+def angles_kernel(Q1, Q2):
+    """Principal angles (ascending) and cosines (descending) of two orthonormal bases."""
+    if Q1.shape[1] < Q2.shape[1]:
+        Q1, Q2 = Q2, Q1  # project the smaller basis off the larger one
+    M = Q1.T @ Q2  # (k1, k2), k1 ≥ k2
+    cos = jnp.clip(jnp.linalg.svd(M, compute_uv=False), 0.0, 1.0)  # descending
+    sin = jnp.linalg.svd(Q2 - Q1 @ M, compute_uv=False)[::-1]  # ascending, paired with cos
+    theta = jnp.where(cos**2 >= 0.5, jnp.arcsin(jnp.clip(sin, 0.0, 1.0)), jnp.arccos(cos))
+    return theta, cos
+
+
+def _bases(p: Predictor, q: Predictor, which: str, rtol, rank):
+    if which in ("embedding", "unembedding"):
+        if p.width != q.width:
+            raise IncompatibleError(
+                f"which={which!r} compares subspaces of R^d in the models' own coordinates: "
+                f"expected equal widths, got d={p.width} and d={q.width}; use "
+                "which='canonical' or 'canonical_unembedding' across widths"
+            )
+        attr = f"{which}_basis"
+        return getattr(subspaces(p, rtol=rtol), attr), getattr(subspaces(q, rtol=rtol), attr)
+    cp, cq = canonical(p, rtol=rtol, rank=rank), canonical(q, rtol=rtol, rank=rank)
+    # φ = U_C Σ^{1/2} and γ = W Σ^{1/2} have orthogonal columns: normalising gives U_C and W.
+    side = "phi" if which == "canonical" else "gamma"
+    X1, X2 = getattr(cp, side), getattr(cq, side)
+    return X1 / jnp.linalg.norm(X1, axis=0), X2 / jnp.linalg.norm(X2, axis=0)
+
+
+def principal_angles(
+    p: Predictor,
+    q: Predictor,
+    *,
+    which: str = "canonical",
+    rtol: float | None = None,
+    rank: int | None = None,
+) -> PrincipalAngles:
+    """Principal angles between corresponding subspaces of p and q (THEORY §3, §8).
+
+    Subspaces (`which`):
+
+    - `"canonical"`: `col(C) = span φ ⊂ R^N`, the identifiable context-side span (THEORY §4;
+      `col(C) = F(U)`, so it equals the span of the visible embedding part over contexts).
+      Defined by the distribution: all angles are 0 for `p ~ q`, for any widths.
+    - `"canonical_unembedding"`: `col(Cᵀ) = span γ ⊂ R^V`, likewise on the token side.
+    - `"embedding"`: `E = rowspace(F) ⊂ R^d`, and `"unembedding"`: `U = rowspace(Ĝ) ⊂ R^d`
+      (`idlin.subspaces`). These live in each model's own coordinates, so they are comparable
+      only for models of one width sharing a coordinate system; a basis change moves them (a raw,
+      not an identifiable, comparison).
+
+    With orthonormal bases `Q_p`, `Q_q`: `cos θ_i = σ_i(Q_pᵀ Q_q)`; angles below π/4 come from
+    `sin θ_i = σ_{k+1−i}(Q_q − Q_p Q_pᵀ Q_q)` (Björck & Golub 1973, Math. Comp. 27:579).
+
+    Args:
+        p, q: predictors on the same contexts and vocabulary.
+        which: one of `WHICH` (above).
+        rtol: rank threshold for the spans (see `idlin.subspaces`).
+        rank: for the canonical spans, cut both at this r (e.g. a known truth's r).
+
+    Returns:
+        `PrincipalAngles` with `min(k_p, k_q)` angles and the two dimensions.
+
+    Raises:
+        ConfigError: unknown `which`.
+        IncompatibleError: different N or V; different widths for `"embedding"`/`"unembedding"`.
+        RankError: as `idlin.canonical` (zero effective complexity, bad rank or rtol).
+
+    Example:
+        >>> import numpy as np, idlin
+        >>> from idlin.metrics import principal_angles
+        >>> p = idlin.Predictor(np.random.default_rng(0).normal(size=(6, 2)), np.eye(4, 2))
+        >>> float(principal_angles(p, p).max_angle) < 1e-6
+        True
+    """
+    if which not in WHICH:
+        raise ConfigError(f"which: expected one of {WHICH}, got {which!r}")
+    p, q = check_comparable(p, q)
+    Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rtol, rank))
+    dims = (int(Q1.shape[1]), int(Q2.shape[1]))
+    if min(dims) == 0:
+        empty = jnp.zeros((0,), p.dtype)
+        return PrincipalAngles(empty, empty, dims, which)
+    theta, cos = angles_kernel(Q1, Q2)
+    return PrincipalAngles(angles=theta, cosines=cos, dims=dims, which=which)

@@ -1,0 +1,48 @@
+"""Seeded sampling of a pivot token and a set of other tokens (shared by d_rep, m_SVD, d_LLV)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ConfigError
+
+
+def candidates(name: str, tokens: Sequence[int] | None, size: int, need: int) -> np.ndarray:
+    """The candidate indices (all of `range(size)` by default), checked: distinct, in range, and
+    at least `need` of them."""
+    cand = np.arange(size) if tokens is None else np.asarray(tokens)
+    if cand.ndim != 1 or (cand.size and cand.dtype.kind not in "iu"):
+        raise ConfigError(f"{name}: expected a 1-D sequence of integer indices, got {cand!r}")
+    if cand.size and (cand.min() < 0 or cand.max() >= size):
+        raise ConfigError(f"{name}: expected indices in [0, {size}), got {cand.tolist()}")
+    if np.unique(cand).size != cand.size:
+        raise ConfigError(f"{name}: expected distinct indices, got {cand.tolist()}")
+    if cand.size < need:
+        raise ConfigError(
+            f"{name}: expected at least {need} candidates (a pivot and {need - 1} others), "
+            f"got {cand.size}"
+        )
+    return cand.astype(np.int32)
+
+
+def check_pivot(name: str, pivot: int | None, cand: np.ndarray) -> None:
+    if pivot is not None and int(pivot) not in set(cand.tolist()):
+        raise ConfigError(f"{name}: expected one of the candidate indices, got {pivot}")
+
+
+def sample_pivots(key, cand: np.ndarray, k: int, num_samples: int, pivot: int | None):
+    """`num_samples` draws of `(pivot, S)`: the pivot uniform over `cand` (or fixed), `S` a
+    uniformly random set of `k` other candidates. Returns `(pivots (m,), sets (m, k))`."""
+    cand_j = jnp.asarray(cand)
+
+    def one(key):
+        kp, ks = jax.random.split(key)
+        piv = cand_j[jax.random.randint(kp, (), 0, cand_j.shape[0])] if pivot is None else pivot
+        scores = jnp.where(cand_j == piv, jnp.inf, jax.random.uniform(ks, cand_j.shape))
+        return jnp.asarray(piv, jnp.int32), cand_j[jnp.argsort(scores)[:k]]
+
+    return jax.vmap(one)(jax.random.split(key, num_samples))

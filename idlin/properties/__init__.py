@@ -1,0 +1,24 @@
+"""Linear properties of next-token predictors, raw and identifiable (THEORY §6–§7).
+
+One module per property, a shared `PropertyResult`, the all-or-none harness and the
+counterexample constructions.
+"""
+
+from ._all_or_none import AllOrNone as AllOrNone
+from ._all_or_none import all_or_none as all_or_none
+from ._counterexample import Counterexample as Counterexample
+from ._counterexample import counterexample as counterexample
+from ._counterexample import widen_embedding as widen_embedding
+from ._counterexample import widen_unembedding as widen_unembedding
+from ._parallelism import parallelism as parallelism
+from ._probe import linear_probe as linear_probe
+from ._relational import relational_linearity as relational_linearity
+from ._result import Inclusion as Inclusion
+from ._result import PropertyResult as PropertyResult
+from ._result import default_tol as default_tol
+from ._spec import LinearProbe as LinearProbe
+from ._spec import Parallelism as Parallelism
+from ._spec import RelationalLinearity as RelationalLinearity
+from ._spec import Steering as Steering
+from ._steering import steering as steering
+from ._steering import steering_shift as steering_shift

@@ -1,0 +1,160 @@
+"""Linear probing: are binary labels linearly separable, raw and identifiable (THEORY §6, fourth
+row).
+
+Raw: `∃w, b: sign(wᵀf(x) + b) = ℓ(x)`. Identifiable: the same with `w ∈ U`, i.e. scores
+`aᵀC[x,:] + b` — evaluated in the coordinates `z` isometric to rows of C. The score is a margin:
+points are scaled by their RMS norm `ρ` and lifted to `x̃ = [x/ρ, 1]`; the margin is that of the
+max-margin homogeneous separator of the `ℓ x̃` (equivalently the max-margin probe with the bias
+penalised like a weight). It is found exactly, as a least-distance problem solved by non-negative
+least squares (Lawson & Hanson 1974, ch. 23): minimise `‖u‖` subject to `ℓᵢ x̃ᵢᵀu ≥ 1`. The
+labels are separable iff that problem is feasible, and then `margin = 1/‖u*‖ > 0`; otherwise the
+reported margin is ≤ 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+from jaxtyping import Int, Shaped
+
+from .._errors import ProbeError, ShapeError
+from .._predictor import Predictor, as_predictor
+from ._coordinates import coordinates
+from ._result import (
+    FORMS,
+    SIDES,
+    PropertyResult,
+    as_indices,
+    check_choice,
+    check_tol,
+    inclusion_of,
+)
+
+
+def as_labels(labels: Any, n: int) -> np.ndarray:
+    """Labels as ±1 floats from booleans, {0, 1} or {−1, +1}; exactly two classes required."""
+    arr = np.asarray(labels)
+    if arr.shape != (n,):
+        raise ShapeError(f"labels: expected shape ({n},) to match contexts, got {arr.shape}")
+    values = np.unique(arr)
+    if arr.dtype == bool:
+        signs = np.where(arr, 1.0, -1.0)
+    elif set(values.tolist()) <= {0, 1}:
+        signs = np.where(arr == 1, 1.0, -1.0)
+    elif set(values.tolist()) <= {-1, 1}:
+        signs = arr.astype(np.float64)
+    else:
+        raise ProbeError(f"labels: expected bool, {{0, 1}} or {{−1, +1}}, got values {values[:5]}")
+    if np.unique(signs).size < 2:
+        raise ProbeError(
+            f"labels: expected two classes, got a single class ({values.tolist()}) for {n} items"
+        )
+    return signs
+
+
+def max_margin(X: np.ndarray, signs: np.ndarray) -> tuple[float, np.ndarray]:
+    """`(margin, u)` of the max-margin homogeneous separator of `signs[:, None] * [X/ρ, 1]`.
+
+    Least-distance programming by NNLS (Lawson & Hanson, Algorithm LDP): with `A` the lifted,
+    signed points as rows, solve `min_{v ≥ 0} ‖Eᵀv − e‖`, `E = [A, 1]`, `e = (0, …, 0, 1)`; the
+    residual `r` is 0 iff no separator exists, else `u = −r[:-1]/r[-1]` is the minimum-norm
+    solution of `A u ≥ 1`. The returned margin is `min(A u)/‖u‖` of the solution found (≤ 0 when
+    the labels are not separable).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    rho = float(np.sqrt(np.mean(np.sum(X**2, axis=1))))
+    if rho == 0.0:
+        raise ProbeError("contexts: every probed item has the zero representation")
+    A = signs[:, None] * np.concatenate([X / rho, np.ones((X.shape[0], 1))], axis=1)  # (n, k+1)
+    E = np.concatenate([A.T, np.ones((1, A.shape[0]))], axis=0)  # (k+2, n)
+    e = np.zeros(E.shape[0])
+    e[-1] = 1.0
+    v, _ = scipy.optimize.nnls(E, e)
+    r = E @ v - e
+    if r[-1] == 0.0:
+        return 0.0, np.zeros(A.shape[1])
+    u = -r[:-1] / r[-1]
+    norm = float(np.linalg.norm(u))
+    if norm == 0.0:
+        return 0.0, u
+    return float(np.min(A @ u)) / norm, u
+
+
+def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray) -> float:
+    X1 = np.concatenate([X, np.ones((X.shape[0], 1))], axis=1)
+    w, *_ = np.linalg.lstsq(X1, signs, rcond=None)
+    return float(np.mean(np.sign(X1 @ w) == signs))
+
+
+def linear_probe(
+    p: Predictor,
+    contexts: Int[Any, " n"],
+    labels: Shaped[Any, " n"],
+    *,
+    side: str = "embedding",
+    form: str = "raw",
+    tol: float | None = None,
+    rtol: float | None = None,
+) -> PropertyResult:
+    """Whether a linear probe separates the labels (THEORY §6).
+
+    Symbols: items `x` (contexts, or tokens on the unembedding side) with labels `ℓ(x) = ±1`;
+    raw points `f(x)` (`ĝ(y)`), identifiable points `z(x)` with `C[x,:] = W z(x)`. Score: the
+    margin of the max-margin probe on `[x/ρ, 1]` (ρ = RMS norm of the probed points; see the
+    module docstring), `holds = margin > tol`. `accuracy` is that of the best probe found: the
+    max-margin probe when separable (1.0), otherwise the least-squares probe.
+
+    Inclusion condition: the raw max-margin direction `w` lies in `U` (embedding side) or `E`;
+    residual `‖(I−P)w‖/‖w‖`. When the raw labels are not separable it holds vacuously (then
+    both forms are false: identifiable ⇒ raw, THEORY §7.2).
+
+    Args:
+        p: the model.
+        contexts: (n,) distinct integer indices of contexts (tokens).
+        labels: (n,) booleans, {0, 1} or {−1, +1}, both classes present.
+        side, form, tol, rtol: as in `parallelism`.
+
+    Raises:
+        ShapeError: labels and contexts of different lengths.
+        DTypeError: non-integer contexts.
+        ProbeError: a single class, duplicate or out-of-range contexts, all-zero points.
+        ConfigError: unknown side or form, tol outside (0, 1).
+    """
+    p = as_predictor("p", p)
+    check_choice("side", side, SIDES)
+    check_choice("form", form, FORMS)
+    tol = check_tol(tol, p.dtype)
+    size = p.num_contexts if side == "embedding" else p.vocab_size
+    what = "context" if side == "embedding" else "token"
+    idx = as_indices("contexts", contexts, size=size, what=what)
+    if idx.ndim != 1:
+        raise ShapeError(f"contexts: expected a 1-D array of indices, got shape {idx.shape}")
+    if np.unique(idx).size != idx.size:
+        raise ProbeError(f"contexts: expected distinct indices, got duplicates in {idx.tolist()}")
+    signs = as_labels(labels, idx.size)
+    raw = coordinates(p, side, "raw", rtol=rtol)
+    raw_margin, u = max_margin(np.asarray(raw.points)[idx], signs)
+    if form == "raw":
+        margin, X = raw_margin, np.asarray(raw.points)[idx]
+    else:
+        X = np.asarray(coordinates(p, side, "identifiable", rtol=rtol).points)[idx]
+        margin, _ = max_margin(X, signs)
+    holds = margin > tol
+    if raw_margin > tol:
+        w = u[:-1]
+        P = np.asarray(raw.inclusion_projector)
+        residual = float(np.linalg.norm(w - P @ w) / max(np.linalg.norm(w), 1e-300))
+    else:
+        residual = 0.0
+    return PropertyResult(
+        name="linear_probe",
+        form=form,
+        side=side,
+        holds=bool(holds),
+        score=float(margin),
+        tol=tol,
+        inclusion=inclusion_of(residual, tol),
+        accuracy=1.0 if holds else _least_squares_accuracy(X, signs),
+    )

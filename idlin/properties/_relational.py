@@ -1,0 +1,157 @@
+"""Relational linearity: one affine map from sources to targets, raw and identifiable
+(THEORY §6, third row).
+
+Pairs `(sᵢ, tᵢ)` are *linearly related* when `∃A, b: f(tᵢ) = A f(sᵢ) + b` for all of them.
+With few pairs that is vacuous (`m ≤ dim + 1`), so the relation is also scored as in Hernandez et
+al. 2024: fit `(A, b)` by least squares on the training pairs, predict the held-out targets,
+decode the predictions into log-odds and count how often the top-1 next token agrees with the
+model's own (plus the mean KL). Least squares is equivariant under invertible maps and decoding
+gives rows of C, so in the identifiable coordinates the score is the same in every member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from jaxtyping import Int
+
+from .._predictor import Predictor, as_predictor
+from ._coordinates import coordinates
+from ._result import (
+    FORMS,
+    SIDES,
+    PropertyResult,
+    as_pairs,
+    check_choice,
+    check_tol,
+    inclusion_of,
+)
+
+
+def _affine_fit(S, T, rcond):
+    """Min-norm least squares `[S, 1] X ≈ T`; returns the solution X ((k+1)×k)."""
+    S1 = np.concatenate([S, np.ones((S.shape[0], 1), S.dtype)], axis=1)
+    return np.linalg.lstsq(S1, T, rcond=rcond)[0]
+
+
+def _predict(S, X):
+    return S @ X[:-1] + X[-1][None, :]
+
+
+def _log_softmax(L):
+    L = L - L.max(axis=1, keepdims=True)
+    return L - np.log(np.sum(np.exp(L), axis=1, keepdims=True))
+
+
+def fit_residual_kernel(points, pairs, rcond):
+    """`‖T − [S,1]X‖_F / ‖T − mean(T)‖_F` for the best affine X (0 when the targets coincide).
+    Host NumPy, like every probe-set kernel: m×k problems, one compilation per size otherwise."""
+    S, T = points[pairs[:, 0]], points[pairs[:, 1]]
+    X = _affine_fit(S, T, rcond)
+    res = np.linalg.norm(T - _predict(S, X))
+    ref = np.linalg.norm(T - np.mean(T, axis=0, keepdims=True))
+    return float(res / ref) if ref > 0 else 0.0
+
+
+def faithfulness_kernel(points, decoder, train, test, rcond):
+    """`(top-1 agreement, mean KL)` of the held-out targets predicted by the affine map fitted on
+    `train`, decoded by `decoder` (KL(model ‖ prediction) over the decoded axis)."""
+    X = _affine_fit(points[train[:, 0]], points[train[:, 1]], rcond)
+    pred = _predict(points[test[:, 0]], X) @ decoder.T  # (m_test, others)
+    true = points[test[:, 1]] @ decoder.T
+    agree = float(np.mean(np.argmax(pred, axis=1) == np.argmax(true, axis=1)))
+    lp, lq = _log_softmax(true), _log_softmax(pred)
+    kl = np.sum(np.exp(lp) * (lp - lq), axis=1)
+    return agree, float(np.mean(np.maximum(kl, 0.0)))
+
+
+def _centered_residual(X: np.ndarray, P: np.ndarray) -> float:
+    """`‖Xc (I−P)‖_F / ‖Xc‖_F` with `Xc` the rows minus their mean: do the differences among
+    the rows lie in the span of P?"""
+    Xc = X - X.mean(axis=0, keepdims=True)
+    ref = float(np.linalg.norm(Xc))
+    return float(np.linalg.norm(Xc - Xc @ P)) / ref if ref > 0 else 0.0
+
+
+def relational_linearity(
+    p: Predictor,
+    train_pairs: Int[Any, "m 2"],
+    test_pairs: Int[Any, "n 2"] | None = None,
+    *,
+    side: str = "embedding",
+    form: str = "raw",
+    tol: float | None = None,
+    rtol: float | None = None,
+) -> PropertyResult:
+    """Whether one affine map sends sources to targets, and how faithful it is (THEORY §6).
+
+    Symbols: pairs `(sᵢ, tᵢ)`; raw coordinates `h = f` (embedding side) or `ĝ` (unembedding
+    side); identifiable coordinates `z` isometric to rows (columns) of C.
+
+    - `holds`: `∃A, b: h(tᵢ) = A h(sᵢ) + b` on **all** pairs (train and test), decided by the
+      least-squares relative residual `‖T − [S,1]X‖_F / ‖T − mean T‖_F ≤ tol` (reported as
+      `residual`). With `m ≤ rank[S,1]` pairs this is vacuous; `note` says so.
+    - `score`: faithfulness — fit `(A, b)` on `train_pairs`, predict the targets of `test_pairs`
+      (of `train_pairs` when None), decode `ĥ(t) ↦ ĥ(t)ᵀ(decoder)` into log-odds and report the
+      fraction whose top-1 token (context, on the unembedding side) matches the model's own;
+      `mean_kl` is `mean KL(p(·|t) ‖ softmax(decoded prediction))` on the embedding side.
+
+    Inclusion condition: the differences among the `h(sᵢ)` and among the `h(tᵢ)` lie in `U`
+    (embedding side; `E` on the unembedding side); residual: the larger of the two centered
+    relative residuals. Under it raw and identifiable verdicts and scores agree (least squares
+    is equivariant under injective linear maps).
+
+    Args:
+        p: the model.
+        train_pairs: (m, 2) integer (source, target) indices, m ≥ 1, no duplicates.
+        test_pairs: optional (n, 2) held-out pairs, disjoint from `train_pairs`.
+        side, form, tol, rtol: as in `parallelism`.
+
+    Raises:
+        ShapeError, DTypeError: malformed pairs.
+        ProbeError: duplicate pairs (within or across the sets), indices out of range.
+        ConfigError: unknown side or form, tol outside (0, 1).
+    """
+    p = as_predictor("p", p)
+    check_choice("side", side, SIDES)
+    check_choice("form", form, FORMS)
+    tol = check_tol(tol, p.dtype)
+    size = p.num_contexts if side == "embedding" else p.vocab_size
+    what = "context" if side == "embedding" else "token"
+    train = as_pairs("train_pairs", train_pairs, size=size, what=what, min_pairs=1)
+    test = (
+        train
+        if test_pairs is None
+        else as_pairs("test_pairs", test_pairs, size=size, what=what, min_pairs=1)
+    )
+    both = train if test_pairs is None else np.concatenate([train, test])
+    if test_pairs is not None:
+        as_pairs("train_pairs + test_pairs", both, size=size, what=what, min_pairs=1)
+    coords = coordinates(p, side, form, rtol=rtol)
+    points, decoder = np.asarray(coords.points), np.asarray(coords.decoder)
+    residual = fit_residual_kernel(points, both, tol)
+    agree, kl = faithfulness_kernel(points, decoder, train, test, tol)
+    raw = coords if form == "raw" else coordinates(p, side, "raw", rtol=rtol)
+    P = np.asarray(raw.inclusion_projector)
+    H = np.asarray(raw.points)
+    incl = max(_centered_residual(H[both[:, 0]], P), _centered_residual(H[both[:, 1]], P))
+    S1 = np.concatenate([points[both[:, 0]], np.ones((len(both), 1))], 1)
+    dof = int(np.linalg.matrix_rank(S1, rtol=tol))
+    note = (
+        f"vacuous: {len(both)} pairs ≤ rank [S, 1] = {dof}, so some (A, b) always fits"
+        if len(both) <= dof
+        else ""
+    )
+    return PropertyResult(
+        name="relational_linearity",
+        form=form,
+        side=side,
+        holds=bool(residual <= tol),
+        score=float(agree),
+        tol=tol,
+        inclusion=inclusion_of(incl, tol),
+        mean_kl=float(kl) if side == "embedding" else None,
+        residual=residual,
+        note=note,
+    )

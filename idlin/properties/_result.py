@@ -1,0 +1,129 @@
+"""What every property returns, and the shared tolerance and probe-set checks (THEORY §6–§7).
+
+A property is evaluated in one of two forms: **raw** (the stored `f`, `ĝ`) or **identifiable**
+(only what the centered log-odds `C` determine). `PropertyResult` carries the verdict, a
+continuous score and the inclusion condition of THEORY §6 under which the two forms agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from .._errors import ConfigError, DTypeError, ProbeError, ShapeError
+
+FORMS = ("raw", "identifiable")
+SIDES = ("embedding", "unembedding")
+
+
+def default_tol(dtype: Any) -> float:
+    """`√ε(dtype)` (1.5e-8 in float64, 3.5e-4 in float32): the relative tolerance of every
+    verdict below. Exact properties (planted, or transported by class moves) meet it with a wide
+    margin; rounding in a member built with a basis change of condition κ is ~κ·ε."""
+    return float(np.sqrt(np.finfo(np.dtype(dtype)).eps))
+
+
+@dataclasses.dataclass(frozen=True)
+class Inclusion:
+    """The inclusion condition of THEORY §6 for one model and probe set.
+
+    Attributes:
+        holds: `residual ≤ tol`.
+        residual: relative size of the part that violates it (e.g. `‖(I−P_U)Δ‖/‖Δ‖`), in [0, 1].
+        tol: the threshold used.
+    """
+
+    holds: bool
+    residual: float
+    tol: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyResult:
+    """One linear property evaluated on one model (THEORY §6).
+
+    Attributes:
+        name: "parallelism", "relational_linearity", "linear_probe" or "steering".
+        form: "raw" or "identifiable".
+        side: "embedding" or "unembedding".
+        holds: the verdict (`score` compared with `tol`; the direction is per property).
+        score: the continuous measure (parallelism σ₂/σ₁, relational top-1 faithfulness,
+            probing margin, steering reachability residual).
+        tol: the threshold `holds` used.
+        inclusion: the inclusion condition of THEORY §6 (computed from the raw model; the same
+            for both forms).
+        accuracy: probing only: training accuracy of the best probe found.
+        mean_kl: relational linearity (embedding side) only: mean KL(model ‖ decoded prediction).
+        residual: relational linearity: relative residual of the affine fit on all pairs.
+        note: anything the verdict depends on that a reader should know (e.g. vacuous fits).
+    """
+
+    name: str
+    form: str
+    side: str
+    holds: bool
+    score: float
+    tol: float
+    inclusion: Inclusion
+    accuracy: float | None = None
+    mean_kl: float | None = None
+    residual: float | None = None
+    note: str = ""
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {choices}, got {value!r}")
+    return value
+
+
+def check_tol(tol: float | None, dtype: Any) -> float:
+    if tol is None:
+        return default_tol(dtype)
+    tol = float(tol)
+    if not 0.0 < tol < 1.0:
+        raise ConfigError(f"tol: expected a relative tolerance in (0, 1), got {tol}")
+    return tol
+
+
+def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
+    """An integer array whose entries index `size` items (contexts or tokens)."""
+    arr = np.asarray(value)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise DTypeError(f"{name}: expected integer {what} indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= size):
+        bad = arr[(arr < 0) | (arr >= size)]
+        raise ProbeError(
+            f"{name}: expected {what} indices in [0, {size}), got out-of-range {bad[:5].tolist()}"
+        )
+    return arr
+
+
+def as_pairs(name: str, value: Any, *, size: int, what: str, min_pairs: int) -> np.ndarray:
+    """An (m, 2) integer array of distinct pairs, m ≥ `min_pairs`, entries in [0, size)."""
+    arr = as_indices(name, value, size=size, what=what)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ShapeError(f"{name}: expected an (m, 2) array of index pairs, got shape {arr.shape}")
+    if arr.shape[0] < min_pairs:
+        raise ProbeError(f"{name}: expected at least {min_pairs} pairs, got {arr.shape[0]}")
+    seen: dict[tuple[int, int], int] = {}
+    for i, (a, b) in enumerate(arr.tolist()):
+        if (a, b) in seen:
+            raise ProbeError(f"{name}: duplicate pair ({a}, {b}) at rows {seen[(a, b)]} and {i}")
+        seen[(a, b)] = i
+    return arr
+
+
+def relative_residual(X: np.ndarray, projector: np.ndarray) -> np.ndarray:
+    """Row-wise `‖x (I − P)‖ / ‖x‖` (0 for a zero row): how far each row is from the span."""
+    X = np.asarray(X, dtype=np.float64)
+    out = np.linalg.norm(X - X @ projector, axis=-1)
+    norms = np.linalg.norm(X, axis=-1)
+    return np.where(norms > 0, out / np.where(norms > 0, norms, 1.0), 0.0)
+
+
+def inclusion_of(residual: float, tol: float) -> Inclusion:
+    return Inclusion(holds=bool(residual <= tol), residual=float(residual), tol=tol)

@@ -1,0 +1,12 @@
+"""Reports on top of the core: the summaries `idlin verify`/`inspect` print, the figures and the
+markdown/JSON report of `idlin reproduce`. Plotting imports matplotlib lazily (Agg backend)."""
+
+from ._inspect import Inspection as Inspection
+from ._inspect import PropertyReport as PropertyReport
+from ._inspect import inspect as inspect
+from ._summary import MapSummary as MapSummary
+from ._summary import ModelSummary as ModelSummary
+from ._summary import Verification as Verification
+from ._summary import equivalence_rtol as equivalence_rtol
+from ._summary import rank_rtol as rank_rtol
+from ._summary import verify as verify

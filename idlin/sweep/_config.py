@@ -1,0 +1,232 @@
+"""A sweep's configuration (TOML) and its grid: distributions × widths × architectures × rates.
+
+One grid point is one compiled training program; its seeds are the vectorised axis inside it
+(THEORY §8 asks whether identifiable scores agree across seeds and widths). A point is named by a
+hash of everything that determines its results, so editing a distribution's parameters or the
+step count makes new records instead of silently reusing stale ones.
+
+Example TOML (see `examples/sweep.toml`)::
+
+    [sweep]
+    name = "demo"
+    seeds = 4                      # or an explicit list, e.g. [0, 1, 5]
+    steps = 200
+    checkpoint_every = 50
+
+    [grid]
+    distribution = ["lowrank3"]
+    width = [2, 3, 6]
+    architecture = ["bilinear"]
+    learning_rate = [0.05]
+
+    [distributions.lowrank3]
+    kind = "lowrank"
+    contexts = 24
+    vocab = 12
+    rank = 3
+    seed = 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+from .._errors import ConfigError, FileFormatError
+
+_SWEEP_KEYS = {"name", "seeds", "steps", "checkpoint_every", "journal_mode"}
+_GRID_KEYS = ("distribution", "width", "architecture", "learning_rate")
+_JOURNAL_MODES = ("wal", "delete")
+
+
+@dataclasses.dataclass(frozen=True)
+class GridPoint:
+    """One point of the grid: a training problem whose seeds run vectorised in one program.
+
+    Attributes:
+        distribution: name of the distribution (a key of the config's `[distributions]`).
+        distribution_params: that distribution's table (`kind` plus its parameters).
+        width: model width `d` (THEORY §1).
+        architecture: name of the model family.
+        learning_rate: optimiser step size.
+        steps: training steps per seed.
+        key: stable 16-hex-digit identity of all the above (the store's primary key, with the seed).
+    """
+
+    distribution: str
+    distribution_params: Mapping[str, Any]
+    width: int
+    architecture: str
+    learning_rate: float
+    steps: int
+    key: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The point's configuration as plain JSON-able data (without `key`)."""
+        return {
+            "distribution": self.distribution,
+            "distribution_params": dict(self.distribution_params),
+            "width": self.width,
+            "architecture": self.architecture,
+            "learning_rate": self.learning_rate,
+            "steps": self.steps,
+        }
+
+    @property
+    def label(self) -> str:
+        """A short human-readable name, e.g. `lowrank3/bilinear/d=4/lr=0.05`."""
+        return f"{self.distribution}/{self.architecture}/d={self.width}/lr={self.learning_rate:g}"
+
+
+def _point_key(data: Mapping[str, Any]) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: the grid, the seeds, and how often to checkpoint.
+
+    Attributes:
+        name: the sweep's name (informational).
+        seeds: the seeds run at every grid point (distinct non-negative ints).
+        steps: training steps per seed.
+        checkpoint_every: steps between checkpoints (the unit of work lost to a crash).
+        points: the expanded grid, in a fixed order (distribution, architecture, width, rate).
+        journal_mode: SQLite journal: `"wal"` (local disks) or `"delete"` (network filesystems,
+            where WAL's shared memory does not work).
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    steps: int
+    checkpoint_every: int
+    points: tuple[GridPoint, ...]
+    journal_mode: str = "wal"
+
+    @property
+    def num_records(self) -> int:
+        """Records a finished sweep holds: one per (grid point, seed)."""
+        return len(self.points) * len(self.seeds)
+
+
+def _positive_int(where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _as_list(where: str, value: Any) -> list[Any]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ConfigError(f"{where}: expected a non-empty list, got []")
+    return values
+
+
+def _seeds(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(_positive_int("sweep.seeds", value)))
+    seeds = _as_list("sweep.seeds", value)
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ConfigError(f"sweep.seeds: expected non-negative integers, got {s!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"sweep.seeds: expected distinct seeds, got {seeds}")
+    return tuple(seeds)
+
+
+def parse_config(data: Mapping[str, Any]) -> SweepConfig:
+    """Validate a parsed TOML document and expand its grid.
+
+    Args:
+        data: the TOML document as a mapping with tables `sweep`, `grid`, `distributions`.
+
+    Returns:
+        A `SweepConfig` with one `GridPoint` per element of
+        `distribution × architecture × width × learning_rate`.
+
+    Raises:
+        ConfigError: a missing or unknown key, a wrong type, an empty axis, an undefined
+            distribution, or a duplicated grid point; the message names the key, what was
+            expected and what arrived.
+    """
+    for table in ("sweep", "grid", "distributions"):
+        if not isinstance(data.get(table), Mapping):
+            raise ConfigError(f"config: expected a [{table}] table, got {data.get(table)!r}")
+    extra = set(data) - {"sweep", "grid", "distributions"}
+    if extra:
+        raise ConfigError(f"config: unknown tables {sorted(extra)}; expected sweep, grid, distributions")
+    sweep, grid, dists = data["sweep"], data["grid"], data["distributions"]
+    unknown = set(sweep) - _SWEEP_KEYS
+    if unknown:
+        raise ConfigError(f"[sweep]: unknown keys {sorted(unknown)}; expected {sorted(_SWEEP_KEYS)}")
+    unknown = set(grid) - set(_GRID_KEYS)
+    if unknown:
+        raise ConfigError(f"[grid]: unknown keys {sorted(unknown)}; expected {list(_GRID_KEYS)}")
+    for k in _GRID_KEYS:
+        if k not in grid:
+            raise ConfigError(f"[grid]: expected key {k!r}, got keys {sorted(grid)}")
+    steps = _positive_int("sweep.steps", sweep.get("steps"))
+    every = _positive_int("sweep.checkpoint_every", sweep.get("checkpoint_every", steps))
+    journal = sweep.get("journal_mode", "wal")
+    if journal not in _JOURNAL_MODES:
+        raise ConfigError(f"sweep.journal_mode: expected one of {_JOURNAL_MODES}, got {journal!r}")
+    seeds = _seeds(sweep.get("seeds", 1))
+
+    names = _as_list("grid.distribution", grid["distribution"])
+    for n in names:
+        if not isinstance(dists.get(n), Mapping) or "kind" not in dists[n]:
+            raise ConfigError(
+                f"grid.distribution: {n!r} needs a table [distributions.{n}] with a 'kind', "
+                f"got {dists.get(n)!r} (defined: {sorted(dists)})"
+            )
+    widths = [_positive_int("grid.width", w) for w in _as_list("grid.width", grid["width"])]
+    archs = _as_list("grid.architecture", grid["architecture"])
+    for a in archs:
+        if not isinstance(a, str) or not a:
+            raise ConfigError(f"grid.architecture: expected non-empty strings, got {a!r}")
+    rates = []
+    for lr in _as_list("grid.learning_rate", grid["learning_rate"]):
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+            raise ConfigError(f"grid.learning_rate: expected positive numbers, got {lr!r}")
+        rates.append(float(lr))
+
+    points = []
+    for name, arch, width, lr in itertools.product(names, archs, widths, rates):
+        p = GridPoint(name, dict(dists[name]), width, arch, lr, steps)
+        points.append(dataclasses.replace(p, key=_point_key(p.as_dict())))
+    keys = [p.key for p in points]
+    if len(set(keys)) != len(keys):
+        dup = sorted({p.label for p in points if keys.count(p.key) > 1})
+        raise ConfigError(f"[grid]: expected distinct grid points, got duplicates {dup}")
+    return SweepConfig(
+        name=str(sweep.get("name", "sweep")),
+        seeds=seeds,
+        steps=steps,
+        checkpoint_every=min(every, steps),
+        points=tuple(points),
+        journal_mode=journal,
+    )
+
+
+def load_config(path: str | os.PathLike[str]) -> SweepConfig:
+    """Read and validate a sweep TOML file (see the module docstring for the format).
+
+    Raises:
+        FileFormatError: the file is missing or is not valid TOML.
+        ConfigError: as `parse_config`.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as err:
+        raise FileFormatError(f"sweep config: expected a TOML file at {path}, got none") from err
+    except tomllib.TOMLDecodeError as err:
+        raise FileFormatError(f"sweep config {path}: expected valid TOML, got {err}") from err
+    return parse_config(data)

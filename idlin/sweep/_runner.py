@@ -1,0 +1,221 @@
+"""Run a sweep: seeds vectorised, seed axis sharded over local devices, grid split over processes.
+
+For each grid point this process owns, the seeds not yet in the store run as one compiled program:
+`jax.vmap` over seeds of a `lax.scan` over `checkpoint_every` steps, jitted with the seed axis
+sharded over a 1-D `Mesh` of the local devices (`NamedSharding(mesh, P("seed"))`). Seeds are
+padded to a multiple of the device count by repeating the last one (padded rows are dropped).
+After each chunk the stacked state is checkpointed atomically; when a point finishes, all its
+records are committed in one transaction and only then is its checkpoint deleted. So a crash at
+any instant loses at most one chunk and a rerun neither repeats nor drops a record.
+
+Multi-host (multi-controller JAX): every process calls `jax.distributed.initialize` and runs
+this same function; grid point `i` belongs to process `i mod process_count`, each process
+computes on its own devices and writes its own store file, and a final barrier
+(`multihost_utils.sync_global_devices`) lets them finish together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from .._errors import ConfigError
+from ._checkpoint import (
+    checkpoint_path,
+    load_checkpoint,
+    remove_checkpoint,
+    restore,
+    save_checkpoint,
+)
+from ._config import GridPoint, SweepConfig
+from ._store import Record, ResultsStore
+from ._trial import build_program
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepRun:
+    """What one call of `run_sweep` did in this process.
+
+    Attributes:
+        points_owned: grid points assigned to this process.
+        points_skipped: of those, points whose every seed was already in the store.
+        points_resumed: points restarted from a checkpoint rather than from step 0.
+        records_written: records this call committed.
+        seed_steps: training steps executed, summed over seeds (padding excluded).
+        seconds: wall time of this call.
+        throughput: `seed_steps / seconds` (compilation and evaluation included).
+        devices: the devices the seed axis was sharded over, e.g. `"4×cpu"`.
+        process_index, process_count: this process's place in a multi-host run.
+    """
+
+    points_owned: int
+    points_skipped: int
+    points_resumed: int
+    records_written: int
+    seed_steps: int
+    seconds: float
+    throughput: float
+    devices: str
+    process_index: int
+    process_count: int
+
+
+def owned_points(config: SweepConfig, process_index: int, process_count: int) -> list[GridPoint]:
+    """Grid point `i` belongs to process `i mod process_count` (a fixed, shared partition)."""
+    return [p for i, p in enumerate(config.points) if i % process_count == process_index]
+
+
+@functools.lru_cache(maxsize=32)
+def _chunk_fn(step: Callable, sharding: NamedSharding):
+    """`(states, seeds, data, start, length) -> (states, last losses)`, vmapped over seeds and
+    jitted with the seed axis sharded. `start` is traced, so resuming at any step reuses the
+    program; cached per `step` object so equal-shape grid points share one compilation."""
+
+    def one_seed(state, seed, data, start, length):
+        base = jax.random.key(seed)
+
+        def body(st, t):
+            return step(st, jax.random.fold_in(base, t + 1), data)
+
+        state, losses = jax.lax.scan(body, state, start + jnp.arange(length))
+        return state, losses[-1]
+
+    def chunk(states, seeds, data, start, length):
+        return jax.vmap(one_seed, in_axes=(0, 0, None, None, None))(
+            states, seeds, data, start, length
+        )
+
+    return jax.jit(chunk, static_argnums=4, out_shardings=sharding)
+
+
+@functools.lru_cache(maxsize=32)
+def _init_fn(init: Callable, sharding: NamedSharding):
+    def init_all(seeds, data):
+        keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), 0))(seeds)
+        return jax.vmap(init, in_axes=(0, None))(keys, data)
+
+    return jax.jit(init_all, out_shardings=sharding)
+
+
+def _pad(seeds: Sequence[int], multiple: int) -> tuple[int, ...]:
+    extra = -len(seeds) % multiple
+    return tuple(seeds) + (seeds[-1],) * extra
+
+
+def _run_point(point, seeds, config, store, sharding, n_devices, log):
+    """Train the missing `seeds` of one point (resuming a checkpoint if any); commit records."""
+    program = build_program(point)
+    padded = _pad(seeds, n_devices)
+    seed_array = jax.device_put(np.asarray(padded, np.int32), sharding)
+    replicated = NamedSharding(sharding.mesh, PartitionSpec())
+    data = jax.device_put(program.data, replicated)
+    path = checkpoint_path(store.directory, point.key)
+    states = _init_fn(program.init, sharding)(seed_array, data)
+    start, resumed = 0, False
+    ckpt = load_checkpoint(path)
+    if ckpt is not None and set(seeds) <= set(ckpt.seeds):
+        rows = np.asarray([ckpt.seeds.index(s) for s in padded])
+        restored = restore(states, ckpt, rows)
+        if restored is not None:
+            states = jax.device_put(restored, sharding)
+            start, resumed = ckpt.step, True
+            log(f"{point.label}: resuming {len(seeds)} seeds at step {start}")
+    chunk = _chunk_fn(program.step, sharding)
+    steps_done = 0
+    while start < config.steps:
+        length = min(config.checkpoint_every, config.steps - start)
+        states, _ = chunk(states, seed_array, data, start, length)
+        start += length
+        steps_done += length * len(seeds)
+        if start < config.steps:
+            save_checkpoint(path, states, step=start, seeds=padded)
+    host = jax.device_get(states)
+    records = []
+    for row, seed in enumerate(seeds):
+        one = jax.tree_util.tree_map(lambda leaf, r=row: np.asarray(leaf[r]), host)
+        metrics = program.evaluate(one)
+        records.append(Record(point.key, seed, {**point.as_dict(), "seed": seed}, metrics))
+    written = store.put(records)
+    remove_checkpoint(path)  # only after the commit: a crash in between just reruns nothing
+    log(f"{point.label}: {written} records")
+    return written, steps_done, resumed
+
+
+def run_sweep(
+    config: SweepConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    devices: Sequence[jax.Device] | None = None,
+    process_index: int | None = None,
+    process_count: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SweepRun:
+    """Run (or resume) a sweep into `out_dir`: train every missing (grid point, seed), store it.
+
+    Each grid point's missing seeds run as one jitted program, vectorised with `jax.vmap` and
+    sharded over `devices` along the seed axis; results go to `out_dir/records-p*.sqlite`
+    (`ResultsStore`), checkpoints to `out_dir/checkpoints/`. Calling it again after a crash (or
+    on a finished sweep) resumes: finished records are skipped, unfinished points continue from
+    their last checkpoint, and every (grid point, seed) ends up stored exactly once.
+
+    Args:
+        config: the sweep (`load_config` / `parse_config`).
+        out_dir: the sweep's directory (created if missing).
+        devices: local devices to shard the seed axis over (default `jax.local_devices()`).
+        process_index, process_count: this process's share of the grid (default: JAX's, i.e.
+            `jax.process_index()` / `jax.process_count()` after `jax.distributed.initialize`).
+        log: called with one line per grid point (default: silent).
+
+    Returns:
+        A `SweepRun` with counts and throughput.
+
+    Raises:
+        ConfigError: an invalid process index/count or an unknown architecture or distribution.
+    """
+    log = log or (lambda _msg: None)
+    t0 = time.perf_counter()
+    index = jax.process_index() if process_index is None else process_index
+    count = jax.process_count() if process_count is None else process_count
+    if not 0 <= index < count:
+        raise ConfigError(f"process_index: expected 0 ≤ index < {count}, got {index}")
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ConfigError("devices: expected at least one device, got none")
+    sharding = NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed"))
+    owned = owned_points(config, index, count)
+    skipped = resumed = written = seed_steps = 0
+    with ResultsStore(out_dir, process_index=index, journal_mode=config.journal_mode) as store:
+        done = store.done()
+        for point in owned:
+            missing = [s for s in config.seeds if (point.key, s) not in done]
+            if not missing:
+                skipped += 1
+                remove_checkpoint(checkpoint_path(store.directory, point.key))
+                continue
+            w, s, r = _run_point(point, missing, config, store, sharding, len(devices), log)
+            written, seed_steps, resumed = written + w, seed_steps + s, resumed + int(r)
+    if count > 1 and process_count is None:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("idlin-sweep-done")
+    seconds = time.perf_counter() - t0
+    return SweepRun(
+        points_owned=len(owned),
+        points_skipped=skipped,
+        points_resumed=resumed,
+        records_written=written,
+        seed_steps=seed_steps,
+        seconds=seconds,
+        throughput=seed_steps / seconds if seconds > 0 else 0.0,
+        devices=f"{len(devices)}×{devices[0].platform}",
+        process_index=index,
+        process_count=count,
+    )

@@ -1,0 +1,168 @@
+"""Progress of a sweep, and its metrics aggregated over seeds: mean ± standard error, and a plot.
+
+THEORY §8's question — do identifiable scores agree across seeds and widths while raw scores
+scatter? — is answered by the spread over seeds at each grid point, so each metric is reported as
+`mean ± s/√n` with `s` the sample standard deviation (ddof = 1) over the `n` seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._checkpoint import checkpoint_path, load_checkpoint
+from ._config import SweepConfig
+from ._store import Record, ResultsStore
+
+
+@dataclasses.dataclass(frozen=True)
+class PointStatus:
+    """Progress of one grid point: `done` of `seeds` records, and the step of its checkpoint
+    (None when it has none: not started, or finished)."""
+
+    label: str
+    key: str
+    done: int
+    seeds: int
+    checkpoint_step: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepStatus:
+    """Progress of a sweep directory against its config.
+
+    Attributes:
+        total: records a finished sweep holds (grid points × seeds).
+        done: records of the current grid present in the store.
+        duplicates: records stored more than once across processes' files (must be 0).
+        stale: records whose grid point is not in the current config (an edited config).
+        points: per-point progress, in grid order.
+    """
+
+    total: int
+    done: int
+    duplicates: int
+    stale: int
+    points: tuple[PointStatus, ...]
+
+    @property
+    def finished(self) -> bool:
+        return self.done == self.total
+
+
+def sweep_status(config: SweepConfig, out_dir: str | os.PathLike[str]) -> SweepStatus:
+    """How far the sweep in `out_dir` has got (reads the store and checkpoints; writes nothing
+    but an empty store file for process 0 if none exists)."""
+    with ResultsStore(out_dir, journal_mode=config.journal_mode) as store:
+        keys = [(r.point_key, r.seed) for r in store.records()]
+        duplicates = store.duplicates()
+    wanted = {(p.key, s) for p in config.points for s in config.seeds}
+    present = set(keys)
+    points = []
+    for p in config.points:
+        ckpt = load_checkpoint(checkpoint_path(os.fspath(out_dir), p.key))
+        done = sum((p.key, s) in present for s in config.seeds)
+        points.append(
+            PointStatus(p.label, p.key, done, len(config.seeds), ckpt.step if ckpt else None)
+        )
+    return SweepStatus(
+        total=config.num_records,
+        done=len(present & wanted),
+        duplicates=duplicates,
+        stale=len(present - wanted),
+        points=tuple(points),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SummaryRow:
+    """One metric at one grid point over its seeds: `mean ± sem` from `n` seeds.
+
+    `sem = s/√n` with `s` the sample standard deviation (ddof = 1); NaN when `n = 1`.
+    """
+
+    label: str
+    key: str
+    width: int
+    metric: str
+    n: int
+    mean: float
+    sem: float
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def summarize_records(config: SweepConfig, records: Sequence[Record]) -> tuple[SummaryRow, ...]:
+    """Aggregate the numeric metrics of `records` over seeds, per grid point of `config`
+    (records of other grid points are ignored; non-numeric and non-finite values are dropped
+    and so lower `n`)."""
+    by_point: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_point[r.point_key].append(r)
+    rows = []
+    for p in config.points:
+        values: dict[str, list[float]] = defaultdict(list)
+        for r in by_point.get(p.key, []):
+            for name, v in r.metrics.items():
+                if _numeric(v) and math.isfinite(v):
+                    values[name].append(float(v))
+        for name in sorted(values):
+            x = np.asarray(values[name], np.float64)
+            sem = float(np.std(x, ddof=1) / math.sqrt(x.size)) if x.size > 1 else math.nan
+            rows.append(SummaryRow(p.label, p.key, p.width, name, x.size, float(x.mean()), sem))
+    return tuple(rows)
+
+
+def summarize(config: SweepConfig, out_dir: str | os.PathLike[str]) -> tuple[SummaryRow, ...]:
+    """`summarize_records` over every record stored in `out_dir`."""
+    with ResultsStore(out_dir, journal_mode=config.journal_mode) as store:
+        records = store.records()
+    return summarize_records(config, records)
+
+
+def plot_summary(
+    config: SweepConfig, rows: Sequence[SummaryRow], path: str | os.PathLike[str]
+) -> str:
+    """One panel per metric: mean ± sem against width, one line per (distribution,
+    architecture, learning rate). Writes `path` (PNG/PDF by suffix) and returns it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    point_of = {p.key: p for p in config.points}
+    metrics = sorted({r.metric for r in rows})
+    fig, axes = plt.subplots(
+        1, max(len(metrics), 1), figsize=(3.2 * max(len(metrics), 1), 2.8), squeeze=False
+    )
+    for ax, metric in zip(axes[0], metrics, strict=False):
+        lines: dict[str, list[SummaryRow]] = defaultdict(list)
+        for r in rows:
+            if r.metric == metric:
+                p = point_of[r.key]
+                lines[f"{p.distribution}/{p.architecture}/lr={p.learning_rate:g}"].append(r)
+        for name, pts in sorted(lines.items()):
+            pts.sort(key=lambda r: r.width)
+            ax.errorbar(
+                [r.width for r in pts],
+                [r.mean for r in pts],
+                yerr=[0.0 if math.isnan(r.sem) else r.sem for r in pts],
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+        ax.set_xlabel("width d")
+        ax.set_title(metric)
+    if metrics:
+        axes[0][0].legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(os.fspath(path))
+    plt.close(fig)
+    return os.fspath(path)

@@ -1,0 +1,137 @@
+"""`idlin sweep` and `idlin sweep-summary`: run, resume, inspect and aggregate a sweep.
+
+    idlin sweep CONFIG.toml [--out DIR]             run or resume (skips finished records)
+    idlin sweep CONFIG.toml [--out DIR] --status    progress only, computes nothing
+    idlin sweep CONFIG.toml --coordinator HOST:PORT --num-processes N --process-id I
+                                                    one process of a multi-host sweep
+    idlin sweep CONFIG.toml --distributed           multi-host, settings auto-detected
+                                                    (TPU pods, SLURM, Open MPI)
+    idlin sweep-summary CONFIG.toml [--out DIR] [--plot FILE] [--json]
+
+Registered on the main app by `register(app)` (called from `idlin/cli.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+_out = Console(width=110)
+
+Config = Annotated[Path, typer.Argument(help="Sweep configuration (TOML).")]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", help="Sweep directory (default: idlin-out/sweeps/NAME)."),
+]
+
+
+def _out_dir(config, out: Path | None) -> Path:
+    return out if out is not None else Path("idlin-out") / "sweeps" / config.name
+
+
+def _fail(err: Exception) -> typer.Exit:
+    print(f"idlin: error: {err}", file=sys.stderr)
+    return typer.Exit(2)
+
+
+def sweep(
+    config_path: Config,
+    out: Out = None,
+    status: Annotated[bool, typer.Option("--status", help="Show progress and exit.")] = False,
+    coordinator: Annotated[
+        str | None, typer.Option(help="Coordinator HOST:PORT for jax.distributed (multi-host).")
+    ] = None,
+    num_processes: Annotated[int | None, typer.Option(help="Processes in the run.")] = None,
+    process_id: Annotated[int | None, typer.Option(help="This process's index.")] = None,
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="jax.distributed.initialize() auto-detected.")
+    ] = False,
+) -> None:
+    """Run or resume a sweep: seeds vectorised, sharded over local devices, resumable."""
+    import jax
+
+    from .._errors import IdlinError
+    from ._config import load_config
+    from ._runner import run_sweep
+    from ._summary import sweep_status
+
+    try:
+        config = load_config(config_path)
+        out_dir = _out_dir(config, out)
+        if status:
+            _print_status(sweep_status(config, out_dir), out_dir)
+            return
+        if coordinator is not None or distributed:
+            jax.distributed.initialize(
+                coordinator_address=coordinator,
+                num_processes=num_processes,
+                process_id=process_id,
+            )
+        result = run_sweep(config, out_dir, log=_out.print)
+    except IdlinError as err:
+        raise _fail(err) from None
+    _out.print(
+        f"process {result.process_index}/{result.process_count} on {result.devices}: "
+        f"{result.records_written} records written, {result.points_skipped} of "
+        f"{result.points_owned} points already done, {result.points_resumed} resumed; "
+        f"{result.seed_steps} seed·steps in {result.seconds:.1f} s "
+        f"({result.throughput:.3g} seed·steps/s) → {out_dir}"
+    )
+    if result.process_count > 1:
+        jax.distributed.shutdown()
+
+
+def _print_status(s, out_dir: Path) -> None:
+    t = Table(title=f"sweep {out_dir}: {s.done}/{s.total} records")
+    for col in ("grid point", "key", "seeds done", "checkpoint step"):
+        t.add_column(col)
+    for p in s.points:
+        step = "—" if p.checkpoint_step is None else str(p.checkpoint_step)
+        t.add_row(p.label, p.key, f"{p.done}/{p.seeds}", step)
+    _out.print(t)
+    if s.duplicates or s.stale:
+        _out.print(f"duplicates: {s.duplicates}, records of grid points not in the config: {s.stale}")
+
+
+def sweep_summary(
+    config_path: Config,
+    out: Out = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG/PDF).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Metrics per grid point over seeds: mean ± standard error (and a plot)."""
+    from .._errors import IdlinError
+    from ._config import load_config
+    from ._summary import plot_summary, summarize
+
+    try:
+        config = load_config(config_path)
+        rows = summarize(config, _out_dir(config, out))
+    except IdlinError as err:
+        raise _fail(err) from None
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+    else:
+        t = Table(title="mean ± standard error over seeds (THEORY §8)")
+        for col in ("grid point", "metric", "n", "mean", "± sem"):
+            t.add_column(col)
+        for r in rows:
+            sem = "—" if math.isnan(r.sem) else f"{r.sem:.3g}"
+            t.add_row(r.label, r.metric, str(r.n), f"{r.mean:.4g}", sem)
+        _out.print(t)
+    if plot is not None:
+        _out.print(f"figure → {plot_summary(config, rows, plot)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `sweep` and `sweep-summary` to the `idlin` command."""
+    app.command("sweep")(sweep)
+    app.command("sweep-summary")(sweep_summary)

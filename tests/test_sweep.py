@@ -1,0 +1,299 @@
+"""Sweeps in one process: config and grid, results store, checkpoints, runner, summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sqlite3
+import statistics
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from idlin import ConfigError, FileFormatError
+from idlin.sweep import (
+    Record,
+    ResultsStore,
+    build_program,
+    load_config,
+    owned_points,
+    parse_config,
+    run_sweep,
+)
+from idlin.sweep._checkpoint import load_checkpoint, restore, save_checkpoint
+from idlin.sweep._summary import summarize, summarize_records, sweep_status
+
+
+def make_config(**over):
+    sweep = {"name": "t", "seeds": 2, "steps": 6, "checkpoint_every": 2}
+    sweep.update(over.pop("sweep", {}))
+    grid = {
+        "distribution": ["q"],
+        "width": [2, 3],
+        "architecture": ["quadratic"],
+        "learning_rate": [0.1, 0.2],
+    }
+    grid.update(over.pop("grid", {}))
+    dists = {"q": {"kind": "quadratic", "seed": 1}, "lr": {"kind": "lowrank", "contexts": 6,
+             "vocab": 5, "rank": 2, "seed": 0}}  # fmt: skip
+    dists.update(over.pop("distributions", {}))
+    return {"sweep": sweep, "grid": grid, "distributions": dists, **over}
+
+
+# -- config and grid ---------------------------------------------------------------------------
+
+
+def test_grid_is_the_product_in_a_fixed_order_with_distinct_stable_keys():
+    c = parse_config(make_config())
+    assert c.seeds == (0, 1)
+    assert [(p.width, p.learning_rate) for p in c.points] == [(2, 0.1), (2, 0.2), (3, 0.1), (3, 0.2)]
+    assert len({p.key for p in c.points}) == 4 and c.num_records == 8
+    assert [p.key for p in parse_config(make_config()).points] == [p.key for p in c.points]
+    # Anything that changes results changes the key: distribution parameters, steps.
+    c2 = parse_config(make_config(distributions={"q": {"kind": "quadratic", "seed": 2}}))
+    c3 = parse_config(make_config(sweep={"steps": 8}))
+    keys = {p.key for p in c.points}
+    assert keys.isdisjoint(p.key for p in c2.points) and keys.isdisjoint(p.key for p in c3.points)
+    # ... but checkpointing frequency does not.
+    c4 = parse_config(make_config(sweep={"checkpoint_every": 3}))
+    assert [p.key for p in c4.points] == [p.key for p in c.points]
+
+
+@pytest.mark.parametrize(
+    ("over", "match"),
+    [
+        ({"sweep": {"steps": 0}}, r"sweep.steps: expected a positive integer, got 0"),
+        ({"sweep": {"seeds": [1, 1]}}, r"expected distinct seeds"),
+        ({"sweep": {"seeds": [-1]}}, r"expected non-negative integers, got -1"),
+        ({"sweep": {"bogus": 1}}, r"unknown keys \['bogus'\]"),
+        ({"sweep": {"journal_mode": "mmap"}}, r"journal_mode: expected one of"),
+        ({"grid": {"width": []}}, r"grid.width: expected a non-empty list"),
+        ({"grid": {"width": [2, 2]}}, r"expected distinct grid points"),
+        ({"grid": {"learning_rate": [-0.1]}}, r"expected positive numbers, got -0.1"),
+        ({"grid": {"distribution": ["nope"]}}, r"'nope' needs a table \[distributions.nope\]"),
+        ({"extra": {}}, r"unknown tables \['extra'\]"),
+    ],
+)
+def test_bad_configs_raise_config_error_naming_expected_and_got(over, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_config(make_config(**over))
+
+
+def test_load_config_file_errors(tmp_path):
+    with pytest.raises(FileFormatError, match="expected a TOML file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sweep\n")
+    with pytest.raises(FileFormatError, match="expected valid TOML"):
+        load_config(bad)
+
+
+def test_example_config_parses():
+    c = load_config("examples/sweep.toml")
+    assert c.num_records == len(c.points) * len(c.seeds) > 0
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_process_partition_is_disjoint_and_covering(count):
+    c = parse_config(make_config(grid={"width": [1, 2, 3]}))
+    parts = [owned_points(c, i, count) for i in range(count)]
+    keys = [p.key for part in parts for p in part]
+    assert sorted(keys) == sorted(p.key for p in c.points)
+
+
+# -- store -------------------------------------------------------------------------------------
+
+
+def test_store_is_idempotent_and_reads_every_process_file(tmp_path):
+    r = Record("k1", 0, {"a": 1}, {"loss": 0.5, "skipped": {"x": "ImportError"}})
+    with ResultsStore(tmp_path, process_index=0) as s0, ResultsStore(tmp_path, process_index=1) as s1:
+        assert s0.put([r, dataclasses.replace(r, seed=1)]) == 2
+        assert s0.put([r]) == 0  # already committed: no-op
+        assert s1.put([dataclasses.replace(r, point_key="k2")]) == 1
+        assert s0.done() == s1.done() == {("k1", 0), ("k1", 1), ("k2", 0)}
+        got = s1.records()
+        assert [(x.point_key, x.seed, x.process_index) for x in got] == [
+            ("k1", 0, 0), ("k1", 1, 0), ("k2", 0, 1)
+        ]  # fmt: skip
+        assert got[0].metrics == r.metrics and got[0].config == r.config
+        assert s0.duplicates() == 0
+        s1.put([r])  # the same record in a second file is a duplicate, and is reported
+        assert s0.duplicates() == 1
+
+
+def test_store_rejects_a_file_that_is_not_sqlite(tmp_path):
+    (tmp_path / "records-p0003.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(FileFormatError, match="expected an SQLite database"):
+        ResultsStore(tmp_path, process_index=3)
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+def test_checkpoint_roundtrip_restore_and_bad_file(tmp_path):
+    path = str(tmp_path / "c" / "k.npz")
+    state = {"w": np.arange(6.0).reshape(3, 2), "n": np.array([1, 2, 3], np.int32)}
+    save_checkpoint(path, state, step=4, seeds=(5, 6, 6))
+    ck = load_checkpoint(path)
+    assert ck is not None and ck.step == 4 and ck.seeds == (5, 6, 6)
+    got = restore(state, ck, np.array([2, 0]))
+    np.testing.assert_array_equal(got["w"], state["w"][[2, 0]])
+    np.testing.assert_array_equal(got["n"], state["n"][[2, 0]])
+    assert restore({"w": np.zeros((3, 3)), "n": state["n"]}, ck, np.array([0])) is None
+    assert list((tmp_path / "c").iterdir()) == [tmp_path / "c" / "k.npz"]  # no temp left
+    (tmp_path / "c" / "k.npz").write_bytes(b"torn")
+    with pytest.raises(FileFormatError, match="delete it to restart"):
+        load_checkpoint(path)
+
+
+# -- runner ------------------------------------------------------------------------------------
+
+
+def _sequential(point, seed, steps):
+    """Independent reference: one seed, no vmap, no sharding, no checkpoints."""
+    prog = build_program(point)
+    base = jax.random.key(seed)
+    state = prog.init(jax.random.fold_in(base, 0), prog.data)
+    step = jax.jit(prog.step)
+    for t in range(steps):
+        state, _ = step(state, jax.random.fold_in(base, t + 1), prog.data)
+    return prog.evaluate(jax.tree_util.tree_map(np.asarray, state))
+
+
+def test_vmapped_sweep_matches_sequential_seeds_and_reruns_are_noops(tmp_path):
+    c = parse_config(make_config(grid={"width": [3], "learning_rate": [0.1]}, sweep={"seeds": 3}))
+    run = run_sweep(c, tmp_path)
+    assert (run.records_written, run.seed_steps, run.points_skipped) == (3, 18, 0)
+    with ResultsStore(tmp_path) as s:
+        records = s.records()
+    for r in records:
+        ref = _sequential(c.points[0], r.seed, c.steps)
+        for name, value in ref.items():
+            np.testing.assert_allclose(r.metrics[name], value, rtol=1e-12, atol=1e-14)
+    again = run_sweep(c, tmp_path)
+    assert (again.records_written, again.seed_steps, again.points_skipped) == (0, 0, 1)
+    # A new seed runs alone; the others are not recomputed.
+    more = run_sweep(dataclasses.replace(c, seeds=(0, 1, 2, 7)), tmp_path)
+    assert (more.records_written, more.seed_steps) == (1, c.steps)
+
+
+def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
+    c = parse_config(make_config(grid={"width": [2], "learning_rate": [0.2]}))
+    run_sweep(c, tmp_path / "ref")
+    # Fake a crash after 4 of 6 steps: a checkpoint as the runner would have left it.
+    prog, point = build_program(c.points[0]), c.points[0]
+    states = []
+    for seed in c.seeds:
+        base = jax.random.key(seed)
+        st = prog.init(jax.random.fold_in(base, 0), prog.data)
+        for t in range(4):
+            st, _ = prog.step(st, jax.random.fold_in(base, t + 1), prog.data)
+        states.append(st)
+    stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states)
+    ckpt = tmp_path / "run" / "checkpoints" / f"{point.key}.npz"
+    save_checkpoint(str(ckpt), stacked, step=4, seeds=c.seeds)
+    run = run_sweep(c, tmp_path / "run")
+    assert (run.points_resumed, run.seed_steps) == (1, 2 * len(c.seeds))
+    assert not ckpt.exists()
+    with ResultsStore(tmp_path / "ref") as a, ResultsStore(tmp_path / "run") as b:
+        ra, rb = a.records(), b.records()
+    assert [r.metrics for r in ra] == pytest.approx([r.metrics for r in rb], rel=1e-12)
+
+
+def test_bilinear_records_match_a_numpy_reference(tmp_path):
+    c = parse_config(make_config(
+        grid={"distribution": ["lr"], "architecture": ["bilinear"], "width": [3],
+              "learning_rate": [0.1]},
+        sweep={"steps": 20, "checkpoint_every": 10},
+    ))  # fmt: skip
+    run_sweep(c, tmp_path)
+    with ResultsStore(tmp_path) as s:
+        records = s.records()
+    assert len(records) == 2
+    point = c.points[0]
+    prog = build_program(point)
+    for r in records:
+        base = jax.random.key(r.seed)
+        st = prog.init(jax.random.fold_in(base, 0), prog.data)
+        for t in range(c.steps):
+            st, _ = prog.step(st, jax.random.fold_in(base, t + 1), prog.data)
+        F, G = np.asarray(st["params"]["F"]), np.asarray(st["params"]["G"])
+        rng = np.random.default_rng(0)
+        Fs, Gs = rng.standard_normal((6, 2)), rng.standard_normal((5, 2))
+        lp = Fs @ Gs.T
+        lp = lp - np.log(np.exp(lp).sum(1, keepdims=True))
+        lq = F @ G.T
+        lq = lq - np.log(np.exp(lq).sum(1, keepdims=True))
+        kl = np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1))
+        Cs = Fs @ (Gs - Gs.mean(0)).T
+        Cq = F @ (G - G.mean(0)).T
+        m = r.metrics
+        np.testing.assert_allclose(m["mean_kl"], kl, rtol=1e-9)
+        np.testing.assert_allclose(m["loss"], -np.mean(np.sum(np.exp(lp) * lq, 1)), rtol=1e-12)
+        np.testing.assert_allclose(
+            m["relative_gap"], np.linalg.norm(Cs - Cq) / np.linalg.norm(Cs), rtol=1e-9
+        )
+        assert m["truth_rank"] == 2 and m["rank"] == np.linalg.matrix_rank(Cq)
+        assert "canonical_r2" in m or "canonical_r2" in m["skipped"]
+        assert r.config["seed"] == r.seed and r.config["width"] == 3
+
+
+def test_runner_input_errors(tmp_path):
+    c = parse_config(make_config())
+    with pytest.raises(ConfigError, match=r"expected 0 ≤ index < 2, got 2"):
+        run_sweep(c, tmp_path, process_index=2, process_count=2)
+    with pytest.raises(ConfigError, match=r"expected one of \[.*'quadratic'.*\], got 'mlp'"):
+        run_sweep(parse_config(make_config(grid={"architecture": ["mlp"]})), tmp_path)
+    bad = make_config(grid={"architecture": ["bilinear"], "distribution": ["lr"]},
+                      distributions={"lr": {"kind": "lowrank", "contexts": 4, "vocab": 3,
+                                            "rank": 3}})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"rank ≤ min\(contexts, vocab − 1\), got .*rank=3"):
+        run_sweep(parse_config(bad), tmp_path)
+
+
+# -- status and summary ------------------------------------------------------------------------
+
+
+def test_status_and_summary_against_statistics_module(tmp_path):
+    c = parse_config(make_config(grid={"width": [2], "learning_rate": [0.1, 0.2]},
+                                 sweep={"seeds": 3}))  # fmt: skip
+    st = sweep_status(c, tmp_path)
+    assert (st.total, st.done, st.finished) == (6, 0, False)
+    p0, p1 = c.points
+    recs = [Record(p0.key, s, {}, {"x": v, "n": 1, "s": "str", "bad": math.nan})
+            for s, v in zip((0, 1, 2), (1.0, 2.5, 4.0), strict=True)]  # fmt: skip
+    recs.append(Record(p1.key, 0, {}, {"x": 3.0}))
+    recs.append(Record("stale-key", 0, {}, {"x": 9.0}))
+    with ResultsStore(tmp_path) as s:
+        s.put(recs)
+    st = sweep_status(c, tmp_path)
+    assert (st.done, st.stale, st.duplicates) == (4, 1, 0)
+    assert [(p.done, p.seeds) for p in st.points] == [(3, 3), (1, 3)]
+    rows = {(r.key, r.metric): r for r in summarize(c, tmp_path)}
+    assert set(rows) == {(p0.key, "x"), (p0.key, "n"), (p1.key, "x")}
+    x = rows[(p0.key, "x")]
+    assert x.n == 3 and x.mean == pytest.approx(statistics.mean([1.0, 2.5, 4.0]), rel=1e-15)
+    assert x.sem == pytest.approx(statistics.stdev([1.0, 2.5, 4.0]) / math.sqrt(3), rel=1e-14)
+    assert math.isnan(rows[(p1.key, "x")].sem) and rows[(p1.key, "x")].n == 1
+    assert summarize_records(c, []) == ()
+
+
+def test_plot_summary_writes_a_figure(tmp_path):
+    from idlin.sweep._summary import plot_summary
+
+    c = parse_config(make_config(grid={"learning_rate": [0.1]}))
+    recs = [Record(p.key, s, {}, {"loss": float(s + p.width)}) for p in c.points for s in c.seeds]
+    path = plot_summary(c, summarize_records(c, recs), tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 1000 and path.endswith("f.png")
+
+
+def test_store_files_are_wal_sqlite_with_a_primary_key(tmp_path):
+    with ResultsStore(tmp_path) as s:
+        s.put([Record("k", 0, {}, {})])
+    conn = sqlite3.connect(tmp_path / "records-p0000.sqlite")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO records VALUES ('k', 0, '{}', '{}', 0, 0)")
+    conn.close()
