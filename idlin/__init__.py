@@ -30,6 +30,8 @@ from ._subspaces import Subspaces as Subspaces
 from ._subspaces import canonical as canonical
 from ._subspaces import minimal as minimal
 from ._subspaces import subspaces as subspaces
+from .metrics import CanonicalFit as CanonicalFit
+from .metrics import canonical_fit as canonical_fit
 from .properties import AllOrNone as AllOrNone
 from .properties import Counterexample as Counterexample
 from .properties import LinearProbe as LinearProbe
@@ -43,7 +45,5 @@ from .properties import linear_probe as linear_probe
 from .properties import parallelism as parallelism
 from .properties import relational_linearity as relational_linearity
 from .properties import steering as steering
-from .metrics import CanonicalFit as CanonicalFit
-from .metrics import canonical_fit as canonical_fit
 
 __version__ = "0.1.0"

@@ -193,4 +193,3 @@ def sample_equivalent(
             rtol=rtol,
         )
     return p
-

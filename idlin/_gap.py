@@ -174,7 +174,7 @@ def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool):
 
 
 def stream_block(num_contexts: int, vocab_size: int) -> int:
-    """Contexts per streamed block: as many as fit `STREAM_BLOCK_ELEMENTS` logits, a multiple of 8."""
+    """Contexts per streamed block: as many as fit `STREAM_BLOCK_ELEMENTS` logits, rounded to 8."""
     block = max(1, STREAM_BLOCK_ELEMENTS // max(vocab_size, 1))
     if block >= 8:
         block -= block % 8
@@ -240,9 +240,7 @@ def distribution_gap(
     return Gap(frob, relative, ref, max_abs=max_abs, mean_kl=mean_kl)
 
 
-def equivalent(
-    p: Predictor, q: Predictor, *, rtol: float | None = None, atol: float = 0.0
-) -> bool:
+def equivalent(p: Predictor, q: Predictor, *, rtol: float | None = None, atol: float = 0.0) -> bool:
     """Whether p and q define the same next-token distributions, up to a tolerance.
 
     Decides `‖C_p − C_q‖_F ≤ atol + rtol·‖C_p‖_F` (THEORY §2: `θ ~ θ̃ ⇔ C_θ = C_θ̃`), with the

@@ -138,9 +138,7 @@ def _pinv_from(U: jax.Array, s: np.ndarray, Vt: jax.Array, k: int) -> jax.Array:
     return (Vt[:k].T / jnp.asarray(s[None, :k])) @ U[:, :k].T
 
 
-def recover_extended_map(
-    p: Predictor, q: Predictor, *, rtol: float | None = None
-) -> ExtendedMap:
+def recover_extended_map(p: Predictor, q: Predictor, *, rtol: float | None = None) -> ExtendedMap:
     """The rank-r maps relating two equivalent predictors of any widths (THEORY §4, Theorem EL).
 
     `T = Ĝ̃⁺ Ĝ` maps the visible embedding part of p onto that of q, `P_Ũ f̃ = T P_U f`; `S = F̃⁺ F`

@@ -1,4 +1,6 @@
-"""Identifiable subspaces, effective complexity, canonical coordinates, minimal model (THEORY §3–§4).
+"""Identifiable subspaces, effective complexity, canonical coordinates, minimal model.
+
+THEORY §3–§4.
 
 Everything comes from two thin SVDs, `F = U_F S_F V_Fᵀ` and `Ĝ = U_G S_G V_Gᵀ`, and one small
 one: `C = F Ĝᵀ = U_F K U_Gᵀ` with `K = S_F V_Fᵀ V_G S_G` (at most d×d), so the spectrum and the
@@ -117,7 +119,8 @@ def subspaces(p: Predictor, *, rtol: float | None = None) -> Subspaces:
     Example:
         >>> import numpy as np, idlin
         >>> F = np.random.default_rng(0).normal(size=(6, 2)) @ np.ones((2, 3))  # rank 1, d = 3
-        >>> idlin.subspaces(idlin.Predictor(F, np.random.default_rng(1).normal(size=(5, 3)))).effective_complexity
+        >>> G = np.random.default_rng(1).normal(size=(5, 3))
+        >>> idlin.subspaces(idlin.Predictor(F, G)).effective_complexity
         1
     """
     return analyse(p, rtol=rtol)[0]
@@ -181,13 +184,15 @@ def canonical(p: Predictor, *, rtol: float | None = None, rank: int | None = Non
     """
     p = as_predictor("p", p)
     rtol = default_rtol(p) if rtol is None else _check_rtol(rtol)
-    UF, sF, VFt, UG, sG, VGt, u, sC, vt = svd_kernel(p.embeddings, p.unembeddings)
+    UF, _sF, _VFt, UG, _sG, _VGt, u, sC, vt = svd_kernel(p.embeddings, p.unembeddings)
     if rank is None:
         r = numerical_rank(np.asarray(sC), rtol)
     else:
         r = int(rank)
         # Numerically nonzero: above the rounding floor of the factored SVD.
-        nonzero = numerical_rank(np.asarray(sC), max(p.num_contexts, p.vocab_size) * float(np.finfo(p.dtype).eps))
+        nonzero = numerical_rank(
+            np.asarray(sC), max(p.num_contexts, p.vocab_size) * float(np.finfo(p.dtype).eps)
+        )
         if not 1 <= r <= nonzero:
             raise RankError(
                 f"rank: expected 1 ≤ r ≤ {nonzero} (the nonzero singular values of C), got {rank}"

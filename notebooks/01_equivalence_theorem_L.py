@@ -90,8 +90,10 @@ lm = idlin.recover_linear_map(p, q)
 M_error = float(np.linalg.norm(np.asarray(lm.matrix) - M) / np.linalg.norm(M))
 c_error = float(np.linalg.norm(np.asarray(lm.shift) - c) / np.linalg.norm(c))
 print(f"‖M_rec − M‖/‖M‖ = {M_error:.2e},  ‖c_rec − c‖/‖c‖ = {c_error:.2e}")
-print(f"embedding residual {lm.embedding_residual:.2e}, "
-      f"unembedding residual {lm.unembedding_residual:.2e}, cond(M_rec) = {lm.condition_number:.2f}")
+print(
+    f"embedding residual {lm.embedding_residual:.2e}, "
+    f"unembedding residual {lm.unembedding_residual:.2e}, cond(M_rec) = {lm.condition_number:.2f}"
+)
 assert M_error < 1e-10 and c_error < 1e-10
 assert lm.embedding_residual < 1e-12 and lm.unembedding_residual < 1e-12
 assert abs(lm.condition_number - 10.0) < 1e-6
@@ -100,8 +102,11 @@ assert abs(lm.condition_number - 10.0) < 1e-6
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
 lp, lq = np.asarray(p.logits()).ravel(), np.asarray(q.logits()).ravel()
 Cp, Cq = np.asarray(p.log_odds()).ravel(), np.asarray(q.log_odds()).ravel()
-for ax, (a, b, name) in zip(axes[:2], ((lp, lq, "raw logits  f(x)ᵀg(y)"),
-                                        (Cp, Cq, "centered log-odds  C[x, y]")), strict=True):
+for ax, (a, b, name) in zip(
+    axes[:2],
+    ((lp, lq, "raw logits  f(x)ᵀg(y)"), (Cp, Cq, "centered log-odds  C[x, y]")),
+    strict=True,
+):
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="grey", lw=1, label="y = x")
     ax.scatter(a, b, s=3, alpha=0.4, label="(x, y) pairs")
@@ -160,14 +165,19 @@ for eps, rel, res, eq in eps_rows:
 # Linear growth: gap/ε is the same constant across ε (up to 20%).
 slope = eps_rows[:, 1] / eps_rows[:, 0]
 assert np.all(np.abs(slope / slope[-1] - 1.0) < 0.2)
-assert not eps_rows[eps_rows[:, 0] >= 1e-4, 3].any(), "a clearly perturbed pair was called equivalent"
+assert not eps_rows[eps_rows[:, 0] >= 1e-4, 3].any(), (
+    "a clearly perturbed pair was called equivalent"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
 axes[0].loglog(cond_rows[:, 0], cond_rows[:, 1], "o-", label="embedding residual ‖F̃ − F Mᵀ‖/‖F̃‖")
-axes[0].loglog(cond_rows[:, 0], cond_rows[:, 2], "s--",
-               label="unembedding residual ‖Ĝ̃ − Ĝ M⁻¹‖/‖Ĝ̃‖")
-axes[0].loglog(cond_rows[:, 0], 1e-16 * cond_rows[:, 0], ":", color="grey", label="ε_float64 · cond")
+axes[0].loglog(
+    cond_rows[:, 0], cond_rows[:, 2], "s--", label="unembedding residual ‖Ĝ̃ − Ĝ M⁻¹‖/‖Ĝ̃‖"
+)
+axes[0].loglog(
+    cond_rows[:, 0], 1e-16 * cond_rows[:, 0], ":", color="grey", label="ε_float64 · cond"
+)
 axes[0].set_xlabel("condition number of the map between the two models")
 axes[0].set_ylabel("relative residual")
 axes[0].set_title("Equivalent pairs: M recovered at any conditioning")

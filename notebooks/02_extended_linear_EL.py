@@ -64,7 +64,10 @@ reference = idlin.Predictor(rng.normal(size=(N, r)), rng.normal(size=(V, r)))
 RECIPES = {
     "widened (embeddings)": (("widen", "embedding_null", "basis"), 2),
     "widened (unembeddings)": (("widen_unembedding", "unembedding_null", "basis"), 3),
-    "widened (both)": (("widen", "widen_unembedding", "embedding_null", "unembedding_null", "basis"), 2),
+    "widened (both)": (
+        ("widen", "widen_unembedding", "embedding_null", "unembedding_null", "basis"),
+        2,
+    ),
 }
 members = {"reference (width r)": reference}
 for i, (name, (moves, extra)) in enumerate(RECIPES.items()):
@@ -72,15 +75,19 @@ for i, (name, (moves, extra)) in enumerate(RECIPES.items()):
         reference, key=jax.random.key(i), moves=moves, extra_width=extra
     )
 
-print(f"{'member':24s} {'width d':>7s} {'rank F':>7s} {'rank Ĝ':>7s} {'r':>3s} {'diverse':>8s} "
-      f"{'rel. gap':>9s}")
+print(
+    f"{'member':24s} {'width d':>7s} {'rank F':>7s} {'rank Ĝ':>7s} {'r':>3s} {'diverse':>8s} "
+    f"{'rel. gap':>9s}"
+)
 analyses = {}
 for name, m in members.items():
     s = idlin.subspaces(m)
     analyses[name] = s
     g = idlin.distribution_gap(reference, m)
-    print(f"{name:24s} {m.width:7d} {s.embedding_rank:7d} {s.unembedding_rank:7d} "
-          f"{s.effective_complexity:3d} {s.diverse!s:>8s} {g.relative:9.1e}")
+    print(
+        f"{name:24s} {m.width:7d} {s.embedding_rank:7d} {s.unembedding_rank:7d} "
+        f"{s.effective_complexity:3d} {s.diverse!s:>8s} {g.relative:9.1e}"
+    )
     assert s.effective_complexity == r, "effective complexity is a property of the distribution"
     assert g.relative < 1e-10 and g.mean_kl < 1e-12, "class moves must keep the distribution"
 widths = {m.width for m in members.values()}
@@ -97,17 +104,30 @@ assert [s.diverse for s in analyses.values()] == [True, False, False, False]
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
-panels = (("embedding_spectrum", "singular values of F"),
-          ("unembedding_spectrum", "singular values of Ĝ (centered G)"),
-          ("log_odds_spectrum", "singular values of C = F Ĝᵀ"))
+panels = (
+    ("embedding_spectrum", "singular values of F"),
+    ("unembedding_spectrum", "singular values of Ĝ (centered G)"),
+    ("log_odds_spectrum", "singular values of C = F Ĝᵀ"),
+)
 for ax, (field, title) in zip(axes, panels, strict=True):
     for (name, s), marker in zip(analyses.items(), "os^v", strict=True):
         sv = np.maximum(getattr(s, field), 1e-18)
-        ax.semilogy(np.arange(1, sv.size + 1), sv, marker=marker, ls="-", alpha=0.8,
-                    label=f"{name}, d={s.width}")
+        ax.semilogy(
+            np.arange(1, sv.size + 1),
+            sv,
+            marker=marker,
+            ls="-",
+            alpha=0.8,
+            label=f"{name}, d={s.width}",
+        )
     s0 = analyses["widened (both)"]
-    ax.axhline(s0.rtol * getattr(s0, field)[0], color="grey", ls="--", lw=1,
-               label="rank threshold (widest member)")
+    ax.axhline(
+        s0.rtol * getattr(s0, field)[0],
+        color="grey",
+        ls="--",
+        lw=1,
+        label="rank threshold (widest member)",
+    )
     ax.axvline(r + 0.5, color="black", ls=":", lw=1, label=f"r = {r}")
     ax.set_title(title)
     ax.set_xlabel("index i")
@@ -128,16 +148,23 @@ for name, s in analyses.items():
 
 # %%
 canon = {name: idlin.canonical(m) for name, m in members.items()}
-phi0, gamma0 = np.asarray(canon["reference (width r)"].phi), np.asarray(canon["reference (width r)"].gamma)
+phi0, gamma0 = (
+    np.asarray(canon["reference (width r)"].phi),
+    np.asarray(canon["reference (width r)"].gamma),
+)
 for name, m in members.items():
     cm = canon[name]
     F, Gh = np.asarray(m.embeddings), np.asarray(m.centered_unembeddings)
     A, B = np.asarray(cm.embedding_map), np.asarray(cm.unembedding_map)
-    err_shared = max(np.abs(np.asarray(cm.phi) - phi0).max(), np.abs(np.asarray(cm.gamma) - gamma0).max())
+    err_shared = max(
+        np.abs(np.asarray(cm.phi) - phi0).max(), np.abs(np.asarray(cm.gamma) - gamma0).max()
+    )
     err_A = np.abs(F @ A.T - np.asarray(cm.phi)).max()  # A_θ f(x) = φ(x)
     err_B = np.abs(Gh @ B.T - np.asarray(cm.gamma)).max()  # B_θ ĝ(y) = γ(y)
-    print(f"{name:24s} A: {A.shape}  |φ−φ_ref|,|γ−γ_ref| ≤ {err_shared:.1e}   "
-          f"|A f − φ| ≤ {err_A:.1e}   |B ĝ − γ| ≤ {err_B:.1e}")
+    print(
+        f"{name:24s} A: {A.shape}  |φ−φ_ref|,|γ−γ_ref| ≤ {err_shared:.1e}   "
+        f"|A f − φ| ≤ {err_A:.1e}   |B ĝ − γ| ≤ {err_B:.1e}"
+    )
     assert cm.rank == r and A.shape == (r, m.width) and B.shape == (r, m.width)
     assert err_shared < 1e-8 and err_A < 1e-8 and err_B < 1e-8
 
@@ -147,8 +174,13 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 Fa, Fb = np.asarray(members[a_name].embeddings), np.asarray(members[b_name].embeddings)
 for j in range(r):
     axes[0].scatter(Fa[:, j], Fb[:, j], s=8, alpha=0.6, label=f"coordinate {j + 1}")
-    axes[1].scatter(np.asarray(canon[a_name].phi)[:, j], np.asarray(canon[b_name].phi)[:, j],
-                    s=8, alpha=0.6, label=f"φ coordinate {j + 1}")
+    axes[1].scatter(
+        np.asarray(canon[a_name].phi)[:, j],
+        np.asarray(canon[b_name].phi)[:, j],
+        s=8,
+        alpha=0.6,
+        label=f"φ coordinate {j + 1}",
+    )
 lim = np.abs(np.asarray(canon[a_name].phi)).max() * 1.1
 axes[1].plot([-lim, lim], [-lim, lim], color="grey", lw=1, label="y = x")
 axes[0].set_title("Raw embeddings f(x): unrelated coordinates")
@@ -166,9 +198,9 @@ plt.show()
 # ## Theorem L does not apply; Theorem EL does
 #
 # Two members of the same width `d > r` can fail to be related by *any* linear map: adding
-# invisible parts `h(x) ∈ U^⊥` that are not a linear function of `f(x)` (THEORY §5, move 3) keeps the
-# distribution but breaks `f̃ = M f`. `recover_linear_map` refuses the non-diverse pair; a plain
-# least-squares fit shows that no linear map fits. The extended map of Theorem EL,
+# invisible parts `h(x) ∈ U^⊥` that are not a linear function of `f(x)` (THEORY §5, move 3)
+# keeps the distribution but breaks `f̃ = M f`. `recover_linear_map` refuses the non-diverse
+# pair; a plain least-squares fit shows that no linear map fits. The extended map of Theorem EL,
 # `T = Ĝ̃⁺ Ĝ` with `P_Ũ f̃ = T P_U f`, relates the visible parts exactly, across widths too.
 
 # %%
@@ -186,14 +218,23 @@ linear_residual = np.linalg.norm(Fa2 - Fa @ Mt) / np.linalg.norm(Fa2)
 print(f"best linear map f̃ ≈ M f leaves {100 * linear_residual:.0f}% of ‖F̃‖ unexplained")
 assert linear_residual > 0.05
 
-pairs = [(a_name, None), (a_name, "widened (unembeddings)"), (a_name, b_name),
-         ("reference (width r)", b_name)]
-print(f"\n{'p':24s} {'q':24s} {'d_p':>4s} {'d_q':>4s} {'rank T':>6s} {'emb. res.':>9s} {'unemb. res.':>11s}")
+pairs = [
+    (a_name, None),
+    (a_name, "widened (unembeddings)"),
+    (a_name, b_name),
+    ("reference (width r)", b_name),
+]
+print(
+    f"\n{'p':24s} {'q':24s} {'d_p':>4s} {'d_q':>4s} {'rank T':>6s} "
+    f"{'emb. res.':>9s} {'unemb. res.':>11s}"
+)
 for pn, qn in pairs:
     p, q = members[pn], (p_a2 if qn is None else members[qn])
     em = idlin.recover_extended_map(p, q)
-    print(f"{pn:24s} {qn or 'same width, new h(x)':24s} {p.width:4d} {q.width:4d} {em.rank:6d} "
-          f"{em.embedding_residual:9.1e} {em.unembedding_residual:11.1e}")
+    print(
+        f"{pn:24s} {qn or 'same width, new h(x)':24s} {p.width:4d} {q.width:4d} {em.rank:6d} "
+        f"{em.embedding_residual:9.1e} {em.unembedding_residual:11.1e}"
+    )
     assert em.rank == r and em.effective_complexity == (r, r)
     assert em.embedding_residual < 1e-8 and em.unembedding_residual < 1e-8
 
@@ -219,8 +260,14 @@ assert identity_error < 1e-8
 wide = members[b_name]
 sigma = analyses[b_name].log_odds_spectrum
 ks = np.arange(1, r + 1)
-achieved = np.array([idlin.distribution_gap(wide, idlin.minimal(wide, rank=int(k)),
-                                            frobenius_only=True).frobenius for k in ks])
+achieved = np.array(
+    [
+        idlin.distribution_gap(
+            wide, idlin.minimal(wide, rank=int(k)), frobenius_only=True
+        ).frobenius
+        for k in ks
+    ]
+)
 bound = np.array([np.sqrt(np.sum(sigma[k:] ** 2)) for k in ks])
 for k, a, b in zip(ks, achieved, bound, strict=True):
     print(f"width {k}: gap of truncated model {a:.3e}   Eckart–Young bound {b:.3e}")

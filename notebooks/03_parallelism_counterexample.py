@@ -55,17 +55,25 @@ truth = idlin.data.morphology_truth(adjectives=ADJECTIVES)
 p = truth.predictor
 s = idlin.subspaces(p)
 pairs = truth.context_pairs_for("positive", "superlative")  # (m, 2) context rows
-names = [f"{truth.tokens[truth.token_index(a, 'positive')]}→"
-         f"{truth.tokens[truth.token_index(a, 'superlative')]}" for a in truth.lemmas]
-print(f"{p}; rank F = {s.embedding_rank}, rank Ĝ = {s.unembedding_rank}, "
-      f"effective complexity r = {s.effective_complexity}")
+names = [
+    f"{truth.tokens[truth.token_index(a, 'positive')]}→"
+    f"{truth.tokens[truth.token_index(a, 'superlative')]}"
+    for a in truth.lemmas
+]
+print(
+    f"{p}; rank F = {s.embedding_rank}, rank Ĝ = {s.unembedding_rank}, "
+    f"effective complexity r = {s.effective_complexity}"
+)
 print("pairs of contexts (<positive>, a) → (<superlative>, a):", ", ".join(names))
 
 prop = Parallelism(pairs)
 raw, ident = prop(p, form="raw"), prop(p, form="identifiable")
 print(f"raw parallelism:          holds={raw.holds}  σ₂/σ₁ = {raw.score:.1e}")
 print(f"identifiable parallelism: holds={ident.holds}  σ₂/σ₁ = {ident.score:.1e}")
-print(f"inclusion (Δᵢ ∈ U):       holds={raw.inclusion.holds}  residual = {raw.inclusion.residual:.1e}")
+print(
+    f"inclusion (Δᵢ ∈ U):       holds={raw.inclusion.holds}  "
+    f"residual = {raw.inclusion.residual:.1e}"
+)
 assert raw.holds and ident.holds and raw.inclusion.holds
 
 # %% [markdown]
@@ -84,20 +92,26 @@ extra[pairs[:, 1]] = rng.normal(size=(len(pairs), 2)) * float(np.abs(p.embedding
 member = widen_embedding(p, extra)
 gap = idlin.distribution_gap(p, member)
 raw_m, ident_m = prop(member, form="raw"), prop(member, form="identifiable")
-print(f"member: width {member.width}, ‖C_p − C_member‖/‖C_p‖ = {gap.relative:.1e}, "
-      f"mean KL = {gap.mean_kl:.1e}")
+print(
+    f"member: width {member.width}, ‖C_p − C_member‖/‖C_p‖ = {gap.relative:.1e}, "
+    f"mean KL = {gap.mean_kl:.1e}"
+)
 print(f"raw parallelism:          holds={raw_m.holds}  σ₂/σ₁ = {raw_m.score:.2f}")
 print(f"identifiable parallelism: holds={ident_m.holds}  σ₂/σ₁ = {ident_m.score:.1e}")
-print(f"inclusion (Δᵢ ∈ U):       holds={raw_m.inclusion.holds}  "
-      f"residual = {raw_m.inclusion.residual:.2f}")
+print(
+    f"inclusion (Δᵢ ∈ U):       holds={raw_m.inclusion.holds}  "
+    f"residual = {raw_m.inclusion.residual:.2f}"
+)
 assert idlin.equivalent(p, member) and gap.mean_kl < 1e-12
 assert not raw_m.holds and raw_m.score > 0.1, "the raw property must flip"
 assert ident_m.holds and abs(ident_m.score - ident.score) < 1e-12
 assert not raw_m.inclusion.holds
 
 found = idlin.counterexample(p, prop, key=jax.random.key(1))
-print(f"\nidlin.counterexample: construction={found.construction!r}, raw on p={found.raw_on_p}, "
-      f"raw on member={found.raw_on_member}, identifiable={found.identifiable}")
+print(
+    f"\nidlin.counterexample: construction={found.construction!r}, raw on p={found.raw_on_p}, "
+    f"raw on member={found.raw_on_member}, identifiable={found.identifiable}"
+)
 print("reason:", found.reason)
 assert found.member is not None and idlin.equivalent(p, found.member)
 assert found.raw_on_p and found.raw_on_member is False and found.identifiable
@@ -119,18 +133,26 @@ def unit_differences(points):
 
 panels = (
     (np.asarray(p.embeddings), f"original model, raw f(x)\nσ₂/σ₁ = {raw.score:.0e}: parallel"),
-    (np.asarray(member.embeddings),
-     f"equivalent widened member, raw f(x)\nσ₂/σ₁ = {raw_m.score:.2f}: not parallel"),
-    (np.asarray(member.log_odds()),
-     f"either model, identifiable: rows of C\nσ₂/σ₁ = {ident_m.score:.0e}: parallel"),
+    (
+        np.asarray(member.embeddings),
+        f"equivalent widened member, raw f(x)\nσ₂/σ₁ = {raw_m.score:.2f}: not parallel",
+    ),
+    (
+        np.asarray(member.log_odds()),
+        f"either model, identifiable: rows of C\nσ₂/σ₁ = {ident_m.score:.0e}: parallel",
+    ),
 )
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
 colors = plt.cm.tab20(np.linspace(0, 1, len(names)))
 for ax, (points, title) in zip(axes, panels, strict=True):
     xy = unit_differences(points)
     for (x, y), label, color in zip(xy, names, colors, strict=True):
-        ax.annotate("", xy=(x, y), xytext=(0, 0),
-                    arrowprops={"arrowstyle": "->", "color": color, "lw": 2, "alpha": 0.8})
+        ax.annotate(
+            "",
+            xy=(x, y),
+            xytext=(0, 0),
+            arrowprops={"arrowstyle": "->", "color": color, "lw": 2, "alpha": 0.8},
+        )
         ax.plot([], [], color=color, lw=2, label=label)
     ax.set_xlim(-1.1, 1.1)
     ax.set_ylim(-1.1, 1.1)
@@ -141,8 +163,9 @@ for ax, (points, title) in zip(axes, panels, strict=True):
     ax.set_xlabel("leading principal direction of the differences")
     ax.set_ylabel("second principal direction")
 axes[0].legend(fontsize=7, loc="lower left", ncol=2, title="Δ = f(superlative) − f(positive)")
-fig.suptitle("Raw parallelism is a property of the coordinates, identifiable parallelism of the "
-             "distribution")
+fig.suptitle(
+    "Raw parallelism is a property of the coordinates, identifiable parallelism of the distribution"
+)
 fig.tight_layout()
 plt.show()
 
@@ -156,13 +179,18 @@ plt.show()
 # %%
 report = idlin.all_or_none(p, prop, key=jax.random.key(0), members=MEMBERS)
 print(f"{'member':70s} {'d':>3s} {'raw':>6s} {'ident.':>6s} {'incl.':>6s}")
-for label, d, r_, i_, inc in zip(report.labels, report.widths, report.raw, report.identifiable,
-                                 report.inclusion, strict=True):
+for label, d, r_, i_, inc in zip(
+    report.labels, report.widths, report.raw, report.identifiable, report.inclusion, strict=True
+):
     print(f"{label[:70]:70s} {d:3d} {r_!s:>6s} {i_!s:>6s} {inc!s:>6s}")
-print(f"\nidentifiable verdict agrees across the class: {report.identifiable_agrees} "
-      f"(score spread {report.identifiable_score_spread:.1e})")
-print(f"raw pattern over the class: {report.raw_pattern}; among members satisfying inclusion: "
-      f"{report.included_pattern}; max relative gap {report.max_relative_gap:.1e}")
+print(
+    f"\nidentifiable verdict agrees across the class: {report.identifiable_agrees} "
+    f"(score spread {report.identifiable_score_spread:.1e})"
+)
+print(
+    f"raw pattern over the class: {report.raw_pattern}; among members satisfying inclusion: "
+    f"{report.included_pattern}; max relative gap {report.max_relative_gap:.1e}"
+)
 assert report.identifiable_agrees and all(report.identifiable)
 assert report.included_pattern == "all"
 assert report.max_relative_gap < 1e-10
@@ -175,8 +203,10 @@ assert all(r_ == inc for r_, inc in zip(report.raw, report.inclusion, strict=Tru
 
 # %%
 report2 = idlin.all_or_none(p, prop, key=jax.random.key(0), members=[member, found.member])
-print(f"with the counterexamples: raw pattern {report2.raw_pattern}, "
-      f"included pattern {report2.included_pattern}")
+print(
+    f"with the counterexamples: raw pattern {report2.raw_pattern}, "
+    f"included pattern {report2.included_pattern}"
+)
 assert report2.raw_pattern == "split" and report2.included_pattern == "all"
 
 # %%
@@ -187,15 +217,24 @@ raw_scores = np.maximum(report.raw_scores, floor)
 id_scores = np.maximum(report.identifiable_scores, floor)
 incl = np.array(report.inclusion)
 ax.semilogy(x[incl], raw_scores[incl], "o", ms=9, color="C0", label="raw, inclusion holds")
-ax.semilogy(x[~incl], raw_scores[~incl], "o", ms=9, mfc="none", color="C0",
-            label="raw, inclusion fails")
+ax.semilogy(
+    x[~incl], raw_scores[~incl], "o", ms=9, mfc="none", color="C0", label="raw, inclusion fails"
+)
 ax.semilogy(x, id_scores, "x", ms=9, color="C3", label="identifiable")
 ax.axhline(raw.tol, color="grey", ls="--", lw=1, label=f"tolerance {raw.tol:.1e} (parallel below)")
-ax.set_xticks(x, [f"{lab.split('+')[0][:14]}…\nd={d}" if "+" in lab else f"{lab}\nd={d}"
-                  for lab, d in zip(report.labels, report.widths, strict=True)], fontsize=7)
+ax.set_xticks(
+    x,
+    [
+        f"{lab.split('+')[0][:14]}…\nd={d}" if "+" in lab else f"{lab}\nd={d}"
+        for lab, d in zip(report.labels, report.widths, strict=True)
+    ],
+    fontsize=7,
+)
 ax.set_xlabel("member of the equivalence class (first move, width)")
 ax.set_ylabel("σ₂/σ₁ of the unit differences")
-ax.set_title("Identifiable parallelism is shared by the class; raw parallelism only under inclusion")
+ax.set_title(
+    "Identifiable parallelism is shared by the class; raw parallelism only under inclusion"
+)
 ax.legend(fontsize=8, loc="center right")
 fig.tight_layout()
 plt.show()
@@ -210,8 +249,12 @@ plt.show()
 
 # %%
 half = len(truth.lemmas) // 2
-mixed = np.concatenate([truth.context_pairs_for("positive", "superlative")[:half],
-                        truth.context_pairs_for("positive", "comparative")[half:]])
+mixed = np.concatenate(
+    [
+        truth.context_pairs_for("positive", "superlative")[:half],
+        truth.context_pairs_for("positive", "comparative")[half:],
+    ]
+)
 prop_mixed = Parallelism(mixed)
 none = idlin.counterexample(p, prop_mixed)
 print(f"identifiable: {none.identifiable}, raw on p: {none.raw_on_p}, member: {none.member}")

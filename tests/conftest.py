@@ -1,4 +1,4 @@
-"""Suite-wide settings: float64, strict dtype promotion, no silent rank broadcasting, Hypothesis profiles."""
+"""Suite-wide settings: float64, strict dtype promotion, no rank broadcasting, profiles."""
 
 import jax
 

@@ -22,7 +22,9 @@ def random_predictor(N, V, d, *, scale=1.0, seed=0):
 
 def test_log_probs_and_log_odds_match_reference():
     p = random_predictor(9, 7, 4)
-    np.testing.assert_allclose(p.log_probs(), ref.log_probs(p.embeddings, p.unembeddings), atol=1e-12)
+    np.testing.assert_allclose(
+        p.log_probs(), ref.log_probs(p.embeddings, p.unembeddings), atol=1e-12
+    )
     np.testing.assert_allclose(p.log_odds(), ref.log_odds(p.embeddings, p.unembeddings), atol=1e-12)
     np.testing.assert_allclose(np.exp(p.log_probs()).sum(axis=1), 1.0, atol=1e-12)
 
@@ -48,7 +50,7 @@ def test_float64_is_kept_and_float32_stays_float32():
 
 def test_predictor_is_a_pytree_usable_under_jit():
     p = random_predictor(4, 5, 3)
-    leaves, treedef = jax.tree_util.tree_flatten(p)
+    leaves, _treedef = jax.tree_util.tree_flatten(p)
     assert len(leaves) == 2
     doubled = jax.jit(lambda m: jax.tree_util.tree_map(lambda a: 2 * a, m))(p)
     assert isinstance(doubled, idlin.Predictor)
@@ -67,7 +69,10 @@ def test_huge_logits_do_not_overflow():
     want = ref.gap(p, q)
     assert np.isfinite([gap.frobenius, gap.max_abs, gap.mean_kl]).all()
     np.testing.assert_allclose(
-        [gap.frobenius, gap.max_abs, gap.mean_kl], [want[0], want[2], want[3]], rtol=1e-6, atol=1e-12
+        [gap.frobenius, gap.max_abs, gap.mean_kl],
+        [want[0], want[2], want[3]],
+        rtol=1e-6,
+        atol=1e-12,
     )
 
 
@@ -149,7 +154,11 @@ def test_equivalent_rejects_negative_tolerance():
 def test_subspaces_ranks_and_bases_match_reference(kf, kg, r):
     d = 6
     p = planted_predictor(
-        kf + 10 * kg + r, shape=(15, 11, d), embedding_rank=kf, unembedding_rank=kg, effective_complexity=r
+        kf + 10 * kg + r,
+        shape=(15, 11, d),
+        embedding_rank=kf,
+        unembedding_rank=kg,
+        effective_complexity=r,
     )
     s = idlin.subspaces(p)
     tol = s.rtol
@@ -159,9 +168,14 @@ def test_subspaces_ranks_and_bases_match_reference(kf, kg, r):
     assert ref.rank(ref.log_odds(p.embeddings, p.unembeddings), tol) == r
     assert s.diverse == (kf == kg == d)
     C = ref.log_odds(p.embeddings, p.unembeddings)
-    np.testing.assert_allclose(s.log_odds_spectrum[:r], np.linalg.svd(C, compute_uv=False)[:r], rtol=1e-9)
+    np.testing.assert_allclose(
+        s.log_odds_spectrum[:r], np.linalg.svd(C, compute_uv=False)[:r], rtol=1e-9
+    )
     # bases span the same subspaces as the reference (compare projectors)
-    for basis, A in ((s.embedding_basis, p.embeddings), (s.unembedding_basis, ref.centered(p.unembeddings))):
+    for basis, A in (
+        (s.embedding_basis, p.embeddings),
+        (s.unembedding_basis, ref.centered(p.unembeddings)),
+    ):
         B = ref.row_basis(A, tol)
         np.testing.assert_allclose(basis @ basis.T, B @ B.T, atol=1e-9)
     assert s.log_odds_gap > 1e6
@@ -169,7 +183,9 @@ def test_subspaces_ranks_and_bases_match_reference(kf, kg, r):
 
 def test_only_the_projection_onto_U_matters():
     """THEORY §3: C[x,:] = Ĝ P_U f(x) and P_U f(x) = Ĝ⁺ C[x,:]."""
-    p = planted_predictor(7, shape=(9, 8, 5), embedding_rank=4, unembedding_rank=3, effective_complexity=2)
+    p = planted_predictor(
+        7, shape=(9, 8, 5), embedding_rank=4, unembedding_rank=3, effective_complexity=2
+    )
     s = idlin.subspaces(p)
     PU = s.projector("unembedding")
     Gh = ref.centered(p.unembeddings)
@@ -191,15 +207,19 @@ def test_zero_model_has_zero_complexity_and_no_canonical_coordinates():
 
 
 def test_canonical_coordinates_reproduce_C_and_the_maps_send_the_model_onto_them():
-    p = planted_predictor(3, shape=(12, 9, 6), embedding_rank=5, unembedding_rank=4, effective_complexity=3)
+    p = planted_predictor(
+        3, shape=(12, 9, 6), embedding_rank=5, unembedding_rank=4, effective_complexity=3
+    )
     c = idlin.canonical(p)
     C = ref.log_odds(p.embeddings, p.unembeddings)
     assert c.rank == 3
     np.testing.assert_allclose(np.asarray(c.phi) @ np.asarray(c.gamma).T, C, atol=1e-10)
-    np.testing.assert_allclose(np.asarray(p.embeddings) @ np.asarray(c.embedding_map).T, c.phi, atol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(p.embeddings) @ np.asarray(c.embedding_map).T, c.phi, atol=1e-10
+    )
     Gh = ref.centered(p.unembeddings)
     np.testing.assert_allclose(Gh @ np.asarray(c.unembedding_map).T, c.gamma, atol=1e-10)
-    U, S, Wt = np.linalg.svd(C)
+    U, S, _Wt = np.linalg.svd(C)
     np.testing.assert_allclose(c.singular_values, S[:3], rtol=1e-10)
     # φ = U_C Σ^{1/2} up to the documented sign convention
     phi_ref = U[:, :3] * np.sqrt(S[:3])
@@ -208,7 +228,9 @@ def test_canonical_coordinates_reproduce_C_and_the_maps_send_the_model_onto_them
 
 
 def test_minimal_model_is_equivalent_diverse_and_of_width_r():
-    p = planted_predictor(4, shape=(10, 8, 6), embedding_rank=4, unembedding_rank=5, effective_complexity=3)
+    p = planted_predictor(
+        4, shape=(10, 8, 6), embedding_rank=4, unembedding_rank=5, effective_complexity=3
+    )
     m = idlin.minimal(p)
     assert m.width == 3
     assert idlin.subspaces(m).diverse
@@ -221,7 +243,9 @@ def test_minimal_model_is_equivalent_diverse_and_of_width_r():
 @pytest.mark.parametrize("condition", [1.0, 1e3, 1e6])
 def test_recover_linear_map_matches_numpy_lstsq(condition):
     p = random_predictor(40, 30, 5, seed=11)
-    M = np.asarray(idlin.random_invertible(jax.random.key(2), 5, condition=condition, dtype=jnp.float64))
+    M = np.asarray(
+        idlin.random_invertible(jax.random.key(2), 5, condition=condition, dtype=jnp.float64)
+    )
     c = np.random.default_rng(0).normal(size=5)
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
     q = idlin.Predictor(F @ M.T, np.linalg.solve(M.T, G.T).T + c)
@@ -246,18 +270,24 @@ def test_recover_linear_map_residual_flags_non_equivalent_pair():
 
 
 def test_recover_linear_map_refuses_non_diverse_and_width_mismatch():
-    p = planted_predictor(1, shape=(8, 7, 4), embedding_rank=3, unembedding_rank=4, effective_complexity=3)
+    p = planted_predictor(
+        1, shape=(8, 7, 4), embedding_rank=3, unembedding_rank=4, effective_complexity=3
+    )
     q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("basis",))
     with pytest.raises(idlin.NotDiverseError, match=r"p is not diverse.*rank F = 3"):
         idlin.recover_linear_map(p, q)
     a, b = random_predictor(8, 7, 4), random_predictor(8, 7, 5)
-    with pytest.raises(idlin.IncompatibleError, match="d=4.*d=5"):
+    with pytest.raises(idlin.IncompatibleError, match=r"d=4.*d=5"):
         idlin.recover_linear_map(a, b)
 
 
 def test_recover_extended_map_across_widths_matches_pseudo_inverse_reference():
-    p = planted_predictor(9, shape=(14, 10, 5), embedding_rank=4, unembedding_rank=3, effective_complexity=2)
-    q = idlin.sample_equivalent(p, key=jax.random.key(1), moves=("widen", "embedding_null", "basis"))
+    p = planted_predictor(
+        9, shape=(14, 10, 5), embedding_rank=4, unembedding_rank=3, effective_complexity=2
+    )
+    q = idlin.sample_equivalent(
+        p, key=jax.random.key(1), moves=("widen", "embedding_null", "basis")
+    )
     assert q.width == 7
     em = idlin.recover_extended_map(p, q)
     assert em.rank == 2 and em.effective_complexity == (2, 2)
@@ -271,20 +301,28 @@ def test_recover_extended_map_across_widths_matches_pseudo_inverse_reference():
     # P_Ũ f̃(x) = T P_U f(x), checked with reference projectors
     PU = ref.row_basis(Gp, tol) @ ref.row_basis(Gp, tol).T
     PUq = ref.row_basis(Gq, tol) @ ref.row_basis(Gq, tol).T
-    np.testing.assert_allclose(np.asarray(q.embeddings) @ PUq, np.asarray(p.embeddings) @ PU @ T_ref.T, atol=1e-8)
+    np.testing.assert_allclose(
+        np.asarray(q.embeddings) @ PUq, np.asarray(p.embeddings) @ PU @ T_ref.T, atol=1e-8
+    )
 
 
 def test_extended_map_is_theorem_L_map_for_diverse_models():
     p = random_predictor(20, 12, 4, seed=3)
     q = idlin.sample_equivalent(p, key=jax.random.key(4), moves=("basis", "shift"))
     np.testing.assert_allclose(
-        idlin.recover_extended_map(p, q).embedding_map, idlin.recover_linear_map(p, q).matrix, atol=1e-9
+        idlin.recover_extended_map(p, q).embedding_map,
+        idlin.recover_linear_map(p, q).matrix,
+        atol=1e-9,
     )
 
 
 def test_extended_map_residual_flags_non_equivalent_pair():
-    p = planted_predictor(2, shape=(10, 8, 5), embedding_rank=3, unembedding_rank=3, effective_complexity=2)
-    q = planted_predictor(3, shape=(10, 8, 5), embedding_rank=3, unembedding_rank=3, effective_complexity=2)
+    p = planted_predictor(
+        2, shape=(10, 8, 5), embedding_rank=3, unembedding_rank=3, effective_complexity=2
+    )
+    q = planted_predictor(
+        3, shape=(10, 8, 5), embedding_rank=3, unembedding_rank=3, effective_complexity=2
+    )
     em = idlin.recover_extended_map(p, q)
     assert em.embedding_residual > 1e-2 or em.unembedding_residual > 1e-2
 
@@ -294,7 +332,9 @@ def test_extended_map_residual_flags_non_equivalent_pair():
 
 @pytest.mark.parametrize("move", idlin.MOVES)
 def test_every_move_preserves_the_distribution_and_r(move):
-    p = planted_predictor(5, shape=(11, 9, 5), embedding_rank=3, unembedding_rank=4, effective_complexity=2)
+    p = planted_predictor(
+        5, shape=(11, 9, 5), embedding_rank=3, unembedding_rank=4, effective_complexity=2
+    )
     q = idlin.sample_equivalent(p, key=jax.random.key(7), moves=(move,))
     C_p = ref.log_odds(p.embeddings, p.unembeddings)
     C_q = ref.log_odds(q.embeddings, q.unembeddings)
@@ -305,12 +345,15 @@ def test_every_move_preserves_the_distribution_and_r(move):
 
 
 def test_moves_actually_change_the_coordinates():
-    p = planted_predictor(5, shape=(11, 9, 5), embedding_rank=3, unembedding_rank=4, effective_complexity=2)
+    p = planted_predictor(
+        5, shape=(11, 9, 5), embedding_rank=3, unembedding_rank=4, effective_complexity=2
+    )
     for move in ("basis", "embedding_null", "unembedding_null"):
         q = idlin.sample_equivalent(p, key=jax.random.key(3), moves=(move,))
-        changed = np.abs(np.asarray(q.embeddings) - np.asarray(p.embeddings)).max() + np.abs(
-            np.asarray(q.unembeddings) - np.asarray(p.unembeddings)
-        ).max()
+        changed = (
+            np.abs(np.asarray(q.embeddings) - np.asarray(p.embeddings)).max()
+            + np.abs(np.asarray(q.unembeddings) - np.asarray(p.unembeddings)).max()
+        )
         assert changed > 1e-3, move
     # invisible embedding part: rows of the change lie in U^⊥
     q = idlin.sample_equivalent(p, key=jax.random.key(3), moves=("embedding_null",))
@@ -323,7 +366,9 @@ def test_moves_actually_change_the_coordinates():
 def test_adding_both_invisible_parts_against_old_spans_breaks_equivalence():
     """Why move 4 must use the span of the *current* f (THEORY §5): against the old spans,
     h(x)ᵀk(y) need not vanish."""
-    p = planted_predictor(8, shape=(10, 9, 6), embedding_rank=3, unembedding_rank=3, effective_complexity=2)
+    p = planted_predictor(
+        8, shape=(10, 9, 6), embedding_rank=3, unembedding_rank=3, effective_complexity=2
+    )
     s = idlin.subspaces(p)
     rng = np.random.default_rng(0)
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
@@ -331,7 +376,9 @@ def test_adding_both_invisible_parts_against_old_spans_breaks_equivalence():
     K = rng.normal(size=G.shape) @ (np.eye(6) - s.projector("embedding"))
     wrong = idlin.Predictor(F + H, G + K)
     assert not idlin.equivalent(p, wrong)
-    right = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("embedding_null", "unembedding_null"))
+    right = idlin.sample_equivalent(
+        p, key=jax.random.key(0), moves=("embedding_null", "unembedding_null")
+    )
     assert idlin.equivalent(p, right)
 
 

@@ -50,9 +50,7 @@ def test_matches_numpy_on_unrelated_models(seed):
 def test_matches_numpy_on_perturbed_models():
     p = _random(3)
     rng = np.random.default_rng(4)
-    q = idlin.Predictor(
-        p.embeddings + 0.05 * rng.normal(size=p.embeddings.shape), p.unembeddings
-    )
+    q = idlin.Predictor(p.embeddings + 0.05 * rng.normal(size=p.embeddings.shape), p.unembeddings)
     fit = canonical_fit(p, q, rank=4)
     ref = _np_r2(p, q, 4, 4)
     np.testing.assert_allclose(

@@ -75,55 +75,59 @@ def _np_d_rep(p, q, pivots, subsets, max_condition):
 
 def test_d_rep_matches_numpy_and_skips_ill_conditioned():
     p, q = _random(5), _random(6)
-    res = d_rep(p, q, key=jax.random.key(0), num_samples=12, max_condition=20.0)
+    res = d_rep(p, q, key=jax.random.key(0), num_samples=8, max_condition=20.0)
     vals, conds = _np_d_rep(p, q, res.pivots, res.subsets, 20.0)
     np.testing.assert_allclose(np.asarray(res.condition_numbers), conds, rtol=1e-10)
     np.testing.assert_allclose(np.asarray(res.per_sample), vals, rtol=1e-10)
     assert res.num_skipped == int(np.sum(np.isnan(vals))) > 0  # this seed has some above 20
-    assert res.num_used + res.num_skipped == 12 and res.num_used > 0
+    assert res.num_used + res.num_skipped == 8 and res.num_used > 0
     np.testing.assert_allclose(res.value, np.nanmean(vals), rtol=1e-10)
     # Not symmetric: swapping the models changes which L is inverted.
-    assert abs(d_rep(q, p, key=jax.random.key(0), num_samples=12).value - res.value) > 1e-3
+    assert abs(d_rep(q, p, key=jax.random.key(0), num_samples=8).value - res.value) > 1e-3
 
 
 def test_d_rep_draws_are_valid_and_seeded():
     p, q = _random(5), _random(6)
     tokens = [0, 2, 3, 5, 7, 8]
-    a = d_rep(p, q, key=jax.random.key(1), num_samples=10, tokens=tokens)
-    b = d_rep(p, q, key=jax.random.key(1), num_samples=10, tokens=tokens)
-    c = d_rep(p, q, key=jax.random.key(2), num_samples=10, tokens=tokens)
+    a = d_rep(p, q, key=jax.random.key(1), num_samples=8, tokens=tokens)
+    b = d_rep(p, q, key=jax.random.key(1), num_samples=8, tokens=tokens)
+    c = d_rep(p, q, key=jax.random.key(2), num_samples=8, tokens=tokens)
     np.testing.assert_array_equal(np.asarray(a.subsets), np.asarray(b.subsets))
     assert not np.array_equal(np.asarray(a.subsets), np.asarray(c.subsets))
     for piv, S in zip(np.asarray(a.pivots), np.asarray(a.subsets), strict=True):
         assert piv in tokens and set(S) <= set(tokens)
         assert piv not in S and len(set(S)) == 3
-    fixed = d_rep(p, q, key=jax.random.key(3), num_samples=5, pivot=4)
+    fixed = d_rep(p, q, key=jax.random.key(3), num_samples=8, pivot=4)
     assert np.all(np.asarray(fixed.pivots) == 4)
     assert not np.any(np.asarray(fixed.subsets) == 4)
 
 
-def test_d_rep_zero_for_theorem_l_pairs_positive_for_invisible_parts():
+def test_d_rep_zero_for_equivalent_pairs_and_skips_non_diverse_unembeddings():
     p = _random(7)
-    assert d_rep(p, _basis_change(p, 8), key=jax.random.key(0), num_samples=6).value < 1e-18
-    # Non-diverse p (rank Ĝ = 2 < d = 3): an invisible embedding part h(x) ∈ U^⊥ keeps the
-    # distribution (THEORY §5, move 3) but not the representation.
+    assert d_rep(p, _basis_change(p, 8), key=jax.random.key(0), num_samples=8).value < 1e-18
     rng = np.random.default_rng(9)
-    G = rng.normal(size=(V, 2)) @ rng.normal(size=(2, 3))
-    p = idlin.Predictor(rng.normal(size=(N, 3)), G)
-    PU = idlin.subspaces(p).projector("unembedding")
-    H = rng.normal(size=(N, 3))
-    q = idlin.Predictor(np.asarray(p.embeddings) + H - H @ PU, G)
+    # rank F = 2 < d = 3, rank Ĝ = 3: an invisible unembedding part k(y) ∈ E^⊥ (THEORY §5,
+    # move 4) changes every L but not the pivot log-odds L f(x), so d_rep stays 0.
+    p = idlin.Predictor(rng.normal(size=(N, 2)) @ rng.normal(size=(2, 3)), rng.normal(size=(V, 3)))
+    PE = idlin.subspaces(p).projector("embedding")
+    K = rng.normal(size=(V, 3))
+    q = idlin.Predictor(p.embeddings, np.asarray(p.unembeddings) + K - K @ PE)
     assert d_logit(p, q) < 1e-20
-    res = d_rep(p, q, key=jax.random.key(0), num_samples=6, max_condition=1e20)
-    assert res.num_used == 0  # L is singular for a non-diverse model: every draw is skipped
-    assert np.isnan(res.value)
+    res = d_rep(p, q, key=jax.random.key(0), num_samples=8)
+    assert res.num_used == 8 and res.value < 1e-18
+    assert d_rep(p, _random(10), key=jax.random.key(0), num_samples=8).value > 1e-2
+    # rank Ĝ = 2 < d = 3: every L is singular; the default bound skips them all.
+    p = idlin.Predictor(rng.normal(size=(N, 3)), rng.normal(size=(V, 2)) @ rng.normal(size=(2, 3)))
+    res = d_rep(p, p, key=jax.random.key(0), num_samples=8)
+    assert res.num_used == 0 and res.num_skipped == 8 and np.isnan(res.value)
+    assert np.all(np.asarray(res.condition_numbers) > 1e6)
 
 
 def test_d_rep_does_not_recompile():
     p, q = _random(5), _random(6)
-    d_rep(p, q, key=jax.random.key(0), num_samples=4)
+    d_rep(p, q, key=jax.random.key(0), num_samples=8)
     before = rep_kernel._cache_size()
-    d_rep(p, q, key=jax.random.key(1), num_samples=4, max_condition=10.0)
+    d_rep(p, q, key=jax.random.key(1), num_samples=8, max_condition=10.0)
     assert rep_kernel._cache_size() == before
 
 

@@ -18,6 +18,7 @@ from idlin.sweep import (
     ResultsStore,
     build_program,
     load_config,
+    make_truth,
     owned_points,
     parse_config,
     run_sweep,
@@ -36,8 +37,8 @@ def make_config(**over):
         "learning_rate": [0.1, 0.2],
     }
     grid.update(over.pop("grid", {}))
-    dists = {"q": {"kind": "quadratic", "seed": 1}, "lr": {"kind": "lowrank", "contexts": 6,
-             "vocab": 5, "rank": 2, "seed": 0}}  # fmt: skip
+    dists = {"q": {"kind": "quadratic", "seed": 1}, "lr": {"kind": "lowrank", "vocab_size": 4,
+             "context_length": 2, "rank": 2, "seed": 0}}  # fmt: skip
     dists.update(over.pop("distributions", {}))
     return {"sweep": sweep, "grid": grid, "distributions": dists, **over}
 
@@ -48,7 +49,12 @@ def make_config(**over):
 def test_grid_is_the_product_in_a_fixed_order_with_distinct_stable_keys():
     c = parse_config(make_config())
     assert c.seeds == (0, 1)
-    assert [(p.width, p.learning_rate) for p in c.points] == [(2, 0.1), (2, 0.2), (3, 0.1), (3, 0.2)]
+    assert [(p.width, p.learning_rate) for p in c.points] == [
+        (2, 0.1),
+        (2, 0.2),
+        (3, 0.1),
+        (3, 0.2),
+    ]
     assert len({p.key for p in c.points}) == 4 and c.num_records == 8
     assert [p.key for p in parse_config(make_config()).points] == [p.key for p in c.points]
     # Anything that changes results changes the key: distribution parameters, steps.
@@ -74,6 +80,7 @@ def test_grid_is_the_product_in_a_fixed_order_with_distinct_stable_keys():
         ({"grid": {"learning_rate": [-0.1]}}, r"expected positive numbers, got -0.1"),
         ({"grid": {"distribution": ["nope"]}}, r"'nope' needs a table \[distributions.nope\]"),
         ({"extra": {}}, r"unknown tables \['extra'\]"),
+        ({"train": {"width": 3}}, r"\[train\]: expected a table without \['architecture'"),
     ],
 )
 def test_bad_configs_raise_config_error_naming_expected_and_got(over, match):
@@ -108,7 +115,10 @@ def test_process_partition_is_disjoint_and_covering(count):
 
 def test_store_is_idempotent_and_reads_every_process_file(tmp_path):
     r = Record("k1", 0, {"a": 1}, {"loss": 0.5, "skipped": {"x": "ImportError"}})
-    with ResultsStore(tmp_path, process_index=0) as s0, ResultsStore(tmp_path, process_index=1) as s1:
+    with (
+        ResultsStore(tmp_path, process_index=0) as s0,
+        ResultsStore(tmp_path, process_index=1) as s1,
+    ):
         assert s0.put([r, dataclasses.replace(r, seed=1)]) == 2
         assert s0.put([r]) == 0  # already committed: no-op
         assert s1.put([dataclasses.replace(r, point_key="k2")]) == 1
@@ -214,16 +224,18 @@ def test_bilinear_records_match_a_numpy_reference(tmp_path):
     assert len(records) == 2
     point = c.points[0]
     prog = build_program(point)
+    truth = make_truth(point.distribution_params)
+    assert truth.probs.shape == (16, 4)
+    step = jax.jit(prog.step)
     for r in records:
         base = jax.random.key(r.seed)
         st = prog.init(jax.random.fold_in(base, 0), prog.data)
         for t in range(c.steps):
-            st, _ = prog.step(st, jax.random.fold_in(base, t + 1), prog.data)
+            st, _ = step(st, jax.random.fold_in(base, t + 1), prog.data)
         F, G = np.asarray(st["params"]["F"]), np.asarray(st["params"]["G"])
-        rng = np.random.default_rng(0)
-        Fs, Gs = rng.standard_normal((6, 2)), rng.standard_normal((5, 2))
-        lp = Fs @ Gs.T
-        lp = lp - np.log(np.exp(lp).sum(1, keepdims=True))
+        Fs = np.asarray(truth.predictor.embeddings)
+        Gs = np.asarray(truth.predictor.unembeddings)
+        lp = np.log(truth.probs)
         lq = F @ G.T
         lq = lq - np.log(np.exp(lq).sum(1, keepdims=True))
         kl = np.mean(np.sum(np.exp(lp) * (lp - lq), axis=1))
@@ -236,7 +248,8 @@ def test_bilinear_records_match_a_numpy_reference(tmp_path):
             m["relative_gap"], np.linalg.norm(Cs - Cq) / np.linalg.norm(Cs), rtol=1e-9
         )
         assert m["truth_rank"] == 2 and m["rank"] == np.linalg.matrix_rank(Cq)
-        assert "canonical_r2" in m or "canonical_r2" in m["skipped"]
+        for name in ("canonical_r2", "parallelism_raw", "parallelism_identifiable"):
+            assert name in m or name in m["skipped"]
         assert r.config["seed"] == r.seed and r.config["width"] == 3
 
 
@@ -244,13 +257,18 @@ def test_runner_input_errors(tmp_path):
     c = parse_config(make_config())
     with pytest.raises(ConfigError, match=r"expected 0 ≤ index < 2, got 2"):
         run_sweep(c, tmp_path, process_index=2, process_count=2)
-    with pytest.raises(ConfigError, match=r"expected one of \[.*'quadratic'.*\], got 'mlp'"):
-        run_sweep(parse_config(make_config(grid={"architecture": ["mlp"]})), tmp_path)
-    bad = make_config(grid={"architecture": ["bilinear"], "distribution": ["lr"]},
-                      distributions={"lr": {"kind": "lowrank", "contexts": 4, "vocab": 3,
-                                            "rank": 3}})  # fmt: skip
-    with pytest.raises(ConfigError, match=r"rank ≤ min\(contexts, vocab − 1\), got .*rank=3"):
-        run_sweep(parse_config(bad), tmp_path)
+    with pytest.raises(ConfigError, match=r"expected one of \[.*'quadratic'.*\], got 'cnn'"):
+        run_sweep(parse_config(make_config(grid={"architecture": ["cnn"]})), tmp_path)
+    grid = {"architecture": ["bilinear"], "distribution": ["lr"]}
+    for dist, match in [
+        ({"kind": "zipf"}, r"expected one of \('lowrank', 'markov', 'hmm'\), got 'zipf'"),
+        ({"kind": "lowrank", "vocab_size": 3, "context_length": 1, "rank": 3}, r"r ≤ V − 1"),
+        ({"kind": "lowrank", "vocab_size": 3, "context_length": 1, "rank": 1, "bogus": 1},
+         r"kind = 'lowrank': .*bogus"),
+    ]:  # fmt: skip
+        bad = parse_config(make_config(grid=grid, distributions={"lr": dist}))
+        with pytest.raises(ConfigError, match=match):
+            run_sweep(bad, tmp_path)
 
 
 # -- status and summary ------------------------------------------------------------------------

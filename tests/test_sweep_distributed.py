@@ -100,7 +100,9 @@ def test_sharded_over_4_devices_equals_unsharded(tmp_path):
         "sweep": {"seeds": 3, "steps": 8, "checkpoint_every": 4},
         "grid": {"distribution": ["lr"], "width": [2], "architecture": ["quadratic", "bilinear"],
                  "learning_rate": [0.05]},
-        "distributions": {"lr": {"kind": "lowrank", "contexts": 5, "vocab": 4, "rank": 2}},
+        "distributions": {
+            "lr": {"kind": "lowrank", "vocab_size": 3, "context_length": 2, "rank": 2}
+        },
     }  # fmt: skip
     script = tmp_path / "sharded.py"
     script.write_text(SHARDED_SCRIPT)
@@ -128,10 +130,27 @@ def test_two_processes_cooperate_through_jax_distributed(tmp_path):
     port = _free_port()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "idlin", "sweep", str(cfg_path), "--out", str(out),
-             "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],
-            env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "idlin",
+                "sweep",
+                str(cfg_path),
+                "--out",
+                str(out),
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ],
+            env=_env(),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for i in range(2)
     ]
     logs = [p.communicate(timeout=300)[0] for p in procs]
@@ -171,7 +190,7 @@ def test_kill_minus_9_at_random_points_then_resume_keeps_every_record_once(tmp_p
 @pytest.mark.parametrize("argv", [["--status"], []])
 def test_cli_reports_bad_config_in_one_line(tmp_path, argv):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[sweep]\nsteps = 0\n[grid]\n[distributions]\n')
+    bad.write_text("[sweep]\nsteps = 0\n[grid]\n[distributions]\n")
     from typer.testing import CliRunner
 
     from idlin.cli import app

@@ -14,11 +14,7 @@ from jaxtyping import PRNGKeyArray
 
 from .._errors import ConfigError
 from .._predictor import Predictor
-from ._truth import Truth, check_int, context_set
-
-
-def _dirichlet(key, alpha: float, shape) -> np.ndarray:
-    return np.asarray(jax.random.dirichlet(key, np.full(shape[-1], alpha), shape[:-1]), np.float64)
+from ._truth import Truth, check_int, context_set, host_rng
 
 
 def hmm_predictive(contexts: np.ndarray, pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -65,13 +61,14 @@ def hmm_truth(
     S = check_int("hidden_states", hidden_states, 1)
     if not concentration > 0:
         raise ConfigError(f"concentration: expected > 0, got {concentration}")
-    kc, kp, ka, kb = jax.random.split(key, 4)
-    contexts = context_set(V, T, num_contexts, kc)
-    pi = _dirichlet(kp, concentration, (S,))
-    A = _dirichlet(ka, concentration, (S, S))
+    contexts = context_set(V, T, num_contexts, jax.random.fold_in(key, 0))
+    rng = host_rng(key)
+    pi = rng.dirichlet(np.full(S, concentration))
+    A = rng.dirichlet(np.full(S, concentration), size=S)
     # Floor the emissions so every token has positive probability (finite log-odds).
-    B = _dirichlet(kb, concentration, (S, V)) + 1e-3
+    B = rng.dirichlet(np.full(V, concentration), size=S) + 1e-3
     B /= B.sum(axis=1, keepdims=True)
     P = hmm_predictive(contexts, pi, A, B)
+    P /= P.sum(axis=1, keepdims=True)
     logP = np.log(P)
     return Truth("hmm", contexts, P, Predictor(logP, np.eye(V)), None)

@@ -14,14 +14,10 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from .._errors import ConfigError
-from ._truth import Truth, check_int, context_set, make_truth
+from ._truth import Truth, check_int, context_set, host_rng, make_truth
 
 LowRankTruth = Truth
 """The truth returned by `lowrank_truth` (a `Truth` with `name="lowrank"`)."""
-
-
-def _normal(key, shape) -> np.ndarray:
-    return np.asarray(jax.random.normal(key, shape, dtype=jax.numpy.float32), np.float64)
 
 
 def lowrank_truth(
@@ -77,17 +73,17 @@ def lowrank_truth(
         )
     if not logit_scale > 0:
         raise ConfigError(f"logit_scale: expected > 0, got {logit_scale}")
-    kc, ke, kw, kg, ka, kb = jax.random.split(key, 6)
-    contexts = context_set(V, T, num_contexts, kc)
+    contexts = context_set(V, T, num_contexts, jax.random.fold_in(key, 0))
+    rng = host_rng(key)
     N = contexts.shape[0]
     if r > N:
         raise ConfigError(f"rank: expected r ≤ N = {N} contexts, got {r}")
-    E = _normal(ke, (T, V, H)) / np.sqrt(T)
+    E = rng.standard_normal((T, V, H)) / np.sqrt(T)
     h = np.tanh(E[np.arange(T)[None, :], contexts].sum(axis=1))  # (N, H)
     s = logit_scale / np.sqrt(r)
-    F = s * h @ _normal(kw, (H, r)) / np.sqrt(H)  # (N, r)
-    G = _normal(kg, (V, r))  # (V, r)
+    F = s * h @ rng.standard_normal((H, r)) / np.sqrt(H)  # (N, r)
+    G = rng.standard_normal((V, r))  # (V, r)
     if d > r:
-        F = np.concatenate([F, _normal(ka, (N, d - r))], axis=1)
-        G = np.concatenate([G, np.broadcast_to(_normal(kb, (1, d - r)), (V, d - r))], axis=1)
+        F = np.concatenate([F, rng.standard_normal((N, d - r))], axis=1)
+        G = np.concatenate([G, np.broadcast_to(rng.standard_normal((1, d - r)), (V, d - r))], axis=1)
     return make_truth("lowrank", contexts, F, G, r)

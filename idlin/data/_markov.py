@@ -12,8 +12,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from .._errors import ConfigError
-from ._lowrank import _normal
-from ._truth import Truth, check_int, context_set, make_truth
+from ._truth import Truth, check_int, context_set, host_rng, make_truth
 
 
 def markov_truth(
@@ -54,13 +53,13 @@ def markov_truth(
         raise ConfigError(f"rank: expected r ≤ V − 1 = {V - 1}, got {r}")
     if not logit_scale > 0:
         raise ConfigError(f"logit_scale: expected > 0, got {logit_scale}")
-    kc, ke, kg = jax.random.split(key, 3)
-    contexts = context_set(V, T, num_contexts, kc)
+    contexts = context_set(V, T, num_contexts, jax.random.fold_in(key, 0))
+    rng = host_rng(key)
     if r > min(contexts.shape[0], V**k):
         raise ConfigError(
             f"rank: expected r ≤ min(N, V^order) = {min(contexts.shape[0], V**k)}, got {r}"
         )
-    E = _normal(ke, (k, V, r)) / np.sqrt(k)
+    E = rng.standard_normal((k, V, r)) / np.sqrt(k)
     trailing = contexts[:, T - k :][:, ::-1]  # (N, k): x_T, x_{T-1}, ...
     F = logit_scale / np.sqrt(r) * E[np.arange(k)[None, :], trailing].sum(axis=1)
-    return make_truth("markov", contexts, F, _normal(kg, (V, r)), r)
+    return make_truth("markov", contexts, F, rng.standard_normal((V, r)), r)

@@ -98,6 +98,12 @@ def all_contexts(vocab_size: int, context_length: int) -> Int[np.ndarray, "conte
     return np.array(list(itertools.product(range(V), repeat=T)), dtype=np.int32).reshape(V**T, T)
 
 
+def host_rng(key: PRNGKeyArray) -> np.random.Generator:
+    """A NumPy generator seeded by a JAX key: the tables are one-off host computations, and
+    NumPy sampling avoids compiling a JAX program per shape."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+
 def context_set(
     vocab_size: int, context_length: int, num_contexts: int | None, key: PRNGKeyArray
 ) -> np.ndarray:
@@ -107,15 +113,16 @@ def context_set(
     if num_contexts is None:
         return all_contexts(V, T)
     n = check_int("num_contexts", num_contexts, 1)
+    rng = host_rng(key)
     if V**T <= MAX_CONTEXTS:
         if n > V**T:
             raise ConfigError(f"num_contexts: expected ≤ V^T = {V**T}, got {n}")
-        idx = np.sort(np.asarray(jax.random.choice(key, V**T, (n,), replace=False)))
-        return all_contexts(V, T)[idx]
-    # Too many to enumerate: draw rows and drop duplicates (rare at this size) until n remain.
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+        return all_contexts(V, T)[np.sort(rng.choice(V**T, n, replace=False))]
+    # Too many to enumerate: draw rows, drop duplicates, keep n (sorted, lexicographic).
     rows = np.unique(rng.integers(0, V, size=(2 * n, T), dtype=np.int32), axis=0)
-    return rows[np.sort(rng.permutation(rows.shape[0])[:n])]
+    if rows.shape[0] < n:
+        raise ConfigError(f"num_contexts: could not draw {n} distinct contexts")
+    return rows[np.sort(rng.choice(rows.shape[0], n, replace=False))]
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -147,11 +154,13 @@ def sample_stream(truth: Truth, *, key: PRNGKeyArray, num_samples: int) -> Strea
         ConfigError: M < 1.
     """
     M = check_int("num_samples", num_samples, 1)
-    kx, ky = jax.random.split(key)
-    ids = jax.random.randint(kx, (M,), 0, truth.num_contexts)
-    logp = jax.numpy.asarray(truth.log_probs)[ids]
-    tokens = jax.random.categorical(ky, logp, axis=-1)
-    return Stream(np.asarray(ids, np.int32), np.asarray(tokens, np.int32))
+    rng = host_rng(key)
+    ids = rng.integers(0, truth.num_contexts, size=M)
+    # Inverse-CDF sampling, vectorised: y = #{y' : cdf(y') < u}.
+    cdf = np.cumsum(truth.probs, axis=1)
+    u = rng.random(M) * cdf[ids, -1]
+    tokens = np.minimum((cdf[ids] < u[:, None]).sum(axis=1), truth.vocab_size - 1)
+    return Stream(ids.astype(np.int32), tokens.astype(np.int32))
 
 
 def empirical_probs(truth: Truth, stream: Stream) -> np.ndarray:

@@ -70,7 +70,9 @@ def _bases(p: Predictor, q: Predictor, which: str, rtol, rank):
     # φ = U_C Σ^{1/2} and γ = W Σ^{1/2} have orthogonal columns: normalising gives U_C and W.
     side = "phi" if which == "canonical" else "gamma"
     X1, X2 = getattr(cp, side), getattr(cq, side)
-    return X1 / jnp.linalg.norm(X1, axis=0), X2 / jnp.linalg.norm(X2, axis=0)
+    return X1 / jnp.linalg.norm(X1, axis=0, keepdims=True), X2 / jnp.linalg.norm(
+        X2, axis=0, keepdims=True
+    )
 
 
 def principal_angles(

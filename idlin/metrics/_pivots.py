@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
@@ -34,15 +35,21 @@ def check_pivot(name: str, pivot: int | None, cand: np.ndarray) -> None:
         raise ConfigError(f"{name}: expected one of the candidate indices, got {pivot}")
 
 
-def sample_pivots(key, cand: np.ndarray, k: int, num_samples: int, pivot: int | None):
-    """`num_samples` draws of `(pivot, S)`: the pivot uniform over `cand` (or fixed), `S` a
-    uniformly random set of `k` other candidates. Returns `(pivots (m,), sets (m, k))`."""
-    cand_j = jnp.asarray(cand)
-
+@functools.partial(jax.jit, static_argnames=("k", "num_samples"))
+def _sample(key, cand, fixed, *, k: int, num_samples: int):
     def one(key):
         kp, ks = jax.random.split(key)
-        piv = cand_j[jax.random.randint(kp, (), 0, cand_j.shape[0])] if pivot is None else pivot
-        scores = jnp.where(cand_j == piv, jnp.inf, jax.random.uniform(ks, cand_j.shape))
-        return jnp.asarray(piv, jnp.int32), cand_j[jnp.argsort(scores)[:k]]
+        drawn = cand[jax.random.randint(kp, (), 0, cand.shape[0])]
+        piv = jnp.where(fixed >= 0, fixed, drawn)
+        scores = jnp.where(cand == piv, jnp.inf, jax.random.uniform(ks, cand.shape))
+        return piv, cand[jnp.argsort(scores)[:k]]
 
     return jax.vmap(one)(jax.random.split(key, num_samples))
+
+
+def sample_pivots(key, cand: np.ndarray, k: int, num_samples: int, pivot: int | None):
+    """`num_samples` draws of `(pivot, S)`: the pivot uniform over `cand` (or fixed), `S` a
+    uniformly random set of `k` other candidates. Returns `(pivots (m,), sets (m, k))`; one
+    compilation per (number of candidates, k, m)."""
+    fixed = jnp.asarray(-1 if pivot is None else int(pivot), jnp.int32)
+    return _sample(key, jnp.asarray(cand), fixed, k=int(k), num_samples=int(num_samples))

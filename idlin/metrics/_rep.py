@@ -74,9 +74,10 @@ def d_rep(
     Symbols (THEORY §8; Nielsen et al., arXiv 2602.15438): a pivot token `π` and a set `S` of
     `d` other tokens; `L_i` is the d×d matrix with rows `g_i(y) − g_i(π)`, `y ∈ S` (centering
     cancels); `A_{π,S} = L_p⁻¹ L_q`. Because `L_i f_i(x)` are the pivot log-odds
-    `log p_i(y|x) − log p_i(π|x)`, equal pivot log-odds give `f_p = A f_q`, so `d²_rep = 0` for
-    equivalent *diverse* models of one width (Theorem L); invisible components (THEORY §3) of
-    non-diverse models make it positive. Not symmetric; in units of `‖f_p‖²`.
+    `log p_i(y|x) − log p_i(π|x)`, equivalent models give `L_p f_p = L_q f_q`, hence
+    `f_p = A f_q` exactly: `d²_rep = 0` for every equivalent pair of one width whenever `L_p` is
+    invertible. `L_p` is singular for every draw when `rank Ĝ_p < d` (not diverse); such draws
+    are skipped, so d_rep says nothing about those models. Not symmetric; in units of `‖f_p‖²`.
     `(π, S)` are drawn uniformly (pivot uniform over `tokens`, S a uniform d-subset of the
     others) from `key`; draws whose `cond₂(L_p) > max_condition` are skipped and counted,
     never inverted. The expectation over x is the mean over the N contexts.

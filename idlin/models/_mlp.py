@@ -8,7 +8,7 @@ from flax import nnx
 
 from ._base import NextTokenModel
 
-ACTIVATIONS = {"tanh": jnp.tanh, "gelu": jax.nn.gelu, "relu": jax.nn.relu}
+ACTIVATIONS = {"tanh": jnp.tanh, "gelu": jax.nn.gelu, "relu": jax.nn.relu, "identity": lambda h: h}
 
 
 class MLPModel(NextTokenModel):
@@ -16,7 +16,8 @@ class MLPModel(NextTokenModel):
 
     Args:
         vocab_size: V; context_length: T; width: d.
-        hidden: hidden units; embed: token embedding size e; activation: "tanh" | "gelu" | "relu".
+        hidden: hidden units; embed: token embedding size e; activation: "tanh" | "gelu" | "relu" | "identity"
+            (an encoder affine in its input embeddings).
         bias: a per-token output bias `b(y)` (THEORY §1: the same model one dimension up).
         dtype: parameter dtype.
         rngs: `nnx.Rngs`.

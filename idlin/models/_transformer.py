@@ -17,7 +17,7 @@ class Block(nnx.Module):
         self.ln1 = nnx.LayerNorm(embed, param_dtype=dtype, rngs=rngs)
         # keep_rngs=False: no RNG state in the module, so the state is Params only (vmappable).
         self.attn = nnx.MultiHeadAttention(
-            num_heads=heads, in_features=embed, decode=False, deterministic=True,
+            num_heads=heads, in_features=embed, decode=False, deterministic=True, dtype=dtype,
             param_dtype=dtype, keep_rngs=False, rngs=rngs,
         )  # fmt: skip
         self.ln2 = nnx.LayerNorm(embed, param_dtype=dtype, rngs=rngs)

@@ -10,3 +10,7 @@ from ._summary import Verification as Verification
 from ._summary import equivalence_rtol as equivalence_rtol
 from ._summary import rank_rtol as rank_rtol
 from ._summary import verify as verify
+from ._writer import FIGURES as FIGURES
+from ._writer import fmt as fmt
+from ._writer import markdown as markdown
+from ._writer import write_report as write_report

@@ -127,6 +127,9 @@ class Verification:
 
 
 def jsonable(x: Any) -> Any:
+    """Plain JSON types: tuples as lists, NumPy scalars as Python ones, inf/nan as strings."""
+    if isinstance(x, np.generic):
+        x = x.item()
     if isinstance(x, dict):
         return {k: jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

@@ -43,6 +43,7 @@ from .._errors import ConfigError, FileFormatError
 _SWEEP_KEYS = {"name", "seeds", "steps", "checkpoint_every", "journal_mode"}
 _GRID_KEYS = ("distribution", "width", "architecture", "learning_rate")
 _JOURNAL_MODES = ("wal", "delete")
+_TRAIN_RESERVED = {"architecture", "width", "steps", "learning_rate", "seeds", "dtype"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,8 @@ class GridPoint:
         architecture: name of the model family.
         learning_rate: optimiser step size.
         steps: training steps per seed.
+        train_options: the config's `[train]` table (extra `idlin.train.TrainConfig` fields
+            for the `mlp` and `transformer` architectures, e.g. `batch_size`, `hidden`).
         key: stable 16-hex-digit identity of all the above (the store's primary key, with the seed).
     """
 
@@ -65,6 +68,7 @@ class GridPoint:
     architecture: str
     learning_rate: float
     steps: int
+    train_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     key: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +80,7 @@ class GridPoint:
             "architecture": self.architecture,
             "learning_rate": self.learning_rate,
             "steps": self.steps,
+            "train_options": dict(self.train_options),
         }
 
     @property
@@ -159,13 +164,23 @@ def parse_config(data: Mapping[str, Any]) -> SweepConfig:
     for table in ("sweep", "grid", "distributions"):
         if not isinstance(data.get(table), Mapping):
             raise ConfigError(f"config: expected a [{table}] table, got {data.get(table)!r}")
-    extra = set(data) - {"sweep", "grid", "distributions"}
+    extra = set(data) - {"sweep", "grid", "distributions", "train"}
     if extra:
-        raise ConfigError(f"config: unknown tables {sorted(extra)}; expected sweep, grid, distributions")
+        raise ConfigError(
+            f"config: unknown tables {sorted(extra)}; expected sweep, grid, distributions, train"
+        )
+    train = data.get("train", {})
+    if not isinstance(train, Mapping) or set(train) & _TRAIN_RESERVED:
+        raise ConfigError(
+            f"[train]: expected a table without {sorted(_TRAIN_RESERVED)} (set by [sweep] and "
+            f"[grid]), got {train!r}"
+        )
     sweep, grid, dists = data["sweep"], data["grid"], data["distributions"]
     unknown = set(sweep) - _SWEEP_KEYS
     if unknown:
-        raise ConfigError(f"[sweep]: unknown keys {sorted(unknown)}; expected {sorted(_SWEEP_KEYS)}")
+        raise ConfigError(
+            f"[sweep]: unknown keys {sorted(unknown)}; expected {sorted(_SWEEP_KEYS)}"
+        )
     unknown = set(grid) - set(_GRID_KEYS)
     if unknown:
         raise ConfigError(f"[grid]: unknown keys {sorted(unknown)}; expected {list(_GRID_KEYS)}")
@@ -199,7 +214,7 @@ def parse_config(data: Mapping[str, Any]) -> SweepConfig:
 
     points = []
     for name, arch, width, lr in itertools.product(names, archs, widths, rates):
-        p = GridPoint(name, dict(dists[name]), width, arch, lr, steps)
+        p = GridPoint(name, dict(dists[name]), width, arch, lr, steps, dict(train))
         points.append(dataclasses.replace(p, key=_point_key(p.as_dict())))
     keys = [p.key for p in points]
     if len(set(keys)) != len(keys):

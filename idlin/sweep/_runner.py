@@ -118,16 +118,18 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
     replicated = NamedSharding(sharding.mesh, PartitionSpec())
     data = jax.device_put(program.data, replicated)
     path = checkpoint_path(store.directory, point.key)
-    states = _init_fn(program.init, sharding)(seed_array, data)
-    start, resumed = 0, False
+    init = _init_fn(program.init, sharding)
+    states, start = None, 0
     ckpt = load_checkpoint(path)
     if ckpt is not None and set(seeds) <= set(ckpt.seeds):
         rows = np.asarray([ckpt.seeds.index(s) for s in padded])
-        restored = restore(states, ckpt, rows)
+        restored = restore(jax.eval_shape(init, seed_array, data), ckpt, rows)
         if restored is not None:
-            states = jax.device_put(restored, sharding)
-            start, resumed = ckpt.step, True
+            states, start = jax.device_put(restored, sharding), ckpt.step
             log(f"{point.label}: resuming {len(seeds)} seeds at step {start}")
+    resumed = states is not None
+    if states is None:
+        states = init(seed_array, data)
     chunk = _chunk_fn(program.step, sharding)
     steps_done = 0
     while start < config.steps:

@@ -69,7 +69,9 @@ def _connect(path: str, journal_mode: str) -> sqlite3.Connection:
         conn.execute(_SCHEMA)
     except sqlite3.DatabaseError as err:
         conn.close()
-        raise FileFormatError(f"results store {path}: expected an SQLite database, got {err}") from err
+        raise FileFormatError(
+            f"results store {path}: expected an SQLite database, got {err}"
+        ) from err
     return conn
 
 
@@ -86,7 +88,11 @@ class ResultsStore:
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], *, process_index: int = 0, journal_mode: str = "wal"
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        process_index: int = 0,
+        journal_mode: str = "wal",
     ) -> None:
         self.directory = os.fspath(directory)
         os.makedirs(self.directory, exist_ok=True)

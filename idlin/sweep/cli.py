@@ -98,7 +98,9 @@ def _print_status(s, out_dir: Path) -> None:
         t.add_row(p.label, p.key, f"{p.done}/{p.seeds}", step)
     _out.print(t)
     if s.duplicates or s.stale:
-        _out.print(f"duplicates: {s.duplicates}, records of grid points not in the config: {s.stale}")
+        _out.print(
+            f"duplicates: {s.duplicates}, records of grid points not in the config: {s.stale}"
+        )
 
 
 def sweep_summary(

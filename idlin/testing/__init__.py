@@ -1,13 +1,15 @@
 """Public Hypothesis strategies and profiles, for idlin's suite and for users' own tests.
 
-    from idlin.testing import predictors, equivalent_pairs
+from idlin.testing import predictors, equivalent_pairs
 """
 
+from ._planted import MEMBER_MOVES as MEMBER_MOVES
 from ._planted import PlantedLabels as PlantedLabels
 from ._planted import PlantedPairs as PlantedPairs
 from ._planted import PlantedRelation as PlantedRelation
 from ._planted import PlantedSteering as PlantedSteering
 from ._planted import affine_pairs as affine_pairs
+from ._planted import class_members as class_members
 from ._planted import parallel_pairs as parallel_pairs
 from ._planted import separable_labels as separable_labels
 from ._planted import steering_vectors as steering_vectors

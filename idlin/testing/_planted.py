@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from .._classes import sample_equivalent
 from .._predictor import Predictor
 from .._subspaces import subspaces
 from ._strategies import SIZES, planted_predictor, predictors
@@ -104,16 +106,19 @@ def parallel_pairs(
     planted: bool,
     side: str | None = None,
     base: st.SearchStrategy[Predictor] | None = None,
+    visible: bool = True,
 ) -> PlantedPairs:
     """m ∈ {2, 3} disjoint pairs with parallel differences (`planted`) or not.
 
     Planted: `h(bᵢ) = h(aᵢ) + cᵢu`, `|cᵢ| ∈ [0.5, 2]·rms`, `u` a unit vector in `U` (embedding
     side; `E` on the unembedding side), so raw and identifiable forms both hold and the inclusion
-    condition holds. Absent: `Δ₁ ⟂ Δ₂` inside that span (needs it to be ≥ 2-dimensional; other
-    draws are rejected), so both forms fail (σ₂/σ₁ ≥ 0.2) in every member.
+    condition holds. With `visible=False`, `u` also gets an invisible component (in `U^⊥`, when
+    that is not empty): raw parallelism still holds, the inclusion condition does not. Absent:
+    `Δ₁ ⟂ Δ₂` inside the visible span (needs it to be ≥ 2-dimensional; other draws are
+    rejected), so both forms fail (σ₂/σ₁ ≥ 0.2) in every member.
     """
     side = draw(_sides()) if side is None else side
-    p = draw(base if base is not None else predictors(diverse=None, bias=None))
+    p = draw(base if base is not None else predictors(diverse=None))
     rows, basis = _split(p, side)
     if not planted:
         assume(basis.shape[1] >= 2)
@@ -124,6 +129,11 @@ def parallel_pairs(
     scale = float(np.sqrt(np.mean(rows**2))) or 1.0
     rows = rows.copy()
     u = _unit_in(basis, rng)
+    if planted and not visible and basis.shape[1] < rows.shape[1]:
+        z = rng.normal(size=rows.shape[1])
+        z -= basis @ (basis.T @ z)
+        u = u + z / np.linalg.norm(z)
+        u /= np.linalg.norm(u)
     w = _unit_in(basis, rng)
     w = w - (w @ u) * u
     w = w / np.linalg.norm(w) if np.linalg.norm(w) > 0 else w
@@ -193,7 +203,7 @@ def separable_labels(
     so no model of the class separates the labels in the identifiable form, nor p in raw form.
     """
     side = draw(_sides()) if side is None else side
-    p = draw(base if base is not None else predictors(diverse=None, bias=None))
+    p = draw(base if base is not None else predictors(diverse=None))
     rows, basis = _split(p, side)
     n = draw(st.integers(5, min(6, rows.shape[0])))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -235,3 +245,30 @@ def steering_vectors(draw, *, reachable: bool) -> PlantedSteering:
         v = z - E @ (E.T @ z)
     v = v / np.linalg.norm(v)
     return PlantedSteering(p, v.astype(p.dtype), reachable)
+
+
+# Move sequences of THEORY §5 covering every move with few distinct widths (d, d + 2, r + 2):
+# each new width is a new compilation, so suites sample members from this menu.
+MEMBER_MOVES = (
+    ("basis", "shift"),
+    ("embedding_null", "unembedding_null", "basis"),
+    ("widen", "unembedding_null", "basis"),
+    ("widen_unembedding", "embedding_null", "shift"),
+    ("shrink", "widen", "basis"),
+)
+
+
+@st.composite
+def class_members(
+    draw,
+    p: Predictor,
+    *,
+    menu: tuple[tuple[str, ...], ...] = MEMBER_MOVES,
+    max_condition: float = 10.0,
+) -> Predictor:
+    """A member of p's class: one move sequence from `menu` (`sample_equivalent`) with basis
+    changes of condition in `[1, max_condition]`."""
+    moves = draw(st.sampled_from(menu))
+    condition = 10.0 ** draw(st.floats(0.0, float(np.log10(max_condition))))
+    key = jax.random.key(draw(st.integers(0, 2**32 - 1)))
+    return sample_equivalent(p, key=key, moves=moves, condition=condition)

@@ -20,7 +20,10 @@ _SUPPRESSED = (HealthCheck.too_slow, HealthCheck.data_too_large)
 def register_profiles() -> str:
     """Register `dev`, `ci` and `thorough`, load the one asked for, and return its name."""
     settings.register_profile(
-        "dev", max_examples=PROFILE_EXAMPLES["dev"], deadline=None, suppress_health_check=_SUPPRESSED
+        "dev",
+        max_examples=PROFILE_EXAMPLES["dev"],
+        deadline=None,
+        suppress_health_check=_SUPPRESSED,
     )
     settings.register_profile(
         "ci",

@@ -8,6 +8,7 @@ steps is a `lax.scan` of it; K seeds are ONE `jax.vmap` of the chunk over stacke
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -78,14 +79,22 @@ def init_states(
         `(graphdef, states)`: the static model structure and a `TrainState` whose leaves have a
         leading seed axis of size K.
     """
+    init = _initialiser(config, truth.vocab_size, truth.context_length)
+    states = init(jax.random.split(key, config.seeds))
+    return init.graphdef, states  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=32)
+def _initialiser(config: TrainConfig, vocab_size: int, context_length: int):
+    """One jitted, vmapped initialiser per (config, sizes): repeated runs do not recompile."""
     tx = make_optimizer(config)
     graphdefs = []
 
     def init_one(seed_key):
         model = make_model(
             config.architecture,
-            vocab_size=truth.vocab_size,
-            context_length=truth.context_length,
+            vocab_size=vocab_size,
+            context_length=context_length,
             width=config.width,
             rngs=nnx.Rngs(params=jax.random.fold_in(seed_key, 0)),
             bias=config.bias,
@@ -96,8 +105,14 @@ def init_states(
         graphdefs.append(graphdef)  # static structure, identical for every seed
         return TrainState(params, tx.init(params), jnp.zeros((), jnp.int32))
 
-    states = jax.jit(jax.vmap(init_one))(jax.random.split(key, config.seeds))
-    return graphdefs[0], states
+    init = jax.jit(jax.vmap(init_one))
+
+    def run(keys):
+        out = init(keys)
+        run.graphdef = graphdefs[0]  # type: ignore[attr-defined]
+        return out
+
+    return run
 
 
 def make_step(graphdef: nnx.GraphDef, config: TrainConfig):
@@ -131,6 +146,7 @@ def make_step(graphdef: nnx.GraphDef, config: TrainConfig):
     return step
 
 
+@functools.lru_cache(maxsize=64)
 def make_runner(graphdef: nnx.GraphDef, config: TrainConfig, num_steps: int):
     """`run(states, data, seed_keys) -> (states, losses (K, num_steps))`: `num_steps` steps of
     every seed in one jitted program (`vmap` over seeds of a `lax.scan` over steps). The batch key

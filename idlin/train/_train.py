@@ -122,7 +122,6 @@ def train(
         if last is not None:
             states, losses = ckpt.restore(last, states, losses, meta)
             start = resumed_from = int(last)
-    runners: dict[int, Any] = {}
     t0 = time.perf_counter()
     bar = tqdm(total=total, initial=start, disable=not progress, leave=False,
                desc=f"{config.architecture} d={config.width} K={K}")  # fmt: skip
@@ -131,9 +130,7 @@ def train(
         while step < end:
             n = min(config.chunk_steps, end - step,
                     config.checkpoint_every - step % config.checkpoint_every)  # fmt: skip
-            if n not in runners:
-                runners[n] = make_runner(graphdef, config, n)
-            states, chunk = runners[n](states, data, data_keys)
+            states, chunk = make_runner(graphdef, config, n)(states, data, data_keys)
             losses[step : step + n] = np.asarray(chunk).T  # (n, K)
             step += n
             bar.update(n)

@@ -1,0 +1,185 @@
+"""Shared helpers of the benchmark scripts: timing, peak memory in a fresh process, JSON output.
+
+Timing excludes compilation: every callable is run `warmup` times first (compiling and touching
+its memory), then `repeats` times with `jax.block_until_ready` on the result; the median is the
+figure reported, the minimum and all samples are kept. Peak memory of XLA buffers is invisible to
+tracemalloc, so each measured case runs in its own subprocess (`run_case`), which reports its
+peak resident set (`VmHWM`) and its resident set once its inputs exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+_CASE_FLAG = "--run-case"
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of one measured callable (compile and warm-up excluded)."""
+
+    median: float
+    minimum: float
+    samples: tuple[float, ...]
+
+
+def timeit(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1) -> Timing:
+    """Median wall time of `fn()`, synchronising on its result with `jax.block_until_ready`."""
+    import jax
+
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        samples.append(time.perf_counter() - t0)
+    return Timing(statistics.median(samples), min(samples), tuple(samples))
+
+
+def rss_mib(field: str = "VmHWM") -> float:
+    """This process's peak (`VmHWM`) or current (`VmRSS`) resident set in MiB."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource  # portable fallback: the peak only (KiB on Linux, bytes on macOS)
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
+
+
+def machine() -> dict[str, Any]:
+    """Device, library versions and CPU facts recorded with every result."""
+    import jax
+    import numpy as np
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    return {
+        "device": str(jax.devices()[0]),
+        "platform": jax.default_backend(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": load,
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "x64": bool(jax.config.jax_enable_x64),
+    }
+
+
+def write_json(name: str, payload: dict[str, Any], out: Path | None) -> Path:
+    """Write `payload` (plus machine facts and a timestamp) to `out` or `results/<name>.json`."""
+    path = Path(out) if out is not None else RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "benchmark": name,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **payload,
+    }
+    path.write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The flags every benchmark script shares."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case")
+    ap.add_argument("--out", type=Path, default=None, help="JSON path (default: results/)")
+    ap.add_argument(_CASE_FLAG, dest="run_case", default=None, help=argparse.SUPPRESS)
+    return ap
+
+
+def run_case(
+    script: str,
+    case: dict[str, Any],
+    *,
+    inline: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    timeout: float | None = None,
+) -> dict:
+    """Run one measured case of `script` in a fresh Python process and return its JSON result.
+
+    The child is `python script --run-case '<json>'`; it must print one JSON object as its last
+    stdout line (see `case_main`). A fresh process makes its peak RSS that case's alone. With
+    `inline` (quick smoke runs) the case runs in this process instead and no peak is reported.
+    """
+    if inline is not None:
+        result = inline(case)
+        result["peak_rss_mib"] = float("nan")
+        result.setdefault("rss_inputs_mib", float("nan"))
+        return json.loads(json.dumps(result, default=_jsonable))
+    cmd = [sys.executable, script, _CASE_FLAG, json.dumps(case)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"benchmark case {case} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+        )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def case_main(run: Callable[[dict[str, Any]], dict[str, Any]], raw: str) -> None:
+    """Child side of `run_case`: run `run(case)`, add peak RSS, print the JSON line."""
+    case = json.loads(raw)
+    result = run(case)
+    result["peak_rss_mib"] = rss_mib("VmHWM")
+    print(json.dumps(result, default=_jsonable))
+
+
+def enable_x64(on: bool = True) -> None:
+    """Set `jax_enable_x64` before any array is created."""
+    import jax
+
+    jax.config.update("jax_enable_x64", on)
+
+
+def goal(value: float, target: float, *, higher_is_better: bool = True) -> dict[str, Any]:
+    """`{"value", "target", "met", "margin"}`; margin is value/target (or target/value), None
+    where that ratio is undefined (a zero target or value)."""
+    met = value >= target if higher_is_better else value <= target
+    num, den = (value, target) if higher_is_better else (target, value)
+    margin = num / den if den > 0 else None
+    return {"value": value, "target": target, "met": bool(met), "margin": margin}
+
+
+def fmt_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A small markdown table (for the console and the README)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Scaling curves (THEORY §2–§3): time and peak memory of the gap and subspace routines vs N, V, d.
+
+Around a base size, one axis varies at a time; each point runs in its own process (peak RSS is
+that point's alone). The fitted log-log slope of time along each axis is compared with the slope
+the cost model `(N+V)·d²` has over the same points (along N it is N/(N+V) locally, along d it
+is 2), and memory with `(N+V)·d`. Saves a log-log PNG next to the JSON.
+
+Usage: `python benchmarks/bench_scaling.py [--quick] [--repeats R] [--out PATH]`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    RESULTS_DIR,
+    case_main,
+    enable_x64,
+    fmt_table,
+    parser,
+    rss_mib,
+    run_case,
+    timeit,
+    write_json,
+)
+
+FULL = {
+    "base": {"N": 4096, "V": 8192, "d": 128},
+    "N": [1024, 2048, 4096, 8192, 16384, 32768],
+    "V": [2048, 4096, 8192, 16384, 32768],
+    "d": [32, 64, 128, 256, 512],
+}
+QUICK = {"base": {"N": 64, "V": 96, "d": 8}, "N": [32, 64], "V": [48, 96], "d": [4, 8]}
+ROUTINES = ("distribution_gap", "subspaces")
+
+
+def run(case: dict) -> dict:
+    """One point (child process): float32 inputs, x64 on (the library's default set-up)."""
+    enable_x64()
+    import idlin
+
+    N, V, d = case["N"], case["V"], case["d"]
+    rng = np.random.default_rng(0)
+    F = rng.standard_normal((N, d), dtype=np.float32)
+    G = rng.standard_normal((V, d), dtype=np.float32)
+    Ft = rng.standard_normal((N, d), dtype=np.float32)
+    Gt = rng.standard_normal((V, d), dtype=np.float32)
+    p, q = idlin.Predictor(F, G), idlin.Predictor(Ft, Gt)
+    rss0 = rss_mib("VmRSS")
+    if case["routine"] == "distribution_gap":
+        t = timeit(lambda: idlin.distribution_gap(p, q, frobenius_only=True), repeats=case["repeats"])
+    else:
+        t = timeit(lambda: idlin.subspaces(p), repeats=case["repeats"])
+    return {"seconds": t.median, "timing": t, "rss_inputs_mib": rss0}
+
+
+def slope(x, y) -> float:
+    """Least-squares slope of log y against log x."""
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def main() -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    if args.run_case is not None:
+        case_main(run, args.run_case)
+        return
+    grid = QUICK if args.quick else FULL
+    repeats = args.repeats or (1 if args.quick else 3)
+    base = grid["base"]
+    points: dict = {r: {ax: [] for ax in "NVd"} for r in ROUTINES}
+    for routine in ROUTINES:
+        for ax in "NVd":
+            for value in grid[ax]:
+                case = {**base, ax: value, "routine": routine, "repeats": repeats}
+                res = run_case(__file__, case, inline=run if args.quick else None)
+                res["extra_mib"] = res["peak_rss_mib"] - res["rss_inputs_mib"]
+                points[routine][ax].append({**case, **res})
+                print(f"  {routine} {ax}={value}: {res['seconds']:.3g} s", flush=True)
+    fits, rows = {}, []
+    for routine in ROUTINES:
+        fits[routine] = {}
+        for ax in "NVd":
+            pts = points[routine][ax]
+            x = np.array([p[ax] for p in pts], float)
+            cost = np.array([(p["N"] + p["V"]) * p["d"] ** 2 for p in pts], float)
+            mem = np.array([(p["N"] + p["V"]) * p["d"] for p in pts], float)
+            t = np.array([p["seconds"] for p in pts])
+            extra = np.array([p["extra_mib"] for p in pts])
+            fit = {"time": slope(x, t), "expected_time": slope(x, cost)}
+            if np.all(np.isfinite(extra)) and np.all(extra > 0):
+                fit.update(memory=slope(x, extra), expected_memory=slope(x, mem))
+            fits[routine][ax] = fit
+            rows.append(
+                [
+                    routine,
+                    ax,
+                    f"{fit['time']:.2f}",
+                    f"{fit['expected_time']:.2f}",
+                    f"{fit.get('memory', float('nan')):.2f}",
+                    f"{fit.get('expected_memory', float('nan')):.2f}",
+                ]
+            )
+    print(fmt_table(rows, ["routine", "axis", "time slope", "(N+V)d² slope", "memory slope", "(N+V)d slope"]))
+    name = "scaling_quick" if args.quick else "scaling"
+    path = write_json(
+        name,
+        {"quick": args.quick, "grid": grid, "repeats": repeats, "points": points, "fits": fits},
+        args.out,
+    )
+    png = plot(points, path.with_suffix(".png") if args.out else RESULTS_DIR / f"{name}.png")
+    print(f"wrote {path} and {png}")
+
+
+def plot(points: dict, png: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(12, 7), constrained_layout=True)
+    for j, ax_name in enumerate("NVd"):
+        for routine, marker in zip(ROUTINES, "os", strict=True):
+            pts = points[routine][ax_name]
+            x = [p[ax_name] for p in pts]
+            axes[0, j].loglog(x, [p["seconds"] for p in pts], marker=marker, label=routine)
+            extra = [p["extra_mib"] for p in pts]
+            if all(np.isfinite(extra)) and all(e > 0 for e in extra):
+                axes[1, j].loglog(x, extra, marker=marker, label=routine)
+        axes[0, j].set(xlabel=ax_name, ylabel="seconds (median)", title=f"time vs {ax_name}")
+        axes[1, j].set(xlabel=ax_name, ylabel="peak RSS above inputs (MiB)", title=f"memory vs {ax_name}")
+        axes[0, j].legend(fontsize=8)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+if __name__ == "__main__":
+    main()

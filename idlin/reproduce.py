@@ -1,0 +1,452 @@
+"""The main experiment on an embedded default: train, compare, recover, evaluate (THEORY §4–§8).
+
+`reproduce(config)` trains a few small models on two controlled distributions — a low-rank
+softmax truth (`idlin.data.lowrank_truth`) and the morphology language of English adjectives
+(`idlin.data.morphology_truth`, *easy→easiest ∥ lucky→luckiest*) — and answers THEORY §8's
+question: do identifiable-form scores agree across seeds and widths while raw-form scores
+scatter? For every trained model it reports the KL and relative gap to the truth, the numerical
+rank of C against the truth's r, the canonical-coordinate fit (R²) and the Theorem EL map
+residuals; between seeds the same; on the morphology language every property of THEORY §6 in
+raw and identifiable form, the all-or-none harness and the counterexamples of §7.4.
+The CLI (`idlin reproduce`) is a thin layer that adds a progress display, the report and figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._errors import IdlinError
+from ._gap import distribution_gap
+from ._maps import recover_extended_map
+from ._predictor import Predictor
+from ._subspaces import numerical_rank, spectral_gap, subspaces
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceConfig:
+    """Sizes of the default experiment; `ReproduceConfig.preset(quick=...)` gives the two
+    presets the CLI uses.
+
+    Attributes:
+        lowrank_vocab, lowrank_context_length, lowrank_rank, lowrank_truth_width: the low-rank
+            truth (V, T, r and the truth's width d* > r: it carries invisible coordinates).
+        adjectives: the morphology language's lemmas (V = 3m + 3 tokens, N = 3m contexts).
+        width_offsets: trained widths are `r + offset` for each offset (r = the truth's rank).
+        seeds, steps, batch_size, learning_rate, hidden, embed: training (`idlin.train`).
+        rank_rtol: relative threshold for the numerical rank of trained models: tied to their
+            accuracy (THEORY §8), not to float rounding; the spectra are reported too.
+        members: random class members in the all-or-none harness (plus p and its minimal model).
+        seed: the PRNG seed of everything.
+    """
+
+    lowrank_vocab: int = 12
+    lowrank_context_length: int = 2
+    lowrank_rank: int = 4
+    lowrank_truth_width: int = 6
+    adjectives: tuple[str, ...] = ("easy", "lucky", "happy", "big", "small", "fast", "slow", "tall")
+    width_offsets: tuple[int, ...] = (0, 3)
+    seeds: int = 3
+    steps: int = 1500
+    batch_size: int = 128
+    learning_rate: float = 1e-2
+    hidden: int = 64
+    embed: int = 16
+    rank_rtol: float = 0.1
+    members: int = 6
+    seed: int = 0
+
+    @classmethod
+    def preset(cls, *, quick: bool) -> ReproduceConfig:
+        """The default run, or `quick`: fewer contexts, one width, two seeds, few steps."""
+        if not quick:
+            return cls()
+        return cls(
+            lowrank_vocab=8, lowrank_rank=3, lowrank_truth_width=5,
+            adjectives=("easy", "lucky", "happy", "big", "small", "fast"),
+            width_offsets=(2,), seeds=2, steps=400, batch_size=64, hidden=32, embed=8,
+            members=3,
+        )  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class TruthRecord:
+    """A ground truth: name, sizes, its effective complexity r and its spectra (THEORY §3)."""
+
+    name: str
+    contexts: int
+    vocab: int
+    width: int
+    rank: int
+    embedding_spectrum: tuple[float, ...]
+    unembedding_spectrum: tuple[float, ...]
+    log_odds_spectrum: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRecord:
+    """One trained model against its truth (THEORY §8).
+
+    Attributes:
+        experiment: "lowrank" or "morphology"; width, seed: the model.
+        kl_to_truth: `mean_x KL(p* ‖ p_θ)` (nats); relative_gap: `‖C* − C_θ‖_F/‖C*‖_F`.
+        effective_complexity: numerical rank of C_θ at `rank_rtol` (compare with the truth's r);
+        rank_separation: `σ_r/σ_{r+1}` of C_θ at the truth's r.
+        canonical_r2: R² of the least-squares map from the truth's canonical coordinates to the
+            model's, both cut at the truth's r (`idlin.metrics.canonical_fit`), or None.
+        map_embedding_residual, map_unembedding_residual: Theorem EL residuals of
+            `recover_extended_map(truth, model)` (0 for exactly equivalent models).
+        *_spectrum: singular values of F, Ĝ, C of the model.
+    """
+
+    experiment: str
+    width: int
+    seed: int
+    kl_to_truth: float
+    relative_gap: float
+    effective_complexity: int
+    rank_separation: float
+    canonical_r2: float | None
+    map_embedding_residual: float
+    map_unembedding_residual: float
+    embedding_spectrum: tuple[float, ...]
+    unembedding_spectrum: tuple[float, ...]
+    log_odds_spectrum: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedPair:
+    """Two seeds of one configuration compared with each other (THEORY §8)."""
+
+    experiment: str
+    width: int
+    seeds: tuple[int, int]
+    relative_gap: float
+    mean_kl: float
+    canonical_r2: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreRecord:
+    """A property's scores on one trained model, raw and identifiable (THEORY §6)."""
+
+    width: int
+    seed: int
+    raw_score: float
+    identifiable_score: float
+    raw_holds: bool
+    identifiable_holds: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PropertyRecord:
+    """One property of the morphology language (THEORY §6–§7).
+
+    Attributes:
+        name, side, probe: the property and its probe set.
+        truth_raw, truth_identifiable: verdict and score on the exact truth.
+        truth_inclusion: whether the truth satisfies the inclusion condition.
+        note: the property's caveat on the truth (e.g. a vacuous affine fit), or "".
+        all_or_none: the harness over members of the truth's class (`AllOrNone` fields).
+        counterexample: construction, raw verdicts on the truth and on the member, the member's
+            relative gap to the truth (≈ 0: it is equivalent), and the reason.
+        trained: per trained model, raw vs identifiable scores.
+    """
+
+    name: str
+    side: str
+    probe: str
+    truth_raw: tuple[bool, float]
+    truth_identifiable: tuple[bool, float]
+    truth_inclusion: bool
+    note: str
+    all_or_none: dict[str, Any]
+    counterexample: dict[str, Any]
+    trained: tuple[ScoreRecord, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproduceResult:
+    """Everything `reproduce` found; `report.json` is `dataclasses.asdict` of it.
+
+    Attributes:
+        config: the `ReproduceConfig`.
+        truths, models, seed_pairs, properties: the records above.
+        skipped: parts not run, each with the reason (e.g. a missing optional module).
+        seconds: wall-clock time.
+        versions: jax, idlin.
+    """
+
+    config: ReproduceConfig
+    truths: tuple[TruthRecord, ...]
+    models: tuple[ModelRecord, ...]
+    seed_pairs: tuple[SeedPair, ...]
+    properties: tuple[PropertyRecord, ...]
+    skipped: tuple[str, ...]
+    seconds: float
+    versions: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Artifacts:
+    """In-memory objects behind the records, for the figures (not serialised).
+
+    Attributes:
+        truths: name → truth `Predictor`; trained: name → list of (width, seed, Predictor).
+        parallel_pairs: token pairs (positive → superlative) and their labels, for the
+            *easy→easiest ∥ lucky→luckiest* picture; counterexample_member: the truth's class
+            member that breaks raw token parallelism (or None).
+    """
+
+    truths: dict[str, Predictor]
+    trained: dict[str, list[tuple[int, int, Predictor]]]
+    parallel_pairs: np.ndarray | None = None
+    parallel_labels: tuple[str, ...] = ()
+    counterexample_member: Predictor | None = None
+
+
+def _tuple(a) -> tuple[float, ...]:
+    return tuple(float(x) for x in np.asarray(a))
+
+
+def _truth_record(name: str, p: Predictor, rank: int) -> TruthRecord:
+    s = subspaces(p)
+    return TruthRecord(
+        name, p.num_contexts, p.vocab_size, p.width, rank, _tuple(s.embedding_spectrum),
+        _tuple(s.unembedding_spectrum), _tuple(s.log_odds_spectrum),
+    )  # fmt: skip
+
+
+def _canonical_r2(p: Predictor, q: Predictor, rank: int) -> float | None:
+    try:
+        from .metrics import canonical_fit
+    except ImportError:
+        return None
+    try:
+        return float(canonical_fit(p, q, rank=rank).r2)
+    except IdlinError:
+        return None
+
+
+def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r, cfg) -> ModelRecord:
+    gap = distribution_gap(truth, q)
+    s = subspaces(q, rtol=cfg.rank_rtol)
+    emap = recover_extended_map(truth, q, rtol=cfg.rank_rtol)
+    return ModelRecord(
+        experiment=experiment,
+        width=width,
+        seed=seed,
+        kl_to_truth=float(gap.mean_kl),
+        relative_gap=float(gap.relative),
+        effective_complexity=numerical_rank(s.log_odds_spectrum, cfg.rank_rtol),
+        rank_separation=spectral_gap(s.log_odds_spectrum, r),
+        canonical_r2=_canonical_r2(truth, q, r),
+        map_embedding_residual=float(emap.embedding_residual),
+        map_unembedding_residual=float(emap.unembedding_residual),
+        embedding_spectrum=_tuple(s.embedding_spectrum),
+        unembedding_spectrum=_tuple(s.unembedding_spectrum),
+        log_odds_spectrum=_tuple(s.log_odds_spectrum),
+    )
+
+
+def _seed_pairs(experiment, models, r) -> list[SeedPair]:
+    out = []
+    for (w1, s1, p1), (w2, s2, p2) in itertools.combinations(models, 2):
+        if w1 != w2:
+            continue
+        gap = distribution_gap(p1, p2)
+        out.append(
+            SeedPair(experiment, w1, (s1, s2), float(gap.relative), float(gap.mean_kl),
+                     _canonical_r2(p1, p2, r))
+        )  # fmt: skip
+    return out
+
+
+def _train(truth, r: int, cfg: ReproduceConfig, key, say) -> list[tuple[int, int, Predictor]]:
+    from .train import TrainConfig, train
+
+    out = []
+    for i, offset in enumerate(cfg.width_offsets):
+        width = r + offset
+        say(f"training {truth.name}: width {width}, {cfg.seeds} seeds, {cfg.steps} steps")
+        config = TrainConfig(
+            width=width, steps=cfg.steps, seeds=cfg.seeds, batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate, hidden=cfg.hidden, embed=cfg.embed,
+            chunk_steps=min(cfg.steps, 500), checkpoint_every=cfg.steps,
+        )  # fmt: skip
+        result = train(truth, config, key=jax.random.fold_in(key, i), progress=False)
+        out += [(width, k, q.astype(np.float64)) for k, q in enumerate(result.predictors)]
+    return out
+
+
+def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tuple[str, Any]]:
+    """The five properties of THEORY §6 on the morphology language, positive → superlative."""
+    from .properties import LinearProbe, Parallelism, RelationalLinearity, Steering
+
+    ctx = truth.context_pairs_for("positive", "superlative")
+    tok = truth.token_pairs_for("positive", "superlative")
+    m = len(ctx)
+    sup = np.array([k == "superlative" for _, k in truth.context_pairs])
+    pos = np.array([k == "positive" for _, k in truth.context_pairs])
+    p = truth.predictor if trained_model is None else trained_model
+    F = np.asarray(p.embeddings)
+    vector = F[sup].mean(axis=0) - F[pos].mean(axis=0)
+    return [
+        (f"{m} context pairs (positive, a) → (superlative, a)", Parallelism(ctx, "embedding")),
+        (f"{m} token pairs easy → easiest, ...", Parallelism(tok, "unembedding")),
+        # In-sample faithfulness: a held-out lemma is a one-hot direction no fit has seen.
+        (f"{m} context pairs positive → superlative (in-sample)", RelationalLinearity(ctx)),
+        (f"{len(sup)} contexts labelled superlative or not",
+         LinearProbe(np.arange(len(sup)), sup.astype(np.int64))),
+        ("v = mean f(superlative) − mean f(positive)", Steering(vector=vector)),
+    ]  # fmt: skip
+
+
+def _property_records(truth, trained, cfg, key, say) -> tuple[list[PropertyRecord], Any]:
+    from .properties import all_or_none, counterexample
+
+    # One key for every harness call: the same random members (and widths) for each property,
+    # so their kernels compile once.
+    records, member = [], None
+    truth_specs = _morphology_specs(truth)
+    for i, (probe, spec) in enumerate(truth_specs):
+        say(f"properties on the morphology truth: {spec.name} ({spec.side})")
+        p = truth.predictor
+        spec = spec.resolve(p)
+        raw, ident = spec(p, form="raw"), spec(p, form="identifiable")
+        aon = all_or_none(p, spec, key=key, members=cfg.members)
+        ce = counterexample(p, spec, key=key)
+        ce_gap = None if ce.member is None else float(distribution_gap(p, ce.member).relative)
+        if spec.name == "parallelism" and spec.side == "unembedding":
+            member = ce.member
+        scores = []
+        for width, seed, q in trained:
+            _, own = _morphology_specs(truth, q)[i]  # a steering vector in q's coordinates
+            own = own.resolve(q)
+            try:
+                r_q, i_q = own(q, form="raw"), own(q, form="identifiable")
+            except IdlinError as e:  # a degenerate probe on a trained model: report, go on
+                say(f"skipped {spec.name} on width {width} seed {seed}: {e}")
+                continue
+            scores.append(ScoreRecord(width, seed, r_q.score, i_q.score, r_q.holds, i_q.holds))
+        fields = dataclasses.asdict(aon)
+        records.append(
+            PropertyRecord(
+                name=spec.name, side=spec.side, probe=probe,
+                truth_raw=(raw.holds, raw.score), truth_identifiable=(ident.holds, ident.score),
+                truth_inclusion=raw.inclusion.holds, note=raw.note, all_or_none=fields,
+                counterexample={
+                    "construction": ce.construction, "raw_on_truth": ce.raw_on_p,
+                    "raw_on_member": ce.raw_on_member, "identifiable": ce.identifiable,
+                    "member_width": None if ce.member is None else ce.member.width,
+                    "member_relative_gap": ce_gap, "reason": ce.reason,
+                },
+                trained=tuple(scores),
+            )
+        )  # fmt: skip
+    return records, member
+
+
+def reproduce(
+    config: ReproduceConfig | None = None,
+    *,
+    say: Callable[[str], None] = lambda message: None,
+) -> tuple[ReproduceResult, Artifacts]:
+    """Run the default experiment (module docstring) and return its records and artifacts.
+
+    Parts whose modules are missing (`idlin.data`, `idlin.train`, `idlin.properties`) are
+    skipped with a reason in `ReproduceResult.skipped` rather than failing.
+
+    Args:
+        config: sizes (default `ReproduceConfig()`; `ReproduceConfig.preset(quick=True)` for a
+            run of well under a minute).
+        say: called with a short message at the start of each stage (progress display).
+
+    Returns:
+        `(ReproduceResult, Artifacts)`.
+
+    Raises:
+        ConfigError: sizes the data generators or training reject.
+    """
+    cfg = ReproduceConfig() if config is None else config
+    t0 = time.perf_counter()
+    key = jax.random.key(cfg.seed)
+    truths, models, pairs, props, skipped = [], [], [], [], []
+    arts = Artifacts(truths={}, trained={})
+    try:
+        from .data import lowrank_truth, morphology_truth
+    except ImportError as e:
+        skipped.append(f"everything: idlin.data is not available ({e})")
+        lowrank_truth = morphology_truth = None
+    try:
+        from . import train as _train_module
+    except ImportError as e:
+        skipped.append(f"training: idlin.train is not available ({e})")
+        _train_module = None
+
+    experiments = []
+    if lowrank_truth is not None:
+        say("building the low-rank truth")
+        t = lowrank_truth(
+            vocab_size=cfg.lowrank_vocab, context_length=cfg.lowrank_context_length,
+            rank=cfg.lowrank_rank, width=cfg.lowrank_truth_width, key=jax.random.fold_in(key, 1),
+        )  # fmt: skip
+        experiments.append(("lowrank", t, int(t.rank)))
+    if morphology_truth is not None:
+        say("building the morphology truth")
+        t = morphology_truth(adjectives=cfg.adjectives)
+        experiments.append(("morphology", t, int(t.rank)))
+
+    morph_trained: list = []
+    for n, (name, truth, r) in enumerate(experiments):
+        p = truth.predictor.astype(np.float64)
+        truths.append(_truth_record(name, p, r))
+        arts.truths[name] = p
+        if _train_module is None:
+            continue
+        trained = _train(truth, r, cfg, jax.random.fold_in(key, 10 + n), say)
+        arts.trained[name] = trained
+        say(f"comparing {len(trained)} {name} models with the truth and with each other")
+        models += [_model_record(name, w, s, p, q, r, cfg) for w, s, q in trained]
+        pairs += _seed_pairs(name, trained, r)
+        if name == "morphology":
+            morph_trained = trained
+
+    morph = next((t for name, t, _ in experiments if name == "morphology"), None)
+    if morph is not None:
+        try:
+            import idlin.properties  # noqa: F401
+        except ImportError as e:
+            skipped.append(f"properties: idlin.properties is not available ({e})")
+        else:
+            props, member = _property_records(
+                morph, morph_trained, cfg, jax.random.fold_in(key, 3), say
+            )
+            arts = dataclasses.replace(
+                arts,
+                parallel_pairs=morph.token_pairs_for("positive", "superlative"),
+                parallel_labels=tuple(
+                    f"{morph.tokens[a]}→{morph.tokens[b]}"
+                    for a, b in morph.token_pairs_for("positive", "superlative")
+                ),
+                counterexample_member=member,
+            )
+    from . import __version__
+
+    result = ReproduceResult(
+        config=cfg,
+        truths=tuple(truths),
+        models=tuple(models),
+        seed_pairs=tuple(pairs),
+        properties=tuple(props),
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - t0,
+        versions={"jax": jax.__version__, "idlin": __version__},
+    )
+    return result, arts

@@ -1,0 +1,93 @@
+"""API hygiene: documented public names, no recompilation, and the direction of dependencies."""
+
+import ast
+import inspect
+import pathlib
+
+import numpy as np
+import pytest
+
+import idlin
+from idlin import _gap, _subspaces
+
+PACKAGE = pathlib.Path(idlin.__file__).parent
+
+
+def public_names():
+    return [n for n in dir(idlin) if not n.startswith("_")]
+
+
+@pytest.mark.parametrize("name", public_names())
+def test_every_public_name_has_a_docstring(name):
+    obj = getattr(idlin, name)
+    if inspect.ismodule(obj) or not (inspect.isclass(obj) or callable(obj)):
+        return
+    assert inspect.getdoc(obj), f"idlin.{name} has no docstring"
+
+
+def test_jitted_kernels_do_not_recompile_on_same_shapes():
+    rng = np.random.default_rng(0)
+    make = lambda: idlin.Predictor(rng.normal(size=(13, 4)), rng.normal(size=(11, 4)))  # noqa: E731
+    p, q = make(), make()
+    idlin.distribution_gap(p, q)
+    idlin.subspaces(p)
+    gap_before = _gap.gap_kernel._cache_size()
+    svd_before = _subspaces.svd_kernel._cache_size()
+    p2, q2 = make(), make()
+    idlin.distribution_gap(p2, q2)
+    idlin.subspaces(q2)
+    assert _gap.gap_kernel._cache_size() == gap_before
+    assert _subspaces.svd_kernel._cache_size() == svd_before
+
+
+CORE = ["_predictor", "_gap", "_subspaces", "_maps", "_classes", "_errors", "properties", "metrics"]
+FORBIDDEN_IN_CORE = {"flax", "optax", "orbax", "typer", "rich", "matplotlib", "tqdm", "idlin.cli"}
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level:  # relative: resolve against the package
+                parts = path.relative_to(PACKAGE.parent).with_suffix("").parts[: -node.level]
+                mod = ".".join([*parts, mod]) if mod else ".".join(parts)
+            found.add(mod)
+    return found
+
+
+def test_numerical_core_imports_only_jax_and_numpy():
+    """ARCHITECTURE.md: the core never imports flax, optax, orbax, the CLI or plotting."""
+    for name in CORE:
+        target = PACKAGE / name
+        files = list(target.rglob("*.py")) if target.is_dir() else [target.with_suffix(".py")]
+        for f in files:
+            if not f.exists():
+                continue
+            for mod in _imports(f):
+                top = mod.split(".")[0]
+                assert top not in FORBIDDEN_IN_CORE and not mod.startswith("idlin.cli"), (
+                    f"{f.relative_to(PACKAGE.parent)} imports {mod}"
+                )
+                for layer in ("data", "models", "train", "sweep", "report", "cli", "reproduce"):
+                    assert not mod.startswith(f"idlin.{layer}"), f"{f.name} (core) imports {mod}"
+
+
+def test_nothing_imports_the_cli():
+    for f in PACKAGE.rglob("*.py"):
+        if f.name in {"cli.py", "__main__.py"} or "cli" in f.parts:
+            continue
+        for mod in _imports(f):
+            assert not mod.startswith("idlin.cli"), f"{f.relative_to(PACKAGE.parent)} imports {mod}"
+
+
+@pytest.mark.parametrize("module", ["_predictor", "_gap", "_subspaces", "_maps", "_classes"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"idlin.{module}"))
+    assert result.attempted > 0 and result.failed == 0

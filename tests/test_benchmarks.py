@@ -1,0 +1,100 @@
+"""The benchmark scripts' `--quick` modes (so they cannot rot) and their shared helpers."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import _common  # noqa: E402
+
+
+def run_quick(name: str, tmp_path: Path) -> dict:
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / f"bench_{name}.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert doc["quick"] is True
+    assert {"device", "jax", "cpu_count", "platform"} <= set(doc["machine"])
+    return doc
+
+
+def test_timeit_reports_the_median_of_the_samples():
+    calls = []
+    t = _common.timeit(lambda: calls.append(1), repeats=5, warmup=2)
+    assert len(calls) == 7 and len(t.samples) == 5
+    assert t.minimum <= t.median <= max(t.samples)
+    assert t.median == sorted(t.samples)[2]
+
+
+def test_goal_compares_in_the_stated_direction():
+    assert _common.goal(9.0, 8.0)["met"] and _common.goal(9.0, 8.0)["margin"] == 9.0 / 8.0
+    assert not _common.goal(7.0, 8.0)["met"]
+    assert _common.goal(1e-7, 1e-6, higher_is_better=False)["met"]
+    assert not _common.goal(2e-6, 1e-6, higher_is_better=False)["met"]
+    assert _common.goal(0.5, 0.0)["margin"] is None
+
+
+def test_rss_is_measured_and_peak_is_not_below_current():
+    assert 0 < _common.rss_mib("VmRSS") <= _common.rss_mib("VmHWM")
+
+
+def test_gap_benchmark_quick(tmp_path):
+    doc = run_quick("gap", tmp_path)
+    assert len(doc["results"]) == 2
+    for r in doc["results"]:
+        err = r["relative_error"]
+        # float32 inputs against the float64 reference: both factored routes are accurate.
+        assert err["idlin"] < 1e-5 and err["idlin_qr"] < 1e-5
+        assert err["max_abs"] < 1e-5 and err["mean_kl"] < 1e-4
+        assert 0.1 < r["relative_gap"] < 1.0
+        assert set(r["seconds"]) == {"idlin", "idlin_qr", "numpy", "streamed"}
+        assert all(s > 0 for s in r["seconds"].values())
+        assert r["streamed"]["fraction_of_gemm_peak"] > 0
+
+
+def test_maps_benchmark_quick(tmp_path):
+    doc = run_quick("maps", tmp_path)
+    m = doc["methods"]
+    assert set(m) == {"recover_linear_map", "canonical_fit", "numpy_lstsq", "idlin_cca", "sklearn_cca"}
+    assert m["recover_linear_map"]["r2"] == pytest.approx(m["numpy_lstsq"]["r2"], abs=1e-9)
+    assert 0.9 < m["recover_linear_map"]["r2"] < 1.0  # noisy pair: good, not perfect
+    assert m["idlin_cca"]["m_cca"] == pytest.approx(m["sklearn_cca"]["m_cca"], abs=1e-3)
+
+
+def test_training_benchmark_quick(tmp_path):
+    doc = run_quick("training", tmp_path)
+    res = doc["results"]
+    assert set(res) == {"1", "2"}
+    steps = doc["size"]["steps"]
+    for k, r in res.items():
+        assert r["vmapped_seed_steps_per_s"] == pytest.approx(int(k) * steps / r["vmapped_seconds"])
+    assert res["1"]["wall_vs_one_seed"] == 1.0
+
+
+def test_scaling_benchmark_quick(tmp_path):
+    doc = run_quick("scaling", tmp_path)
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    for routine in ("distribution_gap", "subspaces"):
+        fits = doc["fits"][routine]
+        assert fits["d"]["expected_time"] == pytest.approx(2.0)
+        assert all(len(doc["points"][routine][ax]) == 2 for ax in "NVd")
+
+
+def test_properties_benchmark_quick(tmp_path):
+    doc = run_quick("properties", tmp_path)
+    assert set(doc["runs"]) == {"dev", "ci"}
+    for r in doc["runs"].values():
+        assert r["finished"] and r["returncode"] == 0 and r["counts"] == {"passed": 1}
+    assert "thorough_seconds_extrapolated" in doc["thorough_estimate"]

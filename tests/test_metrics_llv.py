@@ -1,0 +1,141 @@
+"""m_svd and d_llv against dense float64 NumPy references built from log p (THEORY §8)."""
+
+import jax
+import numpy as np
+import pytest
+
+import idlin
+from idlin.metrics import d_llv, m_svd
+
+N, V = 12, 9
+
+
+def _random(seed, d=3):
+    rng = np.random.default_rng(seed)
+    return idlin.Predictor(rng.normal(size=(N, d)), rng.normal(size=(V, d)))
+
+
+def _member(p, seed, extra=2):
+    """Basis change, shift and widened coordinates (THEORY §5 moves 1, 2, 5) in NumPy."""
+    rng = np.random.default_rng(seed)
+    F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
+    d = F.shape[1]
+    M = rng.normal(size=(d, d)) + 2 * np.eye(d)
+    F, G = F @ M.T, np.linalg.solve(M.T, G.T).T + rng.normal(size=d)
+    F = np.concatenate([F, rng.normal(size=(len(F), extra))], axis=1)
+    G = np.concatenate([G, np.tile(rng.normal(size=extra), (len(G), 1))], axis=1)
+    return idlin.Predictor(F, G)
+
+
+def _logp(p):
+    L = np.asarray(p.embeddings) @ np.asarray(p.unembeddings).T
+    L = L - L.max(axis=1, keepdims=True)
+    return L - np.log(np.exp(L).sum(axis=1, keepdims=True))
+
+
+def _ell(p, piv, S):
+    lp = _logp(p)
+    return lp[:, S] - lp[:, [piv]]
+
+
+def _kappa(p, x0, T):
+    lp = _logp(p)
+    C = lp - lp.mean(axis=1, keepdims=True)
+    return (C[T] - C[[x0]]).T
+
+
+def _np_msvd(p, q, piv, S):
+    def z(A):
+        A = A - A.mean(axis=0)
+        return A / A.std(axis=0)
+
+    R = z(_ell(p, piv, S)).T @ z(_ell(q, piv, S)) / N
+    return np.linalg.svd(R, compute_uv=False)
+
+
+def _np_term(A, B, lam):
+    sa, sb = np.sqrt((A**2).mean(axis=0)), np.sqrt((B**2).mean(axis=0))
+    return np.mean((A / sa - B / sb) ** 2) + lam * np.mean((np.log(sa) - np.log(sb)) ** 2)
+
+
+def test_m_svd_matches_numpy_and_is_bounded():
+    p, q = _random(0), _random(1, d=4)
+    res = m_svd(p, q, key=jax.random.key(0))
+    S = np.asarray(res.labels)
+    assert len(S) == 4 and res.pivot not in S
+    sv = _np_msvd(p, q, res.pivot, S)
+    np.testing.assert_allclose(np.asarray(res.singular_values), sv, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.value, sv.mean(), rtol=1e-10)
+    assert 0.0 < res.value < 0.95
+    swapped = m_svd(q, p, key=jax.random.key(0))
+    np.testing.assert_allclose(swapped.value, res.value, rtol=1e-10)
+
+
+def test_m_svd_is_one_across_the_class_and_explicit_labels_work():
+    p = _random(2)
+    q = _member(p, 3)
+    assert m_svd(p, q, key=jax.random.key(1)).value == pytest.approx(1.0, abs=1e-10)
+    res = m_svd(p, _random(4), key=jax.random.key(1), pivot=0, labels=[1, 2, 5, 6, 8])
+    assert res.pivot == 0 and np.asarray(res.labels).tolist() == [1, 2, 5, 6, 8]
+    np.testing.assert_allclose(res.value, _np_msvd(p, _random(4), 0, [1, 2, 5, 6, 8]).mean())
+
+
+@pytest.mark.parametrize("lam", [0.0, 2.0])
+def test_d_llv_matches_numpy(lam):
+    p, q = _random(5), _random(6, d=4)
+    res = d_llv(p, q, key=jax.random.key(2), lam=lam)
+    S, T = np.asarray(res.labels), np.asarray(res.inputs)
+    assert len(S) == 4 and len(T) == 4 and res.pivot_input not in T
+    lab = _np_term(_ell(p, res.pivot_label, S), _ell(q, res.pivot_label, S), lam)
+    inp = _np_term(_kappa(p, res.pivot_input, T), _kappa(q, res.pivot_input, T), lam)
+    np.testing.assert_allclose([res.label_term, res.input_term], [lab, inp], rtol=1e-10)
+    assert res.value == max(res.label_term, res.input_term) > 1e-2
+    swapped = d_llv(q, p, key=jax.random.key(2), lam=lam)
+    np.testing.assert_allclose(swapped.value, res.value, rtol=1e-10)
+
+
+def test_d_llv_zero_across_the_class_and_seeded():
+    p = _random(7)
+    res = d_llv(p, _member(p, 8), key=jax.random.key(3))
+    assert res.value < 1e-20
+    a = d_llv(p, _random(9), key=jax.random.key(4))
+    b = d_llv(p, _random(9), key=jax.random.key(4))
+    assert a.value == b.value and a.pivot_input == b.pivot_input and a.pivot_label == b.pivot_label
+    fixed = d_llv(p, _random(9), key=jax.random.key(4), pivot_input=3, inputs=[0, 5, 7])
+    assert fixed.pivot_input == 3 and np.asarray(fixed.inputs).tolist() == [0, 5, 7]
+
+
+def test_llv_errors():
+    p = _random(0)
+    key = jax.random.key(0)
+    with pytest.raises(idlin.ConfigError, match="lam"):
+        d_llv(p, p, key=key, lam=-1.0)
+    with pytest.raises(idlin.ConfigError, match="pivot"):
+        m_svd(p, p, key=key, labels=[1, 2])
+    with pytest.raises(idlin.ConfigError, match="must not contain the pivot"):
+        m_svd(p, p, key=key, pivot=1, labels=[1, 2])
+    with pytest.raises(idlin.ConfigError, match=r"1 ≤ k ≤ 8"):
+        m_svd(p, p, key=key, num_labels=9)
+    with pytest.raises(idlin.ConfigError, match=r"1 ≤ k ≤ 11"):
+        d_llv(p, p, key=key, num_inputs=12)
+    with pytest.raises(idlin.IncompatibleError):
+        m_svd(p, idlin.Predictor(np.ones((N + 1, 3)), np.eye(V, 3)), key=key)
+    # Tokens 1 and 2 with the same unembedding: log p(2|x) − log p(1|x) = 0 for every x.
+    G = np.asarray(p.unembeddings).copy()
+    G[2] = G[1]
+    twin = idlin.Predictor(p.embeddings, G)
+    with pytest.raises(idlin.RankError, match="constant"):
+        m_svd(twin, twin, key=key, pivot=1, labels=[2, 3])
+    with pytest.raises(idlin.RankError, match="identically 0"):
+        d_llv(twin, twin, key=key, pivot_label=1, labels=[2, 3])
+
+
+def test_every_public_metric_name_is_documented():
+    import idlin.metrics as metrics
+
+    names = [n for n in dir(metrics) if not n.startswith("_") and n != "WHICH"]
+    assert {"d_logit", "d_rep", "cca", "mean_cca", "m_svd", "d_llv", "canonical_fit"} <= set(names)
+    for name in names:
+        obj = getattr(metrics, name)
+        if callable(obj):
+            assert obj.__doc__ and len(obj.__doc__) > 40, name
