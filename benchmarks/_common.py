@@ -28,11 +28,17 @@ _CASE_FLAG = "--run-case"
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """Wall-clock seconds of one measured callable (compile and warm-up excluded)."""
+    """Seconds of one measured callable (compile and warm-up excluded).
+
+    `median`/`minimum`/`samples` are wall-clock; `cpu_median` is the median CPU time (user +
+    system, all threads) of this process per call — on a shared machine it is far less sensitive
+    to other load than wall time, so ratios are reported for both.
+    """
 
     median: float
     minimum: float
     samples: tuple[float, ...]
+    cpu_median: float
 
 
 def timeit(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1) -> Timing:
@@ -41,12 +47,14 @@ def timeit(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1) -> Timin
 
     for _ in range(warmup):
         jax.block_until_ready(fn())
-    samples = []
+    samples, cpu = [], []
     for _ in range(repeats):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         jax.block_until_ready(fn())
         samples.append(time.perf_counter() - t0)
-    return Timing(statistics.median(samples), min(samples), tuple(samples))
+        cpu.append(time.process_time() - c0)
+    return Timing(statistics.median(samples), min(samples), tuple(samples), statistics.median(cpu))
 
 
 def rss_mib(field: str = "VmHWM") -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import enable_x64, fmt_table, goal, parser, timeit, write_json  # noqa: E402
+from _common import enable_x64, fmt_table, goal, parser, timeit, write_json
 
 FULL = {"N": 10000, "V": 2000, "d": 256}
 QUICK = {"N": 300, "V": 120, "d": 12}

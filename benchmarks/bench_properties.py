@@ -22,18 +22,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_table, parser, write_json  # noqa: E402
+from _common import fmt_table, parser, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ("tests/test_properties_*.py", "tests/test_core_properties.py")
 
-_QUICK_TEST = '''
+_QUICK_TEST = """
 from hypothesis import given, strategies as st
 
 @given(st.integers(-100, 100), st.integers(-100, 100))
 def test_addition_commutes(a, b):
     assert a + b == b + a
-'''
+"""
 _QUICK_CONFTEST = "from idlin.testing._profiles import register_profiles\nregister_profiles()\n"
 
 
@@ -51,7 +51,9 @@ def run_pytest(files: list[str], profile: str, *, cwd: Path, timeout: float | No
     cmd = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return {"profile": profile, "seconds": time.perf_counter() - t0, "finished": False}
     seconds = time.perf_counter() - t0
@@ -105,7 +107,9 @@ def main() -> None:
         [p, PROFILE_EXAMPLES[p], f"{r['seconds']:.1f}", r.get("summary", "timed out: lower bound")]
         for p, r in runs.items()
     ]
-    rows.append(["thorough (extrapolated)", n_th, f"{estimate['thorough_seconds_extrapolated']:.0f}", ""])
+    rows.append(
+        ["thorough (extrapolated)", n_th, f"{estimate['thorough_seconds_extrapolated']:.0f}", ""]
+    )
     print(fmt_table(rows, ["profile", "max_examples", "wall s (with start-up)", "pytest summary"]))
     path = write_json(
         "properties_quick" if args.quick else "properties",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     RESULTS_DIR,
     case_main,
     enable_x64,
@@ -52,7 +52,9 @@ def run(case: dict) -> dict:
     p, q = idlin.Predictor(F, G), idlin.Predictor(Ft, Gt)
     rss0 = rss_mib("VmRSS")
     if case["routine"] == "distribution_gap":
-        t = timeit(lambda: idlin.distribution_gap(p, q, frobenius_only=True), repeats=case["repeats"])
+        t = timeit(
+            lambda: idlin.distribution_gap(p, q, frobenius_only=True), repeats=case["repeats"]
+        )
     else:
         t = timeit(lambda: idlin.subspaces(p), repeats=case["repeats"])
     return {"seconds": t.median, "timing": t, "rss_inputs_mib": rss0}
@@ -104,7 +106,11 @@ def main() -> None:
                     f"{fit.get('expected_memory', float('nan')):.2f}",
                 ]
             )
-    print(fmt_table(rows, ["routine", "axis", "time slope", "(N+V)d² slope", "memory slope", "(N+V)d slope"]))
+    print(
+        fmt_table(
+            rows, ["routine", "axis", "time slope", "(N+V)d² slope", "memory slope", "(N+V)d slope"]
+        )
+    )
     name = "scaling_quick" if args.quick else "scaling"
     path = write_json(
         name,
@@ -131,7 +137,9 @@ def plot(points: dict, png: Path) -> Path:
             if all(np.isfinite(extra)) and all(e > 0 for e in extra):
                 axes[1, j].loglog(x, extra, marker=marker, label=routine)
         axes[0, j].set(xlabel=ax_name, ylabel="seconds (median)", title=f"time vs {ax_name}")
-        axes[1, j].set(xlabel=ax_name, ylabel="peak RSS above inputs (MiB)", title=f"memory vs {ax_name}")
+        axes[1, j].set(
+            xlabel=ax_name, ylabel="peak RSS above inputs (MiB)", title=f"memory vs {ax_name}"
+        )
         axes[0, j].legend(fontsize=8)
     fig.savefig(png, dpi=110)
     plt.close(fig)

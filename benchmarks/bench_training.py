@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_table, goal, parser, timeit, write_json  # noqa: E402
+from _common import fmt_table, goal, parser, timeit, write_json
 
 FULL = {"vocab": 64, "context_length": 2, "rank": 6, "width": 8, "steps": 300, "seeds": (1, 8, 32)}
 QUICK = {"vocab": 6, "context_length": 2, "rank": 2, "width": 3, "steps": 5, "seeds": (1, 2)}
@@ -90,7 +90,15 @@ def main() -> None:
         goals["gpu_8_seeds_wall"] = goal(
             results[8]["wall_vs_one_seed"], GPU_WALL_GOAL, higher_is_better=False
         )
-    header = ["K", "vmapped s", "sequential s", "vmapped seed·steps/s", "sequential", "ratio", "wall/K=1"]
+    header = [
+        "K",
+        "vmapped s",
+        "sequential s",
+        "vmapped seed·steps/s",
+        "sequential",
+        "ratio",
+        "wall/K=1",
+    ]
     print(fmt_table(rows, header))
     path = write_json(
         "training_quick" if args.quick else "training",

@@ -244,10 +244,13 @@ def reproduce(
 
     with _user_errors(debug):
         from . import io
+        from ._errors import ConfigError
         from .report import write_report
         from .reproduce import ReproduceConfig
         from .reproduce import reproduce as run
 
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out: expected a directory, got the existing file {out}")
         config = dataclasses.replace(ReproduceConfig.preset(quick=quick), seed=seed)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=_out, transient=True) as progress:

@@ -187,7 +187,9 @@ def trained_models(
                 rtol=rtol,
                 spectrum=spectrum[: rank + 4],
                 gap=spectral_gap(spectrum, r_hat),
-                frobenius_to_truth=distribution_gap(truth.predictor, p, frobenius_only=True).frobenius,
+                frobenius_to_truth=distribution_gap(
+                    truth.predictor, p, frobenius_only=True
+                ).frobenius,
                 r2_to_truth=canonical_fit(truth.predictor, p, rank=rank).r2,
                 r2_between_seeds=min(same) if same else float("nan"),
                 r2_across_widths=min(other) if other else float("nan"),
@@ -200,7 +202,7 @@ def trained_models(
 
 def main(argv: list[str] | None = None) -> TrainedModels:
     """`python -m idlin.experiments [--source table|stream] [--steps S] [--seeds K]`."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="The trained-models experiment (THEORY §8).")
     parser.add_argument("--source", default="table", choices=sorted(KL_TARGETS))
     parser.add_argument("--steps", type=int, default=15_000)
     parser.add_argument("--seeds", type=int, default=4)

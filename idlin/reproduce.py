@@ -71,7 +71,7 @@ class ReproduceConfig:
             lowrank_vocab=8, lowrank_rank=3, lowrank_truth_width=5,
             adjectives=("easy", "lucky", "happy", "big", "small", "fast"),
             width_offsets=(2,), seeds=2, steps=400, batch_size=64, hidden=32, embed=8,
-            members=3,
+            members=2,
         )  # fmt: skip
 
 

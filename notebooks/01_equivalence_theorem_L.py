@@ -109,7 +109,7 @@ for ax, (a, b, name) in zip(
 ):
     lim = [min(a.min(), b.min()), max(a.max(), b.max())]
     ax.plot(lim, lim, color="grey", lw=1, label="y = x")
-    ax.scatter(a, b, s=3, alpha=0.4, label="(x, y) pairs")
+    ax.scatter(a, b, s=3, alpha=0.4, label="(context x, token y) pairs")
     ax.set_xlabel(f"model p: {name}")
     ax.set_ylabel(f"model q: {name}")
     ax.legend(loc="upper left")

@@ -276,7 +276,9 @@ assert achieved[-1] < 1e-10 * np.linalg.norm(sigma)
 
 fig, ax = plt.subplots(figsize=(6, 4.2))
 ax.semilogy(ks, np.maximum(achieved, 1e-18), "o-", label="‖C − C_k‖_F of minimal(θ, rank=k)")
-ax.semilogy(ks, np.maximum(bound, 1e-18), "x--", ms=10, label="Eckart–Young: (Σ_{i>k} σ_i²)^{1/2}")
+ax.semilogy(
+    ks, np.maximum(bound, 1e-18), "x--", ms=10, label="Eckart–Young bound: √(Σ σᵢ² over i > k)"
+)
 ax.axvline(r, color="black", ls=":", lw=1, label=f"effective complexity r = {r}")
 ax.set_xlabel("width k of the model")
 ax.set_ylabel("distance to the distribution (Frobenius, log-odds)")

@@ -178,11 +178,18 @@ plt.show()
 
 # %%
 report = idlin.all_or_none(p, prop, key=jax.random.key(0), members=MEMBERS)
-print(f"{'member':70s} {'d':>3s} {'raw':>6s} {'ident.':>6s} {'incl.':>6s}")
-for label, d, r_, i_, inc in zip(
-    report.labels, report.widths, report.raw, report.identifiable, report.inclusion, strict=True
+short = [lab if lab in ("p", "minimal") else f"#{i - 1}" for i, lab in enumerate(report.labels)]
+print(f"{'':8s} {'member (class moves)':70s} {'d':>3s} {'raw':>6s} {'ident.':>6s} {'incl.':>6s}")
+for name, label, d, r_, i_, inc in zip(
+    short,
+    report.labels,
+    report.widths,
+    report.raw,
+    report.identifiable,
+    report.inclusion,
+    strict=True,
 ):
-    print(f"{label[:70]:70s} {d:3d} {r_!s:>6s} {i_!s:>6s} {inc!s:>6s}")
+    print(f"{name:8s} {label[:70]:70s} {d:3d} {r_!s:>6s} {i_!s:>6s} {inc!s:>6s}")
 print(
     f"\nidentifiable verdict agrees across the class: {report.identifiable_agrees} "
     f"(score spread {report.identifiable_score_spread:.1e})"
@@ -222,15 +229,8 @@ ax.semilogy(
 )
 ax.semilogy(x, id_scores, "x", ms=9, color="C3", label="identifiable")
 ax.axhline(raw.tol, color="grey", ls="--", lw=1, label=f"tolerance {raw.tol:.1e} (parallel below)")
-ax.set_xticks(
-    x,
-    [
-        f"{lab.split('+')[0][:14]}…\nd={d}" if "+" in lab else f"{lab}\nd={d}"
-        for lab, d in zip(report.labels, report.widths, strict=True)
-    ],
-    fontsize=7,
-)
-ax.set_xlabel("member of the equivalence class (first move, width)")
+ax.set_xticks(x, [f"{n}\nd={d}" for n, d in zip(short, report.widths, strict=True)], fontsize=8)
+ax.set_xlabel("member of the equivalence class (as in the table above) and its width")
 ax.set_ylabel("σ₂/σ₁ of the unit differences")
 ax.set_title(
     "Identifiable parallelism is shared by the class; raw parallelism only under inclusion"

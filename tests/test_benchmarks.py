@@ -67,7 +67,13 @@ def test_gap_benchmark_quick(tmp_path):
 def test_maps_benchmark_quick(tmp_path):
     doc = run_quick("maps", tmp_path)
     m = doc["methods"]
-    assert set(m) == {"recover_linear_map", "canonical_fit", "numpy_lstsq", "idlin_cca", "sklearn_cca"}
+    assert set(m) == {
+        "recover_linear_map",
+        "canonical_fit",
+        "numpy_lstsq",
+        "idlin_cca",
+        "sklearn_cca",
+    }
     assert m["recover_linear_map"]["r2"] == pytest.approx(m["numpy_lstsq"]["r2"], abs=1e-9)
     assert 0.9 < m["recover_linear_map"]["r2"] < 1.0  # noisy pair: good, not perfect
     assert m["idlin_cca"]["m_cca"] == pytest.approx(m["sklearn_cca"]["m_cca"], abs=1e-3)

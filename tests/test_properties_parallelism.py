@@ -107,6 +107,8 @@ def test_degenerate_pairs_raise(side):
         idlin.parallelism(p, [[0, 0], [1, 2]], side=side)
     with pytest.raises(idlin.ProbeError, match="duplicate pair"):
         idlin.parallelism(p, [[0, 1], [2, 3], [0, 1]], side=side)
+    with pytest.raises(idlin.ProbeError, match="duplicate pair"):
+        idlin.parallelism(p, [[0, 1], [2, 3], [1, 0]], side=side)
     with pytest.raises(idlin.ProbeError, match="out-of-range"):
         idlin.parallelism(p, [[0, 1], [2, 9]], side=side)
     with pytest.raises(idlin.ProbeError, match="at least 2 pairs"):
@@ -132,3 +134,20 @@ def test_zero_identifiable_difference_is_reported_not_judged():
     assert not raw.inclusion.holds
     with pytest.raises(idlin.ProbeError, match="same next-token distribution"):
         idlin.parallelism(p, [[0, 1], [2, 3]], form="identifiable")
+
+
+@pytest.mark.parametrize("planted", [True, False])
+def test_float32_uses_its_own_tolerance(planted):
+    """float32: tol = √ε₃₂ ≈ 3.5e-4; an exact planted parallelism stays well below it."""
+    rng = np.random.default_rng(5)
+    F = rng.normal(size=(6, 3))
+    u = rng.normal(size=3)
+    F[1] = F[0] + u
+    F[3] = F[2] + (-2.0 * u if planted else rng.normal(size=3))
+    p = idlin.Predictor(F.astype(np.float32), rng.normal(size=(5, 3)).astype(np.float32))
+    for form in FORMS:
+        r = idlin.parallelism(p, [[0, 1], [2, 3]], form=form)
+        assert r.tol == pytest.approx(np.sqrt(np.finfo(np.float32).eps))
+        assert r.holds == planted
+        if planted:
+            assert r.score < 1e-5

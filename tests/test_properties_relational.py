@@ -89,6 +89,18 @@ def test_inclusion_makes_raw_equal_identifiable(data, planted):
             assert raw.score == ident.score
 
 
+@given(data=st.data(), planted=st.booleans())
+def test_diverse_fixed_width_class_is_all_or_none(data, planted):
+    """§7.5: a basis change and a shift keep the raw verdict (and score) of a diverse model."""
+    case = data.draw(affine_pairs(planted=planted))
+    q = data.draw(class_members(case.predictor, menu=(("basis", "shift", "basis"),)))
+    args = (case.train_pairs, case.test_pairs)
+    a = idlin.relational_linearity(case.predictor, *args, side=case.side)
+    b = idlin.relational_linearity(q, *args, side=case.side)
+    assert a.holds == b.holds == planted
+    assert a.score == b.score
+
+
 def test_neither_implication_holds():
     """§7.2: raw relations need not be identifiable, and identifiable ones need not be raw."""
     rng = np.random.default_rng(3)

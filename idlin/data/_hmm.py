@@ -17,7 +17,9 @@ from .._predictor import Predictor
 from ._truth import Truth, check_int, context_set, host_rng
 
 
-def hmm_predictive(contexts: np.ndarray, pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def hmm_predictive(
+    contexts: np.ndarray, pi: np.ndarray, A: np.ndarray, B: np.ndarray
+) -> np.ndarray:
     """(N, V) `p(x_{T+1} = y | x_1..x_T)` by the normalised forward recursion.
 
     `α_1 ∝ π ⊙ B[:, x_1]`, `α_{t+1} ∝ (α_t A) ⊙ B[:, x_{t+1}]`, then `p(y|x) = (α_T A) B`.

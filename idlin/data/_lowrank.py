@@ -56,7 +56,8 @@ def lowrank_truth(
 
     Example:
         >>> import jax, idlin.data
-        >>> t = idlin.data.lowrank_truth(vocab_size=5, context_length=2, rank=2, key=jax.random.key(0))
+        >>> t = idlin.data.lowrank_truth(
+        ...     vocab_size=5, context_length=2, rank=2, key=jax.random.key(0))
         >>> t.contexts.shape, t.probs.shape, t.rank
         ((25, 2), (25, 5), 2)
     """
@@ -69,7 +70,7 @@ def lowrank_truth(
         raise ConfigError(f"rank: expected r ≤ the truth's width d = {d}, got r = {r}")
     if r > V - 1:
         raise ConfigError(
-            f"rank: expected r ≤ V − 1 = {V - 1} (centered unembeddings lose one dimension), got {r}"
+            f"rank: expected r ≤ V − 1 = {V - 1} (centered unembeddings lose a dimension), got {r}"
         )
     if not logit_scale > 0:
         raise ConfigError(f"logit_scale: expected > 0, got {logit_scale}")
@@ -85,5 +86,7 @@ def lowrank_truth(
     G = rng.standard_normal((V, r))  # (V, r)
     if d > r:
         F = np.concatenate([F, rng.standard_normal((N, d - r))], axis=1)
-        G = np.concatenate([G, np.broadcast_to(rng.standard_normal((1, d - r)), (V, d - r))], axis=1)
+        G = np.concatenate(
+            [G, np.broadcast_to(rng.standard_normal((1, d - r)), (V, d - r))], axis=1
+        )
     return make_truth("lowrank", contexts, F, G, r)

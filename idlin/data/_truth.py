@@ -58,8 +58,10 @@ class Truth:
     @property
     def log_probs(self) -> np.ndarray:
         """(N, V) float64 `log p*(y|x)`."""
-        return _log_softmax(np.asarray(self.predictor.embeddings, np.float64)
-                            @ np.asarray(self.predictor.unembeddings, np.float64).T)
+        return _log_softmax(
+            np.asarray(self.predictor.embeddings, np.float64)
+            @ np.asarray(self.predictor.unembeddings, np.float64).T
+        )
 
 
 @dataclasses.dataclass(frozen=True)

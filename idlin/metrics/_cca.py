@@ -121,7 +121,7 @@ def cca(
     reg = float(reg)
     if not (0.0 <= reg < float("inf")):
         raise ConfigError(f"reg: expected a finite ridge ≥ 0, got {reg}")
-    dtype = jnp.promote_types(X.dtype, Y.dtype)
+    dtype = np.promote_types(X.dtype, Y.dtype)  # NumPy rule: strict-mode JAX refuses f32+f64
     X, Y = X.astype(dtype), Y.astype(dtype)
     if rtol is None:
         rtol = max(n, X.shape[1], Y.shape[1]) * float(np.finfo(dtype).eps)

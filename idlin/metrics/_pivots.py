@@ -39,9 +39,10 @@ def check_pivot(name: str, pivot: int | None, cand: np.ndarray) -> None:
 def _sample(key, cand, fixed, *, k: int, num_samples: int):
     def one(key):
         kp, ks = jax.random.split(key)
-        drawn = cand[jax.random.randint(kp, (), 0, cand.shape[0])]
+        drawn = cand[jax.random.randint(kp, (), 0, cand.shape[0], jnp.int32)]
         piv = jnp.where(fixed >= 0, fixed, drawn)
-        scores = jnp.where(cand == piv, jnp.inf, jax.random.uniform(ks, cand.shape))
+        # Fixed int32/float32 draws: the same key gives the same pivots with or without x64.
+        scores = jnp.where(cand == piv, jnp.inf, jax.random.uniform(ks, cand.shape, jnp.float32))
         return piv, cand[jnp.argsort(scores)[:k]]
 
     return jax.vmap(one)(jax.random.split(key, num_samples))

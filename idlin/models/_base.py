@@ -23,9 +23,7 @@ class NextTokenModel(nnx.Module):
     unembedding: nnx.Param
     bias: nnx.Param | None
 
-    def init_head(
-        self, vocab_size: int, width: int, bias: bool, dtype, key: jax.Array
-    ) -> None:
+    def init_head(self, vocab_size: int, width: int, bias: bool, dtype, key: jax.Array) -> None:
         # Unit-variance logits at initialisation when f(x) has unit-scale coordinates.
         G = jax.random.normal(key, (vocab_size, width), dtype) / jnp.sqrt(width).astype(dtype)
         self.unembedding = nnx.Param(G)

@@ -61,9 +61,7 @@ def as_model(model_or_state: Any) -> NextTokenModel:
     )
 
 
-def export_predictor(
-    model_or_state: Any, contexts: Int[Array, "contexts length"]
-) -> Predictor:
+def export_predictor(model_or_state: Any, contexts: Int[Array, "contexts length"]) -> Predictor:
     """The model as a `Predictor` on `contexts`: `F = f(contexts)`, `G`, bias (THEORY §1).
 
     Args:

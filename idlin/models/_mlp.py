@@ -16,8 +16,8 @@ class MLPModel(NextTokenModel):
 
     Args:
         vocab_size: V; context_length: T; width: d.
-        hidden: hidden units; embed: token embedding size e; activation: "tanh" | "gelu" | "relu" | "identity"
-            (an encoder affine in its input embeddings).
+        hidden: hidden units; embed: token embedding size e.
+        activation: "tanh" | "gelu" | "relu" | "identity" (an encoder affine in its inputs).
         bias: a per-token output bias `b(y)` (THEORY §1: the same model one dimension up).
         dtype: parameter dtype.
         rngs: `nnx.Rngs`.

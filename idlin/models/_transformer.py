@@ -52,7 +52,9 @@ class TransformerModel(NextTokenModel):
         rngs: nnx.Rngs,
     ) -> None:
         self.embed = nnx.Embed(vocab_size, embed, param_dtype=dtype, rngs=rngs)
-        self.position = nnx.Param(0.02 * jax.random.normal(rngs.params(), (context_length, embed), dtype))
+        self.position = nnx.Param(
+            0.02 * jax.random.normal(rngs.params(), (context_length, embed), dtype)
+        )
         self.blocks = nnx.List([Block(embed, heads, dtype, rngs) for _ in range(layers)])
         self.ln_f = nnx.LayerNorm(embed, param_dtype=dtype, rngs=rngs)
         self.out = nnx.Linear(embed, width, param_dtype=dtype, rngs=rngs)
@@ -65,6 +67,9 @@ class TransformerModel(NextTokenModel):
         T = h.shape[1]
         h = h + self.position[...][None, :T]
         mask = jnp.tril(jnp.ones((T, T), bool))[None, None]  # (1, 1, T, T) causal
-        for block in self.blocks:
-            h = block(h, mask)
-        return self.out(self.ln_f(h[:, -1]))  # (B, d): the last position predicts x_{T+1}
+        # Flax's LayerNorm promotes its statistics with float32, which strict dtype promotion
+        # rejects for float64 models; the outputs keep the parameter dtype either way.
+        with jax.numpy_dtype_promotion("standard"):
+            for block in self.blocks:
+                h = block(h, mask)
+            return self.out(self.ln_f(h[:, -1]))  # (B, d): the last position predicts x_{T+1}

@@ -71,7 +71,7 @@ def parallelism(
     Args:
         p: the model.
         pairs: (m, 2) integer indices of contexts (embedding side) or tokens (unembedding side),
-            m ≥ 2, no duplicate pair.
+            m ≥ 2, no duplicate pair (`(b, a)` duplicates `(a, b)`).
         side: "embedding" or "unembedding".
         form: "raw" or "identifiable".
         tol: relative tolerance (default `√ε` of p's dtype).
@@ -100,7 +100,7 @@ def parallelism(
     tol = check_tol(tol, p.dtype)
     size = p.num_contexts if side == "embedding" else p.vocab_size
     what = "context" if side == "embedding" else "token"
-    idx = as_pairs("pairs", pairs, size=size, what=what, min_pairs=2)
+    idx = as_pairs("pairs", pairs, size=size, what=what, min_pairs=2, unordered=True)
     coords = coordinates(p, side, form, rtol=rtol)
     ratio, norms, scale = parallelism_kernel(coords.points, idx)
     zero = np.flatnonzero(norms <= tol * float(scale))

@@ -102,8 +102,11 @@ def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
     return arr
 
 
-def as_pairs(name: str, value: Any, *, size: int, what: str, min_pairs: int) -> np.ndarray:
-    """An (m, 2) integer array of distinct pairs, m ≥ `min_pairs`, entries in [0, size)."""
+def as_pairs(
+    name: str, value: Any, *, size: int, what: str, min_pairs: int, unordered: bool = False
+) -> np.ndarray:
+    """An (m, 2) integer array of distinct pairs, m ≥ `min_pairs`, entries in [0, size); with
+    `unordered`, `(b, a)` counts as a duplicate of `(a, b)`."""
     arr = as_indices(name, value, size=size, what=what)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ShapeError(f"{name}: expected an (m, 2) array of index pairs, got shape {arr.shape}")
@@ -111,9 +114,10 @@ def as_pairs(name: str, value: Any, *, size: int, what: str, min_pairs: int) -> 
         raise ProbeError(f"{name}: expected at least {min_pairs} pairs, got {arr.shape[0]}")
     seen: dict[tuple[int, int], int] = {}
     for i, (a, b) in enumerate(arr.tolist()):
-        if (a, b) in seen:
-            raise ProbeError(f"{name}: duplicate pair ({a}, {b}) at rows {seen[(a, b)]} and {i}")
-        seen[(a, b)] = i
+        key = (min(a, b), max(a, b)) if unordered else (a, b)
+        if key in seen:
+            raise ProbeError(f"{name}: duplicate pair ({a}, {b}) at rows {seen[key]} and {i}")
+        seen[key] = i
     return arr
 
 

@@ -46,14 +46,17 @@ class Checkpoints:
             ConfigError: the directory holds a different run (config, key or truth).
             FileFormatError: the checkpoint cannot be read into this structure.
         """
-        saved_meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))[
-            "meta"
-        ]
+        saved_meta = self.manager.restore(
+            step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+        )["meta"]
         if saved_meta != meta:
-            diff = sorted(k for k in set(meta) | set(saved_meta) if meta.get(k) != saved_meta.get(k))
+            diff = sorted(
+                k for k in set(meta) | set(saved_meta) if meta.get(k) != saved_meta.get(k)
+            )
+            saved = {k: saved_meta.get(k) for k in diff}
+            wanted = {k: meta.get(k) for k in diff}
             raise ConfigError(
-                f"checkpoint {self.directory}: expected a run with the same {diff}, got "
-                f"{ {k: saved_meta.get(k) for k in diff} } instead of { {k: meta.get(k) for k in diff} }; "
+                f"checkpoint {self.directory}: expected a run with {wanted}, got {saved}; "
                 "use a fresh directory"
             )
         abstract = jax.tree.map(

@@ -47,7 +47,7 @@ class TrainConfig:
     source: str = "table"
     stream_samples: int = 200_000
     dtype: str = "float32"
-    hidden: int = 64
+    hidden: int = 128
     embed: int = 16
     activation: str = "tanh"
     layers: int = 2

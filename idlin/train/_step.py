@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 from jaxtyping import PRNGKeyArray
@@ -127,9 +126,10 @@ def make_step(graphdef: nnx.GraphDef, config: TrainConfig):
 
     def loss_fn(params, data: TrainData, idx):
         logq = jax.nn.log_softmax(nnx.merge(graphdef, params)(data.contexts[idx]), axis=-1)
-        if config.source == "table":
+        if data.probs is not None and data.log_probs is not None:  # source == "table"
             p, logp = data.probs[idx], data.log_probs[idx]  # (B, V)
             return jnp.mean(jnp.sum(p * (logp - logq), axis=-1))
+        assert data.tokens is not None  # source == "stream"
         nll = -jnp.take_along_axis(logq, data.tokens[idx][:, None], axis=-1)
         return jnp.mean(nll)
 
@@ -170,5 +170,3 @@ def seed_data_keys(key: PRNGKeyArray, seeds: int) -> jax.Array:
 def unstack(tree: Any, k: int) -> Any:
     """Seed k's slice of a stacked pytree."""
     return jax.tree.map(lambda x: x[k], tree)
-
-

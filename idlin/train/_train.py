@@ -105,10 +105,14 @@ def train(
     K, total = config.seeds, config.steps
     end = total if stop_after is None else int(stop_after)
     if not 1 <= end <= total:
-        raise ConfigError(f"stop_after: expected 1 ≤ stop_after ≤ steps = {total}, got {stop_after}")
+        raise ConfigError(
+            f"stop_after: expected 1 ≤ stop_after ≤ steps = {total}, got {stop_after}"
+        )
     stream = None
     if config.source == "stream":
-        stream = sample_stream(truth, key=jax.random.fold_in(key, 2), num_samples=config.stream_samples)
+        stream = sample_stream(
+            truth, key=jax.random.fold_in(key, 2), num_samples=config.stream_samples
+        )
     data = make_data(truth, config, stream)
     graphdef, states = init_states(truth, config, key=key)
     data_keys = seed_data_keys(key, K)
@@ -135,7 +139,11 @@ def train(
             step += n
             bar.update(n)
             bar.set_postfix(loss=f"{losses[step - 1].mean():.3e}")
-            if ckpt is not None and (step % config.checkpoint_every == 0 or step == end):
+            if (
+                ckpt is not None
+                and meta is not None
+                and (step % config.checkpoint_every == 0 or step == end)
+            ):
                 ckpt.save(step, states, losses, meta)
     finally:
         bar.close()
@@ -143,7 +151,8 @@ def train(
             ckpt.close()
     seconds = time.perf_counter() - t0
     predictors = tuple(
-        export_predictor((graphdef, unstack(states.params, k)), truth.contexts) for k in range(K)
+        export_predictor((graphdef, unstack(states.params, k)), jax.numpy.asarray(truth.contexts))
+        for k in range(K)
     )
     kl = np.array([distribution_gap(truth.predictor, p).mean_kl for p in predictors])
     return TrainResult(

@@ -1,0 +1,108 @@
+"""`idlin reproduce --quick` end to end, as a user runs it (one subprocess, ~1 minute on 2 cores).
+
+Checks that the report files exist, that `report.md` shows the numbers `report.json` holds, that
+those numbers are right (recomputed with NumPy from the predictor files the run saved), and that
+the theory's exact claims hold on the truth (THEORY §7).
+"""
+
+import json
+
+import numpy as np
+import pytest
+from test_cli_helpers import centered_log_odds, run_idlin
+
+from idlin.report import FIGURES
+
+
+def _fmt(x: float) -> str:
+    return format(x, ".4g")  # the report's documented rounding: 4 significant digits
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "out"
+    proc = run_idlin("reproduce", "--quick", "--out", out, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    return out, proc, report, (out / "report.md").read_text()
+
+
+def _load(path):
+    with np.load(path, allow_pickle=False) as z:
+        return z["embeddings"], z["unembeddings"]
+
+
+def test_writes_report_figures_and_models(run):
+    out, proc, report, md = run
+    assert report["skipped"] == []
+    assert report["figures"] == sorted(report["figures"], key=FIGURES.index)
+    assert set(report["figures"]) == set(FIGURES)
+    for name in FIGURES:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+        assert f"]({name})" in md
+    assert "Trained models (THEORY §8)" in proc.stdout
+    assert "Morphology language: all or none" in proc.stdout
+    assert (out / "models" / "lowrank_truth.npz").is_file()
+
+
+def test_markdown_shows_the_json_numbers(run):
+    _, _, report, md = run
+    for m in report["models"]:
+        start = f"| {m['experiment']} | {m['width']} | {m['seed']} |"
+        row = next(line for line in md.splitlines() if line.startswith(start))
+        keys = ("kl_to_truth", "relative_gap", "canonical_r2", "map_embedding_residual",
+                "map_unembedding_residual")  # fmt: skip
+        for key in keys:
+            assert f"| {_fmt(m[key])} |" in row, (key, row)
+    for s in report["seed_pairs"]:
+        assert f"| {_fmt(s['relative_gap'])} | {_fmt(s['mean_kl'])} |" in md
+    for p in report["properties"]:
+        for s in p["trained"]:
+            assert f"| {_fmt(s['raw_score'])} | {_fmt(s['identifiable_score'])} |" in md
+        assert f"({_fmt(p['truth_identifiable'][1])})" in md
+
+
+def test_json_numbers_match_numpy_on_the_saved_models(run):
+    out, _, report, _ = run
+    checked = 0
+    for m in report["models"]:
+        Ft, Gt = _load(out / "models" / f"{m['experiment']}_truth.npz")
+        F, G = _load(out / "models" / f"{m['experiment']}_d{m['width']}_seed{m['seed']}.npz")
+        Cs, C = centered_log_odds(Ft, Gt), centered_log_odds(F, G)
+        gap = np.linalg.norm(Cs - C) / np.linalg.norm(Cs)
+        np.testing.assert_allclose(m["relative_gap"], gap, rtol=1e-9)
+        lp = Cs - np.log(np.exp(Cs).sum(axis=1, keepdims=True))
+        lq = C - np.log(np.exp(C).sum(axis=1, keepdims=True))
+        kl = (np.exp(lp) * (lp - lq)).sum(axis=1).mean()
+        np.testing.assert_allclose(m["kl_to_truth"], kl, rtol=1e-8)
+        s = np.linalg.svd(C, compute_uv=False)[: len(m["log_odds_spectrum"])]
+        np.testing.assert_allclose(m["log_odds_spectrum"], s, rtol=1e-8, atol=1e-10 * s[0])
+        assert m["effective_complexity"] == int(np.sum(s > report["config"]["rank_rtol"] * s[0]))
+        checked += 1
+    assert checked == len(report["models"]) >= 4
+
+
+def test_theory_holds_exactly_on_the_truth(run):
+    _, _, report, _ = run
+    props = {(p["name"], p["side"]): p for p in report["properties"]}
+    assert len(props) == 5
+    for p in props.values():
+        a = p["all_or_none"]
+        assert a["identifiable_agrees"] is True  # §7.1
+        assert a["included_pattern"] != "split"  # §7.3: all or none under inclusion
+        assert a["max_relative_gap"] < 1e-10  # every member is equivalent
+        ce = p["counterexample"]
+        if ce["construction"]:
+            assert ce["member_relative_gap"] < 1e-10 and ce["raw_on_member"] != ce["raw_on_truth"]
+    # §7.4: identifiable parallelism true ⇒ raw parallelism split over the class.
+    for side in ("embedding", "unembedding"):
+        p = props[("parallelism", side)]
+        assert p["truth_identifiable"][0] is True and p["all_or_none"]["raw_pattern"] == "split"
+
+
+def test_out_must_be_a_directory(tmp_path):
+    (tmp_path / "file").write_text("x")
+    proc = run_idlin("reproduce", "--quick", "--out", tmp_path / "file")
+    assert proc.returncode == 2 and proc.stderr.startswith("idlin: error: --out: expected")
+    assert "Traceback" not in proc.stderr
