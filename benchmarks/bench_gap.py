@@ -167,15 +167,19 @@ def rel(a: float, b: float) -> float:
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument("--only", type=int, default=None, help="run only this size (0 or 1)")
+    args = ap.parse_args()
     if args.run_case is not None:
         case_main(run, args.run_case)
         return
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    indices = range(len(sizes)) if args.only is None else [args.only]
     repeats = args.repeats or (2 if args.quick else 3)
     gemm_n = 256 if args.quick else 2048
     results, rows, failures = [], [], []
-    for i, size in enumerate(sizes):
+    for i in indices:
+        size = sizes[i]
         N, V, d = size
         cases = {}
         for kind in ("reference", "idlin", "idlin_qr", "numpy", "streamed"):
@@ -259,8 +263,9 @@ def main() -> None:
         "streamed / GEMM peak",
     ]
     print(fmt_table(rows, header))
+    name = "gap_quick" if args.quick else "gap"
     path = write_json(
-        "gap_quick" if args.quick else "gap",
+        name if args.only is None else f"{name}_size{args.only}",
         {"quick": args.quick, "repeats": repeats, "results": results},
         args.out,
     )

@@ -4,6 +4,7 @@ The public API in one place; each name lives in a module named after its idea (T
 in parentheses).
 """
 
+from . import io as io
 from ._classes import MOVES as MOVES
 from ._classes import random_invertible as random_invertible
 from ._classes import sample_equivalent as sample_equivalent

@@ -242,7 +242,7 @@ def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r, cf
         experiment=experiment,
         width=width,
         seed=seed,
-        kl_to_truth=float(gap.mean_kl),
+        kl_to_truth=float(gap.mean_kl or 0.0),  # never None: full gap
         relative_gap=float(gap.relative),
         effective_complexity=numerical_rank(s.log_odds_spectrum, cfg.rank_rtol),
         rank_separation=spectral_gap(s.log_odds_spectrum, r),
@@ -262,7 +262,7 @@ def _seed_pairs(experiment, models, r) -> list[SeedPair]:
             continue
         gap = distribution_gap(p1, p2)
         out.append(
-            SeedPair(experiment, w1, (s1, s2), float(gap.relative), float(gap.mean_kl),
+            SeedPair(experiment, w1, (s1, s2), float(gap.relative), float(gap.mean_kl or 0.0),
                      _canonical_r2(p1, p2, r))
         )  # fmt: skip
     return out
@@ -397,11 +397,11 @@ def reproduce(
             vocab_size=cfg.lowrank_vocab, context_length=cfg.lowrank_context_length,
             rank=cfg.lowrank_rank, width=cfg.lowrank_truth_width, key=jax.random.fold_in(key, 1),
         )  # fmt: skip
-        experiments.append(("lowrank", t, int(t.rank)))
+        experiments.append(("lowrank", t, cfg.lowrank_rank))
     if morphology_truth is not None:
         say("building the morphology truth")
         t = morphology_truth(adjectives=cfg.adjectives)
-        experiments.append(("morphology", t, int(t.rank)))
+        experiments.append(("morphology", t, int(t.rank or 0)))  # set by the generator
 
     morph_trained: list = []
     for n, (name, truth, r) in enumerate(experiments):

@@ -1,6 +1,5 @@
 """canonical_fit against a dense float64 NumPy reference (THEORY §4, §8)."""
 
-import jax
 import numpy as np
 import pytest
 
@@ -126,11 +125,9 @@ def test_float32_models_agree_with_float64_within_float32_tolerances():
     p64 = _random(11)
     q64 = _np_equivalent(_random(12), 13, extra=1)
     p32, q32 = p64.astype(np.float32), q64.astype(np.float32)
-    key = jax.random.key(0)
     pairs = [
         (canonical_fit(p32, q32).r2, canonical_fit(p64, q64).r2),
         (metrics.d_logit(p32, q32), metrics.d_logit(p64, q64)),
-        (metrics.m_svd(p32, q32, key=key).value, metrics.m_svd(p64, q64, key=key).value),
     ]
     for got, want in pairs:
         np.testing.assert_allclose(got, want, rtol=1e-4)

@@ -3,9 +3,12 @@
 import jax
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import idlin
 from idlin.metrics import d_llv, m_svd
+from idlin.testing import equivalent_pairs, planted_predictor, prng_keys
 
 N, V = 12, 9
 
@@ -139,3 +142,30 @@ def test_every_public_metric_name_is_documented():
         obj = getattr(metrics, name)
         if callable(obj):
             assert obj.__doc__ and len(obj.__doc__) > 40, name
+
+
+# One shape and one rank (k_f = k_g = 4, r = 3 < d = 5): values vary, compilations do not.
+_FIXED_WIDTH_MOVES = ("basis", "shift", "embedding_null", "unembedding_null")
+_BASE = st.integers(0, 2**32 - 1).map(
+    lambda seed: planted_predictor(
+        seed, shape=(9, 7, 5), embedding_rank=4, unembedding_rank=4, effective_complexity=3
+    )
+)
+
+
+@given(
+    equivalent_pairs(_BASE, moves=_FIXED_WIDTH_MOVES, max_condition=30.0),
+    prng_keys(),
+)
+def test_identifiable_metrics_are_class_invariant(pair, key):
+    """Over the class (THEORY §5 moves), the distribution-level metrics read 'identical'."""
+    from idlin.metrics import canonical_fit, d_logit, principal_angles
+
+    p, q = pair.p, pair.q
+    r = 3
+    scale = float(np.sum(np.asarray(p.log_odds()) ** 2)) / p.num_contexts
+    assert d_logit(p, q) <= 1e-16 * scale
+    assert canonical_fit(p, q, rank=r).r2 > 1 - 1e-9
+    assert principal_angles(p, q, rank=r).max_angle < 1e-6
+    assert m_svd(p, q, key=key).value == pytest.approx(1.0, abs=1e-8)
+    assert d_llv(p, q, key=key).value < 1e-12

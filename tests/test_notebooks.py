@@ -21,7 +21,7 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
-# Per-notebook wall-clock limit for one cell at tiny size (generous: CI has 2 shared cores).
+# Wall-clock limit per cell at tiny size (generous: CI has 2 cores, compilation dominates).
 CELL_TIMEOUT_S = 180
 FAST_COMPILE_FLAGS = (
     "--xla_backend_optimization_level=0",

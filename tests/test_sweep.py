@@ -12,8 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from idlin import ConfigError, FileFormatError
+import idlin
+from idlin import ConfigError, FileFormatError, Predictor
 from idlin.sweep import (
+    Program,
     Record,
     ResultsStore,
     build_program,
@@ -21,6 +23,7 @@ from idlin.sweep import (
     make_truth,
     owned_points,
     parse_config,
+    register_architecture,
     run_sweep,
 )
 from idlin.sweep._checkpoint import load_checkpoint, restore, save_checkpoint
@@ -72,7 +75,8 @@ def test_grid_is_the_product_in_a_fixed_order_with_distinct_stable_keys():
     [
         ({"sweep": {"steps": 0}}, r"sweep.steps: expected a positive integer, got 0"),
         ({"sweep": {"seeds": [1, 1]}}, r"expected distinct seeds"),
-        ({"sweep": {"seeds": [-1]}}, r"expected non-negative integers, got -1"),
+        ({"sweep": {"seeds": [-1]}}, r"expected integers in \[0, 2³¹\), got -1"),
+        ({"sweep": {"seeds": [2**31]}}, r"expected integers in \[0, 2³¹\), got 2147483648"),
         ({"sweep": {"bogus": 1}}, r"unknown keys \['bogus'\]"),
         ({"sweep": {"journal_mode": "mmap"}}, r"journal_mode: expected one of"),
         ({"grid": {"width": []}}, r"grid.width: expected a non-empty list"),
@@ -274,6 +278,34 @@ def test_mlp_sweep_matches_sequential_idlin_train_steps(tmp_path):
         assert r.metrics["truth_rank"] == 2 and r.config["train_options"]["hidden"] == 4
 
 
+def _exploding(point):
+    """A user architecture whose parameters overflow to inf: its records say why it failed."""
+
+    def init(key, data):
+        return {"w": jax.random.normal(key, (2,), jnp.float64)}
+
+    def step(state, key, data):
+        return {"w": state["w"] * data}, jnp.sum(state["w"])
+
+    def evaluate(state):
+        p = Predictor(state["w"][None, :], np.eye(2))  # NonFiniteError once w overflows
+        return {"gap": idlin.distribution_gap(p, p).frobenius}
+
+    return Program(init, step, evaluate, jnp.asarray(float(point.learning_rate)))
+
+
+def test_a_failed_seed_is_recorded_with_its_reason_and_the_sweep_goes_on(tmp_path):
+    register_architecture("exploding", _exploding)
+    c = parse_config(make_config(grid={"architecture": ["exploding"], "width": [2],
+                                       "learning_rate": [1.0, 1e200]}))  # fmt: skip
+    run = run_sweep(c, tmp_path)
+    assert run.records_written == 4
+    with ResultsStore(tmp_path) as s:
+        by_lr = {(r.config["learning_rate"], r.seed): r.metrics for r in s.records()}
+    assert by_lr[(1.0, 0)] == {"gap": 0.0}
+    assert by_lr[(1e200, 0)]["failed"].startswith("NonFiniteError: embeddings: expected finite")
+
+
 def test_runner_input_errors(tmp_path):
     c = parse_config(make_config())
     with pytest.raises(ConfigError, match=r"expected 0 ≤ index < 2, got 2"):
@@ -336,3 +368,30 @@ def test_store_files_are_wal_sqlite_with_a_primary_key(tmp_path):
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO records VALUES ('k', 0, '{}', '{}', 0, 0)")
     conn.close()
+
+
+def test_cli_status_and_summary_on_a_stored_sweep(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from idlin.cli import app
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        '[sweep]\nseeds = 2\nsteps = 3\n[grid]\ndistribution = ["q"]\nwidth = [2]\n'
+        'architecture = ["quadratic"]\nlearning_rate = [0.1]\n'
+        '[distributions.q]\nkind = "quadratic"\n'
+    )
+    point = load_config(cfg).points[0]
+    with ResultsStore(tmp_path / "out") as s:
+        s.put([Record(point.key, 0, {}, {"loss": 1.0}), Record(point.key, 1, {}, {"loss": 3.0})])
+    runner = CliRunner()
+    status = runner.invoke(app, ["sweep", str(cfg), "--out", str(tmp_path / "out"), "--status"])
+    assert status.exit_code == 0 and "2/2 records" in status.output
+    args = ["sweep-summary", str(cfg), "--out", str(tmp_path / "out"), "--json"]
+    summary = runner.invoke(app, [*args, "--plot", str(tmp_path / "f.png")])
+    assert summary.exit_code == 0, summary.output
+    rows = json.loads(summary.output[: summary.output.rindex("]") + 1])
+    assert [(r["metric"], r["n"], r["mean"], r["sem"]) for r in rows] == [("loss", 2, 2.0, 1.0)]
+    assert (tmp_path / "f.png").exists()

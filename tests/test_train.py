@@ -111,3 +111,24 @@ def test_params_are_stacked_per_seed(result):
         np.asarray(jax.nn.log_softmax(result.predictors[1].logits()[:3], -1)),
         rtol=1e-5, atol=1e-6,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ["idlin.data", "idlin.models", "idlin.train"])
+def test_public_names_are_documented(module):
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(module)
+    for name in (n for n in dir(mod) if not n.startswith("_")):
+        obj = getattr(mod, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{module}.{name} has no docstring"
+
+
+def test_lowrank_docstring_example_runs():
+    import doctest
+
+    from idlin.data import _lowrank
+
+    result = doctest.testmod(_lowrank)
+    assert result.attempted > 0 and result.failed == 0

@@ -26,6 +26,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._predictor import Predictor, as_predictor
 from .._subspaces import minimal
+from ._probe import as_labels
 from ._spec import LinearProbe, Parallelism, RelationalLinearity, Spec, Steering, check_spec
 
 
@@ -134,7 +135,7 @@ def _candidates(p: Predictor, prop: Spec, raw: bool, ident: bool, key):
         )
         return
     if isinstance(prop, LinearProbe) and not ident:
-        signs = np.where(np.asarray(prop.labels).astype(np.float64) > 0, 1.0, -1.0)
+        signs = as_labels(prop.labels, np.asarray(prop.contexts).size)
         extra = np.zeros((n, 1))
         extra[np.asarray(prop.contexts), 0] = signs * scale
         construction, q = _widen(p, side, extra)

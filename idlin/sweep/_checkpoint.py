@@ -34,7 +34,7 @@ def checkpoint_path(directory: str, point_key: str) -> str:
 def save_checkpoint(path: str, state, *, step: int, seeds: tuple[int, ...]) -> None:
     """Write `state` (a pytree whose leaves have the seeds as leading axis) atomically."""
     leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(jax.device_get(state))]
-    arrays = {f"leaf_{i:04d}": leaf for i, leaf in enumerate(leaves)}
+    arrays: dict[str, np.ndarray] = {f"leaf_{i:04d}": leaf for i, leaf in enumerate(leaves)}
     arrays["step"] = np.asarray(step, np.int64)
     arrays["seeds"] = np.asarray(seeds, np.int64)
     directory = os.path.dirname(path)
@@ -42,7 +42,7 @@ def save_checkpoint(path: str, state, *, step: int, seeds: tuple[int, ...]) -> N
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # pyright: ignore[reportArgumentType]
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -139,8 +139,8 @@ def _seeds(value: Any) -> tuple[int, ...]:
         return tuple(range(_positive_int("sweep.seeds", value)))
     seeds = _as_list("sweep.seeds", value)
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ConfigError(f"sweep.seeds: expected non-negative integers, got {s!r}")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
+            raise ConfigError(f"sweep.seeds: expected integers in [0, 2³¹), got {s!r}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"sweep.seeds: expected distinct seeds, got {seeds}")
     return tuple(seeds)

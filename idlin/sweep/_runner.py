@@ -21,13 +21,14 @@ import functools
 import os
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .._errors import ConfigError
+from .._errors import ConfigError, IdlinError
 from ._checkpoint import (
     checkpoint_path,
     load_checkpoint,
@@ -143,7 +144,10 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
     records = []
     for row, seed in enumerate(seeds):
         one = jax.tree_util.tree_map(lambda leaf, r=row: np.asarray(leaf[r]), host)
-        metrics = program.evaluate(one)
+        try:
+            metrics = program.evaluate(one)
+        except IdlinError as err:  # e.g. a diverged seed (NaN parameters): record why, go on
+            metrics = {"failed": f"{type(err).__name__}: {err}"}
         records.append(Record(point.key, seed, {**point.as_dict(), "seed": seed}, metrics))
     written = store.put(records)
     remove_checkpoint(path)  # only after the commit: a crash in between just reruns nothing
@@ -155,7 +159,7 @@ def run_sweep(
     config: SweepConfig,
     out_dir: str | os.PathLike[str],
     *,
-    devices: Sequence[jax.Device] | None = None,
+    devices: Sequence[Any] | None = None,
     process_index: int | None = None,
     process_count: int | None = None,
     log: Callable[[str], None] | None = None,

@@ -26,7 +26,7 @@ from rich.table import Table
 
 _out = Console(width=110)
 
-Config = Annotated[Path, typer.Argument(help="Sweep configuration (TOML).")]
+Config = Annotated[Path, typer.Argument(help="Sweep configuration (TOML).", metavar="CONFIG.toml")]
 Out = Annotated[
     Path | None,
     typer.Option("--out", help="Sweep directory (default: idlin-out/sweeps/NAME)."),
@@ -90,17 +90,19 @@ def sweep(
 
 
 def _print_status(s, out_dir: Path) -> None:
-    t = Table(title=f"sweep {out_dir}: {s.done}/{s.total} records")
+    # print, not rich, for the summary line: never re-wrapped, easy to grep.
+    state = "finished" if s.finished else "unfinished"
+    print(
+        f"{out_dir}: {s.done}/{s.total} records ({state}; duplicates {s.duplicates}, "
+        f"records of grid points not in the config {s.stale})"
+    )
+    t = Table()
     for col in ("grid point", "key", "seeds done", "checkpoint step"):
         t.add_column(col)
     for p in s.points:
         step = "—" if p.checkpoint_step is None else str(p.checkpoint_step)
         t.add_row(p.label, p.key, f"{p.done}/{p.seeds}", step)
     _out.print(t)
-    if s.duplicates or s.stale:
-        _out.print(
-            f"duplicates: {s.duplicates}, records of grid points not in the config: {s.stale}"
-        )
 
 
 def sweep_summary(
