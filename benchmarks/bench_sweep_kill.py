@@ -1,7 +1,8 @@
 """Crash-safety benchmark of `idlin sweep`: `kill -9` at random instants, resume, check records.
 
-Each trial starts `idlin sweep CONFIG --out DIR` in a subprocess, waits until it has opened its
-results store, sleeps a random time drawn from the expected remaining run time, and SIGKILLs it.
+Each trial starts `idlin sweep CONFIG --out DIR` in a subprocess, waits until it starts training
+(its first "training" log line), sleeps a random time drawn from the expected remaining run
+time, and SIGKILLs it.
 After all trials one uninterrupted run finishes the sweep. Then every (grid point, seed) must be
 stored exactly once, no checkpoint or temporary file may remain, and every record must equal an
 uninterrupted in-process reference run (relative 1e-12). `tests/test_sweep_distributed.py` runs
@@ -81,19 +82,22 @@ def sweep_cmd(cfg: Path, out: Path) -> list[str]:
 
 
 def kill_once(cfg: Path, out: Path, delay: float) -> bool:
-    """Start a sweep, wait for its store, SIGKILL it `delay` s later; was it still running?"""
+    """Start a sweep, wait until it starts training (its first "training" log line), SIGKILL it
+    `delay` s later; return whether it was still running then."""
+    env = {**cpu_env(), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        sweep_cmd(cfg, out), env=cpu_env(), cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        sweep_cmd(cfg, out), env=env, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-    store = out / "records-p0000.sqlite"
-    deadline = time.monotonic() + 120
-    while not store.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # ends at EOF if the sweep has nothing left to train
+        if ": training " in line:
+            break
     time.sleep(delay)
     alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
+    proc.stdout.close()
     return alive
 
 

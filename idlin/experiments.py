@@ -39,8 +39,10 @@ class SeedReport:
         mean_kl: `mean_x KL(p* ‖ p_θ)` (nats).
         converged: `mean_kl ≤ kl_target` (False flags e.g. the d = r plateau at KL ≈ 0.03).
         rank: numerical rank of `C_θ` at `rtol`; compare with the truth's r.
-        rtol: `2·sqrt(2·N·V·KL)/σ₁(C_θ)`: the perturbation of the singular values that the
-            achieved KL allows (KL ≈ ‖ΔC‖²_F/(2NV) for near-uniform rows), relative to σ₁.
+        rtol: `τ/σ₁(C_θ)` with `τ = 2·sqrt(2·KL)·(√N + √V)`: by Weyl, `σ_{r+1}(C_θ) ≤ ‖ΔC‖₂`
+            (`σ_{r+1}(C*) = 0`); the achieved KL gives an RMS entry of `ΔC` of about
+            `sqrt(2·KL)` (KL ≈ ½·Var_y ΔC per context), and an N×V error of RMS s has
+            `‖ΔC‖₂ ≈ s(√N + √V)` when spread out (random-matrix scale); ×2 for safety.
         spectrum: the leading singular values of `C_θ` (r + 4 of them, or all).
         gap: `σ_rank/σ_{rank+1}` of that spectrum.
         frobenius_to_truth: `‖C_θ − C*‖_F` (the actual error, for comparison with the threshold).
@@ -115,7 +117,7 @@ def relation_pairs(truth: Truth, *, key: PRNGKeyArray, num_pairs: int) -> np.nda
 
 def kl_rtol(p: Predictor, mean_kl: float, spectrum: np.ndarray) -> float:
     """The rank threshold tied to the achieved KL (see `SeedReport.rtol`), clipped into (0, 1)."""
-    tau = 2.0 * np.sqrt(2.0 * p.num_contexts * p.vocab_size * max(mean_kl, 0.0))
+    tau = 2.0 * np.sqrt(2.0 * max(mean_kl, 0.0)) * (np.sqrt(p.num_contexts) + np.sqrt(p.vocab_size))
     return float(np.clip(tau / spectrum[0], np.finfo(np.float64).eps, 0.5))
 
 

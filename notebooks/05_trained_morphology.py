@@ -185,7 +185,10 @@ plt.show()
 # %% [markdown]
 # **Reading the figure.** The identifiable scores sit together for every seed and width: the
 # trained distributions are close to the truth, and the identifiable differences inherit its
-# parallelism. On the unembedding side the raw scores of the wide models are far larger: their
-# unembeddings have components outside the embedding span `E` (the inclusion residual above),
-# which never affect a prediction and so are never trained — the finite-data analogue of the
-# invisible parts that make raw parallelism split over an equivalence class (notebook 3).
+# parallelism. On the unembedding side the raw scores of models wider than `r` are far larger.
+# Unembedding directions that the contexts use little (small singular values of `F`) barely
+# affect a prediction, so training barely moves them and the raw `ĝ` differences keep
+# initialisation noise there; when `d ≥ V` some directions are not used at all (outside the
+# embedding span `E`: the inclusion residual above) — the finite-training analogue of the
+# invisible parts that make raw parallelism split over an equivalence class (notebook 3). The
+# identifiable form weighs every direction by its effect on the log-odds, so it does not see them.

@@ -126,18 +126,19 @@ def test_relational_counterexample_from_the_minimal_model():
 
 def test_explicit_members_and_labels():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(6, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("widen",))
     r = idlin.all_or_none(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.key(0), members=[q])
     assert r.labels == ("p", "minimal", "given[0]") and r.widths == (3, 3, 5)
     assert r.property == "parallelism"
-    r = idlin.all_or_none(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.key(0), members=2)
-    assert len(r.raw) == 4 and "shrink" not in r.labels[2]  # first random member: all moves
+    r = idlin.all_or_none(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.key(0), members=1)
+    assert len(r.raw) == 3 and "shrink" not in r.labels[2]  # first random member: all moves
+    assert set(r.labels[2].split("+")) == set(idlin.MOVES) - {"shrink"}
 
 
 def test_harness_errors():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(6, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     with pytest.raises(idlin.ConfigError, match="Parallelism"):
         idlin.all_or_none(p, idlin.parallelism, key=jax.random.key(0))
     with pytest.raises(idlin.ConfigError, match="count"):

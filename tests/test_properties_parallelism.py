@@ -97,7 +97,7 @@ def test_diverse_fixed_width_class_is_all_or_none(data, planted):
 
 def _small():
     rng = np.random.default_rng(0)
-    return idlin.Predictor(rng.normal(size=(6, 3)), rng.normal(size=(5, 3)))
+    return idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
 
 
 @pytest.mark.parametrize("side", SIDES)
@@ -126,8 +126,8 @@ def test_degenerate_pairs_raise(side):
 def test_zero_identifiable_difference_is_reported_not_judged():
     """Two contexts with the same distribution but different embeddings (invisible part)."""
     rng = np.random.default_rng(1)
-    G = np.c_[rng.normal(size=(5, 2)), np.zeros(5)]  # U = span(e1, e2), e3 invisible
-    F = rng.normal(size=(6, 3))
+    G = np.c_[rng.normal(size=(6, 2)), np.zeros(6)]  # U = span(e1, e2), e3 invisible
+    F = rng.normal(size=(7, 3))
     F[1] = F[0] + np.array([0.0, 0.0, 1.0])
     p = idlin.Predictor(F, G)
     raw = idlin.parallelism(p, [[0, 1], [2, 3]], form="raw")  # raw difference e3 is fine
@@ -140,11 +140,11 @@ def test_zero_identifiable_difference_is_reported_not_judged():
 def test_float32_uses_its_own_tolerance(planted):
     """float32: tol = √ε₃₂ ≈ 3.5e-4; an exact planted parallelism stays well below it."""
     rng = np.random.default_rng(5)
-    F = rng.normal(size=(6, 3))
+    F = rng.normal(size=(7, 3))
     u = rng.normal(size=3)
     F[1] = F[0] + u
     F[3] = F[2] + (-2.0 * u if planted else rng.normal(size=3))
-    p = idlin.Predictor(F.astype(np.float32), rng.normal(size=(5, 3)).astype(np.float32))
+    p = idlin.Predictor(F.astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32))
     for form in FORMS:
         r = idlin.parallelism(p, [[0, 1], [2, 3]], form=form)
         assert r.tol == pytest.approx(np.sqrt(np.finfo(np.float32).eps))

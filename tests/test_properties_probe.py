@@ -96,7 +96,7 @@ def test_diverse_fixed_width_class_is_all_or_none(data, planted):
 
 def test_degenerate_labels_raise():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     with pytest.raises(idlin.ProbeError, match="two classes"):
         idlin.linear_probe(p, [0, 1, 2], [1, 1, 1])
     with pytest.raises(idlin.ProbeError, match="two classes"):
@@ -115,7 +115,7 @@ def test_degenerate_labels_raise():
 
 def test_label_encodings_agree():
     rng = np.random.default_rng(2)
-    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     idx = [0, 1, 2, 3, 4]
     a = idlin.linear_probe(p, idx, [True, False, True, True, False])
     b = idlin.linear_probe(p, idx, [1, 0, 1, 1, 0])

@@ -131,14 +131,14 @@ def test_neither_implication_holds():
 
 def test_vacuous_fit_is_noted():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     r = idlin.relational_linearity(p, [[0, 1], [2, 3]])
     assert r.holds and "vacuous" in r.note
 
 
 def test_degenerate_pairs_raise():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     with pytest.raises(idlin.ProbeError, match="duplicate pair"):
         idlin.relational_linearity(p, [[0, 1], [0, 1]])
     with pytest.raises(idlin.ProbeError, match="duplicate pair"):
@@ -146,7 +146,7 @@ def test_degenerate_pairs_raise():
     with pytest.raises(idlin.ProbeError, match="out-of-range"):
         idlin.relational_linearity(p, [[0, 1], [2, 8]])
     with pytest.raises(idlin.ProbeError, match="out-of-range"):
-        idlin.relational_linearity(p, [[0, 1], [2, 5]], side="unembedding")
+        idlin.relational_linearity(p, [[0, 1], [2, 6]], side="unembedding")
     with pytest.raises(idlin.ProbeError, match="at least 1"):
         idlin.relational_linearity(p, np.zeros((0, 2), int))
     with pytest.raises(idlin.ShapeError, match=r"\(m, 2\)"):

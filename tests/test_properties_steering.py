@@ -61,7 +61,7 @@ def test_diverse_fixed_width_class_is_all_or_none(p, seed):
 
 def test_vector_and_shift_agree():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     v = rng.normal(size=3)
     delta = np.asarray(idlin.properties.steering_shift(p, v))
     a = idlin.steering(p, v, form="identifiable")
@@ -71,21 +71,21 @@ def test_vector_and_shift_agree():
 
 def test_degenerate_steering_raises():
     rng = np.random.default_rng(0)
-    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(5, 3)))
+    p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
     with pytest.raises(idlin.ShapeError, match=r"shape \(3,\)"):
         idlin.steering(p, np.ones(4))
-    with pytest.raises(idlin.ShapeError, match=r"shape \(5,\)"):
+    with pytest.raises(idlin.ShapeError, match=r"shape \(6,\)"):
         idlin.steering(p, shift=np.ones(4))
     with pytest.raises(idlin.ProbeError, match="non-zero"):
-        idlin.steering(p, shift=np.full(5, 2.0))
+        idlin.steering(p, shift=np.full(6, 2.0))
     with pytest.raises(idlin.ProbeError, match="non-zero"):
         idlin.steering(p, np.zeros(3))
     with pytest.raises(idlin.ConfigError, match="exactly one"):
         idlin.steering(p)
     with pytest.raises(idlin.ConfigError, match="exactly one"):
-        idlin.steering(p, np.ones(3), shift=np.ones(5))
+        idlin.steering(p, np.ones(3), shift=np.ones(6))
     # A vector in the null space of Ĝ: G with an invisible coordinate.
-    G = np.c_[rng.normal(size=(5, 2)), np.full(5, 3.0)]
-    q = idlin.Predictor(rng.normal(size=(8, 3)), G)
+    G = np.c_[rng.normal(size=(6, 2)), np.full(6, 3.0)]
+    q = idlin.Predictor(rng.normal(size=(7, 3)), G)
     with pytest.raises(idlin.ProbeError, match="null space"):
         idlin.steering(q, np.array([0.0, 0.0, 1.0]))

@@ -74,8 +74,8 @@ def test_stream_training_learns():
     res = train(TRUTH, config, key=KEY, progress=False)
     h = res.loss_history[:, 0]
     assert np.isfinite(h).all() and h[-20:].mean() < h[:20].mean()
-    assert res.mean_kl[0] < np_mean_kl(TRUTH.probs, D.lowrank_truth(
-        vocab_size=6, context_length=2, rank=2, key=jax.random.key(1)).predictor)  # fmt: skip
+    uniform_kl = float(np.mean(np.sum(TRUTH.probs * np.log(TRUTH.probs * 6), axis=1)))
+    assert res.mean_kl[0] < 0.5 * uniform_kl  # better than predicting uniformly
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,8 @@ def _projected_arrows(points: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray
 
 
 def parallel(models, pairs: np.ndarray, labels, path: Path) -> Path:
-    """`models`: (title, Predictor) rows; columns: raw `ĝ` vs identifiable coordinates."""
+    """`models`: (title, Predictor) rows; columns: raw `ĝ` vs identifiable coordinates. Equal
+    axis scales, so the angles between arrows are the angles in the projection plane."""
     from ..properties._coordinates import coordinates
 
     plt = _pyplot()
@@ -132,11 +133,11 @@ def parallel(models, pairs: np.ndarray, labels, path: Path) -> Path:
                 )
                 ax.text(x + dx, y + dy, labels[i], fontsize=7, color=f"C{i % 10}")  # fmt: skip
             ends = np.vstack([starts, starts + diffs])
-            pad = 0.1 * (np.ptp(ends, axis=0) + 1e-9)
-            ax.set_xlim(ends[:, 0].min() - pad[0], ends[:, 0].max() + pad[0] * 3)
-            ax.set_ylim(ends[:, 1].min() - pad[1], ends[:, 1].max() + pad[1])
+            ax.plot(ends[:, 0], ends[:, 1], ls="none")  # arrows do not set the data limits
+            ax.margins(0.12)
             coords = "ĝ(y)" if form == "raw" else "Σ^½γ(y) (columns of C)"
             ax.set_title(f"{title}: {form} {coords}", fontsize=9)
+            ax.set_aspect("equal", adjustable="datalim")  # true angles between the arrows
             ax.set_xlabel("difference axis 1")
             ax.set_ylabel("difference axis 2")
     fig.suptitle("easy→easiest ∥ lucky→luckiest? token differences, 2-D projections", fontsize=10)

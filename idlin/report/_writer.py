@@ -149,8 +149,8 @@ def write_report(result, artifacts, out: Path, *, figures: bool = True) -> list[
             if artifacts.counterexample_member is not None:
                 rows.append(("truth's class member", artifacts.counterexample_member))
             trained = artifacts.trained.get("morphology") or []
-            if trained:
-                w, s, q = trained[0]
+            if trained:  # the widest model, seed 0: most room for invisible coordinates
+                w, s, q = max(trained, key=lambda t: (t[0], -t[1]))
                 rows.append((f"trained d={w} seed {s}", q))
             if rows:
                 written.append(

@@ -132,6 +132,7 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
     if states is None:
         states = init(seed_array, data)
     chunk = _chunk_fn(program.step, sharding)
+    log(f"{point.label}: training {len(seeds)} seeds from step {start}")
     steps_done = 0
     while start < config.steps:
         length = min(config.checkpoint_every, config.steps - start)
