@@ -95,6 +95,9 @@ def kill_once(cfg: Path, out: Path, delay: float) -> bool:
             break
     time.sleep(delay)
     alive = proc.poll() is None
+    assert alive or proc.returncode == 0, f"the sweep crashed (exit {proc.returncode})"
+    if os.environ.get("IDLIN_KILL_DEBUG"):
+        print(f"kill after {delay:.2f} s: {'running' if alive else 'already finished'}", flush=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     proc.stdout.close()
@@ -122,7 +125,8 @@ def kill_campaign(cfg: Path, workdir: Path, *, trials: int, seed: int) -> KillSt
     alive = 0
     for _ in range(trials):
         remaining = 1.0 - sweep_status(config, out).done / config.num_records
-        alive += kill_once(cfg, out, rng.uniform(0.0, ref.seconds * max(remaining, 0.2)))
+        # Half the expected remaining time: most kills land mid-run, some near the end.
+        alive += kill_once(cfg, out, rng.uniform(0.0, 0.5 * ref.seconds * max(remaining, 0.2)))
     before = sweep_status(config, out)
     assert before.duplicates == 0, f"duplicates after kills: {before.duplicates}"
     final = subprocess.run(

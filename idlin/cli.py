@@ -93,7 +93,7 @@ def verify(
         if rtol is not None and not rtol >= 0:
             raise ConfigError(f"--rtol: expected a tolerance ≥ 0, got {rtol}")
         arrays = [io.read_arrays(a), io.read_arrays(b)]
-        stored = tuple(io.stored_dtype(x) for x in arrays)
+        stored = (io.stored_dtype(arrays[0]), io.stored_dtype(arrays[1]))
         pa, pb = (
             io.from_arrays(x, dtype=np.float64, source=str(f))
             for x, f in zip(arrays, (a, b), strict=True)
@@ -104,7 +104,7 @@ def verify(
                 f"A (N={pa.num_contexts}, V={pa.vocab_size}) and "
                 f"B (N={pb.num_contexts}, V={pb.vocab_size})"
             )
-        result = compare(pa, pb, stored=stored, rtol=rtol)  # type: ignore[arg-type]
+        result = compare(pa, pb, stored=stored, rtol=rtol)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

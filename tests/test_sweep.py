@@ -26,7 +26,12 @@ from idlin.sweep import (
     register_architecture,
     run_sweep,
 )
-from idlin.sweep._checkpoint import load_checkpoint, restore, save_checkpoint
+from idlin.sweep._checkpoint import (
+    load_checkpoint,
+    remove_temporaries,
+    restore,
+    save_checkpoint,
+)
 from idlin.sweep._summary import summarize, summarize_records, sweep_status
 
 
@@ -157,6 +162,11 @@ def test_checkpoint_roundtrip_restore_and_bad_file(tmp_path):
     np.testing.assert_array_equal(got["n"], state["n"][[2, 0]])
     assert restore({"w": np.zeros((3, 3)), "n": state["n"]}, ck, np.array([0])) is None
     assert list((tmp_path / "c").iterdir()) == [tmp_path / "c" / "k.npz"]  # no temp left
+    # A temp file left by a kill inside save_checkpoint is swept up by the owner; others stay.
+    (tmp_path / "c" / "k.npz.abc123.tmp").write_bytes(b"partial")
+    (tmp_path / "c" / "other.npz.abc123.tmp").write_bytes(b"partial")
+    remove_temporaries(path)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["k.npz", "other.npz.abc123.tmp"]
     (tmp_path / "c" / "k.npz").write_bytes(b"torn")
     with pytest.raises(FileFormatError, match="delete it to restart"):
         load_checkpoint(path)

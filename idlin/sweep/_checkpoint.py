@@ -8,6 +8,7 @@ either the previous checkpoint or the new one, never a torn file.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import tempfile
 import zipfile
@@ -28,6 +29,7 @@ class Checkpoint:
 
 
 def checkpoint_path(directory: str, point_key: str) -> str:
+    """Where a grid point's checkpoint lives: `DIR/checkpoints/KEY.npz`."""
     return os.path.join(directory, "checkpoints", f"{point_key}.npz")
 
 
@@ -39,7 +41,8 @@ def save_checkpoint(path: str, state, *, step: int, seeds: tuple[int, ...]) -> N
     arrays["seeds"] = np.asarray(seeds, np.int64)
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    # Named after the checkpoint, so its owner can sweep up a temp file left by a kill -9.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)  # pyright: ignore[reportArgumentType]
@@ -85,6 +88,15 @@ def restore(template, checkpoint: Checkpoint, rows: np.ndarray):
     return jax.tree_util.tree_unflatten(treedef, [c[rows] for c in checkpoint.leaves])
 
 
+def remove_temporaries(path: str) -> None:
+    """Delete temp files of the checkpoint `path` left by a crash inside `save_checkpoint`
+    (call only from the process that owns the checkpoint)."""
+    for tmp in glob.glob(glob.escape(path) + ".*.tmp"):
+        os.unlink(tmp)
+
+
 def remove_checkpoint(path: str) -> None:
+    """Delete a finished point's checkpoint and any temp files of it."""
+    remove_temporaries(path)
     if os.path.exists(path):
         os.unlink(path)

@@ -33,6 +33,7 @@ from ._checkpoint import (
     checkpoint_path,
     load_checkpoint,
     remove_checkpoint,
+    remove_temporaries,
     restore,
     save_checkpoint,
 )
@@ -121,6 +122,7 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
     path = checkpoint_path(store.directory, point.key)
     init = _init_fn(program.init, sharding)
     states, start = None, 0
+    remove_temporaries(path)
     ckpt = load_checkpoint(path)
     if ckpt is not None and set(seeds) <= set(ckpt.seeds):
         rows = np.asarray([ckpt.seeds.index(s) for s in padded])

@@ -101,6 +101,7 @@ class ResultsStore:
         self._conn = _connect(store_path(self.directory, process_index), journal_mode)
 
     def close(self) -> None:
+        """Close this process's database connection."""
         self._conn.close()
 
     def __enter__(self) -> ResultsStore:

@@ -52,6 +52,7 @@ class SweepStatus:
 
     @property
     def finished(self) -> bool:
+        """Every (grid point, seed) of the config has its record."""
         return self.done == self.total
 
 
