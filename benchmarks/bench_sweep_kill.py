@@ -171,7 +171,7 @@ def main() -> None:
         "benchmark": "sweep_kill",
         **dataclasses.asdict(stats),
         "passed": True,
-        "device": str(jax.devices()[0]),
+        "device": f"{jax.devices()[0].platform} ({jax.devices()[0].device_kind})",
         "jax": jax.__version__,
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
