@@ -97,7 +97,6 @@ def machine() -> dict[str, Any]:
         "jax": jax.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
-        "x64": bool(jax.config.jax_enable_x64),
     }
 
 

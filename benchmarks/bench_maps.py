@@ -58,7 +58,14 @@ def mean_corr(A: np.ndarray, B: np.ndarray) -> float:
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    ap = parser(__doc__.splitlines()[0])
+    ap.add_argument(
+        "--cca-components",
+        type=int,
+        default=None,
+        help="fit sklearn CCA with only this many components and extrapolate its time to d",
+    )
+    args = ap.parse_args()
     enable_x64()
     from sklearn.cross_decomposition import CCA
     from sklearn.exceptions import ConvergenceWarning
@@ -106,18 +113,26 @@ def main() -> None:
     )
 
     # scikit-learn's NIPALS CCA is slow: one warm-up-free timed fit (it has no compile step).
+    # NIPALS extracts one component after another at a similar cost each, so with
+    # --cca-components k < d the time of all d is extrapolated as t_k·d/k (and reported so).
+    k = d if args.cca_components is None else min(args.cca_components, d)
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # non-convergence is reported through n_iter instead
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = CCA(n_components=d, scale=True, max_iter=500).fit(F, Ft)
-    t_cca = time.perf_counter() - t0
+        model = CCA(n_components=k, scale=True, max_iter=500).fit(F, Ft)
+    t_k = time.perf_counter() - t0
     xs, ys = model.transform(F, Ft)
     out["sklearn_cca"] = {
-        "seconds": t_cca,
+        "seconds": t_k * d / k,
+        "components_fitted": k,
+        "seconds_measured": t_k,
+        "extrapolated": k < d,
         "r2": r2(model.predict(F), Ft),
         "m_cca": mean_corr(xs, ys),
         "n_iter": [int(i) for i in model.n_iter_],
     }
+    if k < d:  # compare m_CCA over the same leading components
+        out["idlin_cca"]["m_cca_first_k"] = cca(F, Ft, num_components=k).mean
 
     t_cca = out["sklearn_cca"]["seconds"]
     for name, e in out.items():
@@ -136,17 +151,17 @@ def main() -> None:
     assert best["r2"] >= out["numpy_lstsq"]["r2"] - 1e-9, out
     # φ and F̃ are different targets; the canonical fit must still see the same small residual.
     assert 1 - out["canonical_fit"]["r2"] < 5 * (1 - best["r2"]), out
-    assert abs(out["idlin_cca"]["m_cca"] - out["sklearn_cca"]["m_cca"]) < 1e-3, out
-    goals = {
-        "speedup_vs_sklearn_cca": goal(best["speedup_vs_sklearn_cca"], SPEEDUP_GOAL),
-        "r2_at_least_cca": goal(best["r2"] - out["sklearn_cca"]["r2"], 0.0),
-    }
+    m_key = "m_cca" if k == d else "m_cca_first_k"
+    assert abs(out["idlin_cca"][m_key] - out["sklearn_cca"]["m_cca"]) < 1e-3, out
+    goals = {"speedup_vs_sklearn_cca": goal(best["speedup_vs_sklearn_cca"], SPEEDUP_GOAL)}
+    if k == d:  # a k-component CCA predicts worse by construction: no fair R² comparison
+        goals["r2_at_least_cca"] = goal(best["r2"] - out["sklearn_cca"]["r2"], 0.0)
     print(fmt_table(rows, ["method", "seconds", "vs sklearn CCA", "R² (q's F)", "m_CCA"]))
     path = write_json(
         "maps_quick" if args.quick else "maps",
         {
             "quick": args.quick,
-            "size": {**size, "dtype": "float64", "noise": NOISE},
+            "size": {**size, "dtype": "float64", "noise": NOISE, "cca_components": k},
             "methods": out,
             "goals": goals,
         },

@@ -57,7 +57,7 @@ def run(case: dict) -> dict:
         )
     else:
         t = timeit(lambda: idlin.subspaces(p), repeats=case["repeats"])
-    return {"seconds": t.median, "timing": t, "rss_inputs_mib": rss0}
+    return {"seconds": t.median, "cpu_seconds": t.cpu_median, "timing": t, "rss_inputs_mib": rss0}
 
 
 def slope(x, y) -> float:
@@ -95,8 +95,9 @@ def main() -> None:
             cost = np.array([(p["N"] + p["V"]) * p["d"] ** 2 for p in pts], float)
             mem = np.array([(p["N"] + p["V"]) * p["d"] for p in pts], float)
             t = np.array([p["seconds"] for p in pts])
+            cpu = np.array([p["cpu_seconds"] for p in pts])
             extra = np.array([p["extra_mib"] for p in pts])
-            fit = {"time": slope(x, t), "expected_time": slope(x, cost)}
+            fit = {"time": slope(x, t), "cpu_time": slope(x, cpu), "expected_time": slope(x, cost)}
             if np.all(np.isfinite(extra)) and np.all(extra > 0):
                 fit.update(memory=slope(x, extra), expected_memory=slope(x, mem))
             fits[routine][ax] = fit
@@ -105,6 +106,7 @@ def main() -> None:
                     routine,
                     ax,
                     f"{fit['time']:.2f}",
+                    f"{fit['cpu_time']:.2f}",
                     f"{fit['expected_time']:.2f}",
                     f"{fit.get('memory', float('nan')):.2f}",
                     f"{fit.get('expected_memory', float('nan')):.2f}",
@@ -112,7 +114,16 @@ def main() -> None:
             )
     print(
         fmt_table(
-            rows, ["routine", "axis", "time slope", "(N+V)d² slope", "memory slope", "(N+V)d slope"]
+            rows,
+            [
+                "routine",
+                "axis",
+                "wall slope",
+                "CPU slope",
+                "(N+V)d² slope",
+                "memory slope",
+                "(N+V)d slope",
+            ],
         )
     )
     name = "scaling_quick" if args.quick else "scaling"
@@ -130,13 +141,19 @@ def plot(points: dict, png: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(2, 3, figsize=(12, 7), constrained_layout=True)
     for j, ax_name in enumerate("NVd"):
         for routine, marker in zip(ROUTINES, "os", strict=True):
             pts = points[routine][ax_name]
             x = [p[ax_name] for p in pts]
-            axes[0, j].loglog(x, [p["seconds"] for p in pts], marker=marker, label=routine)
+            axes[0, j].loglog(
+                x, [p["seconds"] for p in pts], marker=marker, label=f"{routine} wall"
+            )
+            axes[0, j].loglog(
+                x, [p["cpu_seconds"] for p in pts], marker=marker, ls="--", label=f"{routine} CPU"
+            )
             extra = [p["extra_mib"] for p in pts]
             if all(np.isfinite(extra)) and all(e > 0 for e in extra):
                 axes[1, j].loglog(x, extra, marker=marker, label=routine)
@@ -144,7 +161,9 @@ def plot(points: dict, png: Path) -> Path:
         axes[1, j].set(
             xlabel=ax_name, ylabel="peak RSS above inputs (MiB)", title=f"memory vs {ax_name}"
         )
-        axes[0, j].legend(fontsize=8)
+        axes[0, j].legend(fontsize=7)
+        for row in range(2):
+            axes[row, j].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return png

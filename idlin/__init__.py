@@ -28,6 +28,7 @@ from ._maps import recover_linear_map as recover_linear_map
 from ._predictor import Predictor as Predictor
 from ._subspaces import Canonical as Canonical
 from ._subspaces import Subspaces as Subspaces
+from ._subspaces import accuracy_rtol as accuracy_rtol
 from ._subspaces import canonical as canonical
 from ._subspaces import minimal as minimal
 from ._subspaces import subspaces as subspaces

@@ -31,6 +31,29 @@ def default_rtol(p: Predictor) -> float:
     return float(np.sqrt(np.finfo(p.dtype).eps))
 
 
+def accuracy_rtol(p: Predictor, mean_kl: float, *, spectrum=None) -> float:
+    """Rank threshold for a model that matches a distribution only to mean KL `mean_kl` (§3, §8).
+
+    `τ = 2·√(2·KL)·(√N + √V)`, returned relative to `σ₁(C)` and clipped into `[ε, 0.5]`. Why:
+    by Weyl, `σ_{r+1}(C_θ) ≤ ‖C_θ − C*‖₂` when the truth has rank r; a mean KL gives an RMS
+    log-odds error of about `√(2·KL)` (KL ≈ ½·Var_y ΔC per context), and an N×V error of RMS s
+    spread over the matrix has spectral norm ≈ `s(√N + √V)`; ×2 for safety. A float-rounding
+    threshold (`default_rtol`) reports rank d for every trained model.
+
+    Args:
+        p: the trained model; mean_kl: its mean KL to the distribution it approximates (nats).
+        spectrum: singular values of `C_θ` if already computed.
+    """
+    if spectrum is None:
+        spectrum = subspaces(p).log_odds_spectrum
+    s1 = float(np.asarray(spectrum)[0])
+    eps = float(np.finfo(p.dtype).eps)
+    if s1 <= 0:
+        return 0.5
+    tau = 2.0 * np.sqrt(2.0 * max(mean_kl, 0.0)) * (np.sqrt(p.num_contexts) + np.sqrt(p.vocab_size))
+    return float(np.clip(tau / s1, eps, 0.5))
+
+
 def numerical_rank(spectrum, rtol: float) -> int:
     """Number of singular values above `rtol · σ_max` (0 for an all-zero spectrum)."""
     s = np.asarray(spectrum)

@@ -19,8 +19,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from ._gap import distribution_gap
-from ._predictor import Predictor
-from ._subspaces import numerical_rank, spectral_gap, subspaces
+from ._subspaces import accuracy_rtol, numerical_rank, spectral_gap, subspaces
 from .data import Truth, lowrank_truth
 from .metrics import canonical_fit
 from .properties import relational_linearity
@@ -39,10 +38,7 @@ class SeedReport:
         mean_kl: `mean_x KL(p* ‖ p_θ)` (nats).
         converged: `mean_kl ≤ kl_target` (False flags e.g. the d = r plateau at KL ≈ 0.03).
         rank: numerical rank of `C_θ` at `rtol`; compare with the truth's r.
-        rtol: `τ/σ₁(C_θ)` with `τ = 2·sqrt(2·KL)·(√N + √V)`: by Weyl, `σ_{r+1}(C_θ) ≤ ‖ΔC‖₂`
-            (`σ_{r+1}(C*) = 0`); the achieved KL gives an RMS entry of `ΔC` of about
-            `sqrt(2·KL)` (KL ≈ ½·Var_y ΔC per context), and an N×V error of RMS s has
-            `‖ΔC‖₂ ≈ s(√N + √V)` when spread out (random-matrix scale); ×2 for safety.
+        rtol: the rank threshold tied to the achieved KL (`idlin.accuracy_rtol`).
         spectrum: the leading singular values of `C_θ` (r + 4 of them, or all).
         gap: `σ_rank/σ_{rank+1}` of that spectrum.
         frobenius_to_truth: `‖C_θ − C*‖_F` (the actual error, for comparison with the threshold).
@@ -115,12 +111,6 @@ def relation_pairs(truth: Truth, *, key: PRNGKeyArray, num_pairs: int) -> np.nda
     return np.array(pairs, dtype=np.int64)
 
 
-def kl_rtol(p: Predictor, mean_kl: float, spectrum: np.ndarray) -> float:
-    """The rank threshold tied to the achieved KL (see `SeedReport.rtol`), clipped into (0, 1)."""
-    tau = 2.0 * np.sqrt(2.0 * max(mean_kl, 0.0)) * (np.sqrt(p.num_contexts) + np.sqrt(p.vocab_size))
-    return float(np.clip(tau / spectrum[0], np.finfo(np.float64).eps, 0.5))
-
-
 def trained_models(
     *,
     key: PRNGKeyArray,
@@ -171,7 +161,7 @@ def trained_models(
     for i, k, p in everyone:
         kl = float(runs[i].mean_kl[k])
         spectrum = np.asarray(subspaces(p).log_odds_spectrum)
-        rtol = kl_rtol(p, kl, spectrum)
+        rtol = accuracy_rtol(p, kl, spectrum=spectrum)
         r_hat = numerical_rank(spectrum, rtol)
         same = [canonical_fit(p, q, rank=rank).r2 for j, l, q in everyone if j == i and l != k]
         other = [canonical_fit(p, q, rank=rank).r2 for j, _, q in everyone if j != i]

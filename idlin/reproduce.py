@@ -26,7 +26,18 @@ from ._errors import IdlinError
 from ._gap import distribution_gap
 from ._maps import recover_extended_map
 from ._predictor import Predictor
-from ._subspaces import numerical_rank, spectral_gap, subspaces
+from ._subspaces import accuracy_rtol, spectral_gap, subspaces
+from .data import lowrank_truth, morphology_truth
+from .metrics import canonical_fit
+from .properties import (
+    LinearProbe,
+    Parallelism,
+    RelationalLinearity,
+    Steering,
+    all_or_none,
+    counterexample,
+)
+from .train import TrainConfig, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +51,6 @@ class ReproduceConfig:
         adjectives: the morphology language's lemmas (V = 3m + 3 tokens, N = 3m contexts).
         width_offsets: trained widths are `r + offset` for each offset (r = the truth's rank).
         seeds, steps, batch_size, learning_rate, hidden, embed: training (`idlin.train`).
-        rank_rtol: relative threshold for the numerical rank of trained models: tied to their
-            accuracy (THEORY §8), not to float rounding; the spectra are reported too.
         members: random class members in the all-or-none harness (plus p and its minimal model).
         seed: the PRNG seed of everything.
     """
@@ -58,7 +67,6 @@ class ReproduceConfig:
     learning_rate: float = 1e-2
     hidden: int = 64
     embed: int = 16
-    rank_rtol: float = 0.1
     members: int = 6
     seed: int = 0
 
@@ -96,6 +104,7 @@ class ModelRecord:
     Attributes:
         experiment: "lowrank" or "morphology"; width, seed: the model.
         kl_to_truth: `mean_x KL(p* ‖ p_θ)` (nats); relative_gap: `‖C* − C_θ‖_F/‖C*‖_F`.
+        rank_rtol: the model's rank threshold, tied to its KL (`idlin.accuracy_rtol`, THEORY §8).
         effective_complexity: numerical rank of C_θ at `rank_rtol` (compare with the truth's r);
         rank_separation: `σ_r/σ_{r+1}` of C_θ at the truth's r.
         canonical_r2: R² of the least-squares map from the truth's canonical coordinates to the
@@ -110,6 +119,7 @@ class ModelRecord:
     seed: int
     kl_to_truth: float
     relative_gap: float
+    rank_rtol: float
     effective_complexity: int
     rank_separation: float
     canonical_r2: float | None
@@ -178,7 +188,7 @@ class ReproduceResult:
     Attributes:
         config: the `ReproduceConfig`.
         truths, models, seed_pairs, properties: the records above.
-        skipped: parts not run, each with the reason (e.g. a missing optional module).
+        skipped: evaluations not run, each with the reason (a probe degenerate on a model).
         seconds: wall-clock time.
         versions: jax, idlin.
     """
@@ -225,26 +235,24 @@ def _truth_record(name: str, p: Predictor, rank: int) -> TruthRecord:
 
 def _canonical_r2(p: Predictor, q: Predictor, rank: int) -> float | None:
     try:
-        from .metrics import canonical_fit
-    except ImportError:
-        return None
-    try:
         return float(canonical_fit(p, q, rank=rank).r2)
     except IdlinError:
         return None
 
 
-def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r, cfg) -> ModelRecord:
+def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r) -> ModelRecord:
     gap = distribution_gap(truth, q)
-    s = subspaces(q, rtol=cfg.rank_rtol)
-    emap = recover_extended_map(truth, q, rtol=cfg.rank_rtol)
+    rtol = accuracy_rtol(q, float(gap.mean_kl or 0.0))
+    s = subspaces(q, rtol=rtol)
+    emap = recover_extended_map(truth, q, rtol=rtol)
     return ModelRecord(
         experiment=experiment,
         width=width,
         seed=seed,
         kl_to_truth=float(gap.mean_kl or 0.0),  # never None: full gap
         relative_gap=float(gap.relative),
-        effective_complexity=numerical_rank(s.log_odds_spectrum, cfg.rank_rtol),
+        rank_rtol=rtol,
+        effective_complexity=s.effective_complexity,
         rank_separation=spectral_gap(s.log_odds_spectrum, r),
         canonical_r2=_canonical_r2(truth, q, r),
         map_embedding_residual=float(emap.embedding_residual),
@@ -269,8 +277,6 @@ def _seed_pairs(experiment, models, r) -> list[SeedPair]:
 
 
 def _train(truth, r: int, cfg: ReproduceConfig, key, say) -> list[tuple[int, int, Predictor]]:
-    from .train import TrainConfig, train
-
     out = []
     for i, offset in enumerate(cfg.width_offsets):
         width = r + offset
@@ -287,8 +293,6 @@ def _train(truth, r: int, cfg: ReproduceConfig, key, say) -> list[tuple[int, int
 
 def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tuple[str, Any]]:
     """The five properties of THEORY §6 on the morphology language, positive → superlative."""
-    from .properties import LinearProbe, Parallelism, RelationalLinearity, Steering
-
     ctx = truth.context_pairs_for("positive", "superlative")
     tok = truth.token_pairs_for("positive", "superlative")
     m = len(ctx)
@@ -308,9 +312,7 @@ def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tup
     ]  # fmt: skip
 
 
-def _property_records(truth, trained, cfg, key, say) -> tuple[list[PropertyRecord], Any]:
-    from .properties import all_or_none, counterexample
-
+def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[PropertyRecord], Any]:
     # One key for every harness call: the same random members (and widths) for each property,
     # so their kernels compile once.
     records, member = [], None
@@ -332,7 +334,8 @@ def _property_records(truth, trained, cfg, key, say) -> tuple[list[PropertyRecor
             try:
                 r_q, i_q = own(q, form="raw"), own(q, form="identifiable")
             except IdlinError as e:  # a degenerate probe on a trained model: report, go on
-                say(f"skipped {spec.name} on width {width} seed {seed}: {e}")
+                skipped.append(f"{spec.name} ({spec.side}) on width {width} seed {seed}: {e}")
+                say(skipped[-1])
                 continue
             scores.append(ScoreRecord(width, seed, r_q.score, i_q.score, r_q.holds, i_q.holds))
         fields = dataclasses.asdict(aon)
@@ -360,8 +363,8 @@ def reproduce(
 ) -> tuple[ReproduceResult, Artifacts]:
     """Run the default experiment (module docstring) and return its records and artifacts.
 
-    Parts whose modules are missing (`idlin.data`, `idlin.train`, `idlin.properties`) are
-    skipped with a reason in `ReproduceResult.skipped` rather than failing.
+    A property that is degenerate on some trained model (e.g. a zero difference) is skipped
+    there, with the reason in `ReproduceResult.skipped`, rather than failing the run.
 
     Args:
         config: sizes (default `ReproduceConfig()`; `ReproduceConfig.preset(quick=True)` for a
@@ -377,66 +380,35 @@ def reproduce(
     cfg = ReproduceConfig() if config is None else config
     t0 = time.perf_counter()
     key = jax.random.key(cfg.seed)
-    truths, models, pairs, props, skipped = [], [], [], [], []
+    truths, models, pairs, skipped = [], [], [], []
+    say("building the low-rank and morphology truths")
+    lowrank = lowrank_truth(
+        vocab_size=cfg.lowrank_vocab, context_length=cfg.lowrank_context_length,
+        rank=cfg.lowrank_rank, width=cfg.lowrank_truth_width, key=jax.random.fold_in(key, 1),
+    )  # fmt: skip
+    morph = morphology_truth(adjectives=cfg.adjectives)
+    experiments = [("lowrank", lowrank, cfg.lowrank_rank), ("morphology", morph, int(morph.rank))]
     arts = Artifacts(truths={}, trained={})
-    try:
-        from .data import lowrank_truth, morphology_truth
-    except ImportError as e:
-        skipped.append(f"everything: idlin.data is not available ({e})")
-        lowrank_truth = morphology_truth = None
-    try:
-        from . import train as _train_module
-    except ImportError as e:
-        skipped.append(f"training: idlin.train is not available ({e})")
-        _train_module = None
-
-    experiments = []
-    if lowrank_truth is not None:
-        say("building the low-rank truth")
-        t = lowrank_truth(
-            vocab_size=cfg.lowrank_vocab, context_length=cfg.lowrank_context_length,
-            rank=cfg.lowrank_rank, width=cfg.lowrank_truth_width, key=jax.random.fold_in(key, 1),
-        )  # fmt: skip
-        experiments.append(("lowrank", t, cfg.lowrank_rank))
-    if morphology_truth is not None:
-        say("building the morphology truth")
-        t = morphology_truth(adjectives=cfg.adjectives)
-        experiments.append(("morphology", t, int(t.rank or 0)))  # set by the generator
-
-    morph_trained: list = []
     for n, (name, truth, r) in enumerate(experiments):
         p = truth.predictor.astype(np.float64)
         truths.append(_truth_record(name, p, r))
         arts.truths[name] = p
-        if _train_module is None:
-            continue
         trained = _train(truth, r, cfg, jax.random.fold_in(key, 10 + n), say)
         arts.trained[name] = trained
         say(f"comparing {len(trained)} {name} models with the truth and with each other")
-        models += [_model_record(name, w, s, p, q, r, cfg) for w, s, q in trained]
+        models += [_model_record(name, w, s, p, q, r) for w, s, q in trained]
         pairs += _seed_pairs(name, trained, r)
-        if name == "morphology":
-            morph_trained = trained
 
-    morph = next((t for name, t, _ in experiments if name == "morphology"), None)
-    if morph is not None:
-        try:
-            import idlin.properties  # noqa: F401
-        except ImportError as e:
-            skipped.append(f"properties: idlin.properties is not available ({e})")
-        else:
-            props, member = _property_records(
-                morph, morph_trained, cfg, jax.random.fold_in(key, 3), say
-            )
-            arts = dataclasses.replace(
-                arts,
-                parallel_pairs=morph.token_pairs_for("positive", "superlative"),
-                parallel_labels=tuple(
-                    f"{morph.tokens[a]}→{morph.tokens[b]}"
-                    for a, b in morph.token_pairs_for("positive", "superlative")
-                ),
-                counterexample_member=member,
-            )
+    props, member = _property_records(
+        morph, arts.trained["morphology"], cfg, jax.random.fold_in(key, 3), say, skipped
+    )
+    token_pairs = morph.token_pairs_for("positive", "superlative")
+    arts = dataclasses.replace(
+        arts,
+        parallel_pairs=token_pairs,
+        parallel_labels=tuple(f"{morph.tokens[a]}→{morph.tokens[b]}" for a, b in token_pairs),
+        counterexample_member=member,
+    )
     from . import __version__
 
     result = ReproduceResult(

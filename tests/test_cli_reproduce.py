@@ -77,7 +77,7 @@ def test_json_numbers_match_numpy_on_the_saved_models(run):
         np.testing.assert_allclose(m["kl_to_truth"], kl, rtol=1e-8)
         s = np.linalg.svd(C, compute_uv=False)[: len(m["log_odds_spectrum"])]
         np.testing.assert_allclose(m["log_odds_spectrum"], s, rtol=1e-8, atol=1e-10 * s[0])
-        assert m["effective_complexity"] == int(np.sum(s > report["config"]["rank_rtol"] * s[0]))
+        assert m["effective_complexity"] == int(np.sum(s > m["rank_rtol"] * s[0]))
         checked += 1
     assert checked == len(report["models"]) >= 4
 

@@ -413,3 +413,24 @@ def test_float32_inputs_are_accurate_to_float32_precision():
     assert idlin.equivalent(p, q)
     r = random_predictor(200, 300, 8, seed=9).astype(np.float32)
     np.testing.assert_allclose(idlin.distribution_gap(p, r).frobenius, ref.gap(p, r)[0], rtol=1e-5)
+
+
+def test_accuracy_rtol_recovers_the_rank_of_an_approximately_low_rank_model():
+    """THEORY §3, §8: a model within KL of a rank-r truth has rank d at the rounding threshold,
+    but rank r at the threshold tied to its KL."""
+    truth = planted_predictor(
+        0, shape=(40, 30, 6), embedding_rank=3, unembedding_rank=3, effective_complexity=3
+    )
+    rng = np.random.default_rng(1)
+    noisy = idlin.Predictor(
+        np.asarray(truth.embeddings) + 1e-4 * rng.normal(size=(40, 6)),
+        np.asarray(truth.unembeddings) + 1e-4 * rng.normal(size=(30, 6)),
+    )
+    kl = idlin.distribution_gap(truth, noisy).mean_kl
+    assert idlin.subspaces(noisy).effective_complexity == 6
+    rtol = idlin.accuracy_rtol(noisy, kl)
+    assert idlin.subspaces(noisy, rtol=rtol).effective_complexity == 3
+    s1 = idlin.subspaces(noisy).log_odds_spectrum[0]
+    np.testing.assert_allclose(rtol, 2 * np.sqrt(2 * kl) * (np.sqrt(40) + np.sqrt(30)) / s1)
+    assert idlin.accuracy_rtol(noisy, 0.0) == np.finfo(np.float64).eps
+    assert idlin.accuracy_rtol(noisy, 1e6) == 0.5

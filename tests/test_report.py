@@ -94,17 +94,17 @@ def test_projection_puts_parallel_differences_on_one_axis():
 
 def test_markdown_lists_records_and_what_was_skipped():
     truth = TruthRecord("lowrank", 10, 5, 4, 3, (3.0, 2.0), (1.0,), (2.0, 1.0))
-    model = ModelRecord("lowrank", 4, 1, 0.012345, 0.25, 3, 7.5, 0.987654, 0.111, 0.222,
+    model = ModelRecord("lowrank", 4, 1, 0.012345, 0.25, 0.01, 3, 7.5, 0.987654, 0.111, 0.222,
                         (1.0,), (1.0,), (1.0,))  # fmt: skip
     pair = SeedPair("lowrank", 4, (0, 1), 0.3333333, 0.0044444, None)
     result = ReproduceResult(ReproduceConfig(), (truth,), (model,), (pair,), (),
-                             ("properties: not available (test)",), 1.0,
+                             ("parallelism (embedding) on width 4 seed 1: zero difference (test)",), 1.0,
                              {"jax": "x", "idlin": "y"})  # fmt: skip
     md = markdown(result, ["spectra.png"])
     assert "| lowrank | 4 | 1 | 0.01235 | 0.25 | 3 | 7.5 | 0.9877 | 0.111 | 0.222 |" in md
     assert "| lowrank | 4 | 0 vs 1 | 0.3333 | 0.004444 | — |" in md
     assert "![spectra](spectra.png)" in md
-    assert "## Not available\n\n- properties: not available (test)" in md
+    assert "## Not evaluated\n\n- parallelism (embedding) on width 4 seed 1: zero difference" in md
 
 
 def test_the_core_does_not_import_the_cli_or_plotting():

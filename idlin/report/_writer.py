@@ -59,8 +59,8 @@ def markdown(result, figures: list[str]) -> str:
         lines += [
             "## Trained models against the truth (THEORY §4, §8)",
             "",
-            f"Rank: singular values of C above {fmt(c.rank_rtol)}·σ_max (a threshold tied to "
-            "training accuracy); R²: least-squares map between canonical coordinates cut at the "
+            "Rank: singular values of C above a threshold tied to each model's KL to the truth "
+            "(`idlin.accuracy_rtol`); R²: least-squares map between canonical coordinates cut at the "
             "truth's r; EL residuals: `recover_extended_map(truth, model)`.",
             "",
         ]
@@ -123,7 +123,7 @@ def markdown(result, figures: list[str]) -> str:
         lines += ["## Figures", ""]
         lines += [f"![{Path(f).stem}]({f})" for f in figures] + [""]
     if result.skipped:
-        lines += ["## Not available", ""] + [f"- {s}" for s in result.skipped] + [""]
+        lines += ["## Not evaluated", ""] + [f"- {s}" for s in result.skipped] + [""]
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from .._errors import ConfigError, IdlinError
 from .._gap import distribution_gap
 from .._predictor import Predictor
-from .._subspaces import subspaces
+from .._subspaces import accuracy_rtol, subspaces
 from ._config import GridPoint
 
 
@@ -112,7 +112,8 @@ def truth_metrics(truth, model: Predictor) -> dict[str, Any]:
     """A record's metrics for a trained `model` against the `truth` (THEORY §8).
 
     - `mean_kl` = mean_x KL(p*‖p_θ), `relative_gap` = ‖C* − C_θ‖_F/‖C*‖_F (`distribution_gap`);
-    - `rank` = numerical rank of `C_θ` (`subspaces`), `truth_rank` = the planted r*, and
+    - `rank` = numerical rank of `C_θ` at the threshold tied to its KL (`idlin.accuracy_rtol`),
+      `truth_rank` = the planted r*, and
       `tail_ratio` = σ_{r*+1}(C_θ)/σ_1(C_θ) (0 when the model has no (r*+1)-th value): how
       far the trained model is from the truth's effective complexity;
     - `canonical_r2`: least-squares fit of the truth's canonical coordinates (rank r*) from the
@@ -124,7 +125,7 @@ def truth_metrics(truth, model: Predictor) -> dict[str, Any]:
     listed under `skipped` with the reason instead of failing the record.
     """
     gap = distribution_gap(truth.predictor, model)
-    s = subspaces(model)
+    s = subspaces(model, rtol=accuracy_rtol(model, float(gap.mean_kl or 0.0)))
     r = truth.rank
     out: dict[str, Any] = {
         "mean_kl": gap.mean_kl,
