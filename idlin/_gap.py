@@ -79,7 +79,7 @@ def _r_factor(X):
     thanks to the shift; should the factor still be non-finite, QR is used instead.
     """
     n, m = X.shape
-    if X.dtype != jnp.float32 or not jax.config.jax_enable_x64:
+    if X.dtype != jnp.float32 or not jax.config.read("jax_enable_x64"):
         return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
     S = jnp.matmul(X.T, X, preferred_element_type=jnp.float64)  # (m, m), float64 accumulation
     delta = (n + m) * float(np.finfo(np.float64).eps) * jnp.max(jnp.diag(S))

@@ -48,9 +48,10 @@ def _as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
 
 
 def _check_finite(name: str, value: jax.Array) -> None:
-    if isinstance(value, jax.core.Tracer):
+    try:
+        finite = np.isfinite(np.asarray(value))  # on the host: no XLA compile per new shape
+    except jax.errors.TracerArrayConversionError:
         return  # values are unknown under tracing; checked when the predictor is built eagerly
-    finite = np.isfinite(np.asarray(value))  # on the host: no XLA compile per new shape
     if not finite.all():
         bad = int(finite.size - finite.sum())
         raise NonFiniteError(f"{name}: expected finite values, got {bad} NaN/Inf entries")

@@ -387,7 +387,8 @@ def reproduce(
         rank=cfg.lowrank_rank, width=cfg.lowrank_truth_width, key=jax.random.fold_in(key, 1),
     )  # fmt: skip
     morph = morphology_truth(adjectives=cfg.adjectives)
-    experiments = [("lowrank", lowrank, cfg.lowrank_rank), ("morphology", morph, int(morph.rank))]
+    assert morph.rank is not None  # the morphology generator always plants its rank
+    experiments = [("lowrank", lowrank, cfg.lowrank_rank), ("morphology", morph, morph.rank)]
     arts = Artifacts(truths={}, trained={})
     for n, (name, truth, r) in enumerate(experiments):
         p = truth.predictor.astype(np.float64)

@@ -98,7 +98,7 @@ def test_markdown_lists_records_and_what_was_skipped():
                         (1.0,), (1.0,), (1.0,))  # fmt: skip
     pair = SeedPair("lowrank", 4, (0, 1), 0.3333333, 0.0044444, None)
     result = ReproduceResult(ReproduceConfig(), (truth,), (model,), (pair,), (),
-                             ("parallelism (embedding) on width 4 seed 1: zero difference (test)",), 1.0,
+                             ("parallelism (embedding) on width 4 seed 1: zero difference",), 1.0,
                              {"jax": "x", "idlin": "y"})  # fmt: skip
     md = markdown(result, ["spectra.png"])
     assert "| lowrank | 4 | 1 | 0.01235 | 0.25 | 3 | 7.5 | 0.9877 | 0.111 | 0.222 |" in md

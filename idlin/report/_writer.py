@@ -60,8 +60,8 @@ def markdown(result, figures: list[str]) -> str:
             "## Trained models against the truth (THEORY §4, §8)",
             "",
             "Rank: singular values of C above a threshold tied to each model's KL to the truth "
-            "(`idlin.accuracy_rtol`); R²: least-squares map between canonical coordinates cut at the "
-            "truth's r; EL residuals: `recover_extended_map(truth, model)`.",
+            "(`idlin.accuracy_rtol`); R²: least-squares map between canonical coordinates cut at "
+            "the truth's r; EL residuals: `recover_extended_map(truth, model)`.",
             "",
         ]
         lines += _table(
