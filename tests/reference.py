@@ -46,3 +46,16 @@ def row_basis(A, rtol):
     _, s, Vt = np.linalg.svd(f64(A), full_matrices=False)
     k = int((s > rtol * s[0]).sum()) if s[0] > 0 else 0
     return Vt[:k].T
+
+
+def member(p, seed, extra=0):
+    """`(F, G)` of an equivalent member built in NumPy, independently of `sample_equivalent`:
+    basis change, shift and `extra` widened coordinates (THEORY §5 moves 1, 2, 5)."""
+    rng = np.random.default_rng(seed)
+    F, G = f64(p.embeddings), f64(p.unembeddings)
+    d = F.shape[1]
+    M = rng.normal(size=(d, d)) + 2 * np.eye(d)
+    F, G = F @ M.T, np.linalg.solve(M.T, G.T).T + rng.normal(size=d)
+    F = np.concatenate([F, rng.normal(size=(len(F), extra))], axis=1)
+    G = np.concatenate([G, np.tile(rng.normal(size=extra), (len(G), 1))], axis=1)
+    return F, G

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import reference as ref
 import scipy.linalg
 
 import idlin
@@ -22,15 +23,7 @@ def _dense_C(p):
 
 
 def _member(p, seed, extra=0):
-    """Basis change, shift and `extra` widened coordinates (THEORY §5 moves 1, 2, 5) in NumPy."""
-    rng = np.random.default_rng(seed)
-    F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
-    d = F.shape[1]
-    M = rng.normal(size=(d, d)) + 2 * np.eye(d)
-    F, G = F @ M.T, np.linalg.solve(M.T, G.T).T + rng.normal(size=d)
-    F = np.concatenate([F, rng.normal(size=(len(F), extra))], axis=1)
-    G = np.concatenate([G, np.tile(rng.normal(size=extra), (len(G), 1))], axis=1)
-    return idlin.Predictor(F, G)
+    return idlin.Predictor(*ref.member(p, seed, extra))
 
 
 # -- principal angles

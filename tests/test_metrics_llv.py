@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+import reference as ref
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,15 +20,7 @@ def _random(seed, d=3):
 
 
 def _member(p, seed, extra=2):
-    """Basis change, shift and widened coordinates (THEORY §5 moves 1, 2, 5) in NumPy."""
-    rng = np.random.default_rng(seed)
-    F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
-    d = F.shape[1]
-    M = rng.normal(size=(d, d)) + 2 * np.eye(d)
-    F, G = F @ M.T, np.linalg.solve(M.T, G.T).T + rng.normal(size=d)
-    F = np.concatenate([F, rng.normal(size=(len(F), extra))], axis=1)
-    G = np.concatenate([G, np.tile(rng.normal(size=extra), (len(G), 1))], axis=1)
-    return idlin.Predictor(F, G)
+    return idlin.Predictor(*ref.member(p, seed, extra))
 
 
 def _logp(p):

@@ -17,15 +17,12 @@ import numpy as np
 from jaxtyping import Int
 
 from .._errors import ProbeError
-from .._predictor import Predictor, as_predictor
+from .._predictor import Predictor
 from ._coordinates import coordinates
 from ._result import (
-    FORMS,
-    SIDES,
     PropertyResult,
     as_pairs,
-    check_choice,
-    check_tol,
+    check_call,
     inclusion_of,
     relative_residual,
 )
@@ -94,12 +91,8 @@ def parallelism(
         >>> idlin.parallelism(p, [[0, 1], [2, 3]]).holds
         True
     """
-    p = as_predictor("p", p)
-    check_choice("side", side, SIDES)
-    check_choice("form", form, FORMS)
-    tol = check_tol(tol, p.dtype)
-    size = p.num_contexts if side == "embedding" else p.vocab_size
-    what = "context" if side == "embedding" else "token"
+    call = check_call(p, side, form, tol)
+    p, tol, size, what = call.p, call.tol, call.size, call.what
     idx = as_pairs("pairs", pairs, size=size, what=what, min_pairs=2, unordered=True)
     coords = coordinates(p, side, form, rtol=rtol)
     ratio, norms, scale = parallelism_kernel(coords.points, idx)

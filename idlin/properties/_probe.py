@@ -20,15 +20,12 @@ import scipy.optimize
 from jaxtyping import Int, Shaped
 
 from .._errors import ProbeError, ShapeError
-from .._predictor import Predictor, as_predictor
+from .._predictor import Predictor
 from ._coordinates import coordinates
 from ._result import (
-    FORMS,
-    SIDES,
     PropertyResult,
     as_indices,
-    check_choice,
-    check_tol,
+    check_call,
     inclusion_of,
 )
 
@@ -122,12 +119,8 @@ def linear_probe(
         ProbeError: a single class, duplicate or out-of-range contexts, all-zero points.
         ConfigError: unknown side or form, tol outside (0, 1).
     """
-    p = as_predictor("p", p)
-    check_choice("side", side, SIDES)
-    check_choice("form", form, FORMS)
-    tol = check_tol(tol, p.dtype)
-    size = p.num_contexts if side == "embedding" else p.vocab_size
-    what = "context" if side == "embedding" else "token"
+    call = check_call(p, side, form, tol)
+    p, tol, size, what = call.p, call.tol, call.size, call.what
     idx = as_indices("contexts", contexts, size=size, what=what)
     if idx.ndim != 1:
         raise ShapeError(f"contexts: expected a 1-D array of indices, got shape {idx.shape}")

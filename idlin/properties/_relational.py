@@ -16,15 +16,12 @@ from typing import Any
 import numpy as np
 from jaxtyping import Int
 
-from .._predictor import Predictor, as_predictor
+from .._predictor import Predictor
 from ._coordinates import coordinates
 from ._result import (
-    FORMS,
-    SIDES,
     PropertyResult,
     as_pairs,
-    check_choice,
-    check_tol,
+    check_call,
     inclusion_of,
 )
 
@@ -113,12 +110,8 @@ def relational_linearity(
         ProbeError: duplicate pairs (within or across the sets), indices out of range.
         ConfigError: unknown side or form, tol outside (0, 1).
     """
-    p = as_predictor("p", p)
-    check_choice("side", side, SIDES)
-    check_choice("form", form, FORMS)
-    tol = check_tol(tol, p.dtype)
-    size = p.num_contexts if side == "embedding" else p.vocab_size
-    what = "context" if side == "embedding" else "token"
+    call = check_call(p, side, form, tol)
+    p, tol, size, what = call.p, call.tol, call.size, call.what
     train = as_pairs("train_pairs", train_pairs, size=size, what=what, min_pairs=1)
     test = (
         train

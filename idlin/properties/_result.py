@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError, DTypeError, ProbeError, ShapeError
+from .._predictor import Predictor, as_predictor
 
 FORMS = ("raw", "identifiable")
 SIDES = ("embedding", "unembedding")
@@ -86,6 +87,27 @@ def check_tol(tol: float | None, dtype: Any) -> float:
     if not 0.0 < tol < 1.0:
         raise ConfigError(f"tol: expected a relative tolerance in (0, 1), got {tol}")
     return tol
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """A property call's validated common arguments: the model, its tolerance, and the items
+    (contexts or tokens) that the probe set indexes on `side`."""
+
+    p: Predictor
+    tol: float
+    size: int
+    what: str
+
+
+def check_call(p: Any, side: str, form: str, tol: float | None) -> Call:
+    """The argument checks every property starts with (THEORY §6: side, form, tolerance)."""
+    p = as_predictor("p", p)
+    check_choice("side", side, SIDES)
+    check_choice("form", form, FORMS)
+    if side == "embedding":
+        return Call(p, check_tol(tol, p.dtype), p.num_contexts, "context")
+    return Call(p, check_tol(tol, p.dtype), p.vocab_size, "token")
 
 
 def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
