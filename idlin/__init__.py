@@ -8,6 +8,8 @@ from . import io as io
 from ._classes import MOVES as MOVES
 from ._classes import random_invertible as random_invertible
 from ._classes import sample_equivalent as sample_equivalent
+from ._classes import widen_embedding as widen_embedding
+from ._classes import widen_unembedding as widen_unembedding
 from ._errors import ConfigError as ConfigError
 from ._errors import DTypeError as DTypeError
 from ._errors import FileFormatError as FileFormatError

@@ -8,7 +8,6 @@ spans would break equivalence, because `h(x)ᵀ k(y)` need not vanish (§5, move
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
@@ -91,23 +90,30 @@ def _invisible(X, P, key, scale):
     return X + Z - Z @ P
 
 
-@functools.partial(jax.jit, static_argnames=("width",))
-def _widen(F, G, key, *, width):
-    ka, kc = jax.random.split(key)
-    A = jax.random.normal(ka, (F.shape[0], width), F.dtype) * _rms(F)
-    c = jax.random.normal(kc, (width,), G.dtype) * _rms(G)
-    return (
-        jnp.concatenate([F, A], axis=1),
-        jnp.concatenate([G, jnp.broadcast_to(c[None, :], (G.shape[0], width))], axis=1),
+def widen_embedding(
+    p: Predictor, extra: Float[Array, "contexts k"], *, constant: Float[Array, " k"] | None = None
+) -> Predictor:
+    """`f ↦ [f; a(x)]`, `g ↦ [g; c']` (THEORY §5 move 5): the extra embedding coordinates
+    `a(x)` (rows of `extra`) are arbitrary, the extra unembedding coordinates are one constant
+    `c'` (default 0) for every token, so logits shift by `a(x)ᵀc'` per context and `C` is kept."""
+    extra = jnp.asarray(extra, p.dtype)
+    k = extra.shape[1]
+    c = jnp.zeros((k,), p.dtype) if constant is None else jnp.asarray(constant, p.dtype)
+    return Predictor(
+        jnp.concatenate([p.embeddings, extra], axis=1),
+        jnp.concatenate([p.unembeddings, jnp.broadcast_to(c[None, :], (p.vocab_size, k))], axis=1),
     )
 
 
-@functools.partial(jax.jit, static_argnames=("width",))
-def _widen_unembedding(F, G, key, *, width):
-    K = jax.random.normal(key, (G.shape[0], width), G.dtype) * _rms(G)
-    return (
-        jnp.concatenate([F, jnp.zeros((F.shape[0], width), F.dtype)], axis=1),
-        jnp.concatenate([G, K], axis=1),
+def widen_unembedding(p: Predictor, extra: Float[Array, "vocab k"]) -> Predictor:
+    """`f ↦ [f; 0]`, `g ↦ [g; k(y)]` (THEORY §5 move 5, mirrored): arbitrary extra unembedding
+    coordinates against zero embedding coordinates. (Constant nonzero embedding coordinates
+    would add the per-token term `c'ᵀk(y)` and change the distribution.)"""
+    extra = jnp.asarray(extra, p.dtype)
+    zeros = jnp.zeros((p.num_contexts, extra.shape[1]), p.dtype)
+    return Predictor(
+        jnp.concatenate([p.embeddings, zeros], axis=1),
+        jnp.concatenate([p.unembeddings, extra], axis=1),
     )
 
 
@@ -124,9 +130,13 @@ def _move(p: Predictor, name: str, key, *, condition, null_scale, extra_width, r
         PE = jnp.asarray(subspaces(p, rtol=rtol).projector("embedding"), G.dtype)
         return Predictor(F, _invisible(G, PE, key, null_scale))
     if name == "widen":
-        return Predictor(*_widen(F, G, key, width=extra_width))
+        ka, kc = jax.random.split(key)
+        A = jax.random.normal(ka, (p.num_contexts, extra_width), F.dtype) * _rms(F)
+        c = jax.random.normal(kc, (extra_width,), G.dtype) * _rms(G)
+        return widen_embedding(p, A, constant=c)
     if name == "widen_unembedding":
-        return Predictor(*_widen_unembedding(F, G, key, width=extra_width))
+        K = jax.random.normal(key, (p.vocab_size, extra_width), G.dtype) * _rms(G)
+        return widen_unembedding(p, K)
     if name == "shrink":
         return minimal(p, rtol=rtol)
     raise ConfigError(f"moves: expected names from {MOVES}, got {name!r}")

@@ -434,3 +434,20 @@ def test_accuracy_rtol_recovers_the_rank_of_an_approximately_low_rank_model():
     np.testing.assert_allclose(rtol, 2 * np.sqrt(2 * kl) * (np.sqrt(40) + np.sqrt(30)) / s1)
     assert idlin.accuracy_rtol(noisy, 0.0) == np.finfo(np.float64).eps
     assert idlin.accuracy_rtol(noisy, 1e6) == 0.5
+
+
+def test_explicit_widen_moves_keep_C_and_the_wrong_mirror_does_not():
+    """THEORY §5 move 5: [f; a(x)] with constant [g; c'] keeps C; so does [f; 0] with [g; k(y)].
+    A constant *embedding* coordinate against arbitrary k(y) adds c'·k(y) per token: not a move."""
+    p = random_predictor(6, 5, 2, seed=3)
+    rng = np.random.default_rng(0)
+    a, c, k = rng.normal(size=(6, 2)), rng.normal(size=2), rng.normal(size=(5, 2))
+    C = ref.log_odds(p.embeddings, p.unembeddings)
+    for q in (idlin.widen_embedding(p, a, constant=c), idlin.widen_unembedding(p, k)):
+        assert q.width == 4
+        np.testing.assert_allclose(ref.log_odds(q.embeddings, q.unembeddings), C, atol=1e-12)
+    wrong = idlin.Predictor(
+        np.concatenate([np.asarray(p.embeddings), np.ones((6, 2))], axis=1),
+        np.concatenate([np.asarray(p.unembeddings), k], axis=1),
+    )
+    assert not idlin.equivalent(p, wrong)

@@ -4,12 +4,12 @@ One module per property, a shared `PropertyResult`, the all-or-none harness and 
 counterexample constructions.
 """
 
+from .._classes import widen_embedding as widen_embedding
+from .._classes import widen_unembedding as widen_unembedding
 from ._all_or_none import AllOrNone as AllOrNone
 from ._all_or_none import all_or_none as all_or_none
 from ._counterexample import Counterexample as Counterexample
 from ._counterexample import counterexample as counterexample
-from ._counterexample import widen_embedding as widen_embedding
-from ._counterexample import widen_unembedding as widen_unembedding
 from ._parallelism import parallelism as parallelism
 from ._probe import linear_probe as linear_probe
 from ._relational import relational_linearity as relational_linearity

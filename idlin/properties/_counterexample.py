@@ -22,8 +22,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import PRNGKeyArray
 
+from .._classes import widen_embedding, widen_unembedding
 from .._predictor import Predictor, as_predictor
 from .._subspaces import minimal
 from ._probe import as_labels
@@ -49,26 +50,6 @@ class Counterexample:
     raw_on_p: bool
     raw_on_member: bool | None
     identifiable: bool
-
-
-def widen_embedding(p: Predictor, extra: Float[Array, "contexts k"]) -> Predictor:
-    """`f ↦ [f; a(x)]`, `g ↦ [g; 0]` (THEORY §5 move 5): the extra coordinates are invisible."""
-    extra = jnp.asarray(extra, p.dtype)
-    zeros = jnp.zeros((p.vocab_size, extra.shape[1]), p.dtype)
-    return Predictor(
-        jnp.concatenate([p.embeddings, extra], axis=1),
-        jnp.concatenate([p.unembeddings, zeros], axis=1),
-    )
-
-
-def widen_unembedding(p: Predictor, extra: Float[Array, "vocab k"]) -> Predictor:
-    """`f ↦ [f; 0]`, `g ↦ [g; k(y)]` (THEORY §5 move 5, mirrored)."""
-    extra = jnp.asarray(extra, p.dtype)
-    zeros = jnp.zeros((p.num_contexts, extra.shape[1]), p.dtype)
-    return Predictor(
-        jnp.concatenate([p.embeddings, zeros], axis=1),
-        jnp.concatenate([p.unembeddings, extra], axis=1),
-    )
 
 
 def _widen(p: Predictor, side: str, extra) -> tuple[str, Predictor]:
