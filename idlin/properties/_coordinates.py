@@ -33,11 +33,14 @@ class Coordinates:
             (unembedding side) of C.
         inclusion_projector: (width, width) `P_U` (embedding side) or `P_E` (unembedding side)
             of the raw model — the span the inclusion conditions of THEORY §6 refer to.
+        raw_points: the raw model's points (`points` itself in the raw form), which the
+            inclusion conditions are evaluated on in either form.
     """
 
     points: np.ndarray
     decoder: np.ndarray
     inclusion_projector: np.ndarray
+    raw_points: np.ndarray
 
 
 def raw_coordinates(p: Predictor, side: str, *, rtol: float | None = None) -> Coordinates:
@@ -47,8 +50,8 @@ def raw_coordinates(p: Predictor, side: str, *, rtol: float | None = None) -> Co
     G = np.asarray(p.unembeddings)
     Gh = G - G.mean(axis=0, keepdims=True)
     if side == "embedding":
-        return Coordinates(F, Gh, s.projector("unembedding").astype(F.dtype))
-    return Coordinates(Gh, F, s.projector("embedding").astype(F.dtype))
+        return Coordinates(F, Gh, s.projector("unembedding").astype(F.dtype), F)
+    return Coordinates(Gh, F, s.projector("embedding").astype(F.dtype), Gh)
 
 
 def identifiable_coordinates(
@@ -75,4 +78,4 @@ def coordinates(p: Predictor, side: str, form: str, *, rtol: float | None = None
     if form == "raw":
         return raw
     z, dec = identifiable_coordinates(p, side, rtol=rtol)
-    return Coordinates(z, dec, raw.inclusion_projector)
+    return Coordinates(z, dec, raw.inclusion_projector, raw.raw_points)

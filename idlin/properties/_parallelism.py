@@ -109,9 +109,9 @@ def parallelism(
                 else ""
             )
         )
-    raw = coords if form == "raw" else coordinates(p, side, "raw", rtol=rtol)
-    D = np.asarray(raw.points[idx[:, 1]] - raw.points[idx[:, 0]])
-    residual = float(np.max(relative_residual(D, np.asarray(raw.inclusion_projector))))
+    H = coords.raw_points
+    D = np.asarray(H[idx[:, 1]] - H[idx[:, 0]])
+    residual = float(np.max(relative_residual(D, np.asarray(coords.inclusion_projector))))
     score = float(ratio)
     return PropertyResult(
         name="parallelism",

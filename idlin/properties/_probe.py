@@ -127,17 +127,14 @@ def linear_probe(
     if np.unique(idx).size != idx.size:
         raise ProbeError(f"contexts: expected distinct indices, got duplicates in {idx.tolist()}")
     signs = as_labels(labels, idx.size)
-    raw = coordinates(p, side, "raw", rtol=rtol)
-    raw_margin, u = max_margin(np.asarray(raw.points)[idx], signs)
-    if form == "raw":
-        margin, X = raw_margin, np.asarray(raw.points)[idx]
-    else:
-        X = np.asarray(coordinates(p, side, "identifiable", rtol=rtol).points)[idx]
-        margin, _ = max_margin(X, signs)
+    coords = coordinates(p, side, form, rtol=rtol)
+    raw_margin, u = max_margin(np.asarray(coords.raw_points)[idx], signs)
+    X = np.asarray(coords.points)[idx]
+    margin = raw_margin if form == "raw" else max_margin(X, signs)[0]
     holds = margin > tol
     if raw_margin > tol:
         w = u[:-1]
-        P = np.asarray(raw.inclusion_projector)
+        P = np.asarray(coords.inclusion_projector)
         residual = float(np.linalg.norm(w - P @ w) / max(np.linalg.norm(w), 1e-300))
     else:
         residual = 0.0
