@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._errors import IncompatibleError
-from ._predictor import Predictor, as_predictor
+from ._predictor import Predictor, as_predictor, center_rows
 
 # Elements of one streamed logits block (block × V); ~32 MiB per float32 buffer.
 STREAM_BLOCK_ELEMENTS = 1 << 23
@@ -163,8 +163,8 @@ def _streamed(F1, Gh1, F2, Gh2, block: int):
 def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool):
     """Jitted core of `distribution_gap` on raw arrays: returns
     `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped)."""
-    Gh1 = G1 - jnp.mean(G1, axis=0, keepdims=True)
-    Gh2 = G2 - jnp.mean(G2, axis=0, keepdims=True)
+    Gh1 = center_rows(G1)
+    Gh2 = center_rows(G2)
     frob, ref = _frobenius(F1, Gh1, F2, Gh2)
     if frobenius_only:
         zero = jnp.zeros((), F1.dtype)

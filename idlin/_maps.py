@@ -16,7 +16,7 @@ from jaxtyping import Array, Float
 
 from ._errors import IncompatibleError, NotDiverseError
 from ._gap import check_comparable
-from ._predictor import Predictor
+from ._predictor import Predictor, center_rows
 from ._subspaces import Subspaces, analyse, numerical_rank, subspaces
 
 
@@ -53,8 +53,8 @@ def _linear_map_kernel(F, G, Ft, Gt):
     M = Mt.T
     G_mapped = jnp.linalg.solve(Mt, G.T).T  # G M^{-1}
     shift = jnp.mean(Gt - G_mapped, axis=0)
-    Gh = G_mapped - jnp.mean(G_mapped, axis=0, keepdims=True)
-    Gth = Gt - jnp.mean(Gt, axis=0, keepdims=True)
+    Gh = center_rows(G_mapped)
+    Gth = center_rows(Gt)
     s = jnp.linalg.svd(M, compute_uv=False)
     return M, shift, Ft - F @ Mt, Ft, Gth - Gh, Gth, s[0] / s[-1]
 

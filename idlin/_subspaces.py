@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._errors import RankError
-from ._predictor import Predictor, as_predictor
+from ._predictor import Predictor, as_predictor, center_rows
 
 
 def default_rtol(p: Predictor) -> float:
@@ -75,7 +75,7 @@ def spectral_gap(spectrum, rank: int) -> float:
 def svd_kernel(F, G):
     """The three SVDs behind every routine of this module: of `F`, of `Ĝ`, and of
     `K = S_F V_Fᵀ V_G S_G` whose singular values are those of `C` (returned unsorted-free)."""
-    Gh = G - jnp.mean(G, axis=0, keepdims=True)
+    Gh = center_rows(G)
     UF, sF, VFt = jnp.linalg.svd(F, full_matrices=False)
     UG, sG, VGt = jnp.linalg.svd(Gh, full_matrices=False)
     K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]
@@ -242,7 +242,7 @@ def _canonical_kernel(F, G, UF, UG, u, sC, vt, *, r: int):
     Uc, W = Uc * signs, W * signs
     s = sC[:r]
     root = jnp.sqrt(s)[None, :]  # (1, r)
-    Gh = G - jnp.mean(G, axis=0, keepdims=True)
+    Gh = center_rows(G)
     return Uc * root, W * root, (W.T @ Gh) / root.T, (Uc.T @ F) / root.T, s
 
 

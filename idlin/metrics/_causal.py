@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import ConfigError, RankError
-from .._predictor import Predictor, as_predictor
+from .._predictor import Predictor, as_predictor, center_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ class CausalInnerProduct:
 
 @jax.jit
 def _kernel(G, reg):
-    Gh = G - jnp.mean(G, axis=0, keepdims=True)
+    Gh = center_rows(G)
     cov = Gh.T @ Gh / G.shape[0]  # (d, d), population covariance over the vocabulary
     lam, Q = jnp.linalg.eigh(cov)  # ascending
     lam = jnp.clip(lam, 0.0, None)[::-1]

@@ -26,7 +26,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._errors import ConfigError, RankError
 from .._gap import check_comparable
-from .._predictor import Predictor
+from .._predictor import Predictor, center_rows
 from ._pivots import candidates, check_pivot, sample_pivots
 
 
@@ -37,7 +37,7 @@ def label_pivot_log_odds(F, G, pivot, labels):
 
 def input_pivot_log_odds(F, G, pivot, inputs):
     """`κ(y)` stacked: (V, m), entry `[y, j] = C[T_j, y] − C[x₀, y]`."""
-    Gh = G - jnp.mean(G, axis=0, keepdims=True)
+    Gh = center_rows(G)
     return Gh @ (F[inputs] - F[pivot][None, :]).T
 
 

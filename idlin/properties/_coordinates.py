@@ -47,8 +47,7 @@ def raw_coordinates(p: Predictor, side: str, *, rtol: float | None = None) -> Co
     """`(F, Ĝ, P_U)` on the embedding side, `(Ĝ, F, P_E)` on the unembedding side (THEORY §3)."""
     s = subspaces(p, rtol=rtol)
     F = np.asarray(p.embeddings)
-    G = np.asarray(p.unembeddings)
-    Gh = G - G.mean(axis=0, keepdims=True)
+    Gh = np.asarray(p.centered_unembeddings)
     if side == "embedding":
         return Coordinates(F, Gh, s.projector("unembedding").astype(F.dtype), F)
     return Coordinates(Gh, F, s.projector("embedding").astype(F.dtype), Gh)

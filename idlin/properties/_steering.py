@@ -35,8 +35,7 @@ def steering_shift(p: Predictor, vector: Float[Any, " dim"]) -> Float[np.ndarray
             f"vector: expected a steering vector of shape ({p.width},) (the model's width), "
             f"got {v.shape}"
         )
-    G = np.asarray(p.unembeddings)
-    return (G - G.mean(axis=0, keepdims=True)) @ v.astype(p.dtype)
+    return np.asarray(p.centered_unembeddings) @ v.astype(p.dtype)
 
 
 def _reach_residual(basis, delta) -> float:
