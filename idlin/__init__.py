@@ -5,11 +5,19 @@ in parentheses).
 """
 
 from . import io as io
+from ._analysis import Analysis as Analysis
+from ._analysis import analyze as analyze
+from ._analysis import spectral_gap as spectral_gap
 from ._classes import MOVES as MOVES
 from ._classes import random_invertible as random_invertible
 from ._classes import sample_equivalent as sample_equivalent
 from ._classes import widen_embedding as widen_embedding
 from ._classes import widen_unembedding as widen_unembedding
+from ._compare import Comparison as Comparison
+from ._compare import Evaluation as Evaluation
+from ._compare import compare as compare
+from ._compare import evaluate as evaluate
+from ._errors import ArgumentError as ArgumentError
 from ._errors import ConfigError as ConfigError
 from ._errors import DTypeError as DTypeError
 from ._errors import FileFormatError as FileFormatError
@@ -27,6 +35,7 @@ from ._maps import ExtendedMap as ExtendedMap
 from ._maps import LinearMap as LinearMap
 from ._maps import recover_extended_map as recover_extended_map
 from ._maps import recover_linear_map as recover_linear_map
+from ._precision import Precision as Precision
 from ._predictor import Predictor as Predictor
 from ._subspaces import Canonical as Canonical
 from ._subspaces import Subspaces as Subspaces
@@ -40,6 +49,7 @@ from .properties import AllOrNone as AllOrNone
 from .properties import Counterexample as Counterexample
 from .properties import LinearProbe as LinearProbe
 from .properties import Parallelism as Parallelism
+from .properties import Property as Property
 from .properties import PropertyResult as PropertyResult
 from .properties import RelationalLinearity as RelationalLinearity
 from .properties import Steering as Steering

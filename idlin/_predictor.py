@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._errors import DTypeError, NonFiniteError, ShapeError
+from ._errors import ArgumentError, DTypeError, NonFiniteError, ShapeError
 
 # Above this many logits, the dense helpers (`log_probs`, `log_odds`) refuse: use the factored
 # routines (`distribution_gap`, `subspaces`, `canonical`), which never build an N×V matrix.
@@ -201,4 +201,4 @@ def as_predictor(name: str, value: Any) -> Predictor:
     """Accept a `Predictor` (or anything with `embeddings`/`unembeddings` arrays) by name."""
     if isinstance(value, Predictor):
         return value
-    raise TypeError(f"{name}: expected an idlin.Predictor, got {type(value).__name__}")
+    raise ArgumentError(f"{name}: expected an idlin.Predictor, got {type(value).__name__}")

@@ -106,7 +106,9 @@ def verify(
             )
         result = compare(pa, pb, stored=stored, rtol=rtol)
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2))
+        from .report import comparison_dict
+
+        print(json.dumps(comparison_dict(result), indent=2))
     else:
         _print_verification(result, a, b)
     raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NOT_EQUIVALENT)
@@ -127,7 +129,7 @@ def _print_verification(v, a: Path, b: Path) -> None:
         "σ_r/σ_r+1",
     ):
         t.add_column(col)
-    for name, m in ((f"A {a.name}", v.a), (f"B {b.name}", v.b)):
+    for name, m in ((f"A {a.name}", v.p), (f"B {b.name}", v.q)):
         t.add_row(
             name, str(m.contexts), str(m.vocab), str(m.width), m.stored_dtype,
             str(m.effective_complexity), str(m.embedding_rank), str(m.unembedding_rank),
@@ -137,8 +139,9 @@ def _print_verification(v, a: Path, b: Path) -> None:
     g = v.gap
     _out.print(
         f"gap (THEORY §2): ‖C_A − C_B‖_F = {_fmt(g.frobenius)}, relative {_fmt(g.relative)} "
-        f"(tolerance {_fmt(v.rtol, '.1e')}), max |ΔC| = {_fmt(g.max_abs)}, "
-        f"mean KL(A‖B) = {_fmt(g.mean_kl)} nats"
+        f"(tolerance {_fmt(v.tolerance, '.1e')}), max |ΔC| = {_fmt(g.max_abs)}, "
+        f"mean KL(A‖B) = {_fmt(v.kl_pq)}, KL(B‖A) = {_fmt(v.kl_qp)} nats, "
+        f"d_logit² = {_fmt(v.d_logit)}"
     )
     m = v.map
     what = "f_B = M f_A (Theorem L)" if m.theorem == "L" else "P_U f_B = T P_U f_A (Theorem EL)"
@@ -147,8 +150,26 @@ def _print_verification(v, a: Path, b: Path) -> None:
         f"map (THEORY §4): {what}, rank {m.rank}{cond}; relative residuals: embeddings "
         f"{_fmt(m.embedding_residual)}, unembeddings {_fmt(m.unembedding_residual)}"
     )
+    if v.verdict != "equivalent":
+        r2 = "—" if v.canonical_r2 is None else f"{v.canonical_r2:.6f}"
+        _out.print(
+            f"fit (THEORY §8): rank of C_B at the threshold tied to KL(A‖B): {v.fit_rank} "
+            f"(A: {v.p.effective_complexity}); canonical R² at rank {v.reference_rank}: {r2}"
+        )
+    for note in v.notes:
+        _out.print(f"note: {note}")
     verdict = "EQUIVALENT" if v.equivalent else "NOT EQUIVALENT"
-    _out.print(f"verdict: {verdict} (relative gap {_fmt(v.gap.relative)} vs {_fmt(v.rtol, '.1e')})")
+    near = (
+        f"; near-equivalent (relative gap ≤ {v.near_tolerance:g}): equivalent at any tolerance "
+        f"≥ {v.smallest_tolerance:.1e}"
+        if v.verdict == "near-equivalent"
+        else ""
+    )
+    _out.print(
+        f"verdict: {verdict} (relative gap {_fmt(v.gap.relative)} vs "
+        f"{_fmt(v.tolerance, '.1e')}){near}"
+    )
+
 
 
 @app.command()
@@ -176,7 +197,7 @@ def inspect(
         import numpy as np
 
         from . import io
-        from .report import inspect as examine
+        from .report import inspect_model as examine
 
         arrays = io.read_arrays(a)
         p = io.from_arrays(arrays, dtype=np.float64, source=str(a))

@@ -22,13 +22,13 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._analysis import analyze
+from ._compare import compare
 from ._errors import IdlinError
 from ._gap import distribution_gap
-from ._maps import recover_extended_map
 from ._predictor import Predictor
-from ._subspaces import accuracy_rtol, spectral_gap, subspaces
+from ._subspaces import subspaces
 from .data import lowrank_truth, morphology_truth
-from .metrics import canonical_fit
 from .properties import (
     LinearProbe,
     Parallelism,
@@ -233,33 +233,25 @@ def _truth_record(name: str, p: Predictor, rank: int) -> TruthRecord:
     )  # fmt: skip
 
 
-def _canonical_r2(p: Predictor, q: Predictor, rank: int) -> float | None:
-    try:
-        return float(canonical_fit(p, q, rank=rank).r2)
-    except IdlinError:
-        return None
-
-
 def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r) -> ModelRecord:
-    gap = distribution_gap(truth, q)
-    rtol = accuracy_rtol(q, float(gap.mean_kl or 0.0))
-    s = subspaces(q, rtol=rtol)
-    emap = recover_extended_map(truth, q, rtol=rtol)
+    aq = analyze(q)
+    c = compare(truth, aq, reference_rank=r)
+    spectrum = np.asarray(aq.log_odds_singular_values)
     return ModelRecord(
         experiment=experiment,
         width=width,
         seed=seed,
-        kl_to_truth=float(gap.mean_kl or 0.0),  # never None: full gap
-        relative_gap=float(gap.relative),
-        rank_rtol=rtol,
-        effective_complexity=s.effective_complexity,
-        rank_separation=spectral_gap(s.log_odds_spectrum, r),
-        canonical_r2=_canonical_r2(truth, q, r),
-        map_embedding_residual=float(emap.embedding_residual),
-        map_unembedding_residual=float(emap.unembedding_residual),
-        embedding_spectrum=_tuple(s.embedding_spectrum),
-        unembedding_spectrum=_tuple(s.unembedding_spectrum),
-        log_odds_spectrum=_tuple(s.log_odds_spectrum),
+        kl_to_truth=c.kl_pq,
+        relative_gap=float(c.gap.relative),
+        rank_rtol=c.fit_threshold / float(spectrum[0]) if spectrum[0] > 0 else 0.5,
+        effective_complexity=c.fit_rank,
+        rank_separation=c.spectral_gap,
+        canonical_r2=c.canonical_r2,
+        map_embedding_residual=c.map.embedding_residual,
+        map_unembedding_residual=c.map.unembedding_residual,
+        embedding_spectrum=_tuple(aq.embedding_singular_values),
+        unembedding_spectrum=_tuple(aq.unembedding_singular_values),
+        log_odds_spectrum=_tuple(spectrum),
     )
 
 
@@ -268,11 +260,10 @@ def _seed_pairs(experiment, models, r) -> list[SeedPair]:
     for (w1, s1, p1), (w2, s2, p2) in itertools.combinations(models, 2):
         if w1 != w2:
             continue
-        gap = distribution_gap(p1, p2)
+        c = compare(p1, p2, reference_rank=r)
         out.append(
-            SeedPair(experiment, w1, (s1, s2), float(gap.relative), float(gap.mean_kl or 0.0),
-                     _canonical_r2(p1, p2, r))
-        )  # fmt: skip
+            SeedPair(experiment, w1, (s1, s2), float(c.gap.relative), c.kl_pq, c.canonical_r2)
+        )
     return out
 
 

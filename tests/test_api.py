@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin import _gap, _subspaces
+from idlin import _analysis, _gap, _subspaces
 
 PACKAGE = pathlib.Path(idlin.__file__).parent
 
@@ -32,12 +32,12 @@ def test_jitted_kernels_do_not_recompile_on_same_shapes():
     idlin.distribution_gap(p, q)
     idlin.subspaces(p)
     gap_before = _gap.gap_kernel._cache_size()
-    svd_before = _subspaces.svd_kernel._cache_size()
+    svd_before = _analysis._decompose._cache_size()
     p2, q2 = make(), make()
     idlin.distribution_gap(p2, q2)
     idlin.subspaces(q2)
     assert _gap.gap_kernel._cache_size() == gap_before
-    assert _subspaces.svd_kernel._cache_size() == svd_before
+    assert _analysis._decompose._cache_size() == svd_before
 
 
 CORE = ["_predictor", "_gap", "_subspaces", "_maps", "_classes", "_errors", "properties", "metrics"]
