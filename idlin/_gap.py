@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._analysis import is_traced, to_host
-from ._errors import ArgumentError, IncompatibleError
+from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
 
@@ -319,8 +319,11 @@ def equivalent(
 
     if rtol is None:
         rtol = equivalence_rtol(stored(p), stored(q), precision)
-    _check_nonnegative("rtol", rtol)
-    _check_nonnegative("atol", atol)
+    try:
+        _check_nonnegative("rtol", rtol)
+        _check_nonnegative("atol", atol)
+    except ConfigError as e:
+        raise ConfigError(f"tolerances must be finite and ≥ 0: {e}") from None
     gap = distribution_gap(p, q, frobenius_only=True)
     verdict = gap.frobenius <= atol + rtol * gap.reference_norm
     return verdict if is_traced(verdict) else bool(verdict)

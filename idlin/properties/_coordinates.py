@@ -17,8 +17,9 @@ import dataclasses
 
 import numpy as np
 
-from .._analysis import Analysis
+from .._analysis import Analysis, as_analysis
 from .._errors import RankError
+from .._predictor import Predictor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,7 @@ def _projector(right, rank) -> np.ndarray:
 
 def raw_coordinates(a: Analysis, side: str) -> Coordinates:
     """`(F, Ĝ, P_U)` on the embedding side, `(Ĝ, F, P_E)` on the unembedding side (§3)."""
+    a = as_analysis("a", a)
     F = np.asarray(a.embeddings)
     Gh = np.asarray(a.centered_unembeddings)
     if side == "embedding":
@@ -66,6 +68,7 @@ def identifiable_coordinates(a: Analysis, side: str) -> tuple[np.ndarray, np.nda
         RankError: effective complexity 0 (every context has the same next-token distribution:
             the identifiable form has nothing to measure).
     """
+    a = as_analysis("a", a)
     r = int(a.effective_complexity)
     if r == 0:
         raise RankError(
@@ -80,8 +83,10 @@ def identifiable_coordinates(a: Analysis, side: str) -> tuple[np.ndarray, np.nda
     return W * s, U_C
 
 
-def coordinates(a: Analysis, side: str, form: str) -> Coordinates:
-    """The coordinates of `form` on `side`; the inclusion projector is always the raw model's."""
+def coordinates(a: Analysis | Predictor, side: str, form: str) -> Coordinates:
+    """The coordinates of `form` on `side` of a model (its `Analysis`, or a `Predictor`, which
+    is analysed here); the inclusion projector is always the raw model's."""
+    a = as_analysis("a", a)
     raw = raw_coordinates(a, side)
     if form == "raw":
         return raw
