@@ -322,8 +322,8 @@ def _print_summary(result) -> None:
             a, ce = p.all_or_none, p.counterexample
             t.add_row(
                 p.name, p.side, "yes" if p.truth_identifiable[0] else "no",
-                "yes" if a["identifiable_agrees"] else "no", a["raw_pattern"],
-                a["included_pattern"], ce["construction"] or "none (see report)",
+                "yes" if a.identifiable_agrees else "no", a.raw_pattern,
+                a.included_pattern, ce.construction or "none (see report)",
             )  # fmt: skip
         _out.print(t)
     for line in result.skipped:

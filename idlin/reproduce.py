@@ -30,6 +30,7 @@ from ._predictor import Predictor
 from ._subspaces import subspaces
 from .data import lowrank_truth, morphology_truth
 from .properties import (
+    AllOrNone,
     LinearProbe,
     Parallelism,
     RelationalLinearity,
@@ -155,6 +156,28 @@ class ScoreRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class CounterexampleRecord:
+    """The member of the truth's class that flips the raw verdict (docs/theory.md §7.4).
+
+    Attributes:
+        construction: how it was built ("" when no member flips).
+        raw_on_truth, raw_on_member: the raw verdicts (the latter None without a member).
+        identifiable: the identifiable verdict (one for the whole class).
+        member_width: the member's width, or None.
+        member_relative_gap: its relative gap to the truth (≈ 0: it is equivalent), or None.
+        reason: why it flips the verdict, or why no member can.
+    """
+
+    construction: str
+    raw_on_truth: bool
+    raw_on_member: bool | None
+    identifiable: bool
+    member_width: int | None
+    member_relative_gap: float | None
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class PropertyRecord:
     """One property of the morphology language (THEORY §6–§7).
 
@@ -176,8 +199,8 @@ class PropertyRecord:
     truth_identifiable: tuple[bool, float]
     truth_inclusion: bool
     note: str
-    all_or_none: dict[str, Any]
-    counterexample: dict[str, Any]
+    all_or_none: AllOrNone
+    counterexample: CounterexampleRecord
     trained: tuple[ScoreRecord, ...]
 
 
@@ -329,18 +352,17 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
                 say(skipped[-1])
                 continue
             scores.append(ScoreRecord(width, seed, r_q.score, i_q.score, r_q.holds, i_q.holds))
-        fields = dataclasses.asdict(aon)
         records.append(
             PropertyRecord(
                 name=spec.name, side=spec.side, probe=probe,
                 truth_raw=(raw.holds, raw.score), truth_identifiable=(ident.holds, ident.score),
-                truth_inclusion=raw.inclusion.holds, note=raw.note, all_or_none=fields,
-                counterexample={
-                    "construction": ce.construction, "raw_on_truth": ce.raw_on_p,
-                    "raw_on_member": ce.raw_on_member, "identifiable": ce.identifiable,
-                    "member_width": None if ce.member is None else ce.member.width,
-                    "member_relative_gap": ce_gap, "reason": ce.reason,
-                },
+                truth_inclusion=raw.inclusion.holds, note=raw.note, all_or_none=aon,
+                counterexample=CounterexampleRecord(
+                    construction=ce.construction, raw_on_truth=ce.raw_on_p,
+                    raw_on_member=ce.raw_on_member, identifiable=ce.identifiable,
+                    member_width=None if ce.member is None else ce.member.width,
+                    member_relative_gap=ce_gap, reason=ce.reason,
+                ),
                 trained=tuple(scores),
             )
         )  # fmt: skip
