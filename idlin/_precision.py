@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import real_scalar
 from ._errors import ArgumentError, ConfigError, DTypeError, RankError
 
 # Stored dtypes idlin knows the resolution of; float16/bfloat16 files are computed in float32.
@@ -76,24 +77,11 @@ def _concrete(x: Any) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def _real(name: str, value: Any) -> float:
-    """A concrete real scalar as float; an ArgumentError for anything else (bools, strings,
-    complex numbers, arrays of more than one element)."""
-    ok = isinstance(value, int | float | np.floating | np.integer) or (
-        isinstance(value, np.ndarray | jax.Array)
-        and np.ndim(value) == 0
-        and np.asarray(value).dtype.kind in "iuf"
-    )
-    if isinstance(value, bool) or not ok:
-        raise ArgumentError(f"{name}: expected a real number, got {value!r}")
-    return float(value)
-
-
 def _check_fraction(name: str, value: Any, *, upper: float = 1.0, error=ConfigError) -> None:
     """`value` in (0, upper) and finite (NaN refused) — checked when it is concrete."""
     if value is None or not _concrete(value):
         return
-    v = _real(name, value)
+    v = real_scalar(name, value)
     if not (math.isfinite(v) and 0.0 < v < upper):
         what = "a relative threshold" if upper == 1.0 else "a finite tolerance"
         raise error(f"{name}: expected {what} in (0, {upper:g}), got {v}")
@@ -102,7 +90,7 @@ def _check_fraction(name: str, value: Any, *, upper: float = 1.0, error=ConfigEr
 def _check_nonnegative(name: str, value: Any) -> None:
     if value is None or not _concrete(value):
         return
-    v = _real(name, value)
+    v = real_scalar(name, value)
     if not (math.isfinite(v) and v >= 0.0):
         raise ConfigError(f"{name}: expected a finite number ≥ 0, got {v}")
 

@@ -302,3 +302,13 @@ def test_import_idlin_pulls_in_no_heavy_dependency():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_keys_must_be_prng_keys():
+    p = _model(0)
+    with pytest.raises(idlin.ArgumentError, match=r"expected a JAX PRNG key such as jax\.random"):
+        idlin.all_or_none(p, Parallelism([[0, 1], [2, 3]]), key=0)
+    with pytest.raises(idlin.ArgumentError, match="PRNG key"):
+        idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]), key=np.random.default_rng(0))
+    # legacy uint32[2] keys are accepted
+    idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.PRNGKey(0))

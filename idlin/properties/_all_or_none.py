@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from .._analysis import Analysis, analyze, as_analysis
+from .._checks import prng_key
 from .._classes import MOVES, sample_equivalent
 from .._errors import ConfigError
 from .._gap import distribution_gap
@@ -131,6 +132,7 @@ def all_or_none(
         (True, 'split')
     """
     prop = check_property(prop)
+    key = prng_key("key", key)
     a = as_analysis("p", p, rtol=rtol if rtol is not None else prop.rtol)
     p = a.predictor
     prop = prop.resolve(a)

@@ -23,6 +23,7 @@ import jax
 from jaxtyping import PRNGKeyArray
 
 from .._analysis import Analysis, as_analysis
+from .._checks import prng_key
 from .._predictor import Predictor
 from ._protocol import Property, check_property
 
@@ -85,7 +86,7 @@ def counterexample(
     prop = check_property(prop)
     a = as_analysis("p", p, rtol=prop.rtol)
     prop = prop.resolve(a)
-    key = jax.random.key(0) if key is None else key
+    key = jax.random.key(0) if key is None else prng_key("key", key)
     raw = prop.evaluate(a, form="raw").holds
     ident = prop.evaluate(a, form="identifiable").holds
     for cand in prop.candidates(a, raw=raw, identifiable=ident, key=key):

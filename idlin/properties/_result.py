@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .._analysis import Analysis, as_analysis
-from .._errors import ConfigError, DTypeError, ProbeError, ShapeError
+from .._checks import indices
+from .._errors import ConfigError, ProbeError, ShapeError
 
 FORMS = ("raw", "identifiable")
 SIDES = ("embedding", "unembedding")
@@ -117,19 +118,7 @@ def check_call(p: Any, side: str, form: str, tol: float | None, rtol: Any = None
 
 def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
     """An integer array whose entries index `size` items (contexts or tokens)."""
-    arr = np.asarray(value)
-    if arr.size and arr.dtype.kind not in "iu":
-        raise DTypeError(f"{name}: expected integer {what} indices, got dtype {arr.dtype}")
-    if arr.size and arr.dtype.kind == "u" and int(arr.max()) >= size:
-        bad = [int(v) for v in arr[arr >= size][:5]]  # before a cast that could wrap them
-        raise ProbeError(f"{name}: expected {what} indices in [0, {size}), got out-of-range {bad}")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= size):
-        bad = arr[(arr < 0) | (arr >= size)]
-        raise ProbeError(
-            f"{name}: expected {what} indices in [0, {size}), got out-of-range {bad[:5].tolist()}"
-        )
-    return arr
+    return indices(name, value, size=size, what=what)
 
 
 def as_pairs(

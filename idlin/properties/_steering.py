@@ -17,11 +17,11 @@ import numpy as np
 from jaxtyping import Float
 
 from .._analysis import Analysis, as_analysis
+from .._checks import real_vector
 from .._errors import ConfigError, ProbeError
 from .._predictor import Predictor
 from ._coordinates import identifiable_coordinates
 from ._result import FORMS, PropertyResult, check_choice, check_tol, inclusion_of
-from ._vectors import as_real_vector
 
 
 def steering_shift(
@@ -35,7 +35,7 @@ def steering_shift(
         NonFiniteError: NaN or Inf in `v`.
     """
     a = as_analysis("p", p)
-    v = as_real_vector("vector", vector, size=a.width, what="the model's width")
+    v = real_vector("vector", vector, size=a.width, what="the model's width")
     return np.asarray(a.centered_unembeddings) @ v.astype(a.dtype)
 
 
@@ -87,7 +87,7 @@ def steering(
         Gh = np.asarray(a.centered_unembeddings)
         scale = float(np.linalg.norm(Gh) * np.linalg.norm(np.asarray(vector, dtype=float)))
     else:
-        d = as_real_vector("shift", shift, size=a.vocab_size, what="one per token")
+        d = real_vector("shift", shift, size=a.vocab_size, what="one per token")
         d = d.astype(a.dtype)
         scale = float(np.linalg.norm(d))
         delta = d - np.mean(d)
