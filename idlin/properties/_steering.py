@@ -17,7 +17,7 @@ import numpy as np
 from jaxtyping import Float
 
 from .._errors import ConfigError, ProbeError, ShapeError
-from .._predictor import Predictor, as_predictor
+from .._predictor import Predictor, as_predictor, as_real_array
 from .._subspaces import analyse, canonical
 from ._result import FORMS, PropertyResult, check_choice, check_tol, inclusion_of
 
@@ -27,15 +27,17 @@ def steering_shift(p: Predictor, vector: Float[Any, " dim"]) -> Float[np.ndarray
 
     Raises:
         ShapeError: `v` is not of shape (p.width,).
+        DTypeError: complex, string or object values.
+        NonFiniteError: NaN or Inf in `v`.
     """
     p = as_predictor("p", p)
-    v = np.asarray(vector)
+    v = as_real_array("vector", vector, p.dtype)
     if v.shape != (p.width,):
         raise ShapeError(
             f"vector: expected a steering vector of shape ({p.width},) (the model's width), "
             f"got {v.shape}"
         )
-    return np.asarray(p.centered_unembeddings) @ v.astype(p.dtype)
+    return np.asarray(p.centered_unembeddings) @ v
 
 
 def _reach_residual(basis, delta) -> float:
@@ -86,12 +88,11 @@ def steering(
         G = np.asarray(p.unembeddings)
         scale = float(np.linalg.norm(G - G.mean(axis=0)) * np.linalg.norm(vector))
     else:
-        d = np.asarray(shift)
+        d = as_real_array("shift", shift, p.dtype)
         if d.shape != (p.vocab_size,):
             raise ShapeError(
                 f"shift: expected shape ({p.vocab_size},) (one per token), got {d.shape}"
             )
-        d = d.astype(p.dtype)
         scale = float(np.linalg.norm(d))
         delta = d - np.mean(d)
     size = float(np.linalg.norm(delta))
