@@ -124,42 +124,57 @@ def _floor(values, floor: float = 1e-17) -> np.ndarray:
     return np.where(np.isnan(v), np.nan, np.maximum(v, floor))
 
 
+def _group_models(ax, ms) -> None:
+    """x ticks `d=…, s…` per model, the experiment's name under each group, separators between
+    groups: labels stay short enough not to overlap however many models there are."""
+    x = np.arange(len(ms))
+    ax.set_xticks(x, [f"d={m.width}\ns{m.seed}" for m in ms], fontsize=7)
+    ax.set_xlim(-0.5, len(ms) - 0.5)
+    names = [m.experiment for m in ms]
+    starts = [i for i in range(len(ms)) if i == 0 or names[i] != names[i - 1]]
+    for a, b in zip(starts, [*starts[1:], len(ms)], strict=True):
+        ax.text((a + b - 1) / 2, -0.2, names[a], transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8)  # fmt: skip
+        if a > 0:
+            ax.axvline(a - 0.5, color="0.8", lw=0.8)
+
+
 def map_fit(result, path: Path) -> Path:
     """How well each trained model fits its truth, on log scales (lower is better everywhere):
     left, `1 − R²` of the canonical-coordinate map truth → model and the relative gap
-    `‖C* − C‖_F/‖C*‖_F`; right, the Theorem EL map's relative residuals, with the gap between
-    seeds of one width as reference lines."""
+    `‖C* − C‖_F/‖C*‖_F`; right, the Theorem EL map's relative residuals, with the relative gap
+    between each pair of seeds of one width drawn across that width's models."""
     plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     ms = result.models
+    panel = max(5.0, 0.55 * len(ms) + 1.5)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(2 * panel + 0.5, 4.6))
     x = np.arange(len(ms))
-    labels = [f"{m.experiment}\nd={m.width} seed {m.seed}" for m in ms]
     misfit = _floor([None if m.canonical_r2 is None else 1.0 - m.canonical_r2 for m in ms])
     ax1.semilogy(x, misfit, "o", color="tab:blue", ms=7,
-                 label=r"$1 - R^2$: canonical map truth $\to$ model")  # fmt: skip
+                 label=r"$1 - R^2$ of the canonical map truth $\to$ model")  # fmt: skip
     ax1.semilogy(x, _floor([m.relative_gap for m in ms]), "s", color="tab:orange", ms=6,
-                 label=r"$\|C^* - C\|_F \,/\, \|C^*\|_F$")  # fmt: skip
-    ax1.set_ylabel("misfit to the truth (log; lower is better)", fontsize=8)
-    ax1.set_title("fit to the truth (THEORY §8)", fontsize=9)
+                 label=r"relative gap $\|C^* - C\|_F \,/\, \|C^*\|_F$")  # fmt: skip
+    ax1.set_ylabel("misfit (log scale)", fontsize=8)
+    ax1.set_title("fit to the truth (THEORY §8); lower is better", fontsize=9)
     ax2.semilogy(x, _floor([m.map_embedding_residual for m in ms]), "o", color="tab:green",
                  label="EL map residual: embeddings")  # fmt: skip
     ax2.semilogy(x, _floor([m.map_unembedding_residual for m in ms]), "s", color="tab:purple",
                  label="EL map residual: unembeddings")  # fmt: skip
-    styles = [(c, ls) for ls in (":", "--", "-.") for c in ("0.3", "tab:olive", "tab:cyan")]
-    for i, sp in enumerate(result.seed_pairs):
-        color, ls = styles[i % len(styles)]
-        ax2.axhline(sp.relative_gap, color=color, ls=ls, lw=1.2,
-                    label=f"relative gap between seeds {sp.seeds}: {sp.experiment} "
-                          f"d={sp.width}")  # fmt: skip
-    ax2.set_ylabel("relative residual (log; lower is better)", fontsize=8)
-    ax2.set_title("recovered map truth → model (THEORY §4)", fontsize=9)
+    for k, sp in enumerate(result.seed_pairs):
+        cols = [i for i, m in enumerate(ms)
+                if m.experiment == sp.experiment and m.width == sp.width]  # fmt: skip
+        if cols:
+            ax2.hlines(sp.relative_gap, min(cols) - 0.4, max(cols) + 0.4, color="0.35",
+                       ls=":", lw=1.2,
+                       label="relative gap between two seeds" if k == 0 else None)  # fmt: skip
+    ax2.set_ylabel("relative residual (log scale)", fontsize=8)
+    ax2.set_title("recovered map truth → model (THEORY §4); lower is better", fontsize=9)
     for ax in (ax1, ax2):
-        ax.set_xticks(x, labels, fontsize=7)
-        ax.set_xlim(-0.5, len(ms) - 0.5)
+        _group_models(ax, ms)
         ax.margins(y=0.2)
         ax.grid(True, which="major", axis="y", alpha=0.3)
         # Legends below the axes: they never cover a point.
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
