@@ -22,7 +22,7 @@ HEAVY = ("jax", "jaxlib", "numpy", "idlin._predictor", "idlin._gap", "idlin._sub
 
 
 def _modules_after(*argv: str) -> tuple[int, list[str], str, str]:
-    """Run the command in a fresh interpreter; return (exit code, heavy modules loaded, out, err)."""
+    """Run the command in a fresh interpreter: (exit code, heavy modules loaded, stdout, stderr)."""
     code = (
         "import json, sys\n"
         "from idlin.cli import run\n"
@@ -67,7 +67,9 @@ def test_help_version_and_input_errors_import_no_jax(argv):
 
 def test_out_that_cannot_be_written_fails_before_computing(tmp_path):
     (tmp_path / "file").write_text("x")
-    rc, heavy, _, err = _modules_after("reproduce", "--quick", "--out", str(tmp_path / "file" / "q"))
+    rc, heavy, _, err = _modules_after(
+        "reproduce", "--quick", "--out", str(tmp_path / "file" / "q")
+    )
     assert rc == 2 and heavy == []
     assert err.startswith("idlin: error: --out: expected a writable directory"), err
 

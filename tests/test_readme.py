@@ -73,7 +73,7 @@ def test_every_readme_python_block_runs_and_prints_what_it_says(tmp_path):
     )
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     failed = [r for r in results if not r["ok"]]
-    assert proc.returncode == 0 and not failed, (failed or proc.stderr[-3000:])
+    assert proc.returncode == 0 and not failed, failed or proc.stderr[-3000:]
     assert len(results) == len(run)
 
     # The core example: three printed numbers, as its comments say.
@@ -86,3 +86,21 @@ def test_every_readme_python_block_runs_and_prints_what_it_says(tmp_path):
     # The properties example prints its commented verdicts.
     props = next(i for i, code in enumerate(run) if "counterexample(" in code)
     assert results[props]["out"].split() == ["True", "False", "True"]
+
+
+def test_ci_runs_exactly_the_quickstart_test_commands():
+    """The Quickstart's test line (`pip install -e ".[test]" && python -m pytest`) is what
+    `.ci/run` runs, command for command, inside the fresh virtualenv it creates."""
+    quickstart = README.read_text(encoding="utf-8").split("## Quickstart", 1)[1].split("\n## ")[0]
+    bash = re.search(r"```bash\n(.*?)```", quickstart, re.S).group(1)
+    line = next(ln for ln in bash.splitlines() if "pytest" in ln).split("#")[0]
+    commands = [c.strip() for c in line.split("&&")]
+    assert commands == ['pip install -e ".[test]"', "python -m pytest"]
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    ci_lines = [ln.strip() for ln in ci.splitlines()]
+    for command in commands:
+        assert command in ci_lines, f".ci/run does not run {command!r}"
+    assert ci_lines.index(commands[0]) < ci_lines.index(commands[1])
+    assert re.search(r"^rm -rf \"\$venv\"$", ci, re.M) and "python3 -m venv" in ci
+    assert re.search(r'source "\$venv/bin/activate"', ci)
+    assert '"$rc" -eq 5' in ci  # "no tests collected" fails CI
