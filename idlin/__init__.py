@@ -70,14 +70,17 @@ _EXPORTS: dict[str, str] = {
     "steering": ".properties",
 }
 
-# Public submodules reachable as attributes (`idlin.io.load`) without an explicit import.
-_SUBMODULES = ("io",)
+# Public submodules reachable as attributes (`idlin.io.load`, `idlin.metrics.cca`) without an
+# explicit import, as when `import idlin` imported them eagerly.
+_SUBMODULES = ("io", "metrics", "properties")
 
 __all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS, _SUBMODULES)
 
 
 if TYPE_CHECKING:  # the eager imports, for type checkers only
     from . import io as io
+    from . import metrics as metrics
+    from . import properties as properties
     from ._classes import MOVES as MOVES
     from ._classes import random_invertible as random_invertible
     from ._classes import sample_equivalent as sample_equivalent

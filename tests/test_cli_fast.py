@@ -167,13 +167,14 @@ def test_import_idlin_is_lazy_and_complete():
         "names = [n for n in dir(idlin) if not n.startswith('_')]\n"
         "assert set(idlin.__all__) <= set(names), set(idlin.__all__) - set(names)\n"
         "from idlin import Predictor, sample_equivalent, IdlinError\n"
-        "assert idlin.Predictor is Predictor and idlin.io.load\n"
+        "assert idlin.Predictor is Predictor and idlin.io.load and idlin.metrics.cca\n"
+        "assert idlin.properties.steering_shift\n"
         "print(len(idlin.__all__))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert int(proc.stdout) == len(idlin._EXPORTS) + 1  # + the io submodule
+    assert int(proc.stdout) == len(idlin._EXPORTS) + len(idlin._SUBMODULES)
 
 
 def test_every_lazy_name_resolves_to_its_module():
