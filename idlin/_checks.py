@@ -30,10 +30,11 @@ def real_scalar(name: str, value: Any) -> float:
 
 
 def real_vector(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
-    """A finite real (size,) float64 array — never a silent cast of complex, strings or bools."""
+    """A finite real (size,) float64 array (float, integer or bool entries, any byte order) —
+    never a silent cast of complex numbers, strings or objects."""
     arr = np.asarray(value)
-    if arr.dtype.kind not in "iuf":
-        raise DTypeError(f"{name}: expected a real-valued vector, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise DTypeError(f"{name}: expected real numbers (float, integer or bool), got {arr.dtype}")
     if arr.shape != (size,):
         raise ShapeError(f"{name}: expected shape ({size},) ({what}), got {arr.shape}")
     arr = arr.astype(np.float64)

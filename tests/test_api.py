@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin import _analysis, _gap, _subspaces
+from idlin import _analysis, _gap
 
 PACKAGE = pathlib.Path(idlin.__file__).parent
 

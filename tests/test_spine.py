@@ -162,7 +162,7 @@ def test_bad_tolerances_and_arguments_are_idlin_errors():
         idlin.analyze(p, precision=1e-3)
     with pytest.raises(idlin.RankError, match="rank: expected an integer"):
         idlin.canonical(p, rank=2.7)
-    with pytest.raises(idlin.DTypeError, match="real-valued"):
+    with pytest.raises(idlin.DTypeError, match="expected real numbers"):
         idlin.steering(p, np.ones(6) * 1j)
     with pytest.raises(idlin.NonFiniteError, match="vector"):
         idlin.steering(p, np.array([np.nan, 0, 0, 0, 0, 1.0]))
