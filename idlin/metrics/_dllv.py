@@ -127,22 +127,40 @@ def _log_likelihoods(F, G, emulate_float32: bool):
 
 
 @functools.partial(jax.jit, static_argnames=("emulate_float32",))
-def _label_points(F1, G1, F2, G2, emulate_float32: bool):
-    """Coordinates `A_i` (V×r) of the input-centred label columns of `L_i` in one orthonormal
-    basis of their joint span, so that `‖A_i[y] − A_i[k]‖ = ‖L̃_i[:, y] − L̃_i[:, k]‖`."""
+def _tables(F1, G1, F2, G2, emulate_float32: bool):
+    """Both log-likelihood tables and the matrix `Z` whose columns span their input-centred
+    label columns."""
     L1, lse1 = _log_likelihoods(F1, G1, emulate_float32)
     L2, lse2 = _log_likelihoods(F2, G2, emulate_float32)
-    L1c = L1 - jnp.mean(L1, axis=0, keepdims=True)
-    L2c = L2 - jnp.mean(L2, axis=0, keepdims=True)
     if emulate_float32:
         # Rounded tables are not low-rank: span them directly (r = min(N, 2V)).
-        Z = jnp.concatenate([L1c, L2c], axis=1)
+        cols = [L1, L2]
     else:
         # L̃_i = F̃_i G_iᵀ − ℓ̃_i 1ᵀ: every centred column lies in span[F̃_i, ℓ̃_i], r = d₁+d₂+2.
         cols = [F1, lse1[:, None], F2, lse2[:, None]]
-        Z = jnp.concatenate([c - jnp.mean(c, axis=0, keepdims=True) for c in cols], axis=1)
-    Q = jnp.linalg.qr(Z, mode="reduced")[0]
-    return L1, L2, L1c.T @ Q, L2c.T @ Q
+    Z = jnp.concatenate([c - jnp.mean(c, axis=0, keepdims=True) for c in cols], axis=1)
+    return L1, L2, Z
+
+
+def _label_points(F1, G1, F2, G2, emulate_float32: bool):
+    """Coordinates `A_i` (V×r) of the input-centred label columns `L̃_i[:, y]` in one
+    orthonormal basis of their joint span: `‖A_i[y] − A_i[k]‖ = ‖L̃_i[:, y] − L̃_i[:, k]‖`.
+
+    With `Z = Q R` (thin QR), a column `Z c` has coordinates `R c`. Householder QR from LAPACK
+    (NumPy): XLA's CPU QR is an order of magnitude slower at these shapes."""
+    L1, L2, Z = _tables(F1, G1, F2, G2, emulate_float32)
+    V = G1.shape[0]
+    if emulate_float32:
+        # Project both tables on one Q: bitwise-equal tables give bitwise-equal points (their
+        # exact ties stay ties).
+        Q = jnp.asarray(np.linalg.qr(np.asarray(Z), mode="reduced")[0])
+        return L1, L2, Z[:, :V].T @ Q, Z[:, V:].T @ Q
+    R = jnp.asarray(np.linalg.qr(np.asarray(Z), mode="r"))
+    d1 = F1.shape[1]
+    minus = -jnp.ones((V, 1), G1.dtype)
+    A = jnp.concatenate([G1, minus], axis=1) @ R[:, : d1 + 1].T  # L̃_1 = Z[:, :d₁+1] [G₁, −1]ᵀ
+    B = jnp.concatenate([G2, minus.astype(G2.dtype)], axis=1) @ R[:, d1 + 1 :].T
+    return L1, L2, A, B
 
 
 def _pivot_rows(A, B, k):
@@ -190,10 +208,10 @@ def _label_terms(A, B, k, lo, n):
 @jax.jit
 def _input_terms(L1, L2, sets):
     """For candidate sets (s, m+1): `t2`, `t4` and the smallest `‖Δ‖` per set."""
-    C1 = L1 - jnp.mean(L1, axis=1, keepdims=True)  # centred over labels (V values per input)
-    C2 = L2 - jnp.mean(L2, axis=1, keepdims=True)
-    a0, b0 = C1[sets[:, :1]], C2[sets[:, :1]]  # (s, 1, V)
-    a, b = C1[sets[:, 1:]], C2[sets[:, 1:]]  # (s, m, V)
+    C1, C2 = L1[sets], L2[sets]  # (s, m+1, V), then centred over the V labels
+    C1 = C1 - jnp.mean(C1, axis=-1, keepdims=True)
+    C2 = C2 - jnp.mean(C2, axis=-1, keepdims=True)
+    a0, b0, a, b = C1[:, :1], C2[:, :1], C1[:, 1:], C2[:, 1:]  # pivot (s, 1, V), rest (s, m, V)
     s1 = jnp.linalg.norm(a - a0, axis=-1)[..., None]
     s2 = jnp.linalg.norm(b - b0, axis=-1)[..., None]
     R = jnp.linalg.norm(a / s1 - b / s2, axis=-1)
@@ -339,8 +357,8 @@ def d_llv(
     L1, L2, A, B = _label_points(F1, G1, F2, G2, log_likelihood_dtype == "float32")
     pivot_scores = None
     if searched_labels:
-        # Chunk the pivots so a chunk's (K, V, r) temporaries stay near 32 MiB.
-        batch = max(1, min(V, (1 << 22) // max(1, V * A.shape[1])))
+        # Chunk the pivots so a chunk's (K, V, r) temporaries stay cache-sized (~2 MiB).
+        batch = max(1, min(V, (1 << 18) // max(1, V * A.shape[1])))
         pivot_scores, los, smallest = _label_search(A, B, batch=batch)
         if not float(jnp.min(smallest)) > 0.0:
             raise RankError(_twin_message("label", "pivot label", "inputs"))
