@@ -104,3 +104,10 @@ def test_properties_benchmark_quick(tmp_path):
     for r in doc["runs"].values():
         assert r["finished"] and r["returncode"] == 0 and r["counts"] == {"passed": 1}
     assert "thorough_seconds_extrapolated" in doc["thorough_estimate"]
+
+
+def test_llv_benchmark_quick(tmp_path):
+    doc = run_quick("llv", tmp_path)
+    assert all(doc["agreement"]["same_choices"].values())
+    assert max(doc["agreement"]["relative_difference"].values()) < 1e-9
+    assert set(doc["seconds"]) == {"idlin", "numpy_loop"} and doc["speedup"] > 0
