@@ -104,7 +104,10 @@ def test_search_matches_the_float64_loop(seed, d, noise, weight):
     _close(np.asarray(res.candidate_scores), ref["scores"])
     assert (res.label_pivot, res.left_out_label) == (ref["k"], ref["lo"])
     assert np.asarray(res.input_set).tolist() == sets[ref["chosen"]].tolist()
-    _close([res.t1, res.t2, res.t3, res.t4, res.value], [ref[k] for k in ("t1", "t2", "t3", "t4", "value")])
+    _close(
+        [res.t1, res.t2, res.t3, res.t4, res.value],
+        [ref[k] for k in ("t1", "t2", "t3", "t4", "value")],
+    )
     assert res.value > 1e-3 and res.weight == weight
     swapped = d_llv(q, p, key=jax.random.key(seed), weight=weight)
     _close(swapped.value, res.value)
@@ -159,12 +162,13 @@ def test_zero_for_equivalent_pairs_of_any_width():
 
 
 def test_legacy_input_sets_are_numpys_seeded_draw():
-    state = np.random.get_state()
+    # Their code's global legacy generator, on purpose (state restored afterwards).
+    state = np.random.get_state()  # noqa: NPY002
     try:
-        np.random.seed(3)
-        expected = np.random.choice(100, 4 * 5, replace=False).reshape(5, 4)
+        np.random.seed(3)  # noqa: NPY002
+        expected = np.random.choice(100, 4 * 5, replace=False).reshape(5, 4)  # noqa: NPY002
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
     assert legacy_numpy_input_sets(100, 3, num_samples=5, seed=3).tolist() == expected.tolist()
     with pytest.raises(idlin.ConfigError, match="disjoint"):
         legacy_numpy_input_sets(10, 3, num_samples=5)
@@ -202,7 +206,13 @@ def test_bad_inputs_raise_specific_errors():
     F = np.asarray(p.embeddings).copy()
     F[5] = F[3]
     with pytest.raises(idlin.RankError, match="input"):
-        d_llv(idlin.Predictor(F, p.unembeddings), q, input_set=[3, 5, 6], label_pivot=0, left_out_label=1)
+        d_llv(
+            idlin.Predictor(F, p.unembeddings),
+            q,
+            input_set=[3, 5, 6],
+            label_pivot=0,
+            left_out_label=1,
+        )
     with pytest.raises(idlin.IncompatibleError):
         d_llv(p, idlin.Predictor(np.ones((41, 3)), np.eye(7, 3)), key=key)
 
@@ -240,7 +250,10 @@ def test_fixture_fixed_pivots(pair, table):
         loop = _reference(
             *raw, [ref["input_set"]], pivots=(ref["label_pivot"], ref["left_out_label"])
         )
-        _close([res.value, res.t1, res.t2, res.t3, res.t4], [loop[k] for k in ("value", "t1", "t2", "t3", "t4")])
+        _close(
+            [res.value, res.t1, res.t2, res.t3, res.t4],
+            [loop[k] for k in ("value", "t1", "t2", "t3", "t4")],
+        )
 
 
 @pytest.mark.parametrize("pair", PAIRS)

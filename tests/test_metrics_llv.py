@@ -98,7 +98,9 @@ def test_pivot_log_odds_distance_zero_across_the_class_and_seeded():
     a = pivot_log_odds_distance(p, _random(9), key=jax.random.key(4))
     b = pivot_log_odds_distance(p, _random(9), key=jax.random.key(4))
     assert a.value == b.value and a.pivot_input == b.pivot_input and a.pivot_label == b.pivot_label
-    fixed = pivot_log_odds_distance(p, _random(9), key=jax.random.key(4), pivot_input=3, inputs=[0, 5, 7])
+    fixed = pivot_log_odds_distance(
+        p, _random(9), key=jax.random.key(4), pivot_input=3, inputs=[0, 5, 7]
+    )
     assert fixed.pivot_input == 3 and np.asarray(fixed.inputs).tolist() == [0, 5, 7]
 
 

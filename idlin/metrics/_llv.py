@@ -156,7 +156,8 @@ def m_svd(
         >>> p = idlin.Predictor(rng.normal(size=(30, 3)), rng.normal(size=(8, 3)))
         >>> q = idlin.Predictor(p.embeddings @ np.diag([2.0, 1.0, -1.0]),
         ...                     p.unembeddings @ np.diag([0.5, 1.0, -1.0]))
-        >>> [round(m_svd(p, q, key=jax.random.key(0), side=s).value, 6) for s in ("embedding", "unembedding")]
+        >>> key = jax.random.key(0)
+        >>> [round(m_svd(p, q, key=key, side=s).value, 6) for s in ("embedding", "unembedding")]
         [1.0, 1.0]
     """
     if side not in SIDES:
@@ -168,7 +169,9 @@ def m_svd(
         if num_inputs is not None or inputs is not None:
             raise ConfigError('side="embedding" takes num_labels/labels, not num_inputs/inputs')
         default_k = min(p.vocab_size - 1, width)
-        piv, S = draw_pivot_and_set(key, p.vocab_size, num_labels, default_k, pivot, labels, "label")
+        piv, S = draw_pivot_and_set(
+            key, p.vocab_size, num_labels, default_k, pivot, labels, "label"
+        )
         sv, min_sd = _msvd_embedding(*args, piv, S)
         what = "log p(y|x) − log p(π|x) is constant over contexts"
     else:
