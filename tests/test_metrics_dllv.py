@@ -189,6 +189,7 @@ def test_bad_inputs_raise_specific_errors():
         (dict(input_set=[1, 1, 2]), idlin.ConfigError, "distinct"),
         (dict(input_sets=[1, 2, 3]), idlin.ConfigError, r"\(s, m\+1\)"),
         (dict(num_samples=11), idlin.ConfigError, "num_samples"),
+        (dict(num_samples=2, input_set=[1, 2]), idlin.ConfigError, "without input_set"),
     ]
     for kwargs, err, match in cases:
         with pytest.raises(err, match=match):

@@ -233,6 +233,8 @@ def _candidate_sets(key, N: int, m1: int, num_samples, input_set, input_sets):
     """The (s, m+1) input sets to score: given, or `s` disjoint sets drawn with `key`."""
     if input_set is not None and input_sets is not None:
         raise ConfigError("give input_set (no search) or input_sets (search), not both")
+    if num_samples is not None and (input_set is not None or input_sets is not None):
+        raise ConfigError("num_samples sizes a drawn search: expected it without input_set(s)")
     if input_set is not None:
         return candidates("input_set", input_set, N, 2)[None, :], False
     if input_sets is not None:
