@@ -5,8 +5,8 @@ whitened cross-covariance `Σ_xx^{-1/2} Σ_xy Σ_yy^{-1/2}` is `V_x (W_x U_xᵀ 
 diagonal weights `W = S (S² + λ(n−1))^{-1/2}` (`= I` when unregularised), so the canonical
 correlations are the singular values of the small matrix `W_x U_xᵀ U_y W_y`. Direct and
 exact. Against scikit-learn's iterative `CCA(scale=True)`: for full-rank inputs the mean agrees
-to ~1e-7, individual correlations only to ~1e-3 near degenerate spectra (its iterations stop
-early); for rank-deficient inputs scikit-learn returns NaN components where this gives 0.
+to ~1e-7, individual correlations only to ~1e-3 near degenerate spectra (its fit stops at a
+convergence tolerance); for rank-deficient inputs it returns NaN components where this gives 0.
 """
 
 from __future__ import annotations
