@@ -232,6 +232,13 @@ def inspect(
     labels: Annotated[
         Path | None, typer.Option(help="TSV 'context<TAB>label' (linear probing), label 0/1.")
     ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(
+            help="Relative tolerance of the property verdicts (default √ε of the stored dtype; "
+            "for a trained model choose one at the scale of its fit, e.g. 0.05)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -261,7 +268,7 @@ def inspect(
             probes["labels"] = io.read_labels(labels)
         files = {"pairs": pairs, "token_pairs": token_pairs, "labels": labels}
         sources = {k: f.name for k, f in files.items() if f is not None}
-        result = examine(p, stored=io.stored_dtype(arrays), sources=sources, **probes)
+        result = examine(p, tol=tol, stored=io.stored_dtype(arrays), sources=sources, **probes)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

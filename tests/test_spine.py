@@ -312,3 +312,21 @@ def test_keys_must_be_prng_keys():
         idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]), key=np.random.default_rng(0))
     # legacy uint32[2] keys are accepted
     idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.PRNGKey(0))
+
+
+def test_inspect_tolerance_option_reaches_the_verdicts(tmp_path):
+    F = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 3.05]])  # nearly parallel
+    G = np.random.default_rng(0).normal(size=(5, 2))
+    np.savez(tmp_path / "m.npz", embeddings=F, unembeddings=G)
+    (tmp_path / "pairs.tsv").write_text("0\t1\n2\t3\n")
+    args = ("inspect", tmp_path / "m.npz", "--pairs", tmp_path / "pairs.tsv", "--json")
+    strict = json.loads(run_idlin(*args).stdout)
+    loose = json.loads(run_idlin(*args, "--tol", "0.05").stdout)
+    par = lambda doc: next(p for p in doc["properties"] if p["name"] == "parallelism")  # noqa: E731
+    assert par(strict)["raw"]["holds"] is False and par(loose)["raw"]["holds"] is True
+    assert loose["tol"] == 0.05
+    assert par(loose)["raw"]["score"] == pytest.approx(
+        idlin.parallelism(idlin.Predictor(F, G), [[0, 1], [2, 3]]).score
+    )
+    bad = run_idlin(*args, "--tol", "nan")
+    assert bad.returncode == 2 and "idlin: error:" in bad.stderr
