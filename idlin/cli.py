@@ -251,6 +251,9 @@ def inspect(
         from ._paths import require_file
 
         require_file(a, "a predictor file")
+        for option, f in (("--pairs", pairs), ("--token-pairs", token_pairs), ("--labels", labels)):
+            if f is not None:
+                require_file(f, f"a TSV file for {option}")
 
         import numpy as np
 

@@ -57,6 +57,8 @@ def _modules_after(*argv: str) -> tuple[int, list[str], str, str]:
         ["verify", "absent-a.npz", "absent-b.npz"],
         ["verify", "a.npz", "b.npz", "--rtol", "-1"],
         ["inspect", "absent.npz"],
+        ["inspect", str(REPO / "README.md"), "--pairs", "absent.tsv"],
+        ["inspect", str(REPO / "README.md"), "--labels", str(REPO)],
     ],
 )
 def test_help_version_and_input_errors_import_no_jax(argv):
