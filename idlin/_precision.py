@@ -46,6 +46,8 @@ EQUIVALENCE_RTOL = {
     np.dtype(jnp.bfloat16): 1e-2,
 }
 
+DECOMPOSITIONS = ("auto", "svd", "gram")
+
 # Constant of the absolute rank floor `FLOOR_FACTOR·√max(N, V)·ε·σ₁(F)·(σ₁(Ĝ) + √V‖ḡ‖)`.
 FLOOR_FACTOR = 4.0
 
@@ -112,6 +114,10 @@ class Precision:
         verdict_tol: relative tolerance of property verdicts (default `√ε(stored)`).
         stored: the dtype the model was stored in (default: its compute dtype). A float32 file
             computed in float64 keeps float32's tolerances.
+        decomposition: "auto" (default: the float64-accumulated Gram route for float32 data
+            with x64 on, Householder SVDs otherwise), "svd" or "gram" (docs/theory.md §3.2). The
+            Gram route's singular values are more accurate than a float32 SVD's; its singular
+            vectors lose orthogonality like `ε₃₂·σ₁/σᵢ`.
 
     Raises:
         ConfigError: a tolerance that is NaN, infinite, negative, or (relative ones) ≥ 1.
@@ -129,20 +135,22 @@ class Precision:
     equivalence_rtol: float | None = None
     verdict_tol: float | None = None
     stored: Any = None
+    decomposition: str = "auto"
 
     _LEAVES = ("rank_rtol", "rank_atol", "mean_kl", "equivalence_rtol", "verdict_tol")
 
     # -- pytree protocol: the tolerances are leaves, the stored dtype is static; rebuilding from
     # leaves skips validation (leaves may be tracers, or placeholders JAX passes through).
     def tree_flatten(self):
-        return tuple(getattr(self, n) for n in self._LEAVES), self.stored
+        return tuple(getattr(self, n) for n in self._LEAVES), (self.stored, self.decomposition)
 
     @classmethod
-    def tree_unflatten(cls, stored, leaves):
+    def tree_unflatten(cls, aux, leaves):
         obj = object.__new__(cls)
         for n, v in zip(cls._LEAVES, leaves, strict=True):
             object.__setattr__(obj, n, v)
-        object.__setattr__(obj, "stored", stored)
+        object.__setattr__(obj, "stored", aux[0])
+        object.__setattr__(obj, "decomposition", aux[1])
         return obj
 
     def __post_init__(self) -> None:
@@ -153,6 +161,10 @@ class Precision:
         _check_fraction("verdict_tol", self.verdict_tol)
         if self.stored is not None:
             object.__setattr__(self, "stored", _dtype("stored", self.stored))
+        if self.decomposition not in DECOMPOSITIONS:
+            raise ConfigError(
+                f"decomposition: expected one of {DECOMPOSITIONS}, got {self.decomposition!r}"
+            )
 
     def for_dtype(self, dtype: Any) -> Precision:
         """This policy with `stored` filled in (kept if already set)."""

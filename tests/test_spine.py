@@ -330,3 +330,46 @@ def test_inspect_tolerance_option_reaches_the_verdicts(tmp_path):
     )
     bad = run_idlin(*args, "--tol", "nan")
     assert bad.returncode == 2 and "idlin: error:" in bad.stderr
+
+
+@pytest.mark.parametrize("kappa", [1.0, 1e2, 1e4])
+@pytest.mark.parametrize("rank", [3, 8])
+def test_the_gram_route_agrees_with_float64_references_and_never_changes_a_rank(kappa, rank):
+    """docs/theory.md §3.2: float32 data, float64-accumulated Grams. Singular values above the
+    rank threshold match a float64 reference to 1e-6 relative; ranks equal the SVD route's, on
+    ill-conditioned and rank-deficient inputs."""
+    rng = np.random.default_rng(int(kappa) + rank)
+    N, V, d = 60, 90, 8
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    F = (rng.normal(size=(N, rank)) * np.logspace(0, -np.log10(kappa), rank)) @ Q[:rank]
+    p = idlin.Predictor(F.astype(np.float32), rng.normal(size=(V, d)).astype(np.float32))
+    gram = idlin.analyze(p, precision=idlin.Precision(decomposition="gram"))
+    svd = idlin.analyze(p, precision=idlin.Precision(decomposition="svd"))
+    assert idlin.analyze(p).precision.decomposition == "auto"
+    for field in ("embedding_rank", "unembedding_rank", "effective_complexity"):
+        assert int(getattr(gram, field)) == int(getattr(svd, field)), field
+    r = int(gram.effective_complexity)
+    # σ_min/σ_max = 1/κ: above float32's √ε threshold (3.5e-4) the planted rank is found, below
+    # it both routes cut it alike.
+    assert r == (rank if 1 / kappa > 3.5e-4 else rank - 1)
+    C = ref.log_odds(p.embeddings, p.unembeddings)
+    want = np.linalg.svd(C, compute_uv=False)[:r]
+    got = np.asarray(gram.log_odds_singular_values, np.float64)[:r]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    kf = int(gram.embedding_rank)
+    want_F = np.linalg.svd(ref.f64(p.embeddings), compute_uv=False)[:kf]
+    np.testing.assert_allclose(
+        np.asarray(gram.embedding_singular_values, np.float64)[:kf], want_F, rtol=1e-6
+    )
+    U = np.asarray(gram.log_odds_left, np.float64)[:, :r]
+    W = np.asarray(gram.log_odds_right, np.float64)[:, :r]
+    Uc, sc, Wct = np.linalg.svd(C)
+    C_r = (Uc[:, :r] * sc[:r]) @ Wct[:r]  # the float64 rank-r truncation the analysis represents
+    np.testing.assert_allclose((U * got) @ W.T, C_r, atol=1e-6 * np.abs(C_r).max())
+
+
+def test_the_gram_route_needs_float32_and_x64():
+    with pytest.raises(idlin.ConfigError, match="decomposition='gram'"):
+        idlin.analyze(_model(0), precision=idlin.Precision(decomposition="gram"))
+    with pytest.raises(idlin.ConfigError, match="decomposition: expected one of"):
+        idlin.Precision(decomposition="qr")
