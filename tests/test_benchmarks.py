@@ -120,3 +120,12 @@ def test_llv_benchmark_quick(tmp_path):
     assert all(doc["agreement"]["same_choices"].values())
     assert max(doc["agreement"]["relative_difference"].values()) < 1e-9
     assert set(doc["seconds"]) == {"idlin", "numpy_loop"} and doc["speedup"] > 0
+
+
+def test_decomposition_benchmark_quick(tmp_path):
+    doc = run_quick("decomposition", tmp_path)
+    # Speed never buys a wrong rank, and the spectrum above the threshold is float64-accurate.
+    assert len(set(doc["ranks"].values())) == 1
+    assert doc["relative_error_vs_float64"]["analyze"] < 1e-6
+    assert doc["floor_seconds"] > 0 and doc["analyze_over_floor"] > 0
+    assert set(doc["seconds"]) == {"analyze", "numpy", "analyze_svd"}
