@@ -7,7 +7,15 @@ import pytest
 
 import idlin
 import idlin.data as D
-from idlin.train import TrainConfig, init_states, make_data, make_step, train
+from idlin.train import (
+    TrainConfig,
+    init_states,
+    make_data,
+    make_step,
+    seed_keys,
+    step_key,
+    train,
+)
 
 TRUTH = D.lowrank_truth(vocab_size=6, context_length=2, rank=2, key=jax.random.key(0))
 # One small configuration shared by the tests, so compiled programs are reused.
@@ -48,9 +56,9 @@ def test_vmapped_seeds_equal_separate_runs(result):
     data = make_data(TRUTH, CONFIG)
     for k in range(CONFIG.seeds):
         state = jax.tree.map(lambda x, k=k: x[k], states)
-        data_key = jax.random.fold_in(jax.random.split(KEY, CONFIG.seeds)[k], 1)
+        seed_key = seed_keys(KEY, [k])[0]
         for s in range(CONFIG.steps):
-            state, _ = step(state, data, jax.random.fold_in(data_key, s))
+            state, _ = step(state, data, step_key(seed_key, s))
         for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(result.params), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b[k]), rtol=2e-5, atol=1e-6)
 
