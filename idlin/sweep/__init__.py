@@ -18,8 +18,9 @@ from ._summary import plot_summary as plot_summary
 from ._summary import summarize as summarize
 from ._summary import summarize_records as summarize_records
 from ._summary import sweep_status as sweep_status
+from ._registry import architectures as architectures
+from ._registry import build_program as build_program
+from ._registry import register_architecture as register_architecture
 from ._trial import Program as Program
-from ._trial import build_program as build_program
 from ._trial import make_truth as make_truth
-from ._trial import register_architecture as register_architecture
 from ._trial import truth_metrics as truth_metrics
