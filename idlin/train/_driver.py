@@ -29,7 +29,6 @@ def _jit(fn: Callable, sharding: NamedSharding | None) -> Callable:
     return jax.jit(fn) if sharding is None else jax.jit(fn, out_shardings=sharding)
 
 
-@functools.lru_cache(maxsize=64)
 def init_runner(init: Init, sharding: NamedSharding | None = None) -> Callable:
     """`(seed_keys (K,), data) -> states`: `init(init_key(seed_key), data)` for every seed, in
     one jitted `vmap` (leaves of `states` get a leading seed axis K, sharded by `sharding`).
@@ -41,13 +40,17 @@ def init_runner(init: Init, sharding: NamedSharding | None = None) -> Callable:
     (2, 3)
     """
 
+    return _init_runner(init, sharding)
+
+
+@functools.lru_cache(maxsize=64)
+def _init_runner(init: Init, sharding: NamedSharding | None) -> Callable:
     def init_all(seed_keys, data):
         return jax.vmap(lambda k: init(init_key(k), data))(seed_keys)
 
     return _jit(init_all, sharding)
 
 
-@functools.lru_cache(maxsize=64)
 def chunk_runner(step: Step, num_steps: int, sharding: NamedSharding | None = None) -> Callable:
     """`(states, seed_keys (K,), data, start) -> (states, losses (K, num_steps))`: steps
     `start, …, start + num_steps − 1` of every seed in one jitted program. Seed k's step t uses
@@ -63,6 +66,11 @@ def chunk_runner(step: Step, num_steps: int, sharding: NamedSharding | None = No
     ((2, 4), 0.0625)
     """
 
+    return _chunk_runner(step, num_steps, sharding)
+
+
+@functools.lru_cache(maxsize=64)
+def _chunk_runner(step: Step, num_steps: int, sharding: NamedSharding | None) -> Callable:
     def one_seed(state, seed_key, data, start):
         def body(st, t):
             return step(st, data, step_key(seed_key, t))
