@@ -142,6 +142,7 @@ def test_unwritable_out_is_refused_before_computing(cfg, tmp_path, monkeypatch):
     out = tmp_path / "ro"
     out.mkdir()
     real = os.access
+
     def access(path, mode, **kw):
         return False if os.fspath(path) == str(out) and mode & os.W_OK else real(path, mode, **kw)
 

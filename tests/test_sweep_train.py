@@ -18,6 +18,7 @@ import idlin.data as D
 from idlin import ConfigError, FileFormatError
 from idlin.sweep import (
     ResultsStore,
+    _registry,
     build_program,
     make_truth,
     parse_config,
@@ -25,7 +26,6 @@ from idlin.sweep import (
     run_sweep,
     truth_metrics,
 )
-from idlin.sweep import _registry
 from idlin.sweep import _runner as runner_module
 from idlin.train import (
     SWEEP_ROOT,
@@ -68,8 +68,9 @@ def test_same_seed_same_model_in_train_and_in_a_sweep(tmp_path, monkeypatch):
     monkeypatch.setattr(runner_module, "evaluate_seeds", capture)
     run_sweep(c, tmp_path)
     truth = make_truth(DIST)
-    config = TrainConfig.from_mapping({"architecture": "mlp", "width": 2, "steps": 6,
-        "learning_rate": 0.01, "dtype": "float64", "seeds": 3, "chunk_steps": 2, **TRAIN})  # fmt: skip
+    fields = {"architecture": "mlp", "width": 2, "steps": 6, "learning_rate": 0.01,
+              "dtype": "float64", "seeds": 3, "chunk_steps": 2}  # fmt: skip
+    config = TrainConfig.from_mapping({**fields, **TRAIN})
     result = train(truth, config, key=jax.random.key(SWEEP_ROOT), progress=False)
     swept = jax.tree.leaves(captured["states"].params)
     trained = jax.tree.leaves(result.states.params)
@@ -97,7 +98,9 @@ def test_a_learning_rate_grid_compiles_once(tmp_path):
     assert all(p.step is programs[0].step for p in programs)  # one step object ...
     run = run_sweep(c, tmp_path)
     assert run.records_written == 6
-    sharding = NamedSharding(Mesh(np.asarray(jax.local_devices()), ("seed",)), PartitionSpec("seed"))
+    sharding = NamedSharding(
+        Mesh(np.asarray(jax.local_devices()), ("seed",)), PartitionSpec("seed")
+    )
     chunk = chunk_runner(programs[0].step, c.checkpoint_every, sharding)
     assert chunk._cache_size() == 1  # ... and one compiled program for the three rates
     with ResultsStore(tmp_path) as s:
@@ -188,7 +191,7 @@ def test_registry_in_process_and_bad_registrations(monkeypatch):
     assert set(build_program(c.points[0]).data) == {"A", "b", "noise", "learning_rate"}
     with pytest.raises(ConfigError, match="expected a non-empty name, got ''"):
         register_architecture("", quadratic)
-    with pytest.raises(ConfigError, match="expected a callable builder.*got int"):
+    with pytest.raises(ConfigError, match=r"expected a callable builder.*got int"):
         register_architecture("x", 3)  # type: ignore[arg-type]
 
 
@@ -239,7 +242,7 @@ def test_bad_sweep_fields_raise_config_error(data, match):
 def test_non_finite_or_non_positive_learning_rates(lr):
     data = _grid()
     data["grid"]["learning_rate"] = [lr]
-    with pytest.raises(ConfigError, match="grid.learning_rate: expected positive numbers"):
+    with pytest.raises(ConfigError, match=r"grid\.learning_rate: expected positive numbers"):
         parse_config(data)
     with pytest.raises(ConfigError, match="learning_rate: expected a finite number > 0"):
         TrainConfig(learning_rate=lr)
@@ -278,7 +281,7 @@ def test_train_fields_allowed_in_a_sweep_are_train_config_fields():
 def test_load_config_on_a_directory(tmp_path):
     from idlin.sweep import load_config
 
-    with pytest.raises(FileFormatError, match="expected a TOML file at .*, got a directory"):
+    with pytest.raises(FileFormatError, match=r"expected a TOML file at .*, got a directory"):
         load_config(tmp_path)
 
 

@@ -140,3 +140,26 @@ def test_lowrank_docstring_example_runs():
 
     result = doctest.testmod(_lowrank)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("warmup", [0, 3])
+def test_learning_rate_schedule_is_optax_warmup_cosine(warmup):
+    """The schedule the step computes from data equals optax's (independent implementation)."""
+    import optax
+
+    from idlin.train import hyperparameters, learning_rate_at
+
+    config = CONFIG.replace(steps=10, warmup_steps=warmup, learning_rate=0.3)
+    if warmup:
+        ref = optax.warmup_cosine_decay_schedule(0.0, 0.3, warmup, 10)
+    else:
+        ref = optax.cosine_decay_schedule(0.3, 10)
+    hyper = hyperparameters(config.replace(dtype="float64"))
+    for t in range(12):
+        got = float(learning_rate_at(hyper, jnp.asarray(t, jnp.int32)))
+        assert got == pytest.approx(float(ref(t)), rel=1e-12, abs=1e-15), t
+
+
+def test_stream_data_needs_a_stream():
+    with pytest.raises(idlin.ConfigError, match="'stream' needs a sampled stream"):
+        make_data(TRUTH, CONFIG.replace(source="stream"))

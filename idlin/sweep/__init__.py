@@ -6,6 +6,9 @@ from ._config import GridPoint as GridPoint
 from ._config import SweepConfig as SweepConfig
 from ._config import load_config as load_config
 from ._config import parse_config as parse_config
+from ._registry import architectures as architectures
+from ._registry import build_program as build_program
+from ._registry import register_architecture as register_architecture
 from ._runner import SweepRun as SweepRun
 from ._runner import owned_points as owned_points
 from ._runner import run_sweep as run_sweep
@@ -18,9 +21,6 @@ from ._summary import plot_summary as plot_summary
 from ._summary import summarize as summarize
 from ._summary import summarize_records as summarize_records
 from ._summary import sweep_status as sweep_status
-from ._registry import architectures as architectures
-from ._registry import build_program as build_program
-from ._registry import register_architecture as register_architecture
 from ._trial import Program as Program
 from ._trial import make_truth as make_truth
 from ._trial import truth_metrics as truth_metrics

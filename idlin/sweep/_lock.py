@@ -50,7 +50,7 @@ def exclusive(directory: str, process_index: int) -> Iterator[None]:
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
             holder = os.pread(fd, 200, 0).decode(errors="replace").split()
-            pid, host = (holder + ["?", "?"])[:2]
+            pid, host = [*holder, "?", "?"][:2]
             raise OutputError(
                 f"{directory} is locked by pid {pid} (host {host}): another sweep is writing "
                 "to it; wait for it to finish or use another --out"

@@ -106,11 +106,12 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
         states = init(keys, data)
     log(f"{point.label}: training {len(seeds)} seeds from step {start}")
     steps_done = 0
-    for t, states, _ in run_chunks(
+    chunks = run_chunks(
         program.step, states, keys, data, start=start, end=config.steps,
         chunk_steps=config.checkpoint_every, checkpoint_every=config.checkpoint_every,
         sharding=sharding,
-    ):  # fmt: skip
+    )  # fmt: skip
+    for t, states, _ in chunks:
         steps_done += (t - start) * len(seeds)
         start = t
         if t < config.steps:

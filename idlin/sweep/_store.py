@@ -164,7 +164,8 @@ class ResultsStore:
         if not store._files():
             raise FileFormatError(
                 f"{store.directory}: expected a sweep directory with records-p*.sqlite files "
-                f"(written by `idlin sweep`), got {'none' if os.path.isdir(directory) else 'no directory'}"
+                f"(written by `idlin sweep`), got "
+                f"{'none' if os.path.isdir(directory) else 'no directory'}"
             )
         store._immutable = not writer_active(store.directory) and not any(
             os.path.exists(f + "-wal") and os.path.getsize(f + "-wal") > 0 for f in store._files()

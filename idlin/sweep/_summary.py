@@ -166,7 +166,9 @@ def check_plot_path(path: str | os.PathLike[str]) -> str:
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in PLOT_SUFFIXES:
-        raise OutputError(f"--plot {path}: expected a file ending in {PLOT_SUFFIXES}, got {suffix!r}")
+        raise OutputError(
+            f"--plot {path}: expected a file ending in {PLOT_SUFFIXES}, got {suffix!r}"
+        )
     parent = os.path.dirname(path) or "."
     try:
         os.makedirs(parent, exist_ok=True)

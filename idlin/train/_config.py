@@ -78,7 +78,7 @@ class TrainConfig:
                 f"{self.warmup_steps!r}"
             )
         lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr) or lr <= 0:
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
             raise ConfigError(f"learning_rate: expected a finite number > 0, got {lr!r}")
         if self.architecture == "mlp" and self.activation not in ACTIVATIONS:
             raise ConfigError(

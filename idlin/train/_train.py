@@ -93,8 +93,8 @@ def _resume(path: str, meta: dict, states: TrainState, losses: np.ndarray):
     if saved != meta:
         diff = sorted(k for k in set(meta) | set(saved) if meta.get(k) != saved.get(k))
         raise ConfigError(
-            f"checkpoint {path}: expected a run with {({k: meta.get(k) for k in diff})}, got "
-            f"{({k: saved.get(k) for k in diff})}; use a fresh directory"
+            f"checkpoint {path}: expected a run with { ({k: meta.get(k) for k in diff}) }, got "
+            f"{ ({k: saved.get(k) for k in diff}) }; use a fresh directory"
         )
     rows = np.arange(losses.shape[1])
     restored = restore(states, ckpt, rows)
@@ -181,10 +181,11 @@ def train(
                desc=f"{config.architecture} d={config.width} K={K}")  # fmt: skip
     step = start
     try:
-        for step, states, chunk in run_chunks(
+        chunks = run_chunks(
             step_fn, states, keys, data, start=start, end=end,
             chunk_steps=config.chunk_steps, checkpoint_every=config.checkpoint_every,
-        ):  # fmt: skip
+        )  # fmt: skip
+        for step, states, chunk in chunks:
             n = chunk.shape[1]
             losses[step - n : step] = np.asarray(chunk).T  # (n, K)
             bar.update(n)
