@@ -3,7 +3,8 @@
 The jitted driver of `idlin.train` (`chunk_runner`: `vmap` over seeds of a `lax.scan` over
 steps, the program `train` and sweeps both run) is compiled and warmed up first, then timed;
 sequential means the compiled K=1 runner called K times. Reports seeds·steps/s. Goals (issue 7):
-on CPU the vmapped program is never slower per seed than sequential; on a GPU, 8 seeds take ≤ 1.5× the wall time of one.
+on CPU the vmapped program is never slower per seed than sequential; on a GPU, 8 seeds take
+≤ 1.5× the wall time of one.
 
 Usage: `python benchmarks/bench_training.py [--quick] [--repeats R] [--out PATH]`.
 """
