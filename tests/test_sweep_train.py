@@ -290,3 +290,13 @@ def test_seed_keys_do_not_depend_on_the_other_seeds():
     a, b = seed_keys(key, [0, 1, 7]), seed_keys(key, [7])
     np.testing.assert_array_equal(jax.random.key_data(a[2]), jax.random.key_data(b[0]))
     assert not np.array_equal(jax.random.key_data(a[0]), jax.random.key_data(a[1]))
+
+
+def test_point_keys_change_with_the_training_version(monkeypatch):
+    """Records and checkpoints of an older training scheme are never mixed with new ones."""
+    from idlin.sweep import _config
+
+    before = [p.key for p in mlp_config().points]
+    monkeypatch.setattr(_config, "TRAINING_VERSION", _config.TRAINING_VERSION + 1)
+    after = [p.key for p in mlp_config().points]
+    assert set(before).isdisjoint(after)

@@ -118,7 +118,14 @@ class GridPoint:
         return f"{self.distribution}/{self.architecture}/d={self.width}/lr={self.learning_rate:g}"
 
 
+# Part of every point key: bumped when the training numerics change, so a store or checkpoint
+# written by an older idlin is not mixed with new results (2: sweeps train with idlin.train's
+# key schedule and step, the learning rate as data).
+TRAINING_VERSION = 2
+
+
 def _point_key(data: Mapping[str, Any]) -> str:
+    data = {**data, "training_version": TRAINING_VERSION}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
