@@ -1,9 +1,10 @@
 """Training (THEORY §8): K seeds in one vmapped program vs K sequential single-seed runs.
 
-The jitted runner of `idlin.train` (`make_runner`: `vmap` over seeds of a `lax.scan` over steps)
-is compiled and warmed up first, then timed; sequential means the compiled K=1 runner called K
-times. Reports seeds·steps/s. Goals (issue 7): on CPU the vmapped program is never slower per
-seed than sequential; on a GPU, 8 seeds take ≤ 1.5× the wall time of one.
+The jitted driver of `idlin.train` (`chunk_runner`: `vmap` over seeds of a `lax.scan` over
+steps, the program `train` and sweeps both run) is compiled and warmed up first, then timed;
+sequential means the compiled K=1 runner called K times. Reports seeds·steps/s. Goals (issue 7):
+on CPU the vmapped program is never slower per seed than sequential; on a GPU, 8 seeds take
+≤ 1.5× the wall time of one.
 
 Usage: `python benchmarks/bench_training.py [--quick] [--repeats R] [--out PATH]`.
 """
@@ -26,8 +27,7 @@ def main() -> None:
     import jax
 
     from idlin.data import lowrank_truth
-    from idlin.train import TrainConfig, init_states, make_data, make_runner
-    from idlin.train._step import seed_data_keys
+    from idlin.train import TrainConfig, chunk_runner, init_states, make_data, make_step, seed_keys
 
     size = QUICK if args.quick else FULL
     repeats = args.repeats or (2 if args.quick else 3)
@@ -44,9 +44,10 @@ def main() -> None:
         config = TrainConfig(width=size["width"], steps=steps, seeds=K, chunk_steps=steps)
         graphdef, states = init_states(truth, config, key=key)
         data = make_data(truth, config)
-        run = make_runner(graphdef, config, steps)
-        keys = seed_data_keys(key, K)
-        return lambda: run(states, data, keys)
+        run = chunk_runner(make_step(graphdef, config), steps)
+        keys = seed_keys(key, range(K))
+        start = jax.numpy.asarray(0, jax.numpy.int32)
+        return lambda: run(states, keys, data, start)
 
     single = runner_for(1)
     results, rows = {}, []

@@ -50,3 +50,8 @@ class ConfigError(IdlinError, ValueError):
 
 class FileFormatError(IdlinError, ValueError):
     """A file that is missing, unreadable, pickled, or lacks the keys and shapes idlin needs."""
+
+
+class OutputError(IdlinError, OSError):
+    """An output location that cannot be used: read-only, not a directory, or locked by another
+    run."""

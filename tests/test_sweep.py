@@ -26,13 +26,19 @@ from idlin.sweep import (
     register_architecture,
     run_sweep,
 )
-from idlin.sweep._checkpoint import (
+from idlin.sweep._summary import summarize, summarize_records, sweep_status
+from idlin.train import SWEEP_ROOT, init_key, seed_keys, step_key
+from idlin.train._checkpoint import (
     load_checkpoint,
     remove_temporaries,
     restore,
     save_checkpoint,
 )
-from idlin.sweep._summary import summarize, summarize_records, sweep_status
+
+
+def sweep_seed_key(seed):
+    """The key schedule of every training run: a sweep's seed s under root key(SWEEP_ROOT)."""
+    return seed_keys(jax.random.key(SWEEP_ROOT), [seed])[0]
 
 
 def make_config(**over):
@@ -178,11 +184,11 @@ def test_checkpoint_roundtrip_restore_and_bad_file(tmp_path):
 def _sequential(point, seed, steps):
     """Independent reference: one seed, no vmap, no sharding, no checkpoints."""
     prog = build_program(point)
-    base = jax.random.key(seed)
-    state = prog.init(jax.random.fold_in(base, 0), prog.data)
+    base = sweep_seed_key(seed)
+    state = prog.init(init_key(base), prog.data)
     step = jax.jit(prog.step)
     for t in range(steps):
-        state, _ = step(state, jax.random.fold_in(base, t + 1), prog.data)
+        state, _ = step(state, prog.data, step_key(base, t))
     return prog.evaluate(jax.tree_util.tree_map(np.asarray, state))
 
 
@@ -210,10 +216,10 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
     prog, point = build_program(c.points[0]), c.points[0]
     states = []
     for seed in c.seeds:
-        base = jax.random.key(seed)
-        st = prog.init(jax.random.fold_in(base, 0), prog.data)
+        base = sweep_seed_key(seed)
+        st = prog.init(init_key(base), prog.data)
         for t in range(4):
-            st, _ = prog.step(st, jax.random.fold_in(base, t + 1), prog.data)
+            st, _ = prog.step(st, prog.data, step_key(base, t))
         states.append(st)
     stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states)
     ckpt = tmp_path / "run" / "checkpoints" / f"{point.key}.npz"
@@ -223,7 +229,12 @@ def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
     assert not ckpt.exists()
     with ResultsStore(tmp_path / "ref") as a, ResultsStore(tmp_path / "run") as b:
         ra, rb = a.records(), b.records()
-    assert [r.metrics for r in ra] == pytest.approx([r.metrics for r in rb], rel=1e-12)
+    # Leaf by leaf (pytest.approx takes no nested data): same records, every metric to 1e-12.
+    assert [(r.point_key, r.seed) for r in ra] == [(r.point_key, r.seed) for r in rb]
+    for x, y in zip(ra, rb, strict=True):
+        assert x.metrics.keys() == y.metrics.keys()
+        for name, value in x.metrics.items():
+            assert y.metrics[name] == pytest.approx(value, rel=1e-12), (x.seed, name)
 
 
 def test_bilinear_records_match_a_numpy_reference(tmp_path):
@@ -242,10 +253,10 @@ def test_bilinear_records_match_a_numpy_reference(tmp_path):
     assert truth.probs.shape == (16, 4)
     step = jax.jit(prog.step)
     for r in records:
-        base = jax.random.key(r.seed)
-        st = prog.init(jax.random.fold_in(base, 0), prog.data)
+        base = sweep_seed_key(r.seed)
+        st = prog.init(init_key(base), prog.data)
         for t in range(c.steps):
-            st, _ = step(st, jax.random.fold_in(base, t + 1), prog.data)
+            st, _ = step(st, prog.data, step_key(base, t))
         F, G = np.asarray(st["params"]["F"]), np.asarray(st["params"]["G"])
         Fs = np.asarray(truth.predictor.embeddings)
         Gs = np.asarray(truth.predictor.unembeddings)
@@ -297,7 +308,7 @@ def _exploding(point):
     def init(key, data):
         return {"w": jax.random.normal(key, (2,), jnp.float64)}
 
-    def step(state, key, data):
+    def step(state, data, key):
         return {"w": state["w"] * data}, jnp.sum(state["w"])
 
     def evaluate(state):

@@ -75,7 +75,7 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from idlin.sweep import build_program, parse_config, run_sweep
-from idlin.sweep._runner import _init_fn
+from idlin.train import SWEEP_ROOT, init_runner, seed_keys
 
 cfg = parse_config(json.loads(sys.argv[1]))
 devices = jax.local_devices()
@@ -85,7 +85,8 @@ single = run_sweep(cfg, sys.argv[3], devices=devices[:1])
 # The seed axis really is split over the 4 devices, one seed per device.
 sh = NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed"))
 prog = build_program(cfg.points[0])
-state = _init_fn(prog.init, sh)(jax.device_put(np.arange(4, dtype=np.int32), sh), prog.data)
+keys = jax.device_put(seed_keys(jax.random.key(SWEEP_ROOT), range(4)), sh)
+state = init_runner(prog.init, sh)(keys, prog.data)
 leaf = jax.tree_util.tree_leaves(state)[0]
 print(json.dumps({"devices": [sharded.devices, single.devices],
                   "shards": sorted(s.data.shape[0] for s in leaf.addressable_shards),

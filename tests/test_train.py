@@ -7,7 +7,15 @@ import pytest
 
 import idlin
 import idlin.data as D
-from idlin.train import TrainConfig, init_states, make_data, make_step, train
+from idlin.train import (
+    TrainConfig,
+    init_states,
+    make_data,
+    make_step,
+    seed_keys,
+    step_key,
+    train,
+)
 
 TRUTH = D.lowrank_truth(vocab_size=6, context_length=2, rank=2, key=jax.random.key(0))
 # One small configuration shared by the tests, so compiled programs are reused.
@@ -48,9 +56,9 @@ def test_vmapped_seeds_equal_separate_runs(result):
     data = make_data(TRUTH, CONFIG)
     for k in range(CONFIG.seeds):
         state = jax.tree.map(lambda x, k=k: x[k], states)
-        data_key = jax.random.fold_in(jax.random.split(KEY, CONFIG.seeds)[k], 1)
+        seed_key = seed_keys(KEY, [k])[0]
         for s in range(CONFIG.steps):
-            state, _ = step(state, data, jax.random.fold_in(data_key, s))
+            state, _ = step(state, data, step_key(seed_key, s))
         for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(result.params), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b[k]), rtol=2e-5, atol=1e-6)
 
@@ -132,3 +140,26 @@ def test_lowrank_docstring_example_runs():
 
     result = doctest.testmod(_lowrank)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("warmup", [0, 3])
+def test_learning_rate_schedule_is_optax_warmup_cosine(warmup):
+    """The schedule the step computes from data equals optax's (independent implementation)."""
+    import optax
+
+    from idlin.train import hyperparameters, learning_rate_at
+
+    config = CONFIG.replace(steps=10, warmup_steps=warmup, learning_rate=0.3)
+    if warmup:
+        ref = optax.warmup_cosine_decay_schedule(0.0, 0.3, warmup, 10)
+    else:
+        ref = optax.cosine_decay_schedule(0.3, 10)
+    hyper = hyperparameters(config.replace(dtype="float64"))
+    for t in range(12):
+        got = float(learning_rate_at(hyper, jnp.asarray(t, jnp.int32)))
+        assert got == pytest.approx(float(ref(t)), rel=1e-12, abs=1e-15), t
+
+
+def test_stream_data_needs_a_stream():
+    with pytest.raises(idlin.ConfigError, match="'stream' needs a sampled stream"):
+        make_data(TRUTH, CONFIG.replace(source="stream"))

@@ -6,6 +6,7 @@ in by `Predictor`, so every core routine applies to it.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax.numpy as jnp
@@ -39,12 +40,25 @@ def make_model(
         raise ConfigError(
             f"architecture: expected one of {sorted(ARCHITECTURES)}, got {architecture!r}"
         )
+    allowed = model_options(architecture)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"{architecture}: unknown model options {unknown}; expected some of {sorted(allowed)}"
+        )
     try:
         return ARCHITECTURES[architecture](
             vocab_size=vocab_size, context_length=context_length, width=width, rngs=rngs, **options
         )
     except TypeError as e:
         raise ConfigError(f"{architecture}: bad model options {sorted(options)}: {e}") from e
+
+
+def model_options(architecture: str) -> tuple[str, ...]:
+    """The keyword options of an architecture's constructor (besides the sizes and `rngs`)."""
+    params = inspect.signature(ARCHITECTURES[architecture].__init__).parameters
+    fixed = {"self", "vocab_size", "context_length", "width", "rngs"}
+    return tuple(n for n, p in params.items() if n not in fixed and p.kind is p.KEYWORD_ONLY)
 
 
 def as_model(model_or_state: Any) -> NextTokenModel:

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from .._errors import ConfigError
 from ._base import NextTokenModel
 
 ACTIVATIONS = {"tanh": jnp.tanh, "gelu": jax.nn.gelu, "relu": jax.nn.relu, "identity": lambda h: h}
@@ -36,6 +37,10 @@ class MLPModel(NextTokenModel):
         dtype=jnp.float32,
         rngs: nnx.Rngs,
     ) -> None:
+        if activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}"
+            )
         self.activation = activation
         self.embed = nnx.Embed(vocab_size, embed, param_dtype=dtype, rngs=rngs)
         self.hidden = nnx.Linear(context_length * embed, hidden, param_dtype=dtype, rngs=rngs)

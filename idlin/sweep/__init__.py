@@ -12,6 +12,9 @@ _EXPORTS = {
     "SweepConfig": "._config",
     "load_config": "._config",
     "parse_config": "._config",
+    "architectures": "._registry",
+    "build_program": "._registry",
+    "register_architecture": "._registry",
     "SweepRun": "._runner",
     "owned_points": "._runner",
     "run_sweep": "._runner",
@@ -25,9 +28,7 @@ _EXPORTS = {
     "summarize_records": "._summary",
     "sweep_status": "._summary",
     "Program": "._trial",
-    "build_program": "._trial",
     "make_truth": "._trial",
-    "register_architecture": "._trial",
     "truth_metrics": "._trial",
 }
 

@@ -3,17 +3,20 @@
 - `bilinear`: free embeddings `F` (N×d) and unembeddings `G` (V×d) fitted to the truth's table
   by full-batch cross-entropy with Adam — the smallest trained next-token predictor.
 - `mlp`, `transformer`: the Flax NNX models of `idlin.models`, trained by `idlin.train`'s pure
-  step (minibatches of the exact table); extra `TrainConfig` fields come from `[train]`.
+  step (`make_init`, `make_step`: minibatches of the exact table, Adam with cosine decay); extra
+  `TrainConfig` fields come from `[train]`. Seed s of such a grid point is bitwise (or to float64
+  rounding; see `tests/test_sweep.py`) seed s of `idlin.train.train(truth, config,
+  key=jax.random.key(0))`.
 - `quadratic`: not a model — noisy gradient descent on a quadratic, to check a cluster setup
   (sharding, multi-host, resume) in seconds.
 Builders return cached shape-only `init`/`step` functions, so grid points with equal shapes
-share one compiled program (learning rates and targets travel in `Program.data`).
+share one compiled program (learning rates and targets travel in `Program.data`). `BUILTINS`
+maps the names to the builders; `_registry.py` reads it (no registration by import side effect).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +26,7 @@ import optax
 from .._errors import ConfigError
 from .._predictor import Predictor
 from ._config import GridPoint
-from ._trial import Program, make_truth, register_architecture, truth_metrics
+from ._trial import Program, make_truth, truth_metrics
 
 
 def _dtype() -> str:
@@ -47,7 +50,7 @@ def _bilinear_fns(n: int, v: int, d: int, dtype: str):
         }
         return {"params": params, "opt": optax.adam(data["learning_rate"]).init(params)}
 
-    def step(state, key, data):
+    def step(state, data, key):
         del key  # full batch: no randomness per step
         opt = optax.adam(data["learning_rate"])
         loss, grads = jax.value_and_grad(lambda p: _cross_entropy(data["target"], p["F"], p["G"]))(
@@ -80,22 +83,24 @@ def bilinear(point: GridPoint) -> Program:
     return Program(init, step, evaluate, data)
 
 
-@functools.lru_cache(maxsize=16)
-def _nnx_fns(params_json: str, train_config):
-    from ..train import init_states, make_step
+def train_config(point: GridPoint):
+    """The `idlin.train.TrainConfig` of an `mlp`/`transformer` grid point: its architecture,
+    width, steps and learning rate, the `[train]` options, the dtype of `jax_enable_x64`.
 
-    truth = make_truth(json.loads(params_json))
-    graphdef, _ = init_states(truth, train_config, key=jax.random.key(0))  # the static structure
-    step3 = make_step(graphdef, train_config)
+    Raises:
+        ConfigError: a `[train]` option `TrainConfig` does not have, `source` other than
+            "table", or a bad value.
+    """
+    from ..train import TrainConfig
 
-    def init(key, data):
-        _, states = init_states(truth, train_config, key=key)  # one seed: leading axis 1
-        return jax.tree_util.tree_map(lambda x: x[0], states)
-
-    def step(state, key, data):
-        return step3(state, data, key)
-
-    return graphdef, init, step
+    options = dict(point.train_options)
+    if options.get("source", "table") != "table":
+        raise ConfigError(
+            f"train.source: sweeps train on the exact table, got {options['source']!r}"
+        )
+    fields = {"architecture": point.architecture, "width": point.width, "steps": point.steps,
+              "learning_rate": point.learning_rate, "dtype": _dtype()}  # fmt: skip
+    return TrainConfig.from_mapping({**fields, **options})
 
 
 def _nnx(point: GridPoint) -> Program:
@@ -103,24 +108,12 @@ def _nnx(point: GridPoint) -> Program:
     Adam with cosine decay over `steps`, minibatches of the exact table (`source = "table"`),
     loss KL(p*‖p_θ). Metrics: `truth_metrics` of `export_predictor` on the truth's contexts."""
     from ..models import export_predictor
-    from ..train import TrainConfig, make_data
+    from ..train import make_data, make_init, make_step
 
-    options = dict(point.train_options)
-    if options.get("source", "table") != "table":
-        raise ConfigError(
-            f"train.source: sweeps train on the exact table, got {options['source']!r}"
-        )
-    config = TrainConfig(
-        architecture=point.architecture,
-        width=point.width,
-        steps=point.steps,
-        learning_rate=point.learning_rate,
-        dtype=_dtype(),
-        **options,
-    )
+    config = train_config(point)
     truth = make_truth(point.distribution_params)
-    params_json = json.dumps(dict(point.distribution_params), sort_keys=True)
-    graphdef, init, step = _nnx_fns(params_json, config)
+    graphdef, init = make_init(config, truth.vocab_size, truth.context_length)
+    step = make_step(graphdef, config)  # one object for every learning rate: compiled once
     data = make_data(truth, config)
 
     def evaluate(state):
@@ -135,7 +128,7 @@ def _quadratic_fns(d: int, dtype: str):
     def init(key, data):
         return {"w": jax.random.normal(key, (d,), dtype)}
 
-    def step(state, key, data):
+    def step(state, data, key):
         w = state["w"]
         residual = data["A"] @ w - data["b"]  # (d,)
         noise = data["noise"] * jax.random.normal(key, (d,), dtype)
@@ -177,11 +170,5 @@ def quadratic(point: GridPoint) -> Program:
     return Program(init, step, evaluate, data)
 
 
-def _register() -> None:
-    register_architecture("bilinear", bilinear)
-    register_architecture("mlp", _nnx)
-    register_architecture("transformer", _nnx)
-    register_architecture("quadratic", quadratic)
-
-
-_register()
+BUILTINS = {"bilinear": bilinear, "mlp": _nnx, "transformer": _nnx, "quadratic": quadratic}
+"""The built-in architectures by name (read once by `_registry.py`)."""

@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -44,6 +45,34 @@ _SWEEP_KEYS = {"name", "seeds", "steps", "checkpoint_every", "journal_mode"}
 _GRID_KEYS = ("distribution", "width", "architecture", "learning_rate")
 _JOURNAL_MODES = ("wal", "delete")
 _TRAIN_RESERVED = {"architecture", "width", "steps", "learning_rate", "seeds", "dtype"}
+# `idlin.train.TrainConfig` fields a `[train]` table may set (the others come from [sweep] and
+# [grid], or do not apply to sweeps); kept here so parsing a config does not import flax.
+# (`stream_samples`, `chunk_steps`, `checkpoint_every` do not apply: sweeps train on the table
+# and checkpoint by [sweep] checkpoint_every.)
+_TRAIN_FIELDS = ("bias", "batch_size", "warmup_steps", "source", "hidden", "embed", "activation",
+                 "layers", "heads")  # fmt: skip
+
+
+def _name(value: Any) -> str:
+    """The sweep's name, which is also the default output directory `idlin-out/sweeps/NAME`:
+    one plain path component (no separators, no `..`, not absolute)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"sweep.name: expected a non-empty string, got {value!r}")
+    bad = (
+        "/" in value
+        or "\\" in value
+        or (os.altsep is not None and os.altsep in value)
+        or ".." in value
+        or value in (".", "~")
+        or "\0" in value
+        or os.path.isabs(value)
+    )
+    if bad:
+        raise ConfigError(
+            "sweep.name: expected a plain name (it becomes the directory idlin-out/sweeps/NAME: "
+            f"no path separators, no '..', not absolute), got {value!r}"
+        )
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +118,14 @@ class GridPoint:
         return f"{self.distribution}/{self.architecture}/d={self.width}/lr={self.learning_rate:g}"
 
 
+# Part of every point key: bumped when the training numerics change, so a store or checkpoint
+# written by an older idlin is not mixed with new results (2: sweeps train with idlin.train's
+# key schedule and step, the learning rate as data).
+TRAINING_VERSION = 2
+
+
 def _point_key(data: Mapping[str, Any]) -> str:
+    data = {**data, "training_version": TRAINING_VERSION}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -175,6 +211,11 @@ def parse_config(data: Mapping[str, Any]) -> SweepConfig:
             f"[train]: expected a table without {sorted(_TRAIN_RESERVED)} (set by [sweep] and "
             f"[grid]), got {train!r}"
         )
+    unknown = sorted(set(train) - set(_TRAIN_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"[train]: unknown fields {unknown}; expected some of {sorted(_TRAIN_FIELDS)}"
+        )
     sweep, grid, dists = data["sweep"], data["grid"], data["distributions"]
     unknown = set(sweep) - _SWEEP_KEYS
     if unknown:
@@ -208,8 +249,10 @@ def parse_config(data: Mapping[str, Any]) -> SweepConfig:
             raise ConfigError(f"grid.architecture: expected non-empty strings, got {a!r}")
     rates = []
     for lr in _as_list("grid.learning_rate", grid["learning_rate"]):
-        if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
-            raise ConfigError(f"grid.learning_rate: expected positive numbers, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
+            raise ConfigError(
+                f"grid.learning_rate: expected positive numbers, got {lr!r} (finite and > 0)"
+            )
         rates.append(float(lr))
 
     points = []
@@ -221,7 +264,7 @@ def parse_config(data: Mapping[str, Any]) -> SweepConfig:
         dup = sorted({p.label for p in points if keys.count(p.key) > 1})
         raise ConfigError(f"[grid]: expected distinct grid points, got duplicates {dup}")
     return SweepConfig(
-        name=str(sweep.get("name", "sweep")),
+        name=_name(sweep.get("name", "sweep")),
         seeds=seeds,
         steps=steps,
         checkpoint_every=min(every, steps),
@@ -234,7 +277,7 @@ def load_config(path: str | os.PathLike[str]) -> SweepConfig:
     """Read and validate a sweep TOML file (see the module docstring for the format).
 
     Raises:
-        FileFormatError: the file is missing or is not valid TOML.
+        FileFormatError: the file is missing, a directory, unreadable or not valid TOML.
         ConfigError: as `parse_config`.
     """
     try:
@@ -242,6 +285,12 @@ def load_config(path: str | os.PathLike[str]) -> SweepConfig:
             data = tomllib.load(fh)
     except FileNotFoundError as err:
         raise FileFormatError(f"sweep config: expected a TOML file at {path}, got none") from err
+    except IsADirectoryError as err:
+        raise FileFormatError(
+            f"sweep config: expected a TOML file at {path}, got a directory"
+        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise FileFormatError(f"sweep config {path}: expected a readable file, got {err}") from err
     except tomllib.TOMLDecodeError as err:
         raise FileFormatError(f"sweep config {path}: expected valid TOML, got {err}") from err
     return parse_config(data)

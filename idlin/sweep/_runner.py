@@ -1,12 +1,15 @@
 """Run a sweep: seeds vectorised, seed axis sharded over local devices, grid split over processes.
 
-For each grid point this process owns, the seeds not yet in the store run as one compiled program:
-`jax.vmap` over seeds of a `lax.scan` over `checkpoint_every` steps, jitted with the seed axis
-sharded over a 1-D `Mesh` of the local devices (`NamedSharding(mesh, P("seed"))`). Seeds are
-padded to a multiple of the device count by repeating the last one (padded rows are dropped).
-After each chunk the stacked state is checkpointed atomically; when a point finishes, all its
+For each grid point this process owns, the seeds not yet in the store (or whose record failed)
+run as one compiled program of `idlin.train`'s driver (`init_runner`, `run_chunks`): `jax.vmap`
+over seeds of a `lax.scan` over `checkpoint_every` steps, jitted with the seed axis sharded over
+a 1-D `Mesh` of the local devices (`NamedSharding(mesh, P("seed"))`), keys from `idlin.train`'s
+schedule with root `jax.random.key(SWEEP_ROOT)`. Seeds are padded to a multiple of the device
+count by repeating the last one (padded rows are dropped). After each chunk the stacked state
+is checkpointed atomically (`idlin.train`'s checkpoint format); when a point finishes, all its
 records are committed in one transaction and only then is its checkpoint deleted. So a crash at
-any instant loses at most one chunk and a rerun neither repeats nor drops a record.
+any instant loses at most one chunk and a rerun neither repeats nor drops a record. The whole
+run holds the directory's writer lock (`_lock.py`): a concurrent second run is refused.
 
 Multi-host (multi-controller JAX): every process calls `jax.distributed.initialize` and runs
 this same function; grid point `i` belongs to process `i mod process_count`, each process
@@ -17,29 +20,29 @@ computes on its own devices and writes its own store file, and a final barrier
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .._errors import ConfigError, IdlinError
-from ._checkpoint import (
-    checkpoint_path,
+from ..train._checkpoint import (
     load_checkpoint,
     remove_checkpoint,
     remove_temporaries,
     restore,
     save_checkpoint,
 )
+from ..train._driver import init_runner, run_chunks
+from ..train._keys import SWEEP_ROOT, seed_keys
 from ._config import GridPoint, SweepConfig
-from ._store import Record, ResultsStore
-from ._trial import build_program
+from ._lock import exclusive
+from ._registry import build_program
+from ._store import Record, ResultsStore, checkpoint_path, ensure_directory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,38 +78,6 @@ def owned_points(config: SweepConfig, process_index: int, process_count: int) ->
     return [p for i, p in enumerate(config.points) if i % process_count == process_index]
 
 
-@functools.lru_cache(maxsize=32)
-def _chunk_fn(step: Callable, sharding: NamedSharding):
-    """`(states, seeds, data, start, length) -> (states, last losses)`, vmapped over seeds and
-    jitted with the seed axis sharded. `start` is traced, so resuming at any step reuses the
-    program; cached per `step` object so equal-shape grid points share one compilation."""
-
-    def one_seed(state, seed, data, start, length):
-        base = jax.random.key(seed)
-
-        def body(st, t):
-            return step(st, jax.random.fold_in(base, t + 1), data)
-
-        state, losses = jax.lax.scan(body, state, start + jnp.arange(length))
-        return state, losses[-1]
-
-    def chunk(states, seeds, data, start, length):
-        return jax.vmap(one_seed, in_axes=(0, 0, None, None, None))(
-            states, seeds, data, start, length
-        )
-
-    return jax.jit(chunk, static_argnums=4, out_shardings=sharding)
-
-
-@functools.lru_cache(maxsize=32)
-def _init_fn(init: Callable, sharding: NamedSharding):
-    def init_all(seeds, data):
-        keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), 0))(seeds)
-        return jax.vmap(init, in_axes=(0, None))(keys, data)
-
-    return jax.jit(init_all, out_shardings=sharding)
-
-
 def _pad(seeds: Sequence[int], multiple: int) -> tuple[int, ...]:
     extra = -len(seeds) % multiple
     return tuple(seeds) + (seeds[-1],) * extra
@@ -116,46 +87,58 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
     """Train the missing `seeds` of one point (resuming a checkpoint if any); commit records."""
     program = build_program(point)
     padded = _pad(seeds, n_devices)
-    seed_array = jax.device_put(np.asarray(padded, np.int32), sharding)
+    keys = jax.device_put(seed_keys(jax.random.key(SWEEP_ROOT), padded), sharding)
     replicated = NamedSharding(sharding.mesh, PartitionSpec())
     data = jax.device_put(program.data, replicated)
     path = checkpoint_path(store.directory, point.key)
-    init = _init_fn(program.init, sharding)
+    init = init_runner(program.init, sharding)
     states, start = None, 0
     remove_temporaries(path)
     ckpt = load_checkpoint(path)
     if ckpt is not None and set(seeds) <= set(ckpt.seeds):
         rows = np.asarray([ckpt.seeds.index(s) for s in padded])
-        restored = restore(jax.eval_shape(init, seed_array, data), ckpt, rows)
+        restored = restore(jax.eval_shape(init, keys, data), ckpt, rows)
         if restored is not None:
             states, start = jax.device_put(restored, sharding), ckpt.step
             log(f"{point.label}: resuming {len(seeds)} seeds at step {start}")
     resumed = states is not None
     if states is None:
-        states = init(seed_array, data)
-    chunk = _chunk_fn(program.step, sharding)
+        states = init(keys, data)
     log(f"{point.label}: training {len(seeds)} seeds from step {start}")
     steps_done = 0
-    while start < config.steps:
-        length = min(config.checkpoint_every, config.steps - start)
-        states, _ = chunk(states, seed_array, data, start, length)
-        start += length
-        steps_done += length * len(seeds)
-        if start < config.steps:
-            save_checkpoint(path, states, step=start, seeds=padded)
-    host = jax.device_get(states)
-    records = []
-    for row, seed in enumerate(seeds):
-        one = jax.tree_util.tree_map(lambda leaf, r=row: np.asarray(leaf[r]), host)
-        try:
-            metrics = program.evaluate(one)
-        except IdlinError as err:  # e.g. a diverged seed (NaN parameters): record why, go on
-            metrics = {"failed": f"{type(err).__name__}: {err}"}
-        records.append(Record(point.key, seed, {**point.as_dict(), "seed": seed}, metrics))
+    chunks = run_chunks(
+        program.step, states, keys, data, start=start, end=config.steps,
+        chunk_steps=config.checkpoint_every, checkpoint_every=config.checkpoint_every,
+        sharding=sharding,
+    )  # fmt: skip
+    for t, states, _ in chunks:
+        steps_done += (t - start) * len(seeds)
+        start = t
+        if t < config.steps:
+            save_checkpoint(path, states, step=t, seeds=padded)
+    records = [
+        Record(point.key, seed, {**point.as_dict(), "seed": seed}, metrics)
+        for seed, metrics in zip(seeds, evaluate_seeds(program, states, len(seeds)), strict=True)
+    ]
     written = store.put(records)
     remove_checkpoint(path)  # only after the commit: a crash in between just reruns nothing
     log(f"{point.label}: {written} records")
     return written, steps_done, resumed
+
+
+def evaluate_seeds(program, states, count: int) -> list[dict[str, Any]]:
+    """The metrics of the first `count` seeds of the stacked `states` (`program.evaluate` on
+    each seed's NumPy leaves); a seed whose evaluation raises an idlin error (e.g. a diverged
+    seed with NaN parameters) gets `{"failed": reason}`, which the next run retries."""
+    host = jax.device_get(states)
+    out = []
+    for row in range(count):
+        one = jax.tree_util.tree_map(lambda leaf, r=row: np.asarray(leaf[r]), host)
+        try:
+            out.append(program.evaluate(one))
+        except IdlinError as err:
+            out.append({"failed": f"{type(err).__name__}: {err}"})
+    return out
 
 
 def run_sweep(
@@ -188,6 +171,8 @@ def run_sweep(
 
     Raises:
         ConfigError: an invalid process index/count or an unknown architecture or distribution.
+        OutputError: `out_dir` is a file, cannot be created or written, or another run holds
+            its lock (raised before anything is computed).
     """
     log = log or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -201,7 +186,12 @@ def run_sweep(
     sharding = NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed"))
     owned = owned_points(config, index, count)
     skipped = resumed = written = seed_steps = 0
-    with ResultsStore(out_dir, process_index=index, journal_mode=config.journal_mode) as store:
+    directory = os.fspath(out_dir)
+    ensure_directory(directory)
+    with (
+        exclusive(directory, index),
+        ResultsStore(directory, process_index=index, journal_mode=config.journal_mode) as store,
+    ):
         done = store.done()
         for point in owned:
             missing = [s for s in config.seeds if (point.key, s) not in done]

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._checkpoint import checkpoint_path, load_checkpoint
+from .._errors import FileFormatError, OutputError
+from ..train._checkpoint import load_checkpoint
 from ._config import SweepConfig
-from ._store import Record, ResultsStore
+from ._store import Record, ResultsStore, checkpoint_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,8 @@ class SweepStatus:
 
     Attributes:
         total: records a finished sweep holds (grid points × seeds).
-        done: records of the current grid present in the store.
+        done: successful records of the current grid present in the store.
+        failed: seeds of the current grid whose only record is a failure (the next run retries).
         duplicates: records stored more than once across processes' files (must be 0).
         stale: records whose grid point is not in the current config (an edited config).
         points: per-point progress, in grid order.
@@ -47,6 +49,7 @@ class SweepStatus:
     total: int
     done: int
     duplicates: int
+    failed: int
     stale: int
     points: tuple[PointStatus, ...]
 
@@ -57,13 +60,25 @@ class SweepStatus:
 
 
 def sweep_status(config: SweepConfig, out_dir: str | os.PathLike[str]) -> SweepStatus:
-    """How far the sweep in `out_dir` has got (reads the store and checkpoints; writes nothing
-    but an empty store file for process 0 if none exists)."""
-    with ResultsStore(out_dir, journal_mode=config.journal_mode) as store:
-        keys = [(r.point_key, r.seed) for r in store.records()]
-        duplicates = store.duplicates()
+    """How far the sweep in `out_dir` has got. Reads the store (read-only, so it works on
+    read-only media) and checkpoints; writes and creates nothing. A directory never run (missing,
+    or without store files) has done = 0.
+
+    Raises:
+        FileFormatError: a store file or checkpoint that cannot be read.
+    """
+    try:
+        store = ResultsStore.open_readonly(out_dir)
+    except FileFormatError:
+        if any(os.path.basename(f).startswith("records-p") for f in _listing(out_dir)):
+            raise  # a store file is there but unreadable
+        done_keys, failed_keys, duplicates = set(), set(), 0
+    else:
+        with store:
+            done_keys, failed_keys = store.done(), store.failed()
+            duplicates = store.duplicates()
     wanted = {(p.key, s) for p in config.points for s in config.seeds}
-    present = set(keys)
+    present = done_keys
     points = []
     for p in config.points:
         ckpt = load_checkpoint(checkpoint_path(os.fspath(out_dir), p.key))
@@ -75,7 +90,8 @@ def sweep_status(config: SweepConfig, out_dir: str | os.PathLike[str]) -> SweepS
         total=config.num_records,
         done=len(present & wanted),
         duplicates=duplicates,
-        stale=len(present - wanted),
+        failed=len(failed_keys & wanted),
+        stale=len((present | failed_keys) - wanted),
         points=tuple(points),
     )
 
@@ -121,18 +137,62 @@ def summarize_records(config: SweepConfig, records: Sequence[Record]) -> tuple[S
     return tuple(rows)
 
 
+def _listing(directory) -> list[str]:
+    return os.listdir(directory) if os.path.isdir(directory) else []
+
+
 def summarize(config: SweepConfig, out_dir: str | os.PathLike[str]) -> tuple[SummaryRow, ...]:
-    """`summarize_records` over every record stored in `out_dir`."""
-    with ResultsStore(out_dir, journal_mode=config.journal_mode) as store:
+    """`summarize_records` over every record stored in `out_dir` (opened read-only: works on
+    read-only media, creates nothing).
+
+    Raises:
+        FileFormatError: `out_dir` holds no sweep (never run: missing or without store files).
+    """
+    with ResultsStore.open_readonly(out_dir) as store:
         records = store.records()
     return summarize_records(config, records)
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_path(path: str | os.PathLike[str]) -> str:
+    """Validate a figure path before computing anything: a known suffix, and a parent directory
+    that exists or can be created (it is created: `--plot out/figs/f.png` makes `out/figs`).
+
+    Raises:
+        OutputError: an unknown suffix, or a parent that is a file or cannot be created.
+    """
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in PLOT_SUFFIXES:
+        raise OutputError(
+            f"--plot {path}: expected a file ending in {PLOT_SUFFIXES}, got {suffix!r}"
+        )
+    parent = os.path.dirname(path) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"--plot {path}: expected a directory {parent} that exists or can be created, got "
+            f"{err.strerror.lower() if err.strerror else err}"
+        ) from err
+    if os.path.isdir(path):
+        raise OutputError(f"--plot {path}: expected a file name, got a directory")
+    return path
 
 
 def plot_summary(
     config: SweepConfig, rows: Sequence[SummaryRow], path: str | os.PathLike[str]
 ) -> str:
     """One panel per metric: mean ± sem against width, one line per (distribution,
-    architecture, learning rate). Writes `path` (PNG/PDF by suffix) and returns it."""
+    architecture, learning rate). Writes `path` (PNG/PDF/SVG by suffix; its parent directory is
+    created if missing) and returns it.
+
+    Raises:
+        OutputError: as `check_plot_path`, or the file cannot be written.
+    """
+    path = check_plot_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,6 +224,10 @@ def plot_summary(
     if metrics:
         axes[0][0].legend(fontsize="x-small")
     fig.tight_layout()
-    fig.savefig(os.fspath(path))
-    plt.close(fig)
-    return os.fspath(path)
+    try:
+        fig.savefig(path)
+    except OSError as err:
+        raise OutputError(f"--plot {path}: expected a writable file, got {err}") from err
+    finally:
+        plt.close(fig)
+    return path

@@ -1,14 +1,17 @@
 """What one seed at one grid point does: a pure `init`, a pure `step`, a host-side `evaluate`.
 
-The runner vectorises `init` and `step` over seeds with `jax.vmap` and shards the seed axis over
-devices, so both must be pure functions of one seed's state (no Python side effects, no host
-callbacks). Randomness comes from explicit keys: `init(key, data)`, `step(state, key, data)`
-where the runner derives the step key from `(seed, step)`, so a resumed run draws the same
-numbers as an uninterrupted one. `evaluate` runs after training on one seed's state (NumPy
-leaves) and returns the record's metrics (THEORY §8).
+The runner trains through `idlin.train`'s driver (`init_runner`, `run_chunks`): it vectorises
+`init` and `step` over seeds with `jax.vmap` and shards the seed axis over devices, so both must
+be pure functions of one seed's state (no Python side effects, no host callbacks). Randomness
+comes from explicit keys of `idlin.train`'s one key schedule: `init(init_key, data)` and
+`step(state, data, step_key)` — the signature of `idlin.train.make_step` — so a resumed run draws
+the same numbers as an uninterrupted one and sweep seed s is seed s of
+`idlin.train.train(..., key=jax.random.key(0))`. `evaluate` runs after training on one seed's
+state (NumPy leaves) and returns the record's metrics: for trained next-token models, the one
+per-trial evaluation `truth_metrics` (THEORY §8).
 
-Architectures are looked up by name in a registry (`register_architecture`); the built-in ones
-live in `_architectures.py`. Ground truths come from `idlin.data` (`make_truth`).
+Architectures are looked up by name in `_registry.py`; the built-in ones live in
+`_architectures.py`. Ground truths come from `idlin.data` (`make_truth`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from .._errors import ConfigError, IdlinError
 from .._gap import distribution_gap
 from .._predictor import Predictor
 from .._subspaces import accuracy_rtol, subspaces
-from ._config import GridPoint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,43 +37,19 @@ class Program:
 
     Attributes:
         init: `(key, data) -> state` for one seed (pure; state is a pytree of arrays).
-        step: `(state, key, data) -> (state, loss)` for one seed (pure).
+        step: `(state, data, key) -> (state, loss)` for one seed (pure; `idlin.train`'s step
+            signature).
         evaluate: `state -> {metric: value}` for one seed, on the host (NumPy leaves).
         data: the point's arrays (a pytree), passed to `init` and `step` as arguments rather
-            than closed over, so grid points that differ only in data reuse one compiled
-            program: builders should return the *same* `init`/`step` objects for equal shapes.
+            than closed over, so grid points that differ only in data (e.g. the learning rate)
+            reuse one compiled program: builders should return the *same* `init`/`step`
+            objects for equal shapes.
     """
 
     init: Callable[[jax.Array, Any], Any]
-    step: Callable[[Any, jax.Array, Any], tuple[Any, jax.Array]]
+    step: Callable[[Any, Any, jax.Array], tuple[Any, jax.Array]]
     evaluate: Callable[[Any], dict[str, Any]]
     data: Any = None
-
-
-Builder = Callable[[GridPoint], Program]
-_ARCHITECTURES: dict[str, Builder] = {}
-
-
-def register_architecture(name: str, builder: Builder) -> None:
-    """Make `builder(point) -> Program` available as `architecture = "name"` in a sweep."""
-    _ARCHITECTURES[name] = builder
-
-
-def build_program(point: GridPoint) -> Program:
-    """The `Program` for a grid point, from its architecture's registered builder.
-
-    Raises:
-        ConfigError: unknown architecture, or a distribution or option it cannot use.
-    """
-    from . import _architectures  # noqa: F401  (registers the built-in architectures)
-
-    builder = _ARCHITECTURES.get(point.architecture)
-    if builder is None:
-        raise ConfigError(
-            f"grid.architecture: expected one of {sorted(_ARCHITECTURES)}, "
-            f"got {point.architecture!r}"
-        )
-    return builder(point)
 
 
 TRUTH_KINDS = ("lowrank", "markov", "hmm")

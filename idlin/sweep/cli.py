@@ -8,7 +8,12 @@
                                                     (TPU pods, SLURM, Open MPI)
     idlin sweep-summary CONFIG.toml [--out DIR] [--plot FILE] [--json]
 
-Registered on the main app by `register(app)` (called from `idlin/cli.py`).
+Registered on the main app by `register(app)` (called from `idlin/cli.py`). Every bad input —
+a config error, `--out` that is a file, read-only or locked by another run, process ids without
+`--coordinator` or out of range, a `--plot` path that cannot be written, `sweep-summary` on a
+directory never run — prints one `idlin: error: …` line and exits 2, before any computation.
+`--status` and `sweep-summary` only read (SQLite read-only), so they work on read-only media and
+never create the directory; `--plot` creates the figure's parent directory if it is missing.
 """
 
 from __future__ import annotations
@@ -42,6 +47,47 @@ def _fail(err: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _check_readable_out(out_dir: Path) -> None:
+    from .._errors import OutputError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir}: expected a sweep directory, got an existing file")
+
+
+def _check_processes(
+    coordinator: str | None, num_processes: int | None, process_id: int | None, distributed: bool
+) -> None:
+    """Multi-host options make sense only together: refuse ids that would be silently ignored
+    (every rank would run the whole grid) and ids jax.distributed would reject with a traceback."""
+    from .._errors import ConfigError
+
+    given = [f"--{n}" for n, v in (("num-processes", num_processes), ("process-id", process_id))
+             if v is not None]  # fmt: skip
+    if coordinator is None and not distributed:
+        if given:
+            raise ConfigError(
+                f"{' and '.join(given)}: expected together with --coordinator HOST:PORT (or "
+                "--distributed), got no coordinator; without one every process would run the "
+                "whole grid"
+            )
+        return
+    if coordinator is not None:
+        host, _, port = coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--coordinator: expected HOST:PORT, got {coordinator!r}")
+        if num_processes is None or process_id is None:
+            raise ConfigError(
+                "--coordinator: expected --num-processes N and --process-id I with it, got "
+                f"{' and '.join(given) or 'neither'}"
+            )
+    if num_processes is not None and num_processes < 1:
+        raise ConfigError(f"--num-processes: expected an integer ≥ 1, got {num_processes}")
+    if process_id is not None:
+        if process_id < 0 or (num_processes is not None and process_id >= num_processes):
+            bound = "" if num_processes is None else f" < --num-processes = {num_processes}"
+            raise ConfigError(f"--process-id: expected 0 ≤ id{bound}, got {process_id}")
+
+
 def sweep(
     config_path: Config,
     out: Out = None,
@@ -56,19 +102,26 @@ def sweep(
     ] = False,
 ) -> None:
     """Run or resume a sweep: seeds vectorised, sharded over local devices, resumable."""
-    import jax
-
     from .._errors import IdlinError
     from ._config import load_config
-    from ._runner import run_sweep
-    from ._summary import sweep_status
 
     try:
         config = load_config(config_path)
         out_dir = _out_dir(config, out)
         if status:
+            from ._summary import sweep_status
+
+            _check_readable_out(out_dir)
             _print_status(sweep_status(config, out_dir), out_dir)
             return
+        _check_processes(coordinator, num_processes, process_id, distributed)
+        from ._store import ensure_directory
+
+        ensure_directory(str(out_dir))  # a file, read-only media: say so before computing
+        import jax
+
+        from ._runner import run_sweep
+
         if coordinator is not None or distributed:
             jax.distributed.initialize(
                 coordinator_address=coordinator,
@@ -93,8 +146,8 @@ def _print_status(s, out_dir: Path) -> None:
     # print, not rich, for the summary line: never re-wrapped, easy to grep.
     state = "finished" if s.finished else "unfinished"
     print(
-        f"{out_dir}: {s.done}/{s.total} records ({state}; duplicates {s.duplicates}, "
-        f"records of grid points not in the config {s.stale})"
+        f"{out_dir}: {s.done}/{s.total} records ({state}; failed, to retry {s.failed}; "
+        f"duplicates {s.duplicates}, records of grid points not in the config {s.stale})"
     )
     t = Table()
     for col in ("grid point", "key", "seeds done", "checkpoint step"):
@@ -118,7 +171,9 @@ def sweep_summary(
 
     try:
         config = load_config(config_path)
-        rows = summarize(config, _out_dir(config, out))
+        out_dir = _out_dir(config, out)
+        _check_readable_out(out_dir)
+        rows = summarize(config, out_dir)
     except IdlinError as err:
         raise _fail(err) from None
     if as_json:
@@ -132,7 +187,11 @@ def sweep_summary(
             t.add_row(r.label, r.metric, str(r.n), f"{r.mean:.4g}", sem)
         _out.print(t)
     if plot is not None:
-        _out.print(f"figure → {plot_summary(config, rows, plot)}")
+        try:
+            written = plot_summary(config, rows, plot)
+        except IdlinError as err:
+            raise _fail(err) from None
+        _out.print(f"figure → {written}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,74 +1,140 @@
-"""Orbax checkpoints of a vectorised training run: stacked states, the loss history and a
-fingerprint of the run, so that a rerun resumes exactly where the last checkpoint left off."""
+"""The one checkpoint format of training runs and sweeps: an atomic, pickle-free `.npz`.
+
+A checkpoint holds a stacked training state (its leaves have the seeds as leading axis) after
+`step` steps, the seeds' ids, optional extra arrays (e.g. a loss history) and an optional JSON
+fingerprint of the run. It is written to a temporary file in the same directory, flushed to disk
+and renamed over the old one: `os.replace` is atomic, so a crash at any instant (even `kill -9`)
+leaves either the previous checkpoint or the new one, never a torn file. Resuming from it with
+the key schedule of `idlin.train._keys` continues bitwise as an uninterrupted run would.
+"""
 
 from __future__ import annotations
 
-import pathlib
+import dataclasses
+import glob
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 
-from .._errors import ConfigError, FileFormatError
+from .._errors import FileFormatError
+
+_LEAF, _EXTRA = "leaf_", "extra_"
 
 
-class Checkpoints:
-    """A checkpoint directory: `save(step, states, losses, meta)`, `latest()`, `restore(...)`."""
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """A stacked state saved after `step` steps of the seeds `seeds` (its leading axis).
 
-    def __init__(self, directory: str | pathlib.Path, *, max_to_keep: int = 2) -> None:
-        self.directory = pathlib.Path(directory).absolute()
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True
-        )
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=options, item_names=("state", "meta")
-        )
+    Attributes:
+        step: steps taken by every seed.
+        seeds: the seed ids of the leading axis (repeats allowed: padding).
+        leaves: the state's leaves, in `jax.tree_util.tree_leaves` order.
+        extras: extra named arrays saved with it (e.g. `losses`).
+        meta: the run's JSON fingerprint (None if saved without one).
+    """
 
-    def latest(self) -> int | None:
-        """The last saved step, or None."""
-        return self.manager.latest_step()
+    step: int
+    seeds: tuple[int, ...]
+    leaves: tuple[np.ndarray, ...]
+    extras: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    meta: Any = None
 
-    def save(self, step: int, states: Any, losses: np.ndarray, meta: dict) -> None:
-        tree = {"states": states, "losses": losses}
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
-            ),
-        )
-        self.manager.wait_until_finished()
 
-    def restore(self, step: int, states: Any, losses: np.ndarray, meta: dict) -> tuple[Any, Any]:
-        """Restore into the structure of `states`/`losses`; the saved `meta` must equal `meta`.
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    state: Any,
+    *,
+    step: int,
+    seeds: tuple[int, ...],
+    extras: Mapping[str, np.ndarray] | None = None,
+    meta: Any = None,
+) -> None:
+    """Write `state` (a pytree whose leaves have the seeds as leading axis) atomically to `path`
+    (its directory is created if missing).
 
-        Raises:
-            ConfigError: the directory holds a different run (config, key or truth).
-            FileFormatError: the checkpoint cannot be read into this structure.
-        """
-        saved_meta = self.manager.restore(
-            step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
-        )["meta"]
-        if saved_meta != meta:
-            diff = sorted(
-                k for k in set(meta) | set(saved_meta) if meta.get(k) != saved_meta.get(k)
-            )
-            saved = {k: saved_meta.get(k) for k in diff}
-            wanted = {k: meta.get(k) for k in diff}
-            raise ConfigError(
-                f"checkpoint {self.directory}: expected a run with {wanted}, got {saved}; "
-                "use a fresh directory"
-            )
-        abstract = jax.tree.map(
-            ocp.utils.to_shape_dtype_struct, {"states": states, "losses": losses}
-        )
-        try:
-            tree = self.manager.restore(
-                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
-            )["state"]
-        except (ValueError, KeyError, FileNotFoundError) as e:
-            raise FileFormatError(f"checkpoint {self.directory} step {step}: {e}") from e
-        return tree["states"], np.asarray(tree["losses"])
+    >>> import numpy as np, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> save_checkpoint(os.path.join(d, "c.npz"), {"w": np.zeros((2, 3))}, step=5, seeds=(0, 1))
+    >>> load_checkpoint(os.path.join(d, "c.npz")).step
+    5
+    """
+    path = os.fspath(path)
+    leaves = [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(jax.device_get(state))]
+    arrays: dict[str, np.ndarray] = {f"{_LEAF}{i:04d}": leaf for i, leaf in enumerate(leaves)}
+    for name, value in (extras or {}).items():
+        arrays[f"{_EXTRA}{name}"] = np.asarray(value)
+    arrays["step"] = np.asarray(step, np.int64)
+    arrays["seeds"] = np.asarray(seeds, np.int64)
+    if meta is not None:  # a unicode array: loads without pickle
+        arrays["meta"] = np.asarray(json.dumps(meta, sort_keys=True))
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    # Named after the checkpoint, so its owner can sweep up a temp file left by a kill -9.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)  # pyright: ignore[reportArgumentType]
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
-    def close(self) -> None:
-        self.manager.close()
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint | None:
+    """The checkpoint at `path`, or None if there is none.
+
+    Raises:
+        FileFormatError: the file exists but is not a checkpoint written by `save_checkpoint`.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = sorted(k for k in data.files if k.startswith(_LEAF))
+            leaves = tuple(data[k] for k in names)
+            extras = {k[len(_EXTRA) :]: data[k] for k in data.files if k.startswith(_EXTRA)}
+            step, seeds = int(data["step"]), tuple(int(s) for s in data["seeds"])
+            meta = json.loads(str(data["meta"])) if "meta" in data.files else None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        raise FileFormatError(
+            f"checkpoint {path}: expected an .npz with leaf_*, step and seeds, got {err}; "
+            "delete it to restart from step 0"
+        ) from err
+    return Checkpoint(step, seeds, leaves, extras, meta)
+
+
+def restore(template: Any, checkpoint: Checkpoint, rows: np.ndarray) -> Any:
+    """The checkpoint's leaves (rows `rows` of the seed axis) in the structure of `template`
+    (a pytree of arrays or `ShapeDtypeStruct`s with a leading seed axis), or None when the
+    leaves' count, shapes past the seed axis or dtypes do not match it."""
+    leaves, treedef = jax.tree_util.tree_flatten(template)
+    if len(leaves) != len(checkpoint.leaves):
+        return None
+    for want, got in zip(leaves, checkpoint.leaves, strict=True):
+        if tuple(want.shape[1:]) != got.shape[1:] or np.dtype(want.dtype) != got.dtype:
+            return None
+    return jax.tree_util.tree_unflatten(treedef, [c[rows] for c in checkpoint.leaves])
+
+
+def remove_temporaries(path: str | os.PathLike[str]) -> None:
+    """Delete temp files of the checkpoint `path` left by a crash inside `save_checkpoint`
+    (call only from the process that owns the checkpoint)."""
+    for tmp in glob.glob(glob.escape(os.fspath(path)) + ".*.tmp"):
+        os.unlink(tmp)
+
+
+def remove_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Delete a finished run's checkpoint and any temp files of it."""
+    remove_temporaries(path)
+    if os.path.exists(path):
+        os.unlink(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -57,6 +59,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from ..models import ARCHITECTURES  # models import flax; keep the config light
+        from ..models._mlp import ACTIVATIONS
 
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(
@@ -74,8 +77,13 @@ class TrainConfig:
                 f"warmup_steps: expected an integer in [0, steps={self.steps}), got "
                 f"{self.warmup_steps!r}"
             )
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate: expected > 0, got {self.learning_rate}")
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
+            raise ConfigError(f"learning_rate: expected a finite number > 0, got {lr!r}")
+        if self.architecture == "mlp" and self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"activation: expected one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+            )
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"dtype: expected 'float32' or 'float64', got {self.dtype!r}")
         if self.dtype == "float64" and not jax.config.read("jax_enable_x64"):
@@ -92,5 +100,33 @@ class TrainConfig:
         return {"embed": self.embed, "layers": self.layers, "heads": self.heads}
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Raises:
+            ConfigError: a field that does not exist (named, with the allowed ones) or a bad value.
+        """
+        check_fields("TrainConfig", changes)
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> TrainConfig:
+        """A config from a mapping (e.g. a TOML `[train]` table).
+
+        >>> TrainConfig.from_mapping({"width": 3, "hidden": 8}).hidden
+        8
+
+        Raises:
+            ConfigError: an unknown field (named, with the allowed ones) or a bad value.
+        """
+        check_fields("TrainConfig", options)
+        return cls(**options)
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def check_fields(where: str, options: Mapping[str, Any], allowed: Sequence[str] = FIELDS) -> None:
+    """Raise ConfigError naming the fields of `options` that are not in `allowed`."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown fields {unknown}; expected some of {sorted(allowed)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import os
 import pathlib
 import time
 from typing import Any
@@ -14,14 +16,18 @@ from flax import nnx
 from jaxtyping import PRNGKeyArray
 from tqdm.auto import tqdm
 
-from .._errors import ConfigError
+from .._errors import ConfigError, FileFormatError
 from .._gap import distribution_gap
 from .._predictor import Predictor
 from ..data import Truth, sample_stream
 from ..models import NextTokenModel, export_predictor
-from ._checkpoint import Checkpoints
+from ._checkpoint import load_checkpoint, remove_temporaries, restore, save_checkpoint
 from ._config import TrainConfig
-from ._step import TrainState, init_states, make_data, make_runner, seed_data_keys, unstack
+from ._driver import init_runner, run_chunks
+from ._keys import seed_keys, stream_key
+from ._step import TrainState, make_data, make_init, make_step, unstack
+
+CHECKPOINT_FILE = "train.npz"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -64,11 +70,41 @@ class TrainResult:
 def _fingerprint(truth: Truth, config: TrainConfig, key: PRNGKeyArray) -> dict:
     digest = hashlib.sha256(np.ascontiguousarray(truth.probs).tobytes())
     digest.update(np.ascontiguousarray(truth.contexts).tobytes())
-    return {
-        "config": {k: v for k, v in dataclasses.asdict(config).items()},
+    meta = {
+        "config": dataclasses.asdict(config),
         "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
         "truth": f"{truth.name}:{digest.hexdigest()[:16]}",
     }
+    return json.loads(json.dumps(meta, sort_keys=True))  # as it reads back from a checkpoint
+
+
+def _resume(path: str, meta: dict, states: TrainState, losses: np.ndarray):
+    """`(states, losses, step)` from the checkpoint at `path`, or None when there is none.
+
+    Raises:
+        ConfigError: the checkpoint is of a different run (config, key or truth).
+        FileFormatError: it cannot be read into this run's structure.
+    """
+    remove_temporaries(path)  # a kill -9 inside save_checkpoint leaves one; it is ours
+    ckpt = load_checkpoint(path)
+    if ckpt is None:
+        return None
+    saved = ckpt.meta or {}
+    if saved != meta:
+        diff = sorted(k for k in set(meta) | set(saved) if meta.get(k) != saved.get(k))
+        raise ConfigError(
+            f"checkpoint {path}: expected a run with { ({k: meta.get(k) for k in diff}) }, got "
+            f"{ ({k: saved.get(k) for k in diff}) }; use a fresh directory"
+        )
+    rows = np.arange(losses.shape[1])
+    restored = restore(states, ckpt, rows)
+    saved_losses = ckpt.extras.get("losses")
+    if restored is None or saved_losses is None or saved_losses.shape != losses.shape:
+        raise FileFormatError(
+            f"checkpoint {path}: expected the state and (steps, seeds) = {losses.shape} losses "
+            "of this run, got a different structure; delete it to restart from step 0"
+        )
+    return jax.tree.map(jax.numpy.asarray, restored), saved_losses.astype(np.float64), ckpt.step
 
 
 def train(
@@ -82,16 +118,21 @@ def train(
 ) -> TrainResult:
     """Train `config.seeds` models from scratch on `truth`, all seeds in one vmapped program.
 
-    Seed k is initialised from `split(key, K)[k]` and draws its own minibatches; with
-    `source="stream"` all seeds share one stream sampled with `fold_in(key, 2)`. Everything is a
-    function of `(truth, config, key)`: a run stopped and resumed from its checkpoint ends with
-    bitwise the same parameters as an uninterrupted one.
+    Seed k uses the key schedule of `idlin.train._keys`: initialisation from
+    `init_key(seed_keys(key, [k])[0])`, minibatches of step t from `step_key(·, t)`; with
+    `source="stream"` all seeds share one stream sampled with `stream_key(key)`. Seed k does not
+    depend on K, and a sweep's seed s is seed s of `train(..., key=jax.random.key(0))` (same
+    step function, same keys). Everything is a function of `(truth, config, key)`: a run stopped
+    and resumed from its checkpoint ends with bitwise the same parameters as an uninterrupted
+    one. The learning rate and schedule are data (`TrainData.hyper`): configurations that
+    differ only in them reuse one compiled program.
 
     Args:
         truth: the distribution (`idlin.data`).
         config: a `TrainConfig`.
         key: JAX PRNG key.
-        checkpoint_dir: save to (and resume from the last checkpoint in) this directory.
+        checkpoint_dir: save to (and resume from) `checkpoint_dir/train.npz`, written
+            atomically (`idlin.train._checkpoint`) every `checkpoint_every` steps and at the end.
         progress: show a progress bar with the current mean loss over seeds.
         stop_after: stop once this many steps are done, as if killed after a checkpoint
             (for time-limited jobs and for testing resumption).
@@ -101,6 +142,15 @@ def train(
 
     Raises:
         ConfigError: a checkpoint directory from a different run, a bad `stop_after`.
+        FileFormatError: a checkpoint that cannot be read into this run.
+
+    Example:
+        >>> import jax, idlin.data as D
+        >>> from idlin.train import TrainConfig, train
+        >>> truth = D.lowrank_truth(vocab_size=4, context_length=1, rank=2, key=jax.random.key(0))
+        >>> cfg = TrainConfig(width=2, steps=3, batch_size=4, hidden=4, embed=2, seeds=2)
+        >>> train(truth, cfg, key=jax.random.key(0), progress=False).loss_history.shape
+        (3, 2)
     """
     K, total = config.seeds, config.steps
     end = total if stop_after is None else int(stop_after)
@@ -110,45 +160,43 @@ def train(
         )
     stream = None
     if config.source == "stream":
-        stream = sample_stream(
-            truth, key=jax.random.fold_in(key, 2), num_samples=config.stream_samples
-        )
+        stream = sample_stream(truth, key=stream_key(key), num_samples=config.stream_samples)
     data = make_data(truth, config, stream)
-    graphdef, states = init_states(truth, config, key=key)
-    data_keys = seed_data_keys(key, K)
+    graphdef, init = make_init(config, truth.vocab_size, truth.context_length)
+    keys = seed_keys(key, range(K))
+    states = init_runner(init)(keys, data)
     losses = np.full((total, K), np.nan, dtype=np.float64)
     start, resumed_from = 0, None
-    ckpt = meta = None
+    path = meta = None
     if checkpoint_dir is not None:
-        ckpt = Checkpoints(checkpoint_dir)
+        path = os.path.join(os.fspath(checkpoint_dir), CHECKPOINT_FILE)
         meta = _fingerprint(truth, config, key)
-        last = ckpt.latest()
-        if last is not None:
-            states, losses = ckpt.restore(last, states, losses, meta)
-            start = resumed_from = int(last)
+        found = _resume(path, meta, states, losses)
+        if found is not None:
+            states, losses, start = found
+            resumed_from = start
+    step_fn = make_step(graphdef, config)
     t0 = time.perf_counter()
     bar = tqdm(total=total, initial=start, disable=not progress, leave=False,
                desc=f"{config.architecture} d={config.width} K={K}")  # fmt: skip
     step = start
     try:
-        while step < end:
-            n = min(config.chunk_steps, end - step,
-                    config.checkpoint_every - step % config.checkpoint_every)  # fmt: skip
-            states, chunk = make_runner(graphdef, config, n)(states, data, data_keys)
-            losses[step : step + n] = np.asarray(chunk).T  # (n, K)
-            step += n
+        chunks = run_chunks(
+            step_fn, states, keys, data, start=start, end=end,
+            chunk_steps=config.chunk_steps, checkpoint_every=config.checkpoint_every,
+        )  # fmt: skip
+        for step, states, chunk in chunks:
+            n = chunk.shape[1]
+            losses[step - n : step] = np.asarray(chunk).T  # (n, K)
             bar.update(n)
             bar.set_postfix(loss=f"{losses[step - 1].mean():.3e}")
-            if (
-                ckpt is not None
-                and meta is not None
-                and (step % config.checkpoint_every == 0 or step == end)
-            ):
-                ckpt.save(step, states, losses, meta)
+            if path is not None and (step % config.checkpoint_every == 0 or step == end):
+                save_checkpoint(
+                    path, states, step=step, seeds=tuple(range(K)), extras={"losses": losses},
+                    meta=meta,
+                )  # fmt: skip
     finally:
         bar.close()
-        if ckpt is not None:
-            ckpt.close()
     seconds = time.perf_counter() - t0
     predictors = tuple(
         export_predictor((graphdef, unstack(states.params, k)), jax.numpy.asarray(truth.contexts))
