@@ -26,9 +26,7 @@ import jax
 import numpy as np
 
 from .._errors import ConfigError, IdlinError
-from .._gap import distribution_gap
 from .._predictor import Predictor
-from .._subspaces import accuracy_rtol, subspaces
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,52 +85,54 @@ def probe_pairs(num_contexts: int) -> np.ndarray:
 
 
 def truth_metrics(truth, model: Predictor) -> dict[str, Any]:
-    """A record's metrics for a trained `model` against the `truth` (THEORY §8).
+    """A record's metrics for a trained `model` against the `truth`: `idlin.compare`, the one
+    §8 evaluation (docs/theory.md §8), read into flat numbers.
 
-    - `mean_kl` = mean_x KL(p*‖p_θ), `relative_gap` = ‖C* − C_θ‖_F/‖C*‖_F (`distribution_gap`);
-    - `rank` = numerical rank of `C_θ` at the threshold tied to its KL (`idlin.accuracy_rtol`),
-      `truth_rank` = the planted r*, and
-      `tail_ratio` = σ_{r*+1}(C_θ)/σ_1(C_θ) (0 when the model has no (r*+1)-th value): how
-      far the trained model is from the truth's effective complexity;
-    - `canonical_r2`: least-squares fit of the truth's canonical coordinates (rank r*) from the
-      model's (`idlin.metrics.canonical_fit`);
+    - `mean_kl` = mean_x KL(p*‖p_θ), `relative_gap` = ‖C* − C_θ‖_F/‖C*‖_F;
+    - `rank` = numerical rank of `C_θ` at the threshold tied to its KL (`Precision(mean_kl=…)`),
+      `truth_rank` = the planted r*, and `spectral_gap` = σ_{r*}(C_θ)/σ_{r*+1}(C_θ) (the one
+      definition, `idlin.spectral_gap`; inf when nothing is cut off): how clearly the trained
+      model separates at the truth's effective complexity;
+    - `canonical_r2`: least-squares fit of the model's canonical coordinates (rank r*) from the
+      truth's (`idlin.metrics.canonical_fit`);
     - `parallelism_raw`, `parallelism_identifiable`: σ₂/σ₁ of the embedding differences of the
-      default probe pairs in raw and identifiable form (`idlin.properties.parallelism`):
-      identifiable scores should agree across seeds and widths, raw ones need not.
-    Optional metrics that fail (a missing module, a rank the model lacks, a zero difference) are
-    listed under `skipped` with the reason instead of failing the record.
+      default probe pairs in raw and identifiable form (`idlin.properties.parallelism`), read
+      from the model's one `Analysis`: identifiable scores should agree across seeds and
+      widths, raw ones need not.
+    Optional metrics that fail (a rank the model lacks, a zero difference) are listed under
+    `skipped` with the reason instead of failing the record.
     """
-    gap = distribution_gap(truth.predictor, model)
-    s = subspaces(model, rtol=accuracy_rtol(model, float(gap.mean_kl or 0.0)))
+    from .._analysis import analyze
+    from .._compare import compare
+
     r = truth.rank
+    a = analyze(model)
+    c = compare(truth.predictor, a, reference_rank=r)
     out: dict[str, Any] = {
-        "mean_kl": gap.mean_kl,
-        "relative_gap": gap.relative,
-        "rank": s.effective_complexity,
+        "mean_kl": c.kl_pq,
+        "relative_gap": float(c.gap.relative),
+        "rank": c.fit_rank,
     }
-    if r is not None:
-        spectrum = np.asarray(s.log_odds_spectrum)
-        out["truth_rank"] = r
-        out["tail_ratio"] = float(spectrum[r] / spectrum[0]) if spectrum.size > r else 0.0
     skipped: dict[str, str] = {}
+    if r is not None:
+        out["truth_rank"] = r
+        out["spectral_gap"] = c.spectral_gap
+        if c.canonical_r2 is None:
+            skipped["canonical_r2"] = f"RankError: the model lacks rank {r}"
+        else:
+            out["canonical_r2"] = c.canonical_r2
 
     def optional(name: str, fn: Callable[[], float]) -> None:
         try:
             out[name] = float(fn())
-        except (ImportError, IdlinError, ValueError) as err:  # never costs the record
+        except IdlinError as err:  # never costs the record
             skipped[name] = f"{type(err).__name__}: {err}"
-
-    def fit():
-        from ..metrics import canonical_fit
-
-        return canonical_fit(truth.predictor, model, rank=r).r2
 
     def parallel(form: str):
         from ..properties import parallelism
 
-        return parallelism(model, probe_pairs(model.num_contexts), form=form).score
+        return parallelism(a, probe_pairs(model.num_contexts), form=form).score
 
-    optional("canonical_r2", fit)
     optional("parallelism_raw", lambda: parallel("raw"))
     optional("parallelism_identifiable", lambda: parallel("identifiable"))
     if skipped:
