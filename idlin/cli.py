@@ -42,7 +42,6 @@ app = typer.Typer(
 EXIT_OK, EXIT_NOT_EQUIVALENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 _out = Console(width=110)
-_err = Console(stderr=True, width=110)
 
 # `idlin --debug COMMAND ...` (set by the root callback) or `--debug` anywhere on the line.
 _debug = {"on": False}

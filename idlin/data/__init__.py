@@ -6,7 +6,6 @@ Each generator returns a `Truth`: contexts, the exact table `p*(y|x)`, and the t
 
 from ._hmm import hmm_predictive as hmm_predictive
 from ._hmm import hmm_truth as hmm_truth
-from ._lowrank import LowRankTruth as LowRankTruth
 from ._lowrank import lowrank_truth as lowrank_truth
 from ._markov import markov_truth as markov_truth
 from ._morphology import DEFAULT_ADJECTIVES as DEFAULT_ADJECTIVES

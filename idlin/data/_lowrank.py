@@ -16,7 +16,6 @@ from jaxtyping import PRNGKeyArray
 from .._errors import ConfigError
 from ._truth import Truth, check_int, context_set, host_rng, make_truth
 
-LowRankTruth = Truth
 """The truth returned by `lowrank_truth` (a `Truth` with `name="lowrank"`)."""
 
 

@@ -22,7 +22,6 @@ from .._errors import ConfigError
 from ._truth import Truth, make_truth
 
 INFLECTIONS = ("positive", "comparative", "superlative")
-_TAGS = {"positive": "JJ", "comparative": "JJR", "superlative": "JJS"}
 DEFAULT_ADJECTIVES = (
     "easy", "lucky", "happy", "big", "small", "fast", "slow", "tall",
     "young", "old", "strong", "weak", "warm", "cold", "bright", "dark",

@@ -2,29 +2,38 @@
 
 One driver (`chunk_runner`, `run_chunks`), one key schedule (`seed_keys`, `init_key`,
 `step_key`) and one atomic checkpoint format serve both `train` and `idlin.sweep`.
+
+Names load on first use (`idlin._lazy`), so `idlin sweep --status` and `sweep-summary`
+import neither flax nor optax.
 """
 
-from ._checkpoint import Checkpoint as Checkpoint
-from ._checkpoint import load_checkpoint as load_checkpoint
-from ._checkpoint import save_checkpoint as save_checkpoint
-from ._config import TrainConfig as TrainConfig
-from ._driver import chunk_runner as chunk_runner
-from ._driver import init_runner as init_runner
-from ._driver import run_chunks as run_chunks
-from ._keys import SWEEP_ROOT as SWEEP_ROOT
-from ._keys import init_key as init_key
-from ._keys import seed_keys as seed_keys
-from ._keys import step_key as step_key
-from ._keys import stream_key as stream_key
-from ._step import TrainData as TrainData
-from ._step import TrainState as TrainState
-from ._step import hyperparameters as hyperparameters
-from ._step import init_states as init_states
-from ._step import learning_rate_at as learning_rate_at
-from ._step import make_data as make_data
-from ._step import make_init as make_init
-from ._step import make_optimizer as make_optimizer
-from ._step import make_step as make_step
-from ._step import unstack as unstack
-from ._train import TrainResult as TrainResult
-from ._train import train as train
+from .._lazy import lazy_namespace
+
+_EXPORTS = {
+    "Checkpoint": "._checkpoint",
+    "load_checkpoint": "._checkpoint",
+    "save_checkpoint": "._checkpoint",
+    "TrainConfig": "._config",
+    "chunk_runner": "._driver",
+    "init_runner": "._driver",
+    "run_chunks": "._driver",
+    "SWEEP_ROOT": "._keys",
+    "init_key": "._keys",
+    "seed_keys": "._keys",
+    "step_key": "._keys",
+    "stream_key": "._keys",
+    "TrainData": "._step",
+    "TrainState": "._step",
+    "hyperparameters": "._step",
+    "init_states": "._step",
+    "learning_rate_at": "._step",
+    "make_data": "._step",
+    "make_init": "._step",
+    "make_optimizer": "._step",
+    "make_step": "._step",
+    "unstack": "._step",
+    "TrainResult": "._train",
+    "train": "._train",
+}
+
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)
