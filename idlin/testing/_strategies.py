@@ -180,16 +180,3 @@ def equivalent_pairs(
     condition = 10.0 ** draw(st.floats(0.0, float(np.log10(max_condition))))
     q = sample_equivalent(p, key=draw(prng_keys()), moves=chosen, condition=condition)
     return EquivalentPair((p, q, chosen))
-
-
-__all__ = [
-    "DEFAULT_MOVES",
-    "SIZES",
-    "EquivalentPair",
-    "Sizes",
-    "equivalent_pairs",
-    "invertible_matrices",
-    "planted_predictor",
-    "predictors",
-    "prng_keys",
-]
