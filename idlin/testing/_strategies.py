@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from hypothesis import strategies as st
 
-from .._classes import DEFAULT_MOVES, MOVES, sample_equivalent
+from .._classes import MOVES, sample_equivalent
 from .._errors import ConfigError
 from .._predictor import Predictor
 
