@@ -78,15 +78,18 @@ class _Resolver:
             return self._index(field)
         hits = self.exact.get(raw) or self.exact.get(field) or self.stripped.get(field) or []
         if _INTEGER.fullmatch(field):
-            value = self._index(field)
+            value = int(field)
             others = [h for h in hits if h != value]
-            if others:
+            if others and 0 <= value < len(self.names):
                 raise _Bad(
                     f"{field!r} is both {self.what} index {value} and the name of {self.what} "
                     f"{others[0]}: write @{value} for the index or @{others[0]} for the named "
                     f"{self.what}"
                 )
-            return value
+            if len(others) == 1:  # out of range as an index: the name is the only reading
+                return others[0]
+            if not others:
+                return self._index(field)
         if not hits:
             close = difflib.get_close_matches(field, list(self.exact), n=4, cutoff=0.6)
             hint = f"; close names: {', '.join(map(repr, close))}" if close else ""

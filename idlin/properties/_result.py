@@ -115,13 +115,13 @@ def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
     arr = np.asarray(value)
     if arr.size and arr.dtype.kind not in "iu":
         raise DTypeError(f"{name}: expected integer {what} indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
+    # Range check before the cast: uint64 2**63 would wrap to a negative int64 in the message.
     if arr.size and (arr.min() < 0 or arr.max() >= size):
         bad = arr[(arr < 0) | (arr >= size)]
         raise ProbeError(
             f"{name}: expected {what} indices in [0, {size}), got out-of-range {bad[:5].tolist()}"
         )
-    return arr
+    return arr.astype(np.int64)
 
 
 def as_pairs(
