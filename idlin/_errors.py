@@ -46,3 +46,12 @@ class ConfigError(IdlinError, ValueError):
 
 class FileFormatError(IdlinError, ValueError):
     """A file that is missing, unreadable, pickled, or lacks the keys and shapes idlin needs."""
+
+
+class ExportError(IdlinError, ValueError):
+    """A model that cannot be exported as `softmax(f·g)` (no linear LM head, final-logit
+    soft-capping, logits the exported matrices do not reproduce), or export input it cannot use."""
+
+
+class MissingDependencyError(IdlinError, ImportError):
+    """An optional dependency is not installed (e.g. torch/transformers: `pip install 'idlin[hf]'`)."""

@@ -39,6 +39,12 @@ _FORMATS = {
 }
 
 
+def ascii_integer(text: str) -> int | None:
+    """`int(text)` for ASCII digits with an optional sign, else None (`int` also accepts
+    Unicode digits such as `١٢`, and refuses `²` although `"²".isdigit()`)."""
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
 class _Bad(Exception):
     """A field that does not resolve; the caller adds the file and line."""
 

@@ -313,6 +313,9 @@ def _print_summary(result) -> None:
 from .sweep.cli import register as _register_sweep  # noqa: E402
 
 _register_sweep(app)
+from .export.cli import register as _register_export  # noqa: E402
+
+_register_export(app)
 
 
 def main() -> None:

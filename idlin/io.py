@@ -348,8 +348,8 @@ def save(
     """Write `p` as a predictor file; the suffix (`.safetensors` or `.npz`) picks the format.
 
     A bias folded into `p` is stored as part of `embeddings`/`unembeddings` (the predictor no
-    longer knows it was a bias); `load(save(p))` reproduces `p` exactly, and `load_named` the
-    names given here (or those of a `NamedPredictor` `p`).
+    longer knows it was a bias; `save_arrays` keeps a bias separate); `load(save(p))` reproduces
+    `p` exactly, and `load_named` the names given here (or those of a `NamedPredictor` `p`).
 
     Args:
         path: the file to write.
@@ -375,16 +375,45 @@ def save(
         tokens = p.tokens if tokens is None else tokens
         contexts = p.contexts if contexts is None else contexts
         p = p.predictor
+    save_arrays(path, p.embeddings, p.unembeddings, tokens=tokens, contexts=contexts)
+
+
+def save_arrays(
+    path: str | os.PathLike,
+    embeddings: Any,
+    unembeddings: Any,
+    bias: Any = None,
+    *,
+    tokens: Sequence[str] | None = None,
+    contexts: Sequence[str] | None = None,
+) -> None:
+    """Write `F` (N×d), `G` (V×d), an optional bias `b` (V,) and names as a predictor file, each
+    array stored as given (dtype kept, the bias as its own key).
+
+    The arrays are validated as `Predictor(F, G, b)` is (float32/float64, shapes, finite) before
+    anything is written.
+
+    Raises:
+        FileFormatError, ShapeError, DTypeError: as `save`; NonFiniteError for NaN/Inf.
+
+    Example:
+        >>> import numpy as np, tempfile, os, idlin.io
+        >>> path = os.path.join(tempfile.mkdtemp(), "p.safetensors")
+        >>> idlin.io.save_arrays(path, np.ones((2, 2)), np.eye(3, 2), np.zeros(3))
+        >>> sorted(idlin.io.read_arrays(path))
+        ['bias', 'embeddings', 'unembeddings']
+    """
     path = Path(path)
     kind = _format(path)
+    p = Predictor(embeddings, unembeddings, bias)  # the one place array checks live
     names = {
         "tokens": _check_names("tokens", tokens, p.vocab_size, "V"),
         "contexts": _check_names("contexts", contexts, p.num_contexts, "N"),
     }
     names = {k: v for k, v in names.items() if v is not None}
+    arrays = {"embeddings": embeddings, "unembeddings": unembeddings, "bias": bias}
     arrays = {
-        "embeddings": np.ascontiguousarray(np.asarray(p.embeddings)),
-        "unembeddings": np.ascontiguousarray(np.asarray(p.unembeddings)),
+        k: np.ascontiguousarray(np.asarray(a)) for k, a in arrays.items() if a is not None
     }
     if kind == "npz":
         for key, found in names.items():
