@@ -160,9 +160,9 @@ def read_pairs(
             no pairs.
 
     Example:
-        >>> import tempfile, os, idlin.io
+        >>> import pathlib, tempfile, os, idlin.io
         >>> path = os.path.join(tempfile.mkdtemp(), "pairs.tsv")
-        >>> _ = open(path, "w").write("easy\\teasiest\\n1\\t2\\n")
+        >>> _ = pathlib.Path(path).write_text("easy\\teasiest\\n1\\t2\\n")
         >>> idlin.io.read_pairs(path, names=["x", "easy", "easiest"]).tolist()
         [[1, 2], [1, 2]]
     """
@@ -185,9 +185,9 @@ def read_labels(
         FileFormatError: as `read_pairs`, and a label outside 0/1/-1/+1/true/false.
 
     Example:
-        >>> import tempfile, os, idlin.io
+        >>> import pathlib, tempfile, os, idlin.io
         >>> path = os.path.join(tempfile.mkdtemp(), "labels.tsv")
-        >>> _ = open(path, "w").write("# item, label\\nthe cat\\ttrue\\n0\\t0\\n")
+        >>> _ = pathlib.Path(path).write_text("# item, label\\nthe cat\\ttrue\\n0\\t0\\n")
         >>> idx, lab = idlin.io.read_labels(path, names=["a dog", "the cat"])
         >>> idx.tolist(), lab.tolist()
         ([1, 0], [1, 0])

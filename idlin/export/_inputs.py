@@ -46,10 +46,10 @@ def read_contexts(path: str | os.PathLike) -> list[str]:
         FileFormatError: missing or unreadable file, a blank line (with its number), no lines.
 
     Example:
-        >>> import tempfile, os
+        >>> import pathlib, tempfile, os
         >>> from idlin.export import read_contexts
         >>> path = os.path.join(tempfile.mkdtemp(), "contexts.txt")
-        >>> _ = open(path, "w").write("The cat is the\\n  She was\\n")
+        >>> _ = pathlib.Path(path).write_text("The cat is the\\n  She was\\n")
         >>> read_contexts(path)
         ['The cat is the', '  She was']
     """
@@ -64,10 +64,10 @@ def read_token_ids(path: str | os.PathLike) -> list[list[int]]:
             non-negative ASCII integer (with `path:line`), no lines.
 
     Example:
-        >>> import tempfile, os
+        >>> import pathlib, tempfile, os
         >>> from idlin.export import read_token_ids
         >>> path = os.path.join(tempfile.mkdtemp(), "ids.txt")
-        >>> _ = open(path, "w").write("1 2 3\\n7\\n")
+        >>> _ = pathlib.Path(path).write_text("1 2 3\\n7\\n")
         >>> read_token_ids(path)
         [[1, 2, 3], [7]]
     """
