@@ -54,4 +54,5 @@ class ExportError(IdlinError, ValueError):
 
 
 class MissingDependencyError(IdlinError, ImportError):
-    """An optional dependency is not installed (e.g. torch/transformers: `pip install 'idlin[hf]'`)."""
+    """An optional dependency is not installed (torch and transformers for `idlin export`:
+    `pip install 'idlin[hf]'`)."""

@@ -78,8 +78,11 @@ class _Resolver:
             if not _INTEGER.fullmatch(field):
                 raise _Bad(
                     f"expected an integer {self.what} index (ASCII digits), got {field!r}"
-                    + ("" if field.lstrip("+-").isdigit() else " (names need a predictor file "
-                       "that stores them)")
+                    + (
+                        ""
+                        if field.lstrip("+-").isdigit()
+                        else " (names need a predictor file that stores them)"
+                    )
                 )
             return self._index(field)
         hits = self.exact.get(raw) or self.exact.get(field) or self.stripped.get(field) or []

@@ -155,7 +155,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]
 
     try:
         with safe_open(str(path), framework="numpy") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})  # noqa: SIM118
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError, TypeError) as e:
         msg = str(e)
         hint = (
@@ -178,7 +178,8 @@ def _names_from_metadata(path: Path, metadata: dict[str, str], key: str) -> tupl
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise FileFormatError(
             f"{path}: metadata {key!r}: expected a JSON list of strings, got "
-            f"{type(names).__name__}" + (" with non-string entries" if isinstance(names, list) else "")
+            f"{type(names).__name__}"
+            + (" with non-string entries" if isinstance(names, list) else "")
         )
     return tuple(names)
 
@@ -211,7 +212,8 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, tup
         for key in NAME_KEYS:
             if key in arrays:
                 raise FileFormatError(
-                    f"{path}: {key}: expected names in the safetensors metadata (JSON), got a tensor"
+                    f"{path}: {key}: expected names in the safetensors metadata (JSON), got a "
+                    "tensor"
                 )
             found = _names_from_metadata(path, metadata, key)
             if found is not None:
@@ -328,7 +330,9 @@ def _check_names(key: str, names: Any, size: int, symbol: str) -> tuple[str, ...
     if names is None:
         return None
     if isinstance(names, str | bytes) or not isinstance(names, Sequence | np.ndarray):
-        raise DTypeError(f"{key}: expected a sequence of {symbol} strings, got {type(names).__name__}")
+        raise DTypeError(
+            f"{key}: expected a sequence of {symbol} strings, got {type(names).__name__}"
+        )
     names = tuple(names)
     bad = [type(n).__name__ for n in names if not isinstance(n, str)]
     if bad:
@@ -412,9 +416,7 @@ def save_arrays(
     }
     names = {k: v for k, v in names.items() if v is not None}
     arrays = {"embeddings": embeddings, "unembeddings": unembeddings, "bias": bias}
-    arrays = {
-        k: np.ascontiguousarray(np.asarray(a)) for k, a in arrays.items() if a is not None
-    }
+    arrays = {k: np.ascontiguousarray(np.asarray(a)) for k, a in arrays.items() if a is not None}
     if kind == "npz":
         for key, found in names.items():
             trailing = [i for i, n in enumerate(found) if n.endswith("\x00")]

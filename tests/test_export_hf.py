@@ -154,7 +154,10 @@ def _tiny(config_cls, model_cls, **extra):
 
 def test_logit_scales_are_folded_into_f():
     from transformers import (
-        CohereConfig, CohereForCausalLM, GraniteConfig, GraniteForCausalLM,
+        CohereConfig,
+        CohereForCausalLM,
+        GraniteConfig,
+        GraniteForCausalLM,
     )  # fmt: skip
 
     ids = [[1, 2, 3], [4, 5, 6, 7], [9]]
@@ -176,7 +179,9 @@ def test_without_the_fold_the_reproduction_check_fails(monkeypatch):
 
     model = _tiny(CohereConfig, CohereForCausalLM, logit_scale=0.25)
     monkeypatch.setattr(hf, "_SCALE_ATTRIBUTE", {})
-    with pytest.raises(ExportError, match=r"cohere: the exported F, G do not reproduce.*max \|Δlogit\|"):
+    with pytest.raises(
+        ExportError, match=r"cohere: the exported F, G do not reproduce.*max \|Δlogit\|"
+    ):
         export_hf(model, None, [[1, 2, 3], [4, 5]], progress=False)
 
 
@@ -189,7 +194,7 @@ def test_an_unknown_transform_after_the_head_fails_the_check(models):
 
     handle = model.register_forward_hook(double)
     try:
-        with pytest.raises(ExportError, match="does not fold|do not reproduce"):
+        with pytest.raises(ExportError, match=r"does not fold|do not reproduce"):
             export_hf(model, None, [[1, 2, 3]], progress=False)
     finally:
         handle.remove()
@@ -206,7 +211,9 @@ def test_final_logit_softcapping_is_refused_and_gemma_without_it_exports():
     ids = [[1, 2, 3], [5, 6]]
     ex = export_hf(plain, None, ids, progress=False)
     ref = np.stack([_alone(plain, row)[0] for row in ids])
-    np.testing.assert_allclose(ex.embeddings @ ex.unembeddings.T, ref, rtol=0, atol=1e-5 * max(1, np.abs(ref).max()))
+    np.testing.assert_allclose(
+        ex.embeddings @ ex.unembeddings.T, ref, rtol=0, atol=1e-5 * max(1, np.abs(ref).max())
+    )
 
 
 @pytest.mark.parametrize(
@@ -255,7 +262,9 @@ def _run(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def test_cli_export_writes_a_named_file_and_prints_the_error_and_caveat(tmp_path, model_dir, models, tokenizer):
+def test_cli_export_writes_a_named_file_and_prints_the_error_and_caveat(
+    tmp_path, model_dir, models, tokenizer
+):
     (tmp_path / "contexts.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     out = tmp_path / "tiny.safetensors"
     result = _run("export", model_dir, "--contexts", tmp_path / "contexts.txt", "--out", out,
@@ -295,21 +304,24 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
     (pickled / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
     ids, out = tmp_path / "ids.txt", tmp_path / "o.safetensors"
+    by_ids = ["--token-ids", ids, "--out", out]
     cases = [
-        (["export", model_dir, "--out", out], "exactly one of --contexts FILE or --token-ids FILE, got neither"),
-        (["export", model_dir, "--contexts", ids, "--token-ids", ids, "--out", out], "got both"),
-        (["export", model_dir, "--token-ids", ids, "--out", tmp_path / "o.pt"], "never loaded"),
-        (["export", model_dir, "--token-ids", ids, "--out", out, "--dtype", "float16"], "float32 or float64"),
-        (["export", model_dir, "--token-ids", ids, "--out", out], r"contexts[1]: expected token ids in [0, 14)"),
-        (["export", model_dir, "--contexts", tmp_path / "blank.txt", "--out", out], "blank.txt:2: expected one context per line"),
-        (["export", model_dir, "--token-ids", tmp_path / "sup.txt", "--out", out], "sup.txt:1: expected whitespace-separated non-negative token ids"),
-        (["export", tmp_path / "file", "--token-ids", ids, "--out", out], "model directory (config.json and *.safetensors), got a file"),
-        (["export", tmp_path / "empty", "--token-ids", ids, "--out", out], "with config.json, got none"),
-        (["export", pickled, "--token-ids", ids, "--out", out], "only pickle-based ['pytorch_model.bin'] (never unpickled)"),
-        (["export", model_dir, "--token-ids", ids, "--out", tmp_path], "--out: expected a file to write"),
+        ([model_dir, "--out", out], "one of --contexts FILE or --token-ids FILE, got neither"),
+        ([model_dir, "--contexts", ids, *by_ids], "got both"),
+        ([model_dir, "--token-ids", ids, "--out", tmp_path / "o.pt"], "never loaded"),
+        ([model_dir, *by_ids, "--dtype", "float16"], "float32 or float64"),
+        ([model_dir, *by_ids], r"contexts[1]: expected token ids in [0, 14)"),
+        ([model_dir, "--contexts", tmp_path / "blank.txt", "--out", out],
+         "blank.txt:2: expected one context per line"),
+        ([model_dir, "--token-ids", tmp_path / "sup.txt", "--out", out],
+         "sup.txt:1: expected whitespace-separated non-negative token ids"),
+        ([tmp_path / "file", *by_ids], "directory (config.json and *.safetensors), got a file"),
+        ([tmp_path / "empty", *by_ids], "with config.json, got none"),
+        ([pickled, *by_ids], "only pickle-based ['pytorch_model.bin'] (never unpickled)"),
+        ([model_dir, "--token-ids", ids, "--out", tmp_path], "--out: expected a file to write"),
     ]  # fmt: skip
     for args, message in cases:
-        result = _run(*args, "--no-progress")
+        result = _run("export", *args, "--no-progress")
         err = result.stderr
         assert result.exit_code == 2, (args, result.output, err)
         line = err.strip()

@@ -35,7 +35,9 @@ def test_token_ids_are_ascii_integers(tmp_path):
         (read_contexts, "a\n\nb\n", r"f.txt:2: expected one context per line, got a blank line"),
         (read_contexts, "a\n   \n", r"f.txt:2: .*blank line"),
         (read_contexts, "", "expected at least one context, got an empty file"),
-        (read_token_ids, "1 2\n3 ²\n", r"f.txt:2: expected whitespace-separated non-negative token ids \(ASCII digits\), got '²'"),
+        (read_token_ids, "1 2\n3 ²\n",
+         r"f.txt:2: expected whitespace-separated non-negative token ids \(ASCII digits\), "
+         r"got '²'"),
         (read_token_ids, "1 ١٢\n", r"f.txt:1: .*got '١٢'"),
         (read_token_ids, "1 -2\n", r"f.txt:1: .*non-negative.*'-2'"),
         (read_token_ids, "the cat\n", r"f.txt:1: .*got 'the'"),
@@ -51,7 +53,11 @@ def test_malformed_context_files(tmp_path, reader, text, pattern):
 def test_missing_or_undecodable_context_files(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "latin1.txt").write_bytes(b"caf\xe9\n")
-    for name, pattern in (("d", "got a directory"), ("absent", "no such file"), ("latin1.txt", "UTF-8")):
+    for name, pattern in (
+        ("d", "got a directory"),
+        ("absent", "no such file"),
+        ("latin1.txt", "UTF-8"),
+    ):
         with pytest.raises(idlin.FileFormatError, match=pattern):
             read_contexts(tmp_path / name)
 

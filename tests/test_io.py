@@ -208,7 +208,11 @@ def _write_safetensors_with_metadata(path, F, G, metadata):
     offset, blobs = 0, []
     for name, a in (("embeddings", F), ("unembeddings", G)):
         data = a.astype("<f8").tobytes()
-        header[name] = {"dtype": "F64", "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": "F64",
+            "shape": list(a.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         offset += len(data)
         blobs.append(data)
     raw = json.dumps(header).encode()
@@ -244,11 +248,13 @@ def test_save_refuses_names_that_do_not_fit(tmp_path):
     p = idlin.Predictor(*_arrays())
     with pytest.raises(idlin.ShapeError, match=r"tokens: expected V = 5 names, got 3"):
         io.save(tmp_path / "p.npz", p, tokens=["a", "b", "c"])
-    with pytest.raises(idlin.DTypeError, match=r"contexts: expected strings, got 6 entries of type int"):
+    with pytest.raises(
+        idlin.DTypeError, match=r"contexts: expected strings, got 6 entries of type int"
+    ):
         io.save(tmp_path / "p.npz", p, contexts=list(range(6)))
     with pytest.raises(idlin.DTypeError, match="sequence of N strings, got str"):
         io.save(tmp_path / "p.npz", p, contexts="abcdef")
-    with pytest.raises(idlin.FileFormatError, match="NUL.*safetensors"):
+    with pytest.raises(idlin.FileFormatError, match=r"NUL.*safetensors"):
         io.save(tmp_path / "p.npz", p, tokens=["a", "b\x00", "c", "d", "e"])
     io.save(tmp_path / "p.safetensors", p, tokens=["a", "b\x00", "c", "d", "e"])
     assert io.load_named(tmp_path / "p.safetensors").tokens[1] == "b\x00"
@@ -276,8 +282,14 @@ def _npz_with_member(path, key, header, data, *, others=None, prefix=b""):
 def test_npz_header_claiming_a_huge_shape_is_refused_before_allocating(tmp_path):
     F, G = _arrays()
     header = {"descr": "<f8", "fortran_order": False, "shape": (3_000_000, 3_333_333)}  # 72.8 TiB
-    _npz_with_member(tmp_path / "huge.npz", "embeddings", header, F.tobytes(), others={"unembeddings": G})
-    with pytest.raises(idlin.FileFormatError, match=r"huge.npz.*'embeddings'.*declares shape \(3000000, 3333333\).*79,999,992,000,000 bytes.*holds 144 bytes"):
+    _npz_with_member(
+        tmp_path / "huge.npz", "embeddings", header, F.tobytes(), others={"unembeddings": G}
+    )
+    with pytest.raises(
+        idlin.FileFormatError,
+        match=r"huge.npz.*'embeddings'.*declares shape \(3000000, 3333333\).*"
+        r"79,999,992,000,000 bytes.*holds 144 bytes",
+    ):
         io.load(tmp_path / "huge.npz")
 
 
@@ -285,7 +297,9 @@ def test_truncated_npz_is_reported_as_truncated_not_as_pickled(tmp_path):
     F, G = _arrays()
     # A member whose data stops short of its header's shape.
     header = {"descr": "<f8", "fortran_order": False, "shape": F.shape}
-    _npz_with_member(tmp_path / "short.npz", "embeddings", header, F.tobytes()[:-8], others={"unembeddings": G})
+    _npz_with_member(
+        tmp_path / "short.npz", "embeddings", header, F.tobytes()[:-8], others={"unembeddings": G}
+    )
     # A whole archive cut in half.
     np.savez(tmp_path / "full.npz", embeddings=F, unembeddings=G)
     raw = (tmp_path / "full.npz").read_bytes()
@@ -299,14 +313,17 @@ def test_truncated_npz_is_reported_as_truncated_not_as_pickled(tmp_path):
         tmp_path / "magic.npz", "embeddings", header, F.tobytes(), others={"unembeddings": G},
         prefix=b"\x93NUMPY\x01\x00",  # a second magic: the header length is garbage
     )  # fmt: skip
-    with pytest.raises(idlin.FileFormatError, match="corrupt .npz member 'embeddings': not a readable .npy header"):
+    with pytest.raises(
+        idlin.FileFormatError,
+        match=r"corrupt \.npz member 'embeddings': not a readable \.npy header",
+    ):
         io.load(tmp_path / "magic.npz")
     np.savez(tmp_path / "notes.npz", embeddings=F, unembeddings=G)
     import zipfile
 
     with zipfile.ZipFile(tmp_path / "notes.npz", "a") as z:
         z.writestr("readme.txt", b"hi")
-    with pytest.raises(idlin.FileFormatError, match="only .npy arrays.*'readme.txt'"):
+    with pytest.raises(idlin.FileFormatError, match=r"only \.npy arrays.*'readme\.txt'"):
         io.load(tmp_path / "notes.npz")
 
 
@@ -366,7 +383,7 @@ def test_probe_file_messages(tmp_path):
     with pytest.raises(idlin.FileFormatError) as info:
         io.read_pairs(tmp_path / "d.tsv")
     assert str(info.value) == f"{tmp_path / 'd.tsv'}: expected a pairs file (TSV), got a directory"
-    with pytest.raises(idlin.FileFormatError, match="expected a labels file.*no such file"):
+    with pytest.raises(idlin.FileFormatError, match=r"expected a labels file.*no such file"):
         io.read_labels(tmp_path / "absent.tsv")
 
 

@@ -144,7 +144,9 @@ def load_hf(model_dir: str | os.PathLike, *, progress: bool = True) -> tuple[Any
     if not (path / "config.json").is_file():
         raise FileFormatError(f"{path}: expected a model directory with config.json, got none")
     if not any(path.glob("*.safetensors")):
-        pickled = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+        pickled = sorted(p.name for p in path.glob("*.bin")) + sorted(
+            p.name for p in path.glob("*.pt")
+        )
         raise FileFormatError(
             f"{path}: expected *.safetensors weights, got "
             + (f"only pickle-based {pickled[:3]} (never unpickled)" if pickled else "none")
@@ -206,7 +208,8 @@ def _encode(
     """Token ids and names of the contexts (texts through the tokenizer, or ids checked)."""
     if isinstance(contexts, str) or not isinstance(contexts, Sequence | np.ndarray):
         raise DTypeError(
-            f"contexts: expected a list of texts or of token-id lists, got {type(contexts).__name__}"
+            "contexts: expected a list of texts or of token-id lists, got "
+            f"{type(contexts).__name__}"
         )
     if len(contexts) == 0:
         raise ShapeError("contexts: expected at least one context, got none")
@@ -353,7 +356,11 @@ def export_hf(
     pad_id = 0 if pad_id is None else int(pad_id)  # any id: padded positions are masked
 
     G = head.weight.detach().to(torch.float64).cpu().numpy().astype(dtype)  # (V, d)
-    b = None if head.bias is None else head.bias.detach().to(torch.float64).cpu().numpy().astype(dtype)
+    b = (
+        None
+        if head.bias is None
+        else head.bias.detach().to(torch.float64).cpu().numpy().astype(dtype)
+    )
     G64, b64 = G.astype(np.float64), (0.0 if b is None else b.astype(np.float64))
     device = next(model.parameters()).device
     takes_positions = "position_ids" in inspect.signature(model.forward).parameters
@@ -363,9 +370,10 @@ def export_hf(
     max_error = max_logit = 0.0
     model.eval()
     try:
-        with torch.inference_mode(), tqdm(
-            total=len(ids), unit="context", desc="export", disable=not progress
-        ) as bar:
+        with (
+            torch.inference_mode(),
+            tqdm(total=len(ids), unit="context", desc="export", disable=not progress) as bar,
+        ):
             for start in range(0, len(ids), batch_size):
                 rows = ids[start : start + batch_size]
                 input_ids, mask, positions, last = _batch(rows, pad_id, side, torch)

@@ -19,7 +19,9 @@ def export(
     model_dir: Annotated[
         Path, typer.Argument(help="Local model directory (config.json, *.safetensors, tokenizer).")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Predictor file to write (.safetensors or .npz).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Predictor file to write (.safetensors or .npz).")
+    ],
     contexts: Annotated[
         Path | None, typer.Option("--contexts", help="Text file, one context per line.")
     ] = None,
@@ -30,9 +32,12 @@ def export(
     batch_size: Annotated[int, typer.Option(help="Contexts per forward pass.")] = 8,
     dtype: Annotated[str, typer.Option(help="Stored precision: float32 or float64.")] = "float32",
     padding_side: Annotated[
-        str | None, typer.Option(help="Pad batches on the 'left' or 'right' (default: tokenizer's).")
+        str | None,
+        typer.Option(help="Pad batches on the 'left' or 'right' (default: tokenizer's)."),
     ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
     """Export F (last hidden state after the final norm), G (LM head), bias and names.
@@ -82,7 +87,9 @@ def export(
     )
     if result.caveat:
         _out.print(f"caveat: {result.caveat}", soft_wrap=True)
-    _out.print(f"next: idlin inspect {out} --token-pairs pairs.tsv (token names or ids)", soft_wrap=True)
+    _out.print(
+        f"next: idlin inspect {out} --token-pairs pairs.tsv (token names or ids)", soft_wrap=True
+    )
 
 
 def register(app: typer.Typer) -> None:
