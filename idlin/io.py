@@ -426,13 +426,19 @@ def save_arrays(
                     f"unicode drops them), got {len(trailing)} such, first at {trailing[0]}; "
                     "save as .safetensors"
                 )
-            # An explicit `<U{n}` dtype: np.array of all-empty names would otherwise give <U1.
+            # `<U{n}` spelled out: little-endian on any machine, as wide as the longest name.
             width = max(1, max(map(len, found)))
             arrays[key] = np.array(found, dtype=f"<U{width}")
-        with open(path, "wb") as fh:  # an open handle: np.savez would append ".npz" to a str
-            np.savez(fh, allow_pickle=False, **arrays)
-    else:
-        from safetensors.numpy import save_file
+    from safetensors import SafetensorError
 
-        metadata = {k: json.dumps(list(v), ensure_ascii=False) for k, v in names.items()}
-        save_file(arrays, str(path), metadata=metadata or None)
+    try:
+        if kind == "npz":
+            with open(path, "wb") as fh:  # an open handle: np.savez would append ".npz" to a str
+                np.savez(fh, allow_pickle=False, **arrays)
+        else:
+            from safetensors.numpy import save_file
+
+            metadata = {k: json.dumps(list(v), ensure_ascii=False) for k, v in names.items()}
+            save_file(arrays, str(path), metadata=metadata or None)
+    except (OSError, SafetensorError) as e:  # missing directory, read-only or full disk
+        raise FileFormatError(f"{path}: expected a writable file path, got {e}") from e

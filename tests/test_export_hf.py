@@ -145,6 +145,7 @@ def test_a_head_bias_is_exported_as_its_own_key(tmp_path, models, tokenizer):
     got = arrays["embeddings"].astype(np.float64) @ arrays["unembeddings"].T + arrays["bias"]
     np.testing.assert_allclose(got, logits, rtol=0, atol=1e-5 * np.abs(logits).max())
     assert io.load(tmp_path / "b.npz").width == 17
+    assert "d = 17 (with the bias coordinate)" in ex.caveat
 
 
 def _tiny(config_cls, model_cls, **extra):
@@ -319,6 +320,8 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
         ([tmp_path / "empty", *by_ids], "with config.json, got none"),
         ([pickled, *by_ids], "only pickle-based ['pytorch_model.bin'] (never unpickled)"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path], "--out: expected a file to write"),
+        ([model_dir, "--token-ids", ids, "--out", tmp_path / "absent" / "o.npz"],
+         "expected a writable directory"),
     ]  # fmt: skip
     for args, message in cases:
         result = _run("export", *args, "--no-progress")

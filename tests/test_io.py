@@ -133,6 +133,24 @@ def test_every_bad_file_raises_file_format_error_naming_it(tmp_path):
         assert name in str(info.value), name
 
 
+def test_save_into_a_missing_directory_is_a_file_format_error(tmp_path):
+    for suffix in (".npz", ".safetensors"):
+        with pytest.raises(idlin.FileFormatError, match="expected a writable file path"):
+            io.save(tmp_path / "absent" / f"p{suffix}", idlin.Predictor(*_arrays()))
+
+
+def test_save_arrays_keeps_the_bias_as_its_own_key_and_validates_first(tmp_path):
+    F, G = _arrays(np.float32)
+    b = RNG.normal(size=G.shape[0]).astype(np.float32)
+    io.save_arrays(tmp_path / "b.safetensors", F, G, b, tokens=list("abcde"))
+    arrays = io.read_arrays(tmp_path / "b.safetensors")
+    np.testing.assert_array_equal(arrays["bias"], b)
+    np.testing.assert_array_equal(arrays["embeddings"], F)
+    with pytest.raises(idlin.NonFiniteError):
+        io.save_arrays(tmp_path / "nan.npz", F, G, np.full_like(b, np.nan))
+    assert not (tmp_path / "nan.npz").exists()
+
+
 def test_save_refuses_unknown_suffix(tmp_path):
     with pytest.raises(idlin.FileFormatError, match=r"\.safetensors or \.npz"):
         io.save(tmp_path / "p.pt", idlin.Predictor(*_arrays()))

@@ -94,11 +94,12 @@ class HFExport:
     def caveat(self) -> str | None:
         """What the finite context set means when N < d (None otherwise), docs/theory.md §3–§4."""
         n, d = self.embeddings.shape
-        d += self.bias is not None
+        d += self.bias is not None  # the bias is one more coordinate of f: [f; 1]
         if n >= d:
             return None
+        width = f"{d} (with the bias coordinate)" if self.bias is not None else f"{d}"
         return (
-            f"identifiability is relative to the N = {n} contexts exported: with N < d = {d}, "
+            f"identifiability is relative to the N = {n} contexts exported: with N < d = {width}, "
             f"the embedding span E = rowspace(F) has dimension ≤ {n}, the model is not diverse, "
             "and its equivalence class (docs/theory.md §3–§5) is large — conclusions hold for "
             "these contexts only; export more contexts than the width for diversity"

@@ -9,6 +9,7 @@ transformers are imported only when the command runs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +64,12 @@ def export(
             raise ConfigError(f"--dtype: expected float32 or float64, got {dtype!r}")
         if out.is_dir():
             raise ConfigError(f"--out: expected a file to write, got the directory {out}")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise ConfigError(
+                f"--out: expected a writable directory for {out}, got {parent} "
+                + ("(missing)" if not parent.is_dir() else "(not writable)")
+            )
         io._format(out)  # refuse a bad suffix before loading a model
         items = read_contexts(contexts) if contexts is not None else read_token_ids(token_ids)
         model, tokenizer = load_hf(model_dir, progress=progress)
