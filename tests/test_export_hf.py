@@ -153,13 +153,53 @@ def _tiny(config_cls, model_cls, **extra):
     return model_cls(config_cls(**LLAMA_LIKE, **extra)).eval()
 
 
+def _builders():
+    from transformers import (
+        CohereConfig,
+        CohereForCausalLM,
+        Gemma2Config,
+        Gemma2ForCausalLM,
+        GraniteConfig,
+        GraniteForCausalLM,
+    )
+
+    return {
+        "gpt2": (_gpt2, "layer"),
+        "llama": (_llama, "rms"),
+        "cohere": (lambda: _tiny(CohereConfig, CohereForCausalLM, logit_scale=0.25), "layer"),
+        "granite": (lambda: _tiny(GraniteConfig, GraniteForCausalLM, logits_scaling=4.0), "rms"),
+        "gemma2": (
+            lambda: _tiny(
+                Gemma2Config, Gemma2ForCausalLM, head_dim=8, final_logit_softcapping=None
+            ),
+            "rms",
+        ),
+    }
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "cohere", "granite", "gemma2"])
+def test_f_is_hidden_states_last_after_the_final_norm_for_each_architecture(arch):
+    build, norm = _builders()[arch]
+    model = build()
+    ids = [[1, 2, 3], [7, 8, 9, 5, 2, 6], [13]]
+    ex = export_hf(model, None, ids, batch_size=2, progress=False)
+    H = np.stack([_alone(model, row)[1] for row in ids])  # hidden_states[-1], each alone
+    F = ex.embeddings.astype(np.float64) / ex.logit_scale
+    np.testing.assert_allclose(F, H, rtol=0, atol=1e-5)
+    # The final norm's weight starts at identity: RMSNorm rows have mean square 1, LayerNorm
+    # rows also mean 0. A pre-norm state (the last block's output) has neither.
+    np.testing.assert_allclose((F**2).mean(axis=1), 1.0, atol=1e-3)
+    if norm == "layer":
+        np.testing.assert_allclose(F.mean(axis=1), 0.0, atol=1e-5)
+
+
 def test_logit_scales_are_folded_into_f():
     from transformers import (
         CohereConfig,
         CohereForCausalLM,
         GraniteConfig,
         GraniteForCausalLM,
-    )  # fmt: skip
+    )
 
     ids = [[1, 2, 3], [4, 5, 6, 7], [9]]
     for model, scale in (
