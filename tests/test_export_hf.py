@@ -275,6 +275,19 @@ def test_bad_contexts(models, contexts, error, pattern):
         export_hf(models["gpt2"], None, contexts, progress=False)
 
 
+def test_models_without_a_linear_lm_head_or_decoder_only_are_refused(models):
+    from transformers import GPT2Model, T5Config, T5ForConditionalGeneration
+
+    base = GPT2Model(models["gpt2"].config)
+    with pytest.raises(ExportError, match=r"GPT2Model: expected a causal LM .* got NoneType"):
+        export_hf(base, None, [[1, 2]], progress=False)
+    t5 = T5ForConditionalGeneration(
+        T5Config(vocab_size=14, d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2)
+    )
+    with pytest.raises(ExportError, match="expected a decoder-only causal LM"):
+        export_hf(t5, None, [[1, 2]], progress=False)
+
+
 def test_progress_bar_counts_contexts(models, tokenizer, capsys):
     export_hf(models["gpt2"], tokenizer, TEXTS, batch_size=2, progress=True)
     err = capsys.readouterr().err

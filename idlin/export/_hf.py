@@ -345,14 +345,18 @@ def export_hf(
             f"LM head, got {type(head).__name__}"
         )
     config = model.config
+    if getattr(config, "is_encoder_decoder", False):
+        raise ExportError(
+            f"{type(model).__name__}: expected a decoder-only causal LM, got an encoder-decoder "
+            "model (its next-token distribution depends on two inputs)"
+        )
     scale = _logit_scale(config)
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     max_positions = getattr(text_config, "max_position_embeddings", None) or getattr(
         text_config, "n_positions", None
     )
-    ids, names = _encode(
-        contexts, tokenizer, model.get_input_embeddings().num_embeddings, max_positions
-    )
+    inputs = getattr(model.get_input_embeddings(), "num_embeddings", head.weight.shape[0])
+    ids, names = _encode(contexts, tokenizer, inputs, max_positions)
     pad_id = getattr(tokenizer, "pad_token_id", None)
     pad_id = 0 if pad_id is None else int(pad_id)  # any id: padded positions are masked
 
