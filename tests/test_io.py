@@ -458,3 +458,47 @@ def test_uint64_index_beyond_int64_is_printed_as_itself():
     bad = np.array([[0, 1], [2, 2**63]], dtype=np.uint64)
     with pytest.raises(idlin.ProbeError, match=r"out-of-range \[9223372036854775808\]"):
         idlin.properties.parallelism(p, bad)
+
+
+def test_inspect_reads_probe_items_by_the_names_its_model_file_stores(tmp_path):
+    """`idlin inspect` on a named file: probe files by name and by index give one report."""
+    from typer.testing import CliRunner
+
+    from idlin.cli import app
+
+    n, v = 12, 8
+    F, G = _arrays(n=n, v=v, d=3)
+    contexts = [f"context number {i}" for i in range(n)]
+    tokens = [f"tok{i}" for i in range(v)]
+    io.save(tmp_path / "m.npz", idlin.Predictor(F, G), tokens=tokens, contexts=contexts)
+    pairs, token_pairs = [(0, 1), (2, 3), (4, 5), (6, 7)], [(0, 1), (2, 3), (4, 5)]
+    labels = [(i, i % 2) for i in range(n)]
+    for style, name in (("index", lambda names, i: str(i)), ("name", lambda names, i: names[i])):
+        (tmp_path / style).mkdir()
+        (tmp_path / style / "p.tsv").write_text(
+            "".join(f"{name(contexts, a)}\t{name(contexts, b)}\n" for a, b in pairs)
+        )
+        (tmp_path / style / "t.tsv").write_text(
+            "".join(f"{name(tokens, a)}\t{name(tokens, b)}\n" for a, b in token_pairs)
+        )
+        (tmp_path / style / "l.tsv").write_text(
+            "".join(f"{name(contexts, i)}\t{y}\n" for i, y in labels)
+        )
+    reports = []
+    for style in ("index", "name"):
+        d = tmp_path / style
+        result = CliRunner().invoke(
+            app,
+            ["inspect", str(tmp_path / "m.npz"), "--pairs", str(d / "p.tsv"),
+             "--token-pairs", str(d / "t.tsv"), "--labels", str(d / "l.tsv"), "--json"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(result.stdout))
+    assert len(reports[0]["properties"]) == 4
+    assert reports[0] == reports[1]
+    (tmp_path / "bad.tsv").write_text("tok1\ttok9\n")
+    result = CliRunner().invoke(
+        app, ["inspect", str(tmp_path / "m.npz"), "--token-pairs", str(tmp_path / "bad.tsv")]
+    )
+    assert result.exit_code == 2
+    assert "bad.tsv:1: unknown token name 'tok9'; close names: 'tok" in result.stderr
