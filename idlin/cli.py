@@ -178,7 +178,7 @@ def inspect(
         from . import io
         from .report import inspect as examine
 
-        named = io.load_named(a, dtype=np.float64)  # probe files may name items it names
+        named = io.load_named(a, dtype=np.float64)  # its names resolve named probe items
         p, contexts, tokens = named.predictor, named.contexts, named.tokens
         probes: dict = {}
         if pairs is not None:

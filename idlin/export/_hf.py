@@ -306,7 +306,8 @@ def export_hf(
             same result (up to float rounding).
 
     Returns:
-        `HFExport` with the arrays, names and `max_logit_error`.
+        `HFExport` with the arrays, names and `max_logit_error` (the model is left in eval
+        mode; its weights are not changed).
 
     Raises:
         MissingDependencyError: torch/transformers not installed.
