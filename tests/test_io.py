@@ -363,6 +363,31 @@ def test_big_endian_and_fortran_arrays_are_converted_not_refused(tmp_path, compr
     np.testing.assert_array_equal(np.asarray(p.unembeddings)[:, -1], b.astype(np.float32))
 
 
+def test_safetensors_headers_that_lie_about_sizes_are_refused(tmp_path):
+    F, G = _arrays()
+    blob = F.tobytes() + G.tobytes()
+    e, u = len(F.tobytes()), len(blob)
+    huge = [3_000_000, 3_333_333]  # 72.8 TiB of float64
+    g = ("F64", [5, 3], [e, u])
+    cases = {
+        "shape.safetensors": {"embeddings": ("F64", huge, [0, e]), "unembeddings": g},
+        "offset.safetensors": {"embeddings": ("F64", [6, 3], [0, 10**12]), "unembeddings": g},
+    }
+    for name, tensors in cases.items():
+        header = {
+            k: {"dtype": t, "shape": shape, "data_offsets": offsets}
+            for k, (t, shape, offsets) in tensors.items()
+        }
+        raw = json.dumps(header).encode()
+        raw += b" " * (-len(raw) % 8)
+        (tmp_path / name).write_bytes(struct.pack("<Q", len(raw)) + raw + blob)
+    (tmp_path / "header.safetensors").write_bytes(struct.pack("<Q", 10**15) + b"{}")
+    for name in (*cases, "header.safetensors"):
+        with pytest.raises(idlin.FileFormatError, match=r"unreadable \.safetensors") as info:
+            io.load(tmp_path / name)
+        assert name in str(info.value)
+
+
 def test_a_directory_is_named_as_a_directory_whatever_its_suffix(tmp_path):
     for name in ("models", "model.npz", "model.safetensors"):
         (tmp_path / name).mkdir()
