@@ -55,3 +55,13 @@ class FileFormatError(IdlinError, ValueError):
 class OutputError(IdlinError, OSError):
     """An output location that cannot be used: read-only, not a directory, or locked by another
     run."""
+
+
+class ExportError(IdlinError, ValueError):
+    """A model that cannot be exported as `softmax(f·g)` (no linear LM head, final-logit
+    soft-capping, logits the exported matrices do not reproduce), or export input it cannot use."""
+
+
+class MissingDependencyError(IdlinError, ImportError):
+    """An optional dependency is not installed (torch and transformers for `idlin export`:
+    `pip install 'idlin[hf]'`)."""

@@ -259,18 +259,18 @@ def inspect(
         from . import io
         from .report import inspect_model as examine
 
-        arrays = io.read_arrays(a)
-        p = io.from_arrays(arrays, dtype=np.float64, source=str(a))
+        named = io.load_named(a, dtype=np.float64)  # its names resolve named probe items
+        p, contexts, tokens = named.predictor, named.contexts, named.tokens
         probes: dict = {}
         if pairs is not None:
-            probes["pairs"] = io.read_pairs(pairs)
+            probes["pairs"] = io.read_pairs(pairs, contexts, what="context")
         if token_pairs is not None:
-            probes["token_pairs"] = io.read_pairs(token_pairs)
+            probes["token_pairs"] = io.read_pairs(token_pairs, tokens, what="token")
         if labels is not None:
-            probes["labels"] = io.read_labels(labels)
+            probes["labels"] = io.read_labels(labels, contexts, what="context")
         files = {"pairs": pairs, "token_pairs": token_pairs, "labels": labels}
         sources = {k: f.name for k, f in files.items() if f is not None}
-        result = examine(p, tol=tol, stored=io.stored_dtype(arrays), sources=sources, **probes)
+        result = examine(p, tol=tol, stored=named.stored_dtype, sources=sources, **probes)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -399,6 +399,9 @@ def _print_summary(result) -> None:
 from .sweep.cli import register as _register_sweep  # noqa: E402
 
 _register_sweep(app)
+from .export.cli import register as _register_export  # noqa: E402
+
+_register_export(app)
 
 
 def _float64() -> None:

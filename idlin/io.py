@@ -1,39 +1,71 @@
 """Saving and loading predictors as `.safetensors` or `.npz` files — never by unpickling.
 
 A predictor file holds a model's final hidden states and its unembedding matrix on a fixed set of
-contexts (THEORY §1):
+contexts (docs/theory.md §1), and optionally the names of its tokens and contexts:
 
 | key | shape | meaning |
 |---|---|---|
 | `embeddings` | (N, d) | `F`: row x is `f(x)`, the last hidden state after the final layer norm |
 | `unembeddings` | (V, d) | `G`: row y is `g(y)`, the output (LM-head) weight of token y |
 | `bias` (optional) | (V,) | per-token output bias `b(y)`, folded in as `[f; 1]`, `[g; b]` |
+| `tokens` (optional) | (V,) | name of each token (e.g. the tokenizer's string for id y) |
+| `contexts` (optional) | (N,) | name of each context (e.g. its text) |
 
-Arrays are float32 or float64; float16/bfloat16 files load only with a `dtype` to cast to (the
-CLI casts everything to float64; casting up is exact). No other keys are allowed, so that a typo
-(`bias_`) cannot be silently ignored.
-`.npz` files are read with `np.load(..., allow_pickle=False)`; object arrays and pickle files are
-refused with a `FileFormatError`.
+Arrays are float32 or float64 (either byte order; big-endian is converted to native);
+float16/bfloat16 files load only with a `dtype` to cast to (the CLI casts everything to float64;
+casting up is exact). No other keys are allowed, so that a typo (`bias_`) cannot be silently
+ignored. Names are stored without pickle: in `.npz` as fixed-width unicode arrays (`<U…`), in
+`.safetensors` as JSON lists in the header's metadata (`{"tokens": "[...]", ...}`).
+`.npz` archives are read member by member: each `.npy` header is checked against the member's
+real size before anything is allocated, and object (pickled) arrays are refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import os
 import zipfile
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from ._errors import FileFormatError, IdlinError
+from ._errors import DTypeError, FileFormatError, IdlinError, ShapeError
 from ._predictor import Predictor
+from ._probe_files import read_labels as read_labels
+from ._probe_files import read_pairs as read_pairs
 
 REQUIRED_KEYS = ("embeddings", "unembeddings")
 OPTIONAL_KEYS = ("bias",)
+NAME_KEYS = ("tokens", "contexts")
 SUFFIXES = (".safetensors", ".npz")
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib")
 _ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedPredictor:
+    """A predictor read from a file, with the names the file carries (`load_named`).
+
+    The `Predictor` stays a plain pytree of two arrays (so `jax.jit` over it is unchanged); the
+    names travel beside it. `tokens[y]` names row y of `G`, `contexts[x]` row x of `F`.
+
+    Attributes:
+        predictor: the model (a stored bias folded in).
+        tokens: V token names, or None when the file has none.
+        contexts: N context names, or None when the file has none.
+        stored_dtype: the precision the file stores (tolerances follow it, not the cast dtype).
+    """
+
+    predictor: Predictor
+    tokens: tuple[str, ...] | None
+    contexts: tuple[str, ...] | None
+    stored_dtype: np.dtype
 
 
 def _format(path: Path) -> str:
@@ -50,6 +82,45 @@ def _format(path: Path) -> str:
     return suffix[1:]
 
 
+# -- .npz: a zip of .npy members, parsed header first so a lying header cannot allocate.
+
+
+def _npy_member(path: Path, key: str, fh: IO[bytes], size: int) -> np.ndarray:
+    """One `.npy` member of `size` bytes: header checked against the bytes present, then read."""
+
+    def corrupt(why: str) -> FileFormatError:
+        return FileFormatError(f"{path}: truncated or corrupt .npz member {key!r}: {why}")
+
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise corrupt(f"expected .npy format version 1.0 or 2.0, got {version}")
+    except ValueError as e:  # bad magic or header text
+        raise corrupt(f"not a readable .npy header ({e})") from e
+    if dtype.hasobject:
+        raise FileFormatError(
+            f"{path}: member {key!r}: expected plain numeric or string arrays, got an object "
+            f"(pickled) array of dtype {dtype} — never unpickled"
+        )
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow on a lying header
+    present = size - fh.tell()
+    if declared != present:
+        raise corrupt(
+            f"its header declares shape {shape} of {dtype} ({declared:,} bytes) but the member "
+            f"holds {present:,} bytes of data"
+        )
+    buffer = bytearray(declared)
+    if fh.readinto(buffer) != declared:
+        raise corrupt(f"expected {declared:,} bytes of data, got fewer")
+    array = np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    # Big-endian (or any non-native) arrays are converted, not refused: the values are the same.
+    return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -59,24 +130,32 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         )
     if head != _ZIP_MAGIC:
         raise FileFormatError(f"{path}: expected an .npz (zip) archive, got bytes {head!r}")
+    arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except ValueError as e:  # object arrays need pickle: refuse
-        raise FileFormatError(
-            f"{path}: expected plain numeric arrays, got an object (pickled) array — never "
-            f"unpickled ({e})"
-        ) from e
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise FileFormatError(f"{path}: unreadable .npz archive ({e})") from e
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise FileFormatError(
+                        f"{path}: expected only .npy arrays in the archive, got member "
+                        f"{info.filename!r}"
+                    )
+                key = info.filename[: -len(".npy")]
+                with archive.open(info) as member:
+                    arrays[key] = _npy_member(path, key, member, info.file_size)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise FileFormatError(f"{path}: truncated or corrupt .npz archive ({e})") from e
+    return arrays
 
 
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+# -- .safetensors: the library validates offsets against the file size itself.
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
 
     try:
-        return load_file(str(path))
+        with safe_open(str(path), framework="numpy") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError, TypeError) as e:
         msg = str(e)
         hint = (
@@ -87,29 +166,79 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
         raise FileFormatError(f"{path}: unreadable .safetensors file ({msg}){hint}") from e
 
 
-def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The validated arrays of a predictor file: `embeddings`, `unembeddings` and maybe `bias`.
+def _names_from_metadata(path: Path, metadata: dict[str, str], key: str) -> tuple[str, ...] | None:
+    if key not in metadata:
+        return None
+    try:
+        names = json.loads(metadata[key])
+    except json.JSONDecodeError as e:
+        raise FileFormatError(
+            f"{path}: metadata {key!r}: expected a JSON list of strings, got invalid JSON ({e})"
+        ) from e
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise FileFormatError(
+            f"{path}: metadata {key!r}: expected a JSON list of strings, got "
+            f"{type(names).__name__}"
+            + (" with non-string entries" if isinstance(names, list) else "")
+        )
+    return tuple(names)
 
-    Raises:
-        FileFormatError: missing file, unknown suffix, pickle content, unreadable archive,
-            missing or unknown keys.
-    """
+
+def _names_from_array(path: Path, array: np.ndarray, key: str) -> tuple[str, ...]:
+    if array.dtype.kind != "U" or array.ndim != 1:
+        raise FileFormatError(
+            f"{path}: {key}: expected a 1-D unicode string array (dtype <U…), got dtype "
+            f"{array.dtype} of shape {array.shape}"
+        )
+    return tuple(str(s) for s in array.tolist())
+
+
+def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, tuple[str, ...]]]:
+    """The numeric arrays and the names (by key) of a predictor file, keys validated."""
     path = Path(path)
+    if path.is_dir():  # before the suffix: "models.npz/" is a directory, not a bad suffix
+        raise FileFormatError(f"{path}: expected a predictor file, got a directory")
     kind = _format(path)
     if not path.is_file():
-        what = "a directory" if path.is_dir() else "no such file"
-        raise FileFormatError(f"{path}: expected a predictor file, got {what}")
-    arrays = _read_npz(path) if kind == "npz" else _read_safetensors(path)
+        raise FileFormatError(f"{path}: expected a predictor file, got no such file")
+    names: dict[str, tuple[str, ...]] = {}
+    if kind == "npz":
+        arrays = _read_npz(path)
+        for key in NAME_KEYS:
+            if key in arrays:
+                names[key] = _names_from_array(path, arrays.pop(key), key)
+    else:
+        arrays, metadata = _read_safetensors(path)
+        for key in NAME_KEYS:
+            if key in arrays:
+                raise FileFormatError(
+                    f"{path}: {key}: expected names in the safetensors metadata (JSON), got a "
+                    "tensor"
+                )
+            found = _names_from_metadata(path, metadata, key)
+            if found is not None:
+                names[key] = found
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     unknown = sorted(set(arrays) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if missing or unknown:
         raise FileFormatError(
-            f"{path}: expected keys {list(REQUIRED_KEYS)} (optional {list(OPTIONAL_KEYS)}), got "
-            f"{sorted(arrays)}"
+            f"{path}: expected keys {list(REQUIRED_KEYS)} (optional "
+            f"{list(OPTIONAL_KEYS + NAME_KEYS)}), got {sorted(set(arrays) | set(names))}"
             + (f"; missing {missing}" if missing else "")
             + (f"; unknown {unknown}" if unknown else "")
         )
-    return arrays
+    return arrays, names
+
+
+def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The validated numeric arrays of a predictor file: `embeddings`, `unembeddings`, maybe
+    `bias` (names, if any, are read by `load_named`).
+
+    Raises:
+        FileFormatError: missing file or a directory, unknown suffix, pickle content, a truncated
+            or corrupt archive, missing or unknown keys.
+    """
+    return _read(path)[0]
 
 
 def _is_float(dtype: np.dtype) -> bool:
@@ -137,11 +266,12 @@ def load(path: str | os.PathLike, *, dtype: Any = None) -> Predictor:
             verify in double precision (casting up is exact). Default: keep the stored dtype.
 
     Returns:
-        The `Predictor` (a bias, if stored, is folded in as one more coordinate).
+        The `Predictor` (a bias, if stored, is folded in as one more coordinate). Names stored
+        in the file are checked but not returned: use `load_named` for them.
 
     Raises:
         FileFormatError: see `read_arrays`; also wrong ranks, sizes, dtypes or non-finite
-            values, with the file name in the message.
+            values, or a name list of the wrong length, with the file name in the message.
 
     Example:
         >>> import numpy as np, tempfile, os, idlin.io
@@ -151,7 +281,38 @@ def load(path: str | os.PathLike, *, dtype: Any = None) -> Predictor:
         >>> idlin.io.load(path).vocab_size
         4
     """
-    return from_arrays(read_arrays(path), dtype=dtype, source=str(path))
+    return load_named(path, dtype=dtype).predictor
+
+
+def load_named(path: str | os.PathLike, *, dtype: Any = None) -> NamedPredictor:
+    """Load a predictor and the token and context names its file carries (see `load`).
+
+    Returns:
+        `NamedPredictor(predictor, tokens, contexts, stored_dtype)`; `tokens`/`contexts` are
+        None when the file stores none.
+
+    Raises:
+        FileFormatError: see `load`; also names that are not strings, or whose count is not V
+            (tokens) or N (contexts).
+
+    Example:
+        >>> import numpy as np, tempfile, os, idlin.io
+        >>> p = idlin.Predictor(np.ones((2, 2)), np.eye(3, 2))
+        >>> path = os.path.join(tempfile.mkdtemp(), "p.safetensors")
+        >>> idlin.io.save(path, p, tokens=["a", "b", "c"], contexts=["x", "y"])
+        >>> idlin.io.load_named(path).tokens
+        ('a', 'b', 'c')
+    """
+    arrays, names = _read(path)
+    p = from_arrays(arrays, dtype=dtype, source=str(path))
+    sizes = {"tokens": p.vocab_size, "contexts": p.num_contexts}
+    for key, found in names.items():
+        if len(found) != sizes[key]:
+            what = "V" if key == "tokens" else "N"
+            raise FileFormatError(
+                f"{path}: {key}: expected {what} = {sizes[key]} names, got {len(found)}"
+            )
+    return NamedPredictor(p, names.get("tokens"), names.get("contexts"), stored_dtype(arrays))
 
 
 def from_arrays(arrays: dict[str, np.ndarray], *, dtype: Any = None, source: str = "") -> Predictor:
@@ -165,95 +326,119 @@ def from_arrays(arrays: dict[str, np.ndarray], *, dtype: Any = None, source: str
         raise FileFormatError(f"{source}: {e}" if source else str(e)) from e
 
 
-def save(path: str | os.PathLike, p: Predictor) -> None:
+def _check_names(key: str, names: Any, size: int, symbol: str) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence | np.ndarray):
+        raise DTypeError(
+            f"{key}: expected a sequence of {symbol} strings, got {type(names).__name__}"
+        )
+    names = tuple(names)
+    bad = [type(n).__name__ for n in names if not isinstance(n, str)]
+    if bad:
+        raise DTypeError(f"{key}: expected strings, got {len(bad)} entries of type {bad[0]}")
+    if len(names) != size:
+        raise ShapeError(f"{key}: expected {symbol} = {size} names, got {len(names)}")
+    return names
+
+
+def save(
+    path: str | os.PathLike,
+    p: Predictor | NamedPredictor,
+    *,
+    tokens: Sequence[str] | None = None,
+    contexts: Sequence[str] | None = None,
+) -> None:
     """Write `p` as a predictor file; the suffix (`.safetensors` or `.npz`) picks the format.
 
     A bias folded into `p` is stored as part of `embeddings`/`unembeddings` (the predictor no
-    longer knows it was a bias); `load(save(p))` reproduces `p` exactly.
+    longer knows it was a bias; `save_arrays` keeps a bias separate); `load(save(p))` reproduces
+    `p` exactly, and `load_named` the names given here (or those of a `NamedPredictor` `p`).
+
+    Args:
+        path: the file to write.
+        p: the predictor, or a `NamedPredictor` whose names are written unless overridden.
+        tokens: V token names (`tokens[y]` names row y of `G`).
+        contexts: N context names (`contexts[x]` names row x of `F`).
 
     Raises:
-        FileFormatError: unknown suffix.
+        FileFormatError: unknown suffix; in `.npz`, a name ending in NUL (fixed-width unicode
+            arrays drop trailing NULs: use `.safetensors`).
+        ShapeError: a name list whose length is not V or N.
+        DTypeError: names that are not strings.
+
+    Example:
+        >>> import numpy as np, tempfile, os, idlin.io
+        >>> p = idlin.Predictor(np.ones((2, 2)), np.eye(3, 2))
+        >>> path = os.path.join(tempfile.mkdtemp(), "p.npz")
+        >>> idlin.io.save(path, p, contexts=["the cat", "a dog"])
+        >>> idlin.io.load_named(path).contexts
+        ('the cat', 'a dog')
+    """
+    if isinstance(p, NamedPredictor):
+        tokens = p.tokens if tokens is None else tokens
+        contexts = p.contexts if contexts is None else contexts
+        p = p.predictor
+    save_arrays(path, p.embeddings, p.unembeddings, tokens=tokens, contexts=contexts)
+
+
+def save_arrays(
+    path: str | os.PathLike,
+    embeddings: Any,
+    unembeddings: Any,
+    bias: Any = None,
+    *,
+    tokens: Sequence[str] | None = None,
+    contexts: Sequence[str] | None = None,
+) -> None:
+    """Write `F` (N×d), `G` (V×d), an optional bias `b` (V,) and names as a predictor file, each
+    array stored as given (dtype kept, the bias as its own key).
+
+    The arrays are validated as `Predictor(F, G, b)` is (float32/float64, shapes, finite) before
+    anything is written.
+
+    Raises:
+        FileFormatError, ShapeError, DTypeError: as `save`; NonFiniteError for NaN/Inf.
+
+    Example:
+        >>> import numpy as np, tempfile, os, idlin.io
+        >>> path = os.path.join(tempfile.mkdtemp(), "p.safetensors")
+        >>> idlin.io.save_arrays(path, np.ones((2, 2)), np.eye(3, 2), np.zeros(3))
+        >>> sorted(idlin.io.read_arrays(path))
+        ['bias', 'embeddings', 'unembeddings']
     """
     path = Path(path)
     kind = _format(path)
-    arrays = {
-        "embeddings": np.ascontiguousarray(np.asarray(p.embeddings)),
-        "unembeddings": np.ascontiguousarray(np.asarray(p.unembeddings)),
+    p = Predictor(embeddings, unembeddings, bias)  # the one place array checks live
+    names = {
+        "tokens": _check_names("tokens", tokens, p.vocab_size, "V"),
+        "contexts": _check_names("contexts", contexts, p.num_contexts, "N"),
     }
+    names = {k: v for k, v in names.items() if v is not None}
+    arrays = {"embeddings": embeddings, "unembeddings": unembeddings, "bias": bias}
+    arrays = {k: np.ascontiguousarray(np.asarray(a)) for k, a in arrays.items() if a is not None}
     if kind == "npz":
-        with open(path, "wb") as fh:  # an open handle: np.savez would append ".npz" to a str
-            np.savez(fh, allow_pickle=False, **arrays)
-    else:
-        from safetensors.numpy import save_file
+        for key, found in names.items():
+            trailing = [i for i, n in enumerate(found) if n.endswith("\x00")]
+            if trailing:
+                raise FileFormatError(
+                    f"{path}: {key}: names ending in NUL cannot be stored in .npz (fixed-width "
+                    f"unicode drops them), got {len(trailing)} such, first at {trailing[0]}; "
+                    "save as .safetensors"
+                )
+            # `<U{n}` spelled out: little-endian on any machine, as wide as the longest name.
+            width = max(1, max(map(len, found)))
+            arrays[key] = np.array(found, dtype=f"<U{width}")
+    from safetensors import SafetensorError
 
-        save_file(arrays, str(path))
-
-
-# -- Probe sets for `idlin inspect`: plain-text TSV, one item per line, 0-based row indices.
-#    Blank lines and lines starting with "#" are ignored; fields are separated by tabs (any
-#    whitespace is accepted).
-#      pairs:  "source<TAB>target"   e.g. "12\t40"  (rows of `embeddings`, or of `unembeddings`)
-#      labels: "index<TAB>label"      label in {0, 1, -1, +1, true, false}
-
-_LABELS = {"0": 0, "1": 1, "-1": 0, "+1": 1, "false": 0, "true": 1}
-
-
-def _tsv_rows(path: str | os.PathLike, what: str, parse) -> list:
-    path = Path(path)
-    if not path.is_file():
-        missing = "a directory" if path.is_dir() else "no such file"
-        raise FileFormatError(f"{path}: expected a {what} file (TSV), got {missing}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise FileFormatError(f"{path}: expected a UTF-8 text {what} file, got {e}") from e
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        row = parse(line.split())
-        if row is None:
-            raise FileFormatError(f"{path}:{number}: {_FORMATS[what]}, got {line[:60]!r}")
-        rows.append(row)
-    if not rows:
-        raise FileFormatError(f"{path}: expected at least one {what[:-5]} line, got none")
-    return rows
+        if kind == "npz":
+            with open(path, "wb") as fh:  # an open handle: np.savez would append ".npz" to a str
+                np.savez(fh, allow_pickle=False, **arrays)
+        else:
+            from safetensors.numpy import save_file
 
-
-def _pair(fields: list[str]):
-    if len(fields) != 2 or not all(f.lstrip("+-").isdigit() for f in fields):
-        return None
-    return int(fields[0]), int(fields[1])
-
-
-def _label(fields: list[str]):
-    if len(fields) != 2 or not fields[0].lstrip("+-").isdigit():
-        return None
-    label = _LABELS.get(fields[1].lower())
-    return None if label is None else (int(fields[0]), label)
-
-
-_FORMATS = {
-    "pairs file": "expected two tab-separated integer indices 'source<TAB>target'",
-    "labels file": "expected 'index<TAB>label' with an integer index and label 0/1/true/false",
-}
-
-
-def read_pairs(path: str | os.PathLike) -> np.ndarray:
-    """Index pairs from a TSV file (format above) as an (m, 2) int64 array.
-
-    Raises:
-        FileFormatError: missing or unreadable file, a malformed line (with its number), no pairs.
-    """
-    return np.array(_tsv_rows(path, "pairs file", _pair), dtype=np.int64).reshape(-1, 2)
-
-
-def read_labels(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """`(indices, labels)` from a TSV file (format above); labels as 0/1 int64.
-
-    Raises:
-        FileFormatError: missing or unreadable file, a malformed line (with its number), no lines.
-    """
-    rows = np.array(_tsv_rows(path, "labels file", _label), dtype=np.int64).reshape(-1, 2)
-    return rows[:, 0], rows[:, 1]
+            metadata = {k: json.dumps(list(v), ensure_ascii=False) for k, v in names.items()}
+            save_file(arrays, str(path), metadata=metadata or None)
+    except (OSError, SafetensorError) as e:  # missing directory, read-only or full disk
+        raise FileFormatError(f"{path}: expected a writable file path, got {e}") from e

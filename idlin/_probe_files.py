@@ -1,0 +1,207 @@
+"""Probe sets for `idlin inspect` as plain-text TSV files: items named by index or by name.
+
+One item per line; blank lines and lines whose first non-blank character is `#` are ignored.
+Fields are separated by tabs (a line without a tab is split on any whitespace, so `12 40` works).
+
+    pairs:  source<TAB>target     e.g. `12<TAB>40`, or `easy<TAB>easiest` with names
+    labels: item<TAB>label        label in {0, 1, -1, +1, true, false}
+
+An item is
+- an index: ASCII digits (`12`), 0-based, a row of `embeddings` (contexts) or `unembeddings`
+  (tokens) — Unicode digits such as `²` or `١٢` are refused, not reinterpreted;
+- `@12`: always index 12 (for an item whose *name* looks like a different index);
+- a name, when `names` are given (the `tokens` or `contexts` a predictor file stores, see
+  `idlin.io.load_named`): the item whose name is the field, compared exactly, then with
+  surrounding whitespace stripped on both sides.
+A field that is both an index and the name of a *different* item, a name shared by several items,
+and an unknown name are refused with the line number (and, for an unknown name, the closest names).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import FileFormatError
+
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)  # ASCII only: int("١٢") == 12 would surprise
+_AT_INDEX = re.compile(r"@([0-9]+)", re.ASCII)
+_INT64 = 2**63
+_LABELS = {"0": 0, "1": 1, "-1": 0, "+1": 1, "false": 0, "true": 1}
+_FORMATS = {
+    "pairs": "expected two tab-separated items 'source<TAB>target' (indices or names)",
+    "labels": "expected 'item<TAB>label' with an index or name and a label 0/1/true/false",
+}
+
+
+def ascii_integer(text: str) -> int | None:
+    """`int(text)` for ASCII digits with an optional sign, else None (`int` also accepts
+    Unicode digits such as `١٢`, and refuses `²` although `"²".isdigit()`)."""
+    return int(text) if _INTEGER.fullmatch(text) else None
+
+
+class _Bad(Exception):
+    """A field that does not resolve; the caller adds the file and line."""
+
+
+class _Resolver:
+    """Turns a field into an item index, by index or (with `names`) by name."""
+
+    def __init__(self, names: Sequence[str] | None, what: str) -> None:
+        self.what = what
+        self.names = None if names is None else tuple(names)
+        self.exact: dict[str, list[int]] = {}
+        self.stripped: dict[str, list[int]] = {}
+        for i, name in enumerate(self.names or ()):
+            self.exact.setdefault(name, []).append(i)
+            self.stripped.setdefault(name.strip(), []).append(i)
+
+    def _index(self, text: str) -> int:
+        value = int(text)
+        if not -_INT64 <= value < _INT64:
+            raise _Bad(f"{self.what} index {text} is out of range (more than 64 bits)")
+        if self.names is not None and not 0 <= value < len(self.names):
+            raise _Bad(f"expected a {self.what} index in [0, {len(self.names)}), got {value}")
+        return value
+
+    def __call__(self, raw: str) -> int:
+        field = raw.strip()
+        at = _AT_INDEX.fullmatch(field)
+        if at:
+            return self._index(at[1])
+        if self.names is None:
+            if not _INTEGER.fullmatch(field):
+                raise _Bad(
+                    f"expected an integer {self.what} index (ASCII digits), got {field!r}"
+                    + (
+                        ""
+                        if field.lstrip("+-").isdigit()
+                        else " (names need a predictor file that stores them)"
+                    )
+                )
+            return self._index(field)
+        hits = self.exact.get(raw) or self.exact.get(field) or self.stripped.get(field) or []
+        if _INTEGER.fullmatch(field):
+            value = int(field)
+            others = [h for h in hits if h != value]
+            if others and 0 <= value < len(self.names):
+                raise _Bad(
+                    f"{field!r} is both {self.what} index {value} and the name of {self.what} "
+                    f"{others[0]}: write @{value} for the index or @{others[0]} for the named "
+                    f"{self.what}"
+                )
+            if len(others) == 1:  # out of range as an index: the name is the only reading
+                return others[0]
+            if not others:
+                return self._index(field)
+        if not hits:
+            close = difflib.get_close_matches(field, list(self.exact), n=4, cutoff=0.6)
+            hint = f"; close names: {', '.join(map(repr, close))}" if close else ""
+            raise _Bad(f"unknown {self.what} name {field!r}{hint}")
+        if len(hits) > 1:
+            listed = ", ".join(map(str, hits[:5])) + (", …" if len(hits) > 5 else "")
+            raise _Bad(
+                f"{self.what} name {field!r} is ambiguous: {len(hits)} {self.what}s carry it "
+                f"(indices {listed}); write @index"
+            )
+        return hits[0]
+
+
+def _fields(line: str) -> list[str]:
+    return line.split("\t") if "\t" in line else line.split()
+
+
+def _rows(path: str | os.PathLike, kind: str, parse) -> list[tuple[int, int]]:
+    path = Path(path)
+    if not path.is_file():
+        missing = "a directory" if path.is_dir() else "no such file"
+        raise FileFormatError(f"{path}: expected a {kind} file (TSV), got {missing}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"{path}: expected a UTF-8 text {kind} file, got {e}") from e
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        fields = _fields(line)
+        if len(fields) != 2:
+            raise FileFormatError(
+                f"{path}:{number}: {_FORMATS[kind]}, got {len(fields)} fields in {line[:60]!r}"
+            )
+        try:
+            rows.append(parse(fields))
+        except _Bad as e:
+            raise FileFormatError(
+                f"{path}:{number}: {e}; {_FORMATS[kind]}, got {line[:60]!r}"
+            ) from None
+    if not rows:
+        raise FileFormatError(f"{path}: expected at least one {kind[:-1]} line, got none")
+    return rows
+
+
+def read_pairs(
+    path: str | os.PathLike, names: Sequence[str] | None = None, *, what: str = "item"
+) -> np.ndarray:
+    """Item pairs from a TSV file (format: module docstring) as an (m, 2) int64 array.
+
+    Args:
+        path: the TSV file.
+        names: the names of the items the pairs index (a predictor file's `contexts` for
+            context pairs, `tokens` for token pairs); None allows indices only.
+        what: the item kind in messages ("context", "token").
+
+    Raises:
+        FileFormatError: missing or unreadable file; a malformed line, a non-ASCII or 64-bit
+            overflowing index, an unknown, ambiguous or out-of-range item (with `path:line`);
+            no pairs.
+
+    Example:
+        >>> import pathlib, tempfile, os, idlin.io
+        >>> path = os.path.join(tempfile.mkdtemp(), "pairs.tsv")
+        >>> _ = pathlib.Path(path).write_text("easy\\teasiest\\n1\\t2\\n")
+        >>> idlin.io.read_pairs(path, names=["x", "easy", "easiest"]).tolist()
+        [[1, 2], [1, 2]]
+    """
+    resolve = _Resolver(names, what)
+    rows = _rows(path, "pairs", lambda f: (resolve(f[0]), resolve(f[1])))
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def read_labels(
+    path: str | os.PathLike, names: Sequence[str] | None = None, *, what: str = "context"
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(indices, labels)` from a TSV file (format: module docstring); labels as 0/1 int64.
+
+    Args:
+        path: the TSV file.
+        names: the items' names (usually a predictor file's `contexts`); None: indices only.
+        what: the item kind in messages.
+
+    Raises:
+        FileFormatError: as `read_pairs`, and a label outside 0/1/-1/+1/true/false.
+
+    Example:
+        >>> import pathlib, tempfile, os, idlin.io
+        >>> path = os.path.join(tempfile.mkdtemp(), "labels.tsv")
+        >>> _ = pathlib.Path(path).write_text("# item, label\\nthe cat\\ttrue\\n0\\t0\\n")
+        >>> idx, lab = idlin.io.read_labels(path, names=["a dog", "the cat"])
+        >>> idx.tolist(), lab.tolist()
+        ([1, 0], [1, 0])
+    """
+    resolve = _Resolver(names, what)
+
+    def parse(fields: list[str]) -> tuple[int, int]:
+        label = _LABELS.get(fields[1].strip().lower())
+        if label is None:
+            raise _Bad(f"expected a label 0/1/-1/+1/true/false, got {fields[1].strip()!r}")
+        return resolve(fields[0]), label
+
+    rows = np.array(_rows(path, "labels", parse), dtype=np.int64).reshape(-1, 2)
+    return rows[:, 0], rows[:, 1]

@@ -1,0 +1,124 @@
+"""`idlin export`: a local Hugging Face causal LM → a predictor file with names.
+
+    idlin export MODEL_DIR --contexts contexts.txt --out model.safetensors
+    idlin export MODEL_DIR --token-ids ids.txt --out model.npz [--batch-size 8] [--dtype float64]
+
+Registered on the main app by `register(app)` (called from `idlin/cli.py`). torch and
+transformers are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+_out = Console(width=110)
+
+
+@contextlib.contextmanager
+def _user_errors(debug: bool) -> Iterator[None]:
+    """idlin's input errors as one stderr line and exit code 2, as in `idlin/cli.py` (which this
+    module may not import: nothing imports the CLI)."""
+    from .._errors import IdlinError
+
+    try:
+        yield
+    except IdlinError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"idlin: error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def export(
+    model_dir: Annotated[
+        Path, typer.Argument(help="Local model directory (config.json, *.safetensors, tokenizer).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Predictor file to write (.safetensors or .npz).")
+    ],
+    contexts: Annotated[
+        Path | None, typer.Option("--contexts", help="Text file, one context per line.")
+    ] = None,
+    token_ids: Annotated[
+        Path | None,
+        typer.Option("--token-ids", help="One context per line as whitespace-separated token ids."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Contexts per forward pass.")] = 8,
+    dtype: Annotated[str, typer.Option(help="Stored precision: float32 or float64.")] = "float32",
+    padding_side: Annotated[
+        str | None,
+        typer.Option(help="Pad batches on the 'left' or 'right' (default: tokenizer's)."),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+) -> None:
+    """Export F (last hidden state after the final norm), G (LM head), bias and names.
+
+    Checks that F Gᵀ + b reproduces the model's logits on every context and prints the largest
+    difference. Identifiability is relative to the contexts exported (docs/theory.md §3): with
+    fewer contexts than the width, the class of equivalent models is large.
+    """
+    with _user_errors(debug):
+        from .. import io
+        from .._errors import ConfigError
+        from ._hf import export_hf, load_hf
+        from ._inputs import read_contexts, read_token_ids
+
+        if (contexts is None) == (token_ids is None):
+            raise ConfigError(
+                "expected exactly one of --contexts FILE or --token-ids FILE, got "
+                + ("both" if contexts is not None else "neither")
+            )
+        if dtype not in ("float32", "float64"):
+            raise ConfigError(f"--dtype: expected float32 or float64, got {dtype!r}")
+        if out.is_dir():
+            raise ConfigError(f"--out: expected a file to write, got the directory {out}")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise ConfigError(
+                f"--out: expected a writable directory for {out}, got {parent} "
+                + ("(missing)" if not parent.is_dir() else "(not writable)")
+            )
+        io._format(out)  # refuse a bad suffix before loading a model
+        items = read_contexts(contexts) if contexts is not None else read_token_ids(token_ids)
+        model, tokenizer = load_hf(model_dir, progress=progress)
+        result = export_hf(
+            model, tokenizer, items, batch_size=batch_size, progress=progress, dtype=dtype,
+            padding_side=padding_side,
+        )  # fmt: skip
+        result.save(out)
+    n, d = result.embeddings.shape
+    v = result.unembeddings.shape[0]
+    bias = " + bias" if result.bias is not None else ""
+    scale = f", logit scale {result.logit_scale:g} folded into F" if result.logit_scale != 1 else ""
+    _out.print(
+        f"wrote {out}: N = {n} contexts, V = {v} tokens, width d = {d}{bias} ({dtype}, "
+        f"{result.model_type}{scale}), with token and context names",
+        soft_wrap=True,
+    )
+    _out.print(
+        f"logits reproduced: max |F Gᵀ + b − model logits| = {result.max_logit_error:.2e} "
+        f"(max |logit| = {result.max_abs_logit:.3g})",
+        soft_wrap=True,
+    )
+    if result.caveat:
+        _out.print(f"caveat: {result.caveat}", soft_wrap=True)
+    _out.print(
+        f"next: idlin inspect {out} --token-pairs pairs.tsv (token names or ids)", soft_wrap=True
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `idlin export` to the main app."""
+    app.command(name="export")(export)
