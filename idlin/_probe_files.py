@@ -205,3 +205,37 @@ def read_labels(
 
     rows = np.array(_rows(path, "labels", parse), dtype=np.int64).reshape(-1, 2)
     return rows[:, 0], rows[:, 1]
+
+
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def read_vector(path: str | os.PathLike, *, size: int | None = None) -> np.ndarray:
+    """A real vector (e.g. a steering vector of the model's width) from a text file: numbers
+    separated by whitespace or newlines, `#` comments ignored; ASCII decimal notation only.
+
+    Raises:
+        FileFormatError: a missing file, a field that is not a finite decimal number (NaN, Inf,
+            Unicode digits), no numbers, or (with `size`) the wrong count.
+    """
+    p = Path(path)
+    if not p.is_file():
+        what = "a directory" if p.is_dir() else "missing"
+        raise FileFormatError(f"{p}: expected a vector file (numbers), got {what}")
+    values = []
+    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0]
+        for field in line.split():
+            if not _FLOAT.fullmatch(field):
+                raise FileFormatError(
+                    f"{p}:{lineno}: expected a finite decimal number, got {field!r}"
+                )
+            values.append(float(field))
+    if not values:
+        raise FileFormatError(f"{p}: expected at least one number, got none")
+    arr = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(arr).all():  # overflow such as 1e999
+        raise FileFormatError(f"{p}: expected finite numbers, got {arr[~np.isfinite(arr)][:3]}")
+    if size is not None and arr.size != size:
+        raise FileFormatError(f"{p}: expected {size} numbers (the model's width), got {arr.size}")
+    return arr

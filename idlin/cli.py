@@ -217,7 +217,6 @@ def _print_verification(v, a: Path, b: Path) -> None:
     )
 
 
-
 @app.command()
 def inspect(
     a: Annotated[Path, typer.Argument(help="Predictor file (.safetensors or .npz).")],
@@ -231,6 +230,17 @@ def inspect(
     labels: Annotated[
         Path | None, typer.Option(help="TSV 'context<TAB>label' (linear probing), label 0/1.")
     ] = None,
+    steering: Annotated[
+        Path | None,
+        typer.Option(help="A steering vector (d numbers, the model's coordinates): steering."),
+    ] = None,
+    holdout: Annotated[
+        int,
+        typer.Option(
+            help="Hold out every N-th context pair to score relational faithfulness "
+            "(0: fit and score in-sample)."
+        ),
+    ] = 4,
     tol: Annotated[
         float | None,
         typer.Option(
@@ -268,9 +278,17 @@ def inspect(
             probes["token_pairs"] = io.read_pairs(token_pairs, tokens, what="token")
         if labels is not None:
             probes["labels"] = io.read_labels(labels, contexts, what="context")
-        files = {"pairs": pairs, "token_pairs": token_pairs, "labels": labels}
+        if steering is not None:
+            probes["steering_vector"] = io.read_vector(steering, size=p.width)
+        if holdout < 0:
+            from ._errors import ConfigError
+
+            raise ConfigError(f"--holdout: expected 0 (in-sample) or a period ≥ 1, got {holdout}")
+        files = {"pairs": pairs, "token_pairs": token_pairs, "labels": labels, "steering": steering}
         sources = {k: f.name for k, f in files.items() if f is not None}
-        result = examine(p, tol=tol, stored=named.stored_dtype, sources=sources, **probes)
+        result = examine(
+            p, tol=tol, holdout=holdout, stored=named.stored_dtype, sources=sources, **probes
+        )
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -289,7 +307,7 @@ def _print_inspection(r, a: Path) -> None:
         f"{m.unembedding_rank}; {'diverse' if m.diverse else 'not diverse'} (THEORY §3)"
     )
     if not r.properties:
-        _out.print("no probe files given: pass --pairs, --token-pairs or --labels")
+        _out.print("no probe files given: pass --pairs, --token-pairs, --labels or --steering")
         return
     t = _table(
         f"Linear properties, raw vs identifiable (THEORY §6–§7; tol {r.tol:.1e})",
@@ -350,15 +368,35 @@ def reproduce(
             written = write_report(result, artifacts, out)
             models = out / "models"
             for name, p in artifacts.truths.items():
-                io.save(models / f"{name}_truth.npz", p)
+                tokens, contexts = artifacts.names.get(name, (None, None))
+                io.save(models / f"{name}_truth.npz", p, tokens=tokens, contexts=contexts)
             for name, trained in artifacts.trained.items():
+                tokens, contexts = artifacts.names.get(name, (None, None))
                 for width, s, q in trained:
-                    io.save(models / f"{name}_d{width}_seed{s}.npz", q)
+                    io.save(
+                        models / f"{name}_d{width}_seed{s}.npz", q, tokens=tokens, contexts=contexts
+                    )
+            probes = out / "probes"
+            probes.mkdir(parents=True, exist_ok=True)
+            for fname, text in artifacts.probes.items():
+                (probes / fname).write_text(text, encoding="utf-8")
     _print_summary(result)
-    _out.print(f"wrote {', '.join(p.name for p in written)} and models/*.npz to {out}/")
     _out.print(
-        f"in {result.seconds:.0f} s. Try: idlin verify {out}/models/<a>.npz {out}/models/<b>.npz"
+        f"wrote {', '.join(p.name for p in written)}, models/*.npz and probes/*.tsv to {out}/"
     )
+    m = f"{out}/models"
+    _out.print(
+        f"in {result.seconds:.0f} s. Try: idlin verify {m}/morphology_truth.npz "
+        f"{m}/morphology_d{_widest(artifacts)}_seed0.npz (near-equivalent: trained), or "
+        f"idlin inspect {m}/morphology_truth.npz --pairs {out}/probes/context_pairs.tsv "
+        f"--token-pairs {out}/probes/token_pairs.tsv --labels {out}/probes/labels.tsv "
+        f"--steering {out}/probes/steering.txt --holdout 0 (the report's property rows)"
+    )
+
+
+def _widest(artifacts) -> int:
+    trained = artifacts.trained.get("morphology") or [(0, 0, None)]
+    return max(w for w, _, _ in trained)
 
 
 def _print_summary(result) -> None:

@@ -38,6 +38,7 @@ from ._errors import DTypeError, FileFormatError, IdlinError, ShapeError
 from ._predictor import Predictor
 from ._probe_files import read_labels as read_labels
 from ._probe_files import read_pairs as read_pairs
+from ._probe_files import read_vector as read_vector
 
 REQUIRED_KEYS = ("embeddings", "unembeddings")
 OPTIONAL_KEYS = ("bias",)

@@ -235,10 +235,17 @@ class Artifacts:
         parallel_pairs: token pairs (positive → superlative) and their labels, for the
             *easy→easiest ∥ lucky→luckiest* picture; counterexample_member: the truth's class
             member that breaks raw token parallelism (or None).
+        names: experiment → `(tokens, contexts)` strings for its model files (or absent).
+        probes: file name → text of the morphology probe sets (TSVs by name, the steering
+            vector), which `idlin inspect` reads to reproduce the report's property rows.
     """
 
     truths: dict[str, Predictor]
     trained: dict[str, list[tuple[int, int, Predictor]]]
+    names: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = dataclasses.field(
+        default_factory=dict
+    )
+    probes: dict[str, str] = dataclasses.field(default_factory=dict)
     parallel_pairs: np.ndarray | None = None
     parallel_labels: tuple[str, ...] = ()
     counterexample_member: Predictor | None = None
@@ -324,6 +331,28 @@ def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tup
          LinearProbe(np.arange(len(sup)), sup.astype(np.int64))),
         ("v = mean f(superlative) − mean f(positive)", Steering(vector=vector)),
     ]  # fmt: skip
+
+
+def _probe_files(truth, contexts: tuple[str, ...]) -> dict[str, str]:
+    """The probe sets of `_morphology_specs` as the files `idlin inspect` reads (items by name;
+    `--holdout 0` for the in-sample relational score the report gives)."""
+    specs = dict((type(spec).__name__ + spec.side, spec) for _, spec in _morphology_specs(truth))
+    tokens = truth.tokens
+    ctx = specs["Parallelismembedding"].pairs
+    tok = specs["Parallelismunembedding"].pairs
+    probe = specs["LinearProbeembedding"]
+    vector = specs["Steeringembedding"].vector
+    rows = lambda pairs, names: "".join(f"{names[a]}\t{names[b]}\n" for a, b in pairs)  # noqa: E731
+    head = "# idlin reproduce: the morphology truth's probe sets (docs/theory.md §6)\n"
+    return {
+        "context_pairs.tsv": head + rows(ctx, contexts),
+        "token_pairs.tsv": head + rows(tok, tokens),
+        "labels.tsv": head
+        + "".join(
+            f"{contexts[i]}\t{int(l)}\n" for i, l in zip(probe.contexts, probe.labels, strict=True)
+        ),
+        "steering.txt": head + "\n".join(repr(float(v)) for v in vector) + "\n",
+    }
 
 
 def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[PropertyRecord], Any]:
@@ -417,8 +446,11 @@ def reproduce(
         morph, arts.trained["morphology"], cfg, jax.random.fold_in(key, 3), say, skipped
     )
     token_pairs = morph.token_pairs_for("positive", "superlative")
+    contexts = tuple(f"<{k}> {a}" for a, k in morph.context_pairs)
+    arts.names["morphology"] = (tuple(morph.tokens), contexts)
     arts = dataclasses.replace(
         arts,
+        probes=_probe_files(morph, contexts),
         parallel_pairs=token_pairs,
         parallel_labels=tuple(f"{morph.tokens[a]}→{morph.tokens[b]}" for a, b in token_pairs),
         counterexample_member=member,

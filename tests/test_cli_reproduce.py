@@ -105,3 +105,33 @@ def test_out_must_be_a_directory(tmp_path):
     proc = run_idlin("reproduce", "--quick", "--out", tmp_path / "file")
     assert proc.returncode == 2 and proc.stderr.startswith("idlin: error: --out: expected")
     assert "Traceback" not in proc.stderr
+
+
+def test_inspect_on_the_written_files_reproduces_the_report_property_rows(run):
+    """issue 14: the run writes its models with token/context names and its probe sets as files
+    next to them; `idlin inspect` on those files gives the report's truth rows number for number."""
+    out, proc, report, _ = run
+    probes = out / "probes"
+    args = [
+        "inspect", out / "models" / "morphology_truth.npz",
+        "--pairs", probes / "context_pairs.tsv", "--token-pairs", probes / "token_pairs.tsv",
+        "--labels", probes / "labels.tsv", "--steering", probes / "steering.txt",
+        "--holdout", "0", "--json",
+    ]  # fmt: skip
+    res = run_idlin(*args)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = {(p["name"], p["side"]): p for p in json.loads(res.stdout)["properties"]}
+    assert len(got) == len(report["properties"]) == 5
+    for row in report["properties"]:
+        g = got[(row["name"], row["side"])]
+        assert [g["raw"]["holds"], g["identifiable"]["holds"]] == [
+            row["truth_raw"][0], row["truth_identifiable"][0]
+        ]  # fmt: skip
+        assert g["raw"]["score"] == pytest.approx(row["truth_raw"][1], rel=1e-9, abs=1e-12)
+        assert g["identifiable"]["score"] == pytest.approx(
+            row["truth_identifiable"][1], rel=1e-9, abs=1e-12
+        )
+    # The files name their items: the probe files are written by name, not index.
+    first = (probes / "token_pairs.tsv").read_text().splitlines()[1]
+    assert first.split("\t")[0].isalpha()
+    assert "idlin inspect" in proc.stdout and "--holdout 0" in proc.stdout

@@ -16,7 +16,13 @@ import numpy as np
 from .._analysis import analyze
 from .._precision import Precision
 from .._predictor import Predictor
-from ..properties import PropertyResult, linear_probe, parallelism, relational_linearity
+from ..properties import (
+    PropertyResult,
+    linear_probe,
+    parallelism,
+    relational_linearity,
+    steering,
+)
 from ._summary import ModelSummary, jsonable, summarise_model
 
 
@@ -78,11 +84,12 @@ def _both(fn, probe: str, **kwargs) -> PropertyReport:
     return PropertyReport(raw.name, raw.side, probe, raw, ident, reading(raw, ident))
 
 
-def holdout_split(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Every 4th pair held out to score relational faithfulness (in-sample below 4 pairs)."""
-    if len(pairs) < 4:
+def holdout_split(pairs: np.ndarray, every: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every `every`-th pair held out to score relational faithfulness (in-sample below
+    `every` pairs, and for `every = 0`)."""
+    if every <= 0 or len(pairs) < every:
         return pairs, None
-    test = np.arange(len(pairs)) % 4 == 3
+    test = np.arange(len(pairs)) % every == every - 1
     return pairs[~test], pairs[test]
 
 
@@ -93,15 +100,18 @@ def inspect_model(
     pairs: np.ndarray | None = None,
     token_pairs: np.ndarray | None = None,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
+    steering_vector: np.ndarray | None = None,
+    holdout: int = 4,
     stored: Any = None,
     sources: dict[str, str] | None = None,
 ) -> Inspection:
     """Effective complexity, diversity and the requested properties in both forms.
 
     - `pairs` (context pairs): parallelism of embedding differences and relational linearity
-      (every 4th pair held out for the faithfulness score).
+      (every `holdout`-th pair held out for the faithfulness score; 0: in-sample).
     - `token_pairs`: parallelism of unembedding differences.
     - `labels = (contexts, labels)`: linear probing of the embeddings.
+    - `steering_vector` (width d, in p's coordinates): linear steering (docs/theory.md §6).
 
     Args:
         p: the predictor.
@@ -124,7 +134,7 @@ def inspect_model(
             f" from {sources['pairs']}" if "pairs" in sources else ""
         )
         reports.append(_both(parallelism, where, pairs=pairs, side="embedding", **common))
-        train, test = holdout_split(pairs)
+        train, test = holdout_split(pairs, holdout)
         reports.append(
             _both(relational_linearity, where, train_pairs=train, test_pairs=test, **common)
         )
@@ -138,4 +148,9 @@ def inspect_model(
             f" from {sources['labels']}" if "labels" in sources else ""
         )
         reports.append(_both(linear_probe, where, contexts=labels[0], labels=labels[1], **common))
+    if steering_vector is not None:
+        where = "a steering vector" + (
+            f" from {sources['steering']}" if "steering" in sources else ""
+        )
+        reports.append(_both(steering, where, vector=steering_vector, **common))
     return Inspection(model=summarise_model(a), properties=tuple(reports), tol=tol)
