@@ -89,13 +89,13 @@ def test_every_readme_python_block_runs_and_prints_what_it_says(tmp_path):
 
 
 def test_ci_runs_exactly_the_quickstart_test_commands():
-    """The Quickstart's test line (`pip install -e ".[test]" && python -m pytest`) is what
+    """The Quickstart's test line (`pip install -e ".[test,hf]" && python -m pytest`) is what
     `.ci/run` runs, command for command, inside the fresh virtualenv it creates."""
     quickstart = README.read_text(encoding="utf-8").split("## Quickstart", 1)[1].split("\n## ")[0]
     bash = re.search(r"```bash\n(.*?)```", quickstart, re.S).group(1)
     line = next(ln for ln in bash.splitlines() if "pytest" in ln).split("#")[0]
     commands = [c.strip() for c in line.split("&&")]
-    assert commands == ['pip install -e ".[test]"', "python -m pytest"]
+    assert commands == ['pip install -e ".[test,hf]"', "python -m pytest"]
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     ci_lines = [ln.strip() for ln in ci.splitlines()]
     for command in commands:
