@@ -129,7 +129,7 @@ def main() -> None:
         "seconds": {
             k: {"wall": t.median, "cpu": t.cpu_median, "samples": t.samples}
             for k, t in times.items()
-        },  # fmt: skip
+        },
         "speedup_vs_numpy": times["numpy"].median / times["analyze"].median,
         "gemm_rate_flops": rate,
         "route_flops": flops,

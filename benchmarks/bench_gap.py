@@ -1,4 +1,5 @@
-"""Equivalence gap (THEORY §2): the factored Frobenius gap and the streamed max-abs/KL vs baselines.
+"""Equivalence gap (docs/theory.md §2): the factored Frobenius gap and the streamed max-abs/KL vs
+baselines.
 
 Cases, each in its own process (so its peak RSS is its own), on one float32 model pair of
 relative gap ~0.3 (q = p under an invertible change of basis and a token shift, with its

@@ -1,4 +1,4 @@
-"""d_LLV with the full pivot search (THEORY §8): idlin's vectorised route vs a NumPy loop.
+"""d_LLV with the full pivot search (docs/theory.md §8): idlin's vectorised route vs a NumPy loop.
 
 Both compute Nielsen et al.'s d_LLV (bemigini/close-dist-rep-sim, `d_prob`, dist_type "max",
 sum_or_max "sum", weight 1) with their pivot search — every label pivot `k` and left-out label

@@ -1,4 +1,4 @@
-"""Map recovery (THEORY §4, §8): idlin's routes vs scikit-learn CCA and NumPy lstsq.
+"""Map recovery (docs/theory.md §4, §8): idlin's routes vs scikit-learn CCA and NumPy lstsq.
 
 One float64 pair of width d on N contexts: q = p under an invertible change of basis and a
 token shift, with noise on q's embeddings (approximately equivalent, as trained models are).

@@ -1,4 +1,5 @@
-"""Scaling curves (THEORY §2–§3): time and peak memory of the gap and subspace routines vs N, V, d.
+"""Scaling curves (docs/theory.md §2–§3): time and peak memory of the gap and subspace routines vs
+N, V, d.
 
 Around a base size, one axis varies at a time; each point runs in its own process (peak RSS is
 that point's alone). The fitted log-log slope of time along each axis is compared with the slope

@@ -1,4 +1,4 @@
-"""Training (THEORY §8): K seeds in one vmapped program vs K sequential single-seed runs.
+"""Training (docs/theory.md §8): K seeds in one vmapped program vs K sequential single-seed runs.
 
 The jitted driver of `idlin.train` (`chunk_runner`: `vmap` over seeds of a `lax.scan` over
 steps, the program `train` and sweeps both run) is compiled and warmed up first, then timed;

@@ -1,4 +1,4 @@
-"""Sampling members of a distribution-equivalence class: the moves of THEORY §5.
+"""Sampling members of a distribution-equivalence class: the moves of docs/theory.md §5.
 
 Every move keeps the centered log-odds `C = F Ĝᵀ` unchanged; composing them samples the class.
 Moves are applied in the order given, each recomputing the spans it needs from the *current*
@@ -109,7 +109,7 @@ def _invisible(X: np.ndarray, P: np.ndarray, rng: np.random.Generator, scale: fl
 def widen_embedding(
     p: Predictor, extra: Float[Array, "contexts k"], *, constant: Float[Array, " k"] | None = None
 ) -> Predictor:
-    """`f ↦ [f; a(x)]`, `g ↦ [g; c']` (THEORY §5 move 5): the extra embedding coordinates
+    """`f ↦ [f; a(x)]`, `g ↦ [g; c']` (docs/theory.md §5 move 5): the extra embedding coordinates
     `a(x)` (rows of `extra`) are arbitrary, the extra unembedding coordinates are one constant
     `c'` (default 0) for every token, so logits shift by `a(x)ᵀc'` per context and `C` is kept."""
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
@@ -123,7 +123,8 @@ def widen_embedding(
 
 
 def widen_unembedding(p: Predictor, extra: Float[Array, "vocab k"]) -> Predictor:
-    """`f ↦ [f; 0]`, `g ↦ [g; k(y)]` (THEORY §5 move 5, mirrored): arbitrary extra unembedding
+    """`f ↦ [f; 0]`, `g ↦ [g; k(y)]` (docs/theory.md §5 move 5, mirrored): arbitrary extra
+    unembedding
     coordinates against zero embedding coordinates. (Constant nonzero embedding coordinates
     would add the per-token term `c'ᵀk(y)` and change the distribution.)"""
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
@@ -168,7 +169,7 @@ def sample_equivalent(
     extra_width: int = 2,
     rtol: float | None = None,
 ) -> Predictor:
-    """A random member of p's equivalence class, by composing the moves of THEORY §5.
+    """A random member of p's equivalence class, by composing the moves of docs/theory.md §5.
 
     Moves (applied in order, each on the result of the previous one):
     `"basis"` `f ↦ M f, g ↦ M^{-ᵀ} g` with `cond(M) = condition`; `"shift"` `g ↦ g + c`;

@@ -32,7 +32,8 @@ class IncompatibleError(IdlinError, ValueError):
 
 
 class NotDiverseError(IdlinError, ValueError):
-    """Theorem L needs diverse models (rank F = rank Ĝ = d); this one is not (THEORY §3–§4)."""
+    """Theorem L needs diverse models (rank F = rank Ĝ = d); this one is not (docs/theory.md
+    §3–§4)."""
 
 
 class RankError(IdlinError, ValueError):

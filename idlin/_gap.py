@@ -1,4 +1,5 @@
-"""How far two predictors are from distribution-equivalent, without an N×V matrix (THEORY §2).
+"""How far two predictors are from distribution-equivalent, without an N×V matrix (docs/theory.md
+§2).
 
 `θ ~ θ̃` iff their centered log-odds agree, `C_θ = C_θ̃`. The Frobenius gap uses the factorisation
 `C_θ − C_θ̃ = X Yᵀ`, `X = [F, −F̃]`, `Y = [Ĝ, Ĝ̃]`: with a thin QR `X = Q R` (on the side with fewer
@@ -35,7 +36,7 @@ STREAM_BLOCK_ELEMENTS = 1 << 23
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Gap:
-    """Distance between the distributions of two predictors p and q (THEORY §2).
+    """Distance between the distributions of two predictors p and q (docs/theory.md §2).
 
     Attributes:
         frobenius: `‖C_p − C_q‖_F`.
@@ -223,7 +224,7 @@ def distribution_gap(
 ) -> Gap:
     """Distance between the next-token distributions of p and q on their shared contexts.
 
-    Symbols (THEORY §2): `p = (F, G)`, `q = (F̃, G̃)`; `C = F Ĝᵀ` with `Ĝ = G − 1·mean_y G`.
+    Symbols (docs/theory.md §2): `p = (F, G)`, `q = (F̃, G̃)`; `C = F Ĝᵀ` with `Ĝ = G − 1·mean_y G`.
 
     - `frobenius = ‖C_p − C_q‖_F = ‖Y Rᵀ‖_F`, `X = [F, −F̃] = Q R`, `Y = [Ĝ, Ĝ̃]` (QR on the
       shorter side) — `O((N+V)(d+d̃)²)` time, no N×V matrix, error ~ε·‖X‖‖Y‖.

@@ -1,4 +1,4 @@
-"""Recovering the map that relates two equivalent predictors (THEORY §4).
+"""Recovering the map that relates two equivalent predictors (docs/theory.md §4).
 
 Theorem L (both diverse, one width): `f̃ = M f`, `g̃ = M^{-ᵀ} g + c`, so `F̃ = F Mᵀ` and
 `Ĝ̃ = Ĝ M^{-1}`. Theorem EL (any widths): `P_Ũ f̃(x) = T P_U f(x)` with `T = Ĝ̃⁺ Ĝ`, and on the
@@ -79,7 +79,8 @@ def recover_linear_map(
 ) -> LinearMap:
     """The invertible `M` with `q = (M f, M^{-ᵀ} g + c)` for diverse equivalent p, q (Theorem L).
 
-    Symbols (THEORY §4): `p = (F, G)`, `q = (F̃, G̃)`. `M = (F⁺ F̃)ᵀ` by a QR least-squares solve;
+    Symbols (docs/theory.md §4): `p = (F, G)`, `q = (F̃, G̃)`. `M = (F⁺ F̃)ᵀ` by a QR least-squares
+    solve;
     the unembedding side is then checked, not fitted: `Ĝ̃ = Ĝ M^{-1}`. Small residuals on both
     sides certify the theorem's conclusion for this pair.
 
@@ -163,7 +164,8 @@ def recover_extended_map(
     precision: Precision | None = None,
     rtol: float | None = None,
 ) -> ExtendedMap:
-    """The rank-r maps relating two equivalent predictors of any widths (THEORY §4, Theorem EL).
+    """The rank-r maps relating two equivalent predictors of any widths (docs/theory.md §4, Theorem
+    EL).
 
     `T = Ĝ̃⁺ Ĝ` maps the visible embedding part of p onto that of q, `P_Ũ f̃ = T P_U f`; `S = F̃⁺ F`
     does the same for unembeddings, `P_Ẽ ĝ̃ = S P_E ĝ`. Pseudo-inverses are truncated at the

@@ -1,4 +1,5 @@
-"""The next-token predictor `p(y|x) = softmax(f(x)ᵀ g(y))` as an immutable pytree (THEORY §1).
+"""The next-token predictor `p(y|x) = softmax(f(x)ᵀ g(y))` as an immutable pytree (docs/theory.md
+§1).
 
 A `Predictor` holds the embeddings `F` (N×d, one row per context of a fixed context set) and the
 unembeddings `G` (V×d). A per-token bias is the same model one dimension up (`f ↦ [f; 1]`,
@@ -67,7 +68,7 @@ def _check_finite(name: str, value: jax.Array) -> None:
 class Predictor:
     """A next-token predictor `p(y|x) = softmax(f(x)ᵀ g(y))` on a fixed set of contexts.
 
-    Symbols (THEORY §1): `embeddings` is `F` (N×d), row `x` is `f(x)`; `unembeddings` is `G`
+    Symbols (docs/theory.md §1): `embeddings` is `F` (N×d), row `x` is `f(x)`; `unembeddings` is `G`
     (V×d), row `y` is `g(y)`; logits are `F Gᵀ`. A bias `b` (V,) is folded in as one more
     coordinate: `F ↦ [F, 1]`, `G ↦ [G, b]`, so `width` is then `d + 1`.
 
@@ -161,7 +162,7 @@ class Predictor:
 
     @property
     def centered_unembeddings(self) -> Float[Array, "vocab dim"]:
-        """`Ĝ = G − 1·mean_y(G)` (THEORY §2)."""
+        """`Ĝ = G − 1·mean_y(G)` (docs/theory.md §2)."""
         return center_rows(self.unembeddings)
 
     # -- dense quantities, small sizes only
@@ -183,7 +184,7 @@ class Predictor:
         return jax.nn.log_softmax(self.logits(), axis=-1)
 
     def log_odds(self) -> Float[Array, "contexts vocab"]:
-        """The centered log-odds `C = F Ĝᵀ` (N×V), THEORY §2:
+        """The centered log-odds `C = F Ĝᵀ` (N×V), docs/theory.md §2:
         `C[x, y] = log p(y|x) − mean_{y'} log p(y'|x)`."""
         self._check_dense("log_odds")
         return self.embeddings @ self.centered_unembeddings.T

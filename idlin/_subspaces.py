@@ -1,6 +1,6 @@
 """Identifiable subspaces, effective complexity, canonical coordinates, minimal model.
 
-THEORY §3–§4.
+docs/theory.md §3–§4.
 
 Everything comes from two thin SVDs, `F = U_F S_F V_Fᵀ` and `Ĝ = U_G S_G V_Gᵀ`, and one small
 one: `C = F Ĝᵀ = U_F K U_Gᵀ` with `K = S_F V_Fᵀ V_G S_G` (at most d×d), so the spectrum and the

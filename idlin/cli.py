@@ -172,7 +172,7 @@ def verify(
 
 def _print_verification(v, a: Path, b: Path) -> None:
     t = _table(
-        "Models (THEORY §3)",
+        "Models (docs/theory.md §3)",
         ("", "N", "V", "d", "stored", "r = rank C", "rank F", "rank Ĝ", "diverse", "σ_r/σ_r+1"),
     )
     for name, m in ((f"A {a.name}", v.p), (f"B {b.name}", v.q)):
@@ -184,7 +184,8 @@ def _print_verification(v, a: Path, b: Path) -> None:
     _show(t)
     g = v.gap
     _out.print(
-        f"gap (THEORY §2): ‖C_A − C_B‖_F = {_fmt(g.frobenius)}, relative {_fmt(g.relative)} "
+        f"gap (docs/theory.md §2): ‖C_A − C_B‖_F = {_fmt(g.frobenius)}, "
+        f"relative {_fmt(g.relative)} "
         f"(tolerance {_fmt(v.tolerance, '.1e')}), max |ΔC| = {_fmt(g.max_abs)}, "
         f"mean KL(A‖B) = {_fmt(v.kl_pq)}, KL(B‖A) = {_fmt(v.kl_qp)} nats, "
         f"d_logit² = {_fmt(v.d_logit)}"
@@ -193,13 +194,13 @@ def _print_verification(v, a: Path, b: Path) -> None:
     what = "f_B = M f_A (Theorem L)" if m.theorem == "L" else "P_U f_B = T P_U f_A (Theorem EL)"
     cond = f", cond M = {_fmt(m.condition_number, '.2e')}" if m.condition_number else ""
     _out.print(
-        f"map (THEORY §4): {what}, rank {m.rank}{cond}; relative residuals: embeddings "
+        f"map (docs/theory.md §4): {what}, rank {m.rank}{cond}; relative residuals: embeddings "
         f"{_fmt(m.embedding_residual)}, unembeddings {_fmt(m.unembedding_residual)}"
     )
     if v.verdict != "equivalent":
         r2 = "—" if v.canonical_r2 is None else f"{v.canonical_r2:.6f}"
         _out.print(
-            f"fit (THEORY §8): rank of C_B at the threshold tied to KL(A‖B): {v.fit_rank} "
+            f"fit (docs/theory.md §8): rank of C_B at the threshold tied to KL(A‖B): {v.fit_rank} "
             f"(A: {v.p.effective_complexity}); canonical R² at rank {v.reference_rank}: {r2}"
         )
     for note in v.notes:
@@ -253,8 +254,9 @@ def inspect(
 ) -> None:
     """Is each linear property a fact about the distribution, or about these coordinates?
 
-    Prints the effective complexity and diversity (THEORY §3) and each requested property in raw
-    and identifiable form with its inclusion condition (THEORY §6–§7).
+    Prints the effective complexity and diversity (docs/theory.md §3) and each requested property
+    in raw
+    and identifiable form with its inclusion condition (docs/theory.md §6–§7).
     """
     with _user_errors(debug):
         from ._paths import require_file
@@ -304,13 +306,13 @@ def _print_inspection(r, a: Path) -> None:
     _out.print(
         f"effective complexity r = rank C = {m.effective_complexity} (σ_r/σ_r+1 = "
         f"{_fmt(m.log_odds_gap, '.2e')}); rank F = {m.embedding_rank}, rank Ĝ = "
-        f"{m.unembedding_rank}; {'diverse' if m.diverse else 'not diverse'} (THEORY §3)"
+        f"{m.unembedding_rank}; {'diverse' if m.diverse else 'not diverse'} (docs/theory.md §3)"
     )
     if not r.properties:
         _out.print("no probe files given: pass --pairs, --token-pairs, --labels or --steering")
         return
     t = _table(
-        f"Linear properties, raw vs identifiable (THEORY §6–§7; tol {r.tol:.1e})",
+        f"Linear properties, raw vs identifiable (docs/theory.md §6–§7; tol {r.tol:.1e})",
         ("#", "property", "side", "raw: holds (score)", "identifiable", "inclusion (res.)"),
     )
     for i, pr in enumerate(r.properties, start=1):
@@ -401,7 +403,7 @@ def _widest(artifacts) -> int:
 
 def _print_summary(result) -> None:
     t = _table(
-        "Trained models (THEORY §8)",
+        "Trained models (docs/theory.md §8)",
         ("truth", "r", "models", "mean KL to truth", "mean R² to truth", "seed gap (rel.)"),
     )
     for truth in result.truths:
@@ -417,7 +419,7 @@ def _print_summary(result) -> None:
     _show(t)
     if result.properties:
         t = _table(
-            "Morphology language: all or none (THEORY §6–§7)",
+            "Morphology language: all or none (docs/theory.md §6–§7)",
             ("property", "side", "identifiable", "id. agrees", "raw: class", "raw: included",
              "counterexample"),
         )  # fmt: skip

@@ -1,8 +1,10 @@
-"""The trained-models experiment of THEORY §8: K seeds at widths d = r and d = r + 4, trained from
+"""The trained-models experiment of docs/theory.md §8: K seeds at widths d = r and d = r + 4,
+trained from
 scratch on a low-rank truth, compared with the truth and with each other.
 
 Per seed it reports the mean KL to the truth, the numerical rank of `C` read from its spectrum
-with a threshold tied to the achieved KL (THEORY §3, §8), the canonical-map `R²` to the truth and
+with a threshold tied to the achieved KL (docs/theory.md §3, §8), the canonical-map `R²` to the
+truth and
 between seeds (`idlin.metrics.canonical_fit`), and a relational-linearity score in raw and
 identifiable form (`idlin.properties.relational_linearity`). Run the full-size target with
 `python -m idlin.experiments` (add `--source stream` for sampled streams).
@@ -32,7 +34,7 @@ KL_TARGETS = {"table": 1e-4, "stream": 1e-2}
 
 @dataclasses.dataclass(frozen=True)
 class SeedReport:
-    """One trained seed (THEORY §8).
+    """One trained seed (docs/theory.md §8).
 
     Attributes:
         width: d of the model. seed: index k of the seed.
@@ -46,7 +48,8 @@ class SeedReport:
         r2_to_truth: canonical-map R² of the model's coordinates from the truth's, cut at r.
         r2_between_seeds: the minimum R² to the other seeds of the same width (nan if K = 1).
         r2_across_widths: the minimum R² to the seeds of the other widths (nan if one width).
-        raw_score, identifiable_score: relational-linearity faithfulness (THEORY §6) in raw and
+        raw_score, identifiable_score: relational-linearity faithfulness (docs/theory.md §6) in raw
+        and
             identifiable coordinates, on the probe relation "last token ↦ last token + 1".
     """
 
@@ -196,7 +199,9 @@ def trained_models(
 
 def main(argv: list[str] | None = None) -> TrainedModels:
     """`python -m idlin.experiments [--source table|stream] [--steps S] [--seeds K]`."""
-    parser = argparse.ArgumentParser(description="The trained-models experiment (THEORY §8).")
+    parser = argparse.ArgumentParser(
+        description="The trained-models experiment (docs/theory.md §8)."
+    )
     parser.add_argument("--source", default="table", choices=sorted(KL_TARGETS))
     parser.add_argument("--steps", type=int, default=15_000)
     parser.add_argument("--seeds", type=int, default=4)

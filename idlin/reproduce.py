@@ -1,12 +1,13 @@
-"""The main experiment on an embedded default: train, compare, recover, evaluate (THEORY §4–§8).
+"""The main experiment on an embedded default: train, compare, recover, evaluate (docs/theory.md
+§4–§8).
 
 `reproduce(config)` trains a few small models on two controlled distributions — a low-rank
 softmax truth (`idlin.data.lowrank_truth`) and the morphology language of English adjectives
-(`idlin.data.morphology_truth`, *easy→easiest ∥ lucky→luckiest*) — and answers THEORY §8's
+(`idlin.data.morphology_truth`, *easy→easiest ∥ lucky→luckiest*) — and answers docs/theory.md §8's
 question: do identifiable-form scores agree across seeds and widths while raw-form scores
 scatter? For every trained model it reports the KL and relative gap to the truth, the numerical
 rank of C against the truth's r, the canonical-coordinate fit (R²) and the Theorem EL map
-residuals; between seeds the same; on the morphology language every property of THEORY §6 in
+residuals; between seeds the same; on the morphology language every property of docs/theory.md §6 in
 raw and identifiable form, the all-or-none harness and the counterexamples of §7.4.
 The CLI (`idlin reproduce`) is a thin layer that adds a progress display, the report and figures.
 """
@@ -86,7 +87,8 @@ class ReproduceConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TruthRecord:
-    """A ground truth: name, sizes, its effective complexity r and its spectra (THEORY §3)."""
+    """A ground truth: name, sizes, its effective complexity r and its spectra (docs/theory.md
+    §3)."""
 
     name: str
     contexts: int
@@ -100,12 +102,13 @@ class TruthRecord:
 
 @dataclasses.dataclass(frozen=True)
 class ModelRecord:
-    """One trained model against its truth (THEORY §8).
+    """One trained model against its truth (docs/theory.md §8).
 
     Attributes:
         experiment: "lowrank" or "morphology"; width, seed: the model.
         kl_to_truth: `mean_x KL(p* ‖ p_θ)` (nats); relative_gap: `‖C* − C_θ‖_F/‖C*‖_F`.
-        rank_rtol: the model's rank threshold, tied to its KL (`idlin.accuracy_rtol`, THEORY §8).
+        rank_rtol: the model's rank threshold, tied to its KL (`idlin.accuracy_rtol`,
+        docs/theory.md §8).
         effective_complexity: numerical rank of C_θ at `rank_rtol` (compare with the truth's r);
         rank_separation: `σ_r/σ_{r+1}` of C_θ at the truth's r.
         canonical_r2: R² of the least-squares map from the truth's canonical coordinates to the
@@ -133,7 +136,7 @@ class ModelRecord:
 
 @dataclasses.dataclass(frozen=True)
 class SeedPair:
-    """Two seeds of one configuration compared with each other (THEORY §8)."""
+    """Two seeds of one configuration compared with each other (docs/theory.md §8)."""
 
     experiment: str
     width: int
@@ -145,7 +148,7 @@ class SeedPair:
 
 @dataclasses.dataclass(frozen=True)
 class ScoreRecord:
-    """A property's scores on one trained model, raw and identifiable (THEORY §6)."""
+    """A property's scores on one trained model, raw and identifiable (docs/theory.md §6)."""
 
     width: int
     seed: int
@@ -179,7 +182,7 @@ class CounterexampleRecord:
 
 @dataclasses.dataclass(frozen=True)
 class PropertyRecord:
-    """One property of the morphology language (THEORY §6–§7).
+    """One property of the morphology language (docs/theory.md §6–§7).
 
     Attributes:
         name, side, probe: the property and its probe set.
@@ -313,7 +316,8 @@ def _train(truth, r: int, cfg: ReproduceConfig, key, say) -> list[tuple[int, int
 
 
 def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tuple[str, Any]]:
-    """The five properties of THEORY §6 on the morphology language, positive → superlative."""
+    """The five properties of docs/theory.md §6 on the morphology language, positive →
+    superlative."""
     ctx = truth.context_pairs_for("positive", "superlative")
     tok = truth.token_pairs_for("positive", "superlative")
     m = len(ctx)

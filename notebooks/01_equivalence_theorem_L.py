@@ -14,10 +14,11 @@
 # # 1 · Distribution equivalence and Theorem L
 #
 # **Claim.** A next-token predictor `p(y|x) = softmax(f(x)ᵀ g(y))` is determined by its centered
-# log-odds `C = F Ĝᵀ`, not by `(F, G)` (THEORY §2). If two models of one width `d` are both
-# *diverse* (rank `F` = rank `Ĝ` = `d`, THEORY §3) and define the same distribution, then they are
+# log-odds `C = F Ĝᵀ`, not by `(F, G)` (docs/theory.md §2). If two models of one width `d` are both
+# *diverse* (rank `F` = rank `Ĝ` = `d`, docs/theory.md §3) and define the same distribution, then
+# they are
 # related by one invertible matrix: `f̃(x) = M f(x)`, `g̃(y) = M^{-ᵀ} g(y) + c`
-# (**Theorem L**, THEORY §4), and `M = (F⁺ F̃)ᵀ` recovers it.
+# (**Theorem L**, docs/theory.md §4), and `M = (F⁺ F̃)ᵀ` recovers it.
 #
 # This notebook builds two such models, shows that their raw logits differ while their
 # distributions agree, recovers `M` and `c`, measures how recovery degrades with the condition
@@ -129,13 +130,13 @@ plt.show()
 # ## How recovery degrades: conditioning and non-equivalence
 #
 # *Left:* random members of the diverse class, sampled with `sample_equivalent` by the class moves
-# of THEORY §5 ("basis" then "shift"), for growing condition numbers of the basis change.
+# of docs/theory.md §5 ("basis" then "shift"), for growing condition numbers of the basis change.
 # The map is recovered in every case; the float64 residual grows roughly like `ε·cond`.
 #
 # *Right:* moving `q` off the class by `F̃ ↦ F̃ + ε·Z` (Gaussian `Z`). The distribution gap and the
 # residual of the best linear map both grow linearly in `ε`: Theorem L's certificate is continuous,
 # and an inequivalent pair is detected as such — once the gap exceeds the tolerance of
-# `equivalent` (relative `1e-8` in float64; choose it for the question asked, THEORY §8).
+# `equivalent` (relative `1e-8` in float64; choose it for the question asked, docs/theory.md §8).
 
 # %%
 cond_rows = []
@@ -195,7 +196,8 @@ plt.show()
 # %% [markdown]
 # ## The hypotheses are checked, not assumed
 #
-# Theorem L needs one width and diversity. A widened member of the class (THEORY §5, move 5) has
+# Theorem L needs one width and diversity. A widened member of the class (docs/theory.md §5, move
+# 5) has
 # the same distribution but a different width; a model whose embeddings span fewer than `d`
 # directions is not diverse. `recover_linear_map` refuses both, pointing to Theorem EL — the
 # subject of notebook 2.

@@ -14,15 +14,18 @@
 # # 2 · Lifting diversity: Theorem EL, canonical coordinates, the minimal model
 #
 # **Claim.** Without diversity, equivalent models need not be related by one invertible map, and
-# they may even have different widths. What they share is the centered log-odds `C` (THEORY §2),
-# hence its rank `r`, the **effective complexity** (THEORY §3), and its **canonical coordinates**
+# they may even have different widths. What they share is the centered log-odds `C` (docs/theory.md
+# §2),
+# hence its rank `r`, the **effective complexity** (docs/theory.md §3), and its **canonical
+# coordinates**
 # `φ = U_C Σ^{1/2}`, `γ = W Σ^{1/2}` from the thin SVD `C = U_C Σ Wᵀ`. Every model maps onto
 # them by rank-`r` linear maps, `A_θ f(x) = φ(x)`, `B_θ ĝ(y) = γ(y)`, and two models are equivalent
-# iff they reach the same `(φ, γ)`: **extended-linear equivalence, Theorem EL** (THEORY §4).
-# `(φ, γ)` is itself the **minimal model**: width `r`, diverse, in the class (THEORY §5, move 6).
+# iff they reach the same `(φ, γ)`: **extended-linear equivalence, Theorem EL** (docs/theory.md §4).
+# `(φ, γ)` is itself the **minimal model**: width `r`, diverse, in the class (docs/theory.md §5,
+# move 6).
 #
 # We build one distribution of effective complexity `r`, three non-diverse members of widths
-# `r+2`, `r+3`, `r+4` (class moves of THEORY §5), and check each part of the claim.
+# `r+2`, `r+3`, `r+4` (class moves of docs/theory.md §5), and check each part of the claim.
 #
 # Set `IDLIN_NOTEBOOK_SIZE=tiny` for the small sizes CI uses.
 
@@ -99,7 +102,8 @@ assert [s.diverse for s in analyses.values()] == [True, False, False, False]
 #
 # The singular values of `F` and `Ĝ` depend on the member; those of `C` are the same for all and
 # drop to rounding level after `r`. idlin reports each rank together with the threshold used
-# (`rtol · σ_max`, dashed) and the spectral gap at that rank, never a bare number (THEORY §3).
+# (`rtol · σ_max`, dashed) and the spectral gap at that rank, never a bare number (docs/theory.md
+# §3).
 # Exact zeros are drawn at `1e-18` so they fit the log scale.
 
 # %%
@@ -198,7 +202,7 @@ plt.show()
 # ## Theorem L does not apply; Theorem EL does
 #
 # Two members of the same width `d > r` can fail to be related by *any* linear map: adding
-# invisible parts `h(x) ∈ U^⊥` that are not a linear function of `f(x)` (THEORY §5, move 3)
+# invisible parts `h(x) ∈ U^⊥` that are not a linear function of `f(x)` (docs/theory.md §5, move 3)
 # keeps the distribution but breaks `f̃ = M f`. `recover_linear_map` refuses the non-diverse
 # pair; a plain least-squares fit shows that no linear map fits. The extended map of Theorem EL,
 # `T = Ĝ̃⁺ Ĝ` with `P_Ũ f̃ = T P_U f`, relates the visible parts exactly, across widths too.

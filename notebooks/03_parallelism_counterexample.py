@@ -16,12 +16,16 @@
 # **Claim.** "easy → easiest ∥ lucky → luckiest" in a model's embeddings is *not* a property of
 # the distribution: an equivalent model (same next-token probabilities everywhere) can have
 # non-parallel differences. What is preserved is **identifiable parallelism**: parallelism of the
-# differences of rows of the centered log-odds, `C[bᵢ,:] − C[aᵢ,:]` (THEORY §6). The two agree
+# differences of rows of the centered log-odds, `C[bᵢ,:] − C[aᵢ,:]` (docs/theory.md §6). The two
+# agree
 # whenever every raw difference lies in the unembedding span `U` (the *inclusion condition*), so
-# among the members that satisfy it, parallelism holds in **all or none** (THEORY §7.3). Over the
-# whole class the raw pattern is exact (THEORY §7.4): if the identifiable form holds, the raw one
+# among the members that satisfy it, parallelism holds in **all or none** (docs/theory.md §7.3).
+# Over the
+# whole class the raw pattern is exact (docs/theory.md §7.4): if the identifiable form holds, the
+# raw one
 # is *split* (the minimal model has it, a widened member with perturbed invisible coordinates does
-# not); if the identifiable form fails, *no* member has it (raw ⇒ identifiable, THEORY §7.2).
+# not); if the identifiable form fails, *no* member has it (raw ⇒ identifiable, docs/theory.md
+# §7.2).
 #
 # The model here is the morphology ground truth of `idlin.data`: contexts `(<inflection>, lemma)`
 # over real English adjectives, with lemma and inflection contributing additively to the log-odds,
@@ -79,7 +83,8 @@ assert raw.holds and ident.holds and raw.inclusion.holds
 # %% [markdown]
 # ## The explicit counterexample
 #
-# Widen the model by two coordinates (THEORY §5, move 5): `f ↦ [f; a(x)]`, `g ↦ [g; 0]`. The new
+# Widen the model by two coordinates (docs/theory.md §5, move 5): `f ↦ [f; a(x)]`, `g ↦ [g; 0]`.
+# The new
 # unembedding coordinates are zero, so `F Ĝᵀ` — the distribution — is unchanged, whatever `a(x)`
 # is. Choosing random `a(x)` on the superlative contexts gives each difference `Δᵢ` its own
 # component outside `U`, and the raw differences stop being parallel. `idlin.counterexample`
@@ -173,7 +178,8 @@ plt.show()
 # ## All or none over the class
 #
 # `idlin.all_or_none` evaluates both forms on `p`, its minimal model and random compositions of all
-# class moves of THEORY §5 (different widths, bases, shifts, invisible parts). It reports the
+# class moves of docs/theory.md §5 (different widths, bases, shifts, invisible parts). It reports
+# the
 # raw pattern over the whole class, and over the members that satisfy the inclusion condition.
 
 # %%
@@ -244,7 +250,7 @@ plt.show()
 #
 # Mixing positive → superlative with positive → comparative pairs gives differences that are not
 # parallel in `C`. Raw parallelism implies identifiable parallelism (projecting parallel vectors
-# onto `U` keeps them parallel, THEORY §7.2), so no equivalent model can have it:
+# onto `U` keeps them parallel, docs/theory.md §7.2), so no equivalent model can have it:
 # `counterexample` finds none and says why, and the raw pattern over the class is "none".
 
 # %%

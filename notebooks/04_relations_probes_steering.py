@@ -13,7 +13,8 @@
 # %% [markdown]
 # # 4 · Relational linearity, linear probing and steering: all or none
 #
-# **Claim** (THEORY §6–§7). Each linear property has a *raw* form (on the stored `f`, `ĝ`) and an
+# **Claim** (docs/theory.md §6–§7). Each linear property has a *raw* form (on the stored `f`, `ĝ`)
+# and an
 # *identifiable* form (on what the centered log-odds `C` determine), and an *inclusion condition*
 # under which the two agree:
 #
@@ -49,7 +50,7 @@ if SIZE not in ("tiny", "full"):
     raise ValueError(f"IDLIN_NOTEBOOK_SIZE: expected 'tiny' or 'full', got {SIZE!r}")
 TINY = SIZE == "tiny"
 VOCAB, RANK = (6, 3) if TINY else (12, 5)  # the low-rank truth: V tokens, contexts of length 2
-RECIPES = (  # class moves of THEORY §5 for the members compared below
+RECIPES = (  # class moves of docs/theory.md §5 for the members compared below
     ("basis", "shift"),
     ("widen", "embedding_null", "basis"),
     ("widen_unembedding", "unembedding_null", "basis"),
@@ -108,7 +109,8 @@ def show(title, rows):
 
 
 def check_all_or_none(rows):
-    """THEORY §7.1 and §7.3, asserted: one identifiable verdict; raw all-or-none under inclusion."""
+    """docs/theory.md §7.1 and §7.3, asserted: one identifiable verdict; raw all-or-none under
+    inclusion."""
     assert len({r["ident"] for r in rows}) == 1, "identifiable verdict differs across the class"
     included = {r["raw"] for r in rows if r["incl"]}
     assert len(included) <= 1, "raw verdict split among members satisfying inclusion"
@@ -120,7 +122,8 @@ def check_all_or_none(rows):
 #
 # The ground truth is a low-rank softmax model from `idlin.data.lowrank_truth` with one invisible
 # embedding coordinate; one more coordinate is added on the unembedding side (zero embedding
-# coordinate, random unembeddings; THEORY §5 move 5). Neither side is diverse, so the invisible
+# coordinate, random unembeddings; docs/theory.md §5 move 5). Neither side is diverse, so the
+# invisible
 # parts are large — the situation where raw and identifiable forms can disagree.
 
 # %%
@@ -193,7 +196,8 @@ assert rows_steer_out[0]["raw"] and not rows_steer_out[1]["raw"], "p reaches δ,
 # A diverse model of width 4 with a planted relation: targets `f(tᵢ) = A f(sᵢ) + b` for 12 pairs
 # (8 to fit, 4 held out), plus unrelated contexts. The verdict is decided by the relative
 # residual of the least-squares affine fit on all pairs; the relation is also **scored** by
-# faithfulness (Hernandez et al. 2024, THEORY §6): fit `(A, b)` on the training pairs, predict the
+# faithfulness (Hernandez et al. 2024, docs/theory.md §6): fit `(A, b)` on the training pairs,
+# predict the
 # held-out targets, decode them and count how often the top-1 next token matches the model's own.
 # In identifiable coordinates both are the same for every member; in raw coordinates a member with
 # invisible noise loses the exact fit (and can lose faithfulness). With random targets the

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # 5 · From scratch: easy → easiest ∥ lucky → luckiest in trained models
 #
-# **Question** (THEORY §8). Models trained on the same distribution are only *approximately*
+# **Question** (docs/theory.md §8). Models trained on the same distribution are only *approximately*
 # equivalent. Do identifiable-form property scores agree across seeds and widths, while raw-form
 # scores scatter?
 #
@@ -23,9 +23,9 @@
 # contexts `(<positive>, a) → (<superlative>, a)` (embeddings) and between tokens
 # `easy → easiest`, `lucky → luckiest`, … (unembeddings). We train small Flax MLP next-token models
 # (`idlin.train`, several seeds vectorised) of several widths — some narrower than the vocabulary,
-# some wider, hence non-diverse (THEORY §3) — and measure parallelism as `σ₂/σ₁` of the unit
+# some wider, hence non-diverse (docs/theory.md §3) — and measure parallelism as `σ₂/σ₁` of the unit
 # differences (0 = parallel), raw (stored `f`, `ĝ`) and identifiable (rows and columns of `C`;
-# THEORY §6).
+# docs/theory.md §6).
 #
 # Set `IDLIN_NOTEBOOK_SIZE=tiny` for the small sizes CI uses.
 
@@ -99,7 +99,8 @@ for width in WIDTHS:
 #
 # For every trained model: its spectrum-based ranks (`subspaces`, rank threshold `√ε` of float32),
 # the least-squares fit of its canonical coordinates from the truth's, cut at the truth's `r`
-# (`metrics.canonical_fit`, `R² = 1` for exact equivalence; THEORY §8), and parallelism in both
+# (`metrics.canonical_fit`, `R² = 1` for exact equivalence; docs/theory.md §8), and parallelism in
+# both
 # forms on both sides. The inclusion residual says how far the raw differences are from the
 # identifiable span (`U` for embeddings, `E` for unembeddings): large for wide models, whose
 # unembeddings keep untrained components in directions no context uses.

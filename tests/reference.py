@@ -1,4 +1,5 @@
-"""Independent float64 NumPy references for the core (THEORY §1–§4): dense, direct, obvious."""
+"""Independent float64 NumPy references for the core (docs/theory.md §1–§4): dense, direct,
+obvious."""
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def row_basis(A, rtol):
 
 def member(p, seed, extra=0):
     """`(F, G)` of an equivalent member built in NumPy, independently of `sample_equivalent`:
-    basis change, shift and `extra` widened coordinates (THEORY §5 moves 1, 2, 5)."""
+    basis change, shift and `extra` widened coordinates (docs/theory.md §5 moves 1, 2, 5)."""
     rng = np.random.default_rng(seed)
     F, G = f64(p.embeddings), f64(p.unembeddings)
     d = F.shape[1]

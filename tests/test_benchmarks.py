@@ -115,6 +115,8 @@ def test_spine_benchmark_quick(tmp_path):
     vm = doc["vmap_analyze_8_seeds"]
     assert vm["max_relative_difference"] < 1e-4 and vm["ratio_wall"] > 0
     assert set(doc["load_average_1min"]) == {"start", "end"} and isinstance(doc["quiet"], bool)
+
+
 def test_llv_benchmark_quick(tmp_path):
     doc = run_quick("llv", tmp_path)
     assert all(doc["agreement"]["same_choices"].values())

@@ -1,7 +1,7 @@
 """`idlin verify` driven as a user would: files on disk, a subprocess, exit codes, one-line errors.
 
 Numbers printed by the command are checked against NumPy float64 references computed here from
-the same arrays (THEORY §2, §4).
+the same arrays (docs/theory.md §2, §4).
 """
 
 import json
@@ -27,7 +27,7 @@ def files(tmp_path_factory):
         "p.npz": (F, G),
         # Theorem L: f ↦ M f, g ↦ M^{-ᵀ} g + c.
         "lin.safetensors": (F @ M.T, G @ np.linalg.inv(M) + c),
-        # Widened (THEORY §5 move 5): equivalent, not diverse, width 6.
+        # Widened (docs/theory.md §5 move 5): equivalent, not diverse, width 6.
         "wide.npz": (np.hstack([F, A]), np.hstack([G, np.broadcast_to(c2, (V, 2))])),
         "other.npz": (rng.normal(size=(N, D)), rng.normal(size=(V, D))),
         "near.npz": (F * (1 + 1e-6 * rng.normal(size=(N, D))), G),

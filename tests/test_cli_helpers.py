@@ -41,5 +41,5 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
 
 
 def centered_log_odds(F: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """NumPy reference: `C = F Ĝᵀ` with `Ĝ = G − mean_y G` (THEORY §2)."""
+    """NumPy reference: `C = F Ĝᵀ` with `Ĝ = G − mean_y G` (docs/theory.md §2)."""
     return F @ (G - G.mean(axis=0, keepdims=True)).T

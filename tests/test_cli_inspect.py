@@ -1,9 +1,11 @@
 """`idlin inspect` driven as a user would, on a model whose raw and identifiable verdicts differ.
 
 The model is a diverse model with planted parallel context differences, widened by two invisible
-embedding coordinates (THEORY §5 move 5): the parallelism is a fact about the distribution (its
+embedding coordinates (docs/theory.md §5 move 5): the parallelism is a fact about the distribution
+(its
 identifiable form holds) but the raw differences are no longer parallel, and the inclusion
-condition fails (THEORY §7.4, first row). Scores are checked against NumPy float64 references.
+condition fails (docs/theory.md §7.4, first row). Scores are checked against NumPy float64
+references.
 """
 
 import json

@@ -2,7 +2,7 @@
 
 Checks that the report files exist, that `report.md` shows the numbers `report.json` holds, that
 those numbers are right (recomputed with NumPy from the predictor files the run saved), and that
-the theory's exact claims hold on the truth (THEORY §7).
+the theory's exact claims hold on the truth (docs/theory.md §7).
 """
 
 import json
@@ -40,7 +40,7 @@ def test_writes_report_figures_and_models(run):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
         assert f"]({name})" in md
-    assert "Trained models (THEORY §8)" in proc.stdout
+    assert "Trained models (docs/theory.md §8)" in proc.stdout
     assert "Morphology language: all or none" in proc.stdout
     assert (out / "models" / "lowrank_truth.npz").is_file()
 

@@ -1,4 +1,5 @@
-"""Unit tests of the identifiability core (THEORY §1–§5) against the float64 NumPy reference."""
+"""Unit tests of the identifiability core (docs/theory.md §1–§5) against the float64 NumPy
+reference."""
 
 import jax
 import jax.numpy as jnp
@@ -112,7 +113,7 @@ def test_frobenius_only_mode_skips_streamed_quantities():
 
 
 def test_gap_of_equivalent_pair_is_at_rounding_level_unlike_gram_expansion():
-    """THEORY §2: the QR form stays at ~ε·‖X‖‖Y‖ where the Gram expansion cancels to ~√ε."""
+    """docs/theory.md §2: the QR form stays at ~ε·‖X‖‖Y‖ where the Gram expansion cancels to ~√ε."""
     p = random_predictor(300, 400, 16, seed=5)
     q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("basis", "shift"))
     gap = idlin.distribution_gap(p, q)
@@ -182,7 +183,7 @@ def test_subspaces_ranks_and_bases_match_reference(kf, kg, r):
 
 
 def test_only_the_projection_onto_U_matters():
-    """THEORY §3: C[x,:] = Ĝ P_U f(x) and P_U f(x) = Ĝ⁺ C[x,:]."""
+    """docs/theory.md §3: C[x,:] = Ĝ P_U f(x) and P_U f(x) = Ĝ⁺ C[x,:]."""
     p = planted_predictor(
         7, shape=(9, 8, 5), embedding_rank=4, unembedding_rank=3, effective_complexity=2
     )
@@ -364,7 +365,7 @@ def test_moves_actually_change_the_coordinates():
 
 
 def test_adding_both_invisible_parts_against_old_spans_breaks_equivalence():
-    """Why move 4 must use the span of the *current* f (THEORY §5): against the old spans,
+    """Why move 4 must use the span of the *current* f (docs/theory.md §5): against the old spans,
     h(x)ᵀk(y) need not vanish."""
     p = planted_predictor(
         8, shape=(10, 9, 6), embedding_rank=3, unembedding_rank=3, effective_complexity=2
@@ -416,7 +417,8 @@ def test_float32_inputs_are_accurate_to_float32_precision():
 
 
 def test_accuracy_rtol_recovers_the_rank_of_an_approximately_low_rank_model():
-    """THEORY §3, §8: a model within KL of a rank-r truth has rank d at the rounding threshold,
+    """docs/theory.md §3, §8: a model within KL of a rank-r truth has rank d at the rounding
+    threshold,
     but rank r at the threshold tied to its KL."""
     truth = planted_predictor(
         0, shape=(40, 30, 6), embedding_rank=3, unembedding_rank=3, effective_complexity=3
@@ -437,7 +439,8 @@ def test_accuracy_rtol_recovers_the_rank_of_an_approximately_low_rank_model():
 
 
 def test_explicit_widen_moves_keep_C_and_the_wrong_mirror_does_not():
-    """THEORY §5 move 5: [f; a(x)] with constant [g; c'] keeps C; so does [f; 0] with [g; k(y)].
+    """docs/theory.md §5 move 5: [f; a(x)] with constant [g; c'] keeps C; so does [f; 0] with [g;
+    k(y)].
     A constant *embedding* coordinate against arbitrary k(y) adds c'·k(y) per token: not a move."""
     p = random_predictor(6, 5, 2, seed=3)
     rng = np.random.default_rng(0)

@@ -1,4 +1,5 @@
-"""Property-based tests of THEORY §2–§5 on synthetic predictors (profiles: dev, ci, thorough)."""
+"""Property-based tests of docs/theory.md §2–§5 on synthetic predictors (profiles: dev, ci,
+thorough)."""
 
 import jax
 import numpy as np

@@ -1,4 +1,5 @@
-"""Controlled distributions: exact tables against independent NumPy references (THEORY §1, §3)."""
+"""Controlled distributions: exact tables against independent NumPy references (docs/theory.md §1,
+§3)."""
 
 import itertools
 
@@ -12,7 +13,7 @@ from idlin.properties import parallelism
 
 
 def np_log_odds(probs):
-    """Reference `C = log p − row mean` (THEORY §2) from the table alone."""
+    """Reference `C = log p − row mean` (docs/theory.md §2) from the table alone."""
     L = np.log(probs)
     return L - L.mean(axis=1, keepdims=True)
 

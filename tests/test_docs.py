@@ -132,7 +132,6 @@ def test_old_theory_citations_would_resolve_after_migration():
     assert not bad, "THEORY citations without a heading in docs/theory.md:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=False, reason="citations are migrated by the lead")
 def test_no_citation_of_the_unreachable_spec():
     files = [ROOT / "README.md", *sorted((ROOT / "idlin").rglob("*.py"))]
     files += sorted((ROOT / "notebooks").glob("*.py"))

@@ -1,4 +1,4 @@
-"""canonical_fit against a dense float64 NumPy reference (THEORY §4, §8)."""
+"""canonical_fit against a dense float64 NumPy reference (docs/theory.md §4, §8)."""
 
 import numpy as np
 import pytest
@@ -70,7 +70,7 @@ def test_maps_are_least_squares_maps():
 
 
 def _np_equivalent(p, seed, extra=0):
-    """A member of p's class built in NumPy (THEORY §5 moves 1, 2, 5): basis change of
+    """A member of p's class built in NumPy (docs/theory.md §5 moves 1, 2, 5): basis change of
     condition 100, unembedding shift, `extra` widened coordinates."""
     rng = np.random.default_rng(seed)
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)

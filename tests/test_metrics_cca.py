@@ -1,4 +1,4 @@
-"""cca / mean_cca against scikit-learn and an eigh-based NumPy reference (THEORY §8)."""
+"""cca / mean_cca against scikit-learn and an eigh-based NumPy reference (docs/theory.md §8)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""d_logit and d_rep against dense float64 NumPy references (THEORY §2, §8)."""
+"""d_logit and d_rep against dense float64 NumPy references (docs/theory.md §2, §8)."""
 
 import jax
 import numpy as np
@@ -106,7 +106,7 @@ def test_d_rep_zero_for_equivalent_pairs_and_skips_non_diverse_unembeddings():
     p = _random(7)
     assert d_rep(p, _basis_change(p, 8), key=jax.random.key(0), num_samples=8).value < 1e-18
     rng = np.random.default_rng(9)
-    # rank F = 2 < d = 3, rank Ĝ = 3: an invisible unembedding part k(y) ∈ E^⊥ (THEORY §5,
+    # rank F = 2 < d = 3, rank Ĝ = 3: an invisible unembedding part k(y) ∈ E^⊥ (docs/theory.md §5,
     # move 4) changes every L but not the pivot log-odds L f(x), so d_rep stays 0.
     p = idlin.Predictor(rng.normal(size=(N, 2)) @ rng.normal(size=(2, 3)), rng.normal(size=(V, 3)))
     PE = idlin.subspaces(p).projector("embedding")

@@ -1,4 +1,5 @@
-"""principal_angles (vs scipy) and causal_inner_product (vs NumPy eigh) (THEORY §3, §4, §8)."""
+"""principal_angles (vs scipy) and causal_inner_product (vs NumPy eigh) (docs/theory.md §3, §4,
+§8)."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
 """m_svd and pivot_log_odds_distance against dense float64 NumPy references built from log p
-(THEORY §8). Nielsen et al.'s d_llv is tested in test_metrics_dllv.py."""
+(docs/theory.md §8). Nielsen et al.'s d_llv is tested in test_metrics_dllv.py."""
 
 import jax
 import numpy as np
@@ -155,7 +155,7 @@ _BASE = st.integers(0, 2**32 - 1).map(
     prng_keys(),
 )
 def test_identifiable_metrics_are_class_invariant(pair, key):
-    """Over the class (THEORY §5 moves), the distribution-level metrics read 'identical'."""
+    """Over the class (docs/theory.md §5 moves), the distribution-level metrics read 'identical'."""
     from idlin.metrics import canonical_fit, d_logit, principal_angles
 
     p, q = pair.p, pair.q

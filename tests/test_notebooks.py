@@ -78,12 +78,13 @@ def test_notebook_executes_at_tiny_size(path: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_documented(path: Path):
-    """Each notebook reads the size switch, cites THEORY.md, asserts its claim, labels plots."""
+    """Each notebook reads the size switch, cites docs/theory.md, asserts its claim, labels
+    plots."""
     nb = jupytext.read(path)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert re.search(r"THEORY §\d", markdown), f"{path.name}: cite a THEORY section"
+    assert re.search(r"docs/theory.md §\d", markdown), f"{path.name}: cite a THEORY section"
     assert 'os.environ.get("IDLIN_NOTEBOOK_SIZE"' in code
     assert re.search(r"^\s*assert ", code, flags=re.M), f"{path.name}: check the claim numerically"
     for call in ("set_title", "set_xlabel", "set_ylabel", "legend"):

@@ -1,4 +1,5 @@
-"""The all-or-none harness and the counterexamples of THEORY §7.4, for every property and side."""
+"""The all-or-none harness and the counterexamples of docs/theory.md §7.4, for every property and
+side."""
 
 import jax
 import numpy as np

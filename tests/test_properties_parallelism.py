@@ -1,4 +1,5 @@
-"""Parallelism of differences, raw and identifiable (THEORY §6, §7), against NumPy float64."""
+"""Parallelism of differences, raw and identifiable (docs/theory.md §6, §7), against NumPy
+float64."""
 
 import numpy as np
 import pytest

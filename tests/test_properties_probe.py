@@ -1,4 +1,4 @@
-"""Linear probing, raw and identifiable (THEORY §6, §7), against NumPy/SciPy float64."""
+"""Linear probing, raw and identifiable (docs/theory.md §6, §7), against NumPy/SciPy float64."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Relational linearity, raw and identifiable (THEORY §6, §7), against NumPy float64."""
+"""Relational linearity, raw and identifiable (docs/theory.md §6, §7), against NumPy float64."""
 
 import numpy as np
 import pytest

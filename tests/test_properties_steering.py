@@ -1,4 +1,4 @@
-"""Linear steering, raw and identifiable (THEORY §6, §7), against NumPy float64."""
+"""Linear steering, raw and identifiable (docs/theory.md §6, §7), against NumPy float64."""
 
 import jax
 import numpy as np

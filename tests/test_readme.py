@@ -101,6 +101,6 @@ def test_ci_runs_exactly_the_quickstart_test_commands():
     for command in commands:
         assert command in ci_lines, f".ci/run does not run {command!r}"
     assert ci_lines.index(commands[0]) < ci_lines.index(commands[1])
-    assert re.search(r"^rm -rf \"\$venv\"$", ci, re.M) and "-m venv \"$venv\"" in ci
+    assert re.search(r"^rm -rf \"\$venv\"$", ci, re.M) and '-m venv "$venv"' in ci
     assert re.search(r'source "\$venv/bin/activate"', ci)
     assert '"$rc" -eq 5' in ci  # "no tests collected" fails CI

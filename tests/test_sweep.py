@@ -272,7 +272,7 @@ def test_bilinear_records_match_a_numpy_reference(tmp_path):
         np.testing.assert_allclose(
             m["relative_gap"], np.linalg.norm(Cs - Cq) / np.linalg.norm(Cs), rtol=1e-9
         )
-        s = np.linalg.svd(Cq, compute_uv=False)  # rank at the KL-tied threshold (THEORY §8)
+        s = np.linalg.svd(Cq, compute_uv=False)  # rank at the KL-tied threshold (docs/theory.md §8)
         tau = 2 * np.sqrt(2 * kl) * (np.sqrt(Cq.shape[0]) + np.sqrt(Cq.shape[1]))
         rtol = np.clip(tau / s[0], np.finfo(np.float64).eps, 0.5)
         assert m["truth_rank"] == 2 and m["rank"] == int(np.sum(s > rtol * s[0]))

@@ -1,4 +1,4 @@
-"""Controlled distributions with exact next-token tables (THEORY §1, §3, §6, §8).
+"""Controlled distributions with exact next-token tables (docs/theory.md §1, §3, §6, §8).
 
 Each generator returns a `Truth`: contexts, the exact table `p*(y|x)`, and the truth as an
 `idlin.Predictor`. `sample_stream` draws training pairs from any of them.

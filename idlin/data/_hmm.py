@@ -1,4 +1,5 @@
-"""Hidden Markov model truth: the log of a mixture, so only approximately low-rank (THEORY §3, §8).
+"""Hidden Markov model truth: the log of a mixture, so only approximately low-rank (docs/theory.md
+§3, §8).
 
 With S hidden states, initial law π, transitions A (S×S) and emissions B (S×V), the next-token
 table is `P = Q B` with `Q[x] = P(s_{T+1} | x)` from the forward recursion: rank(P) ≤ S, but the

@@ -1,9 +1,10 @@
 """Low-rank softmax truth: `p*(y|x) = softmax(f*(x)ᵀ g*(y))` of chosen effective complexity r
-(THEORY §1, §3).
+(docs/theory.md §1, §3).
 
 `f*` is a fixed random one-hidden-layer tanh network of the context (so an MLP next-token model can
 represent it exactly), `g*` a random Gaussian table. With `width = d > r` the truth carries `d − r`
-invisible coordinates (THEORY §5 move 5: arbitrary extra embedding coordinates, constant extra
+invisible coordinates (docs/theory.md §5 move 5: arbitrary extra embedding coordinates, constant
+extra
 unembedding coordinates), so it is a non-diverse member of its class with `rank(C*) = r`.
 """
 
@@ -30,7 +31,8 @@ def lowrank_truth(
     hidden: int = 32,
     logit_scale: float = 2.0,
 ) -> Truth:
-    """A softmax truth whose centered log-odds `C* = F* Ĝ*ᵀ` have rank exactly r (THEORY §3).
+    """A softmax truth whose centered log-odds `C* = F* Ĝ*ᵀ` have rank exactly r (docs/theory.md
+    §3).
 
     `h(x) = tanh(Σ_t E_t[x_t])` with `E_t ~ N(0, 1/T)` (V×hidden), `f*(x) = s·h(x) W / √hidden`
     with `W ~ N(0, I)` (hidden×r), `g*(y) ~ N(0, I_r)`, `s = logit_scale/√r` so log-odds have a

@@ -1,4 +1,4 @@
-"""n-gram (Markov) truth with a chosen log-rank (THEORY §1, §3).
+"""n-gram (Markov) truth with a chosen log-rank (docs/theory.md §1, §3).
 
 `p*(y | x) = softmax_y( Σ_{j<k} e_j(x_{T−j})ᵀ g(y) )`: the next token depends on the last
 `k = order` tokens only, and the log-transition table has rank r. With `order = 1` this is a
@@ -25,7 +25,7 @@ def markov_truth(
     num_contexts: int | None = None,
     logit_scale: float = 2.0,
 ) -> Truth:
-    """An order-k n-gram truth whose centered log-odds have rank r (THEORY §3).
+    """An order-k n-gram truth whose centered log-odds have rank r (docs/theory.md §3).
 
     `f*(x) = s Σ_{j<k} E_j[x_{T−j}]` with `E_j ~ N(0, I_r/k)` (V×r), `g*(y) ~ N(0, I_r)`,
     `s = logit_scale/√r`. `rank(C*) = r` for generic draws when `r ≤ V − 1`.

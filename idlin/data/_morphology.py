@@ -1,4 +1,5 @@
-"""Morphology truth from real English adjectives: *easy→easiest ∥ lucky→luckiest* (THEORY §6, §7).
+"""Morphology truth from real English adjectives: *easy→easiest ∥ lucky→luckiest* (docs/theory.md
+§6, §7).
 
 Contexts are `(marker, lemma)`: a marker token `<positive>`, `<comparative>` or `<superlative>`
 followed by the base form of an adjective; the next token is a word form. Lemma and inflection
@@ -105,7 +106,7 @@ def morphology_truth(
     lemma_strength: float = 4.0,
     inflection_strength: float = 3.0,
 ) -> MorphologyTruth:
-    """The additive lemma + inflection truth over real English adjectives (THEORY §6, §7).
+    """The additive lemma + inflection truth over real English adjectives (docs/theory.md §6, §7).
 
     Factorised exactly: `f(<k>, a) = [β e_a ; α e_k]`, `g(form(b, j)) = [e_b ; e_j]`,
     `g(marker) = 0`, width `m + 3`, so `F Gᵀ = β[a = b] + α[k = j]`. The centered log-odds have

@@ -1,4 +1,4 @@
-"""A controlled distribution with its exact next-token table (THEORY §1, §8).
+"""A controlled distribution with its exact next-token table (docs/theory.md §1, §8).
 
 Every generator in `idlin.data` returns a `Truth`: the context set, the exact table `p*(y|x)` and
 the truth as an `idlin.Predictor`, so trained models can be compared with it by the core routines
@@ -30,7 +30,8 @@ class Truth:
         contexts: (N, T) int32 token ids, one row per context (the rows of every table).
         probs: (N, V) float64 exact `p*(y|x)`; rows sum to 1.
         predictor: the truth as an `idlin.Predictor` (`F`, `G` with `softmax(F Gᵀ) = probs`).
-        rank: the planted effective complexity `r = rank(C*)` (THEORY §3), or None when the family
+        rank: the planted effective complexity `r = rank(C*)` (docs/theory.md §3), or None when the
+        family
             is not exactly low-rank (HMM).
     """
 
@@ -135,14 +136,16 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 def make_truth(
     name: str, contexts: np.ndarray, F: np.ndarray, G: np.ndarray, rank: int | None
 ) -> Truth:
-    """Assemble a `Truth` from float64 factors: `probs = softmax(F Gᵀ)` row-wise (THEORY §1)."""
+    """Assemble a `Truth` from float64 factors: `probs = softmax(F Gᵀ)` row-wise (docs/theory.md
+    §1)."""
     F, G = np.asarray(F, np.float64), np.asarray(G, np.float64)
     probs = np.exp(_log_softmax(F @ G.T))
     return Truth(name, np.asarray(contexts, np.int32), probs, Predictor(F, G), rank)
 
 
 def sample_stream(truth: Truth, *, key: PRNGKeyArray, num_samples: int) -> Stream:
-    """Draw `num_samples` training pairs: a context uniformly, then `y ~ p*(·|x)` (THEORY §8).
+    """Draw `num_samples` training pairs: a context uniformly, then `y ~ p*(·|x)` (docs/theory.md
+    §8).
 
     Args:
         truth: the distribution.

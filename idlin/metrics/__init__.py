@@ -1,4 +1,4 @@
-"""Near-equivalence metrics for trained, approximately equivalent predictors (THEORY §8).
+"""Near-equivalence metrics for trained, approximately equivalent predictors (docs/theory.md §8).
 
 One module per metric; this file only re-exports.
 """

@@ -1,4 +1,4 @@
-"""Principal angles between the subspaces of two predictors (THEORY §3, §4, §8).
+"""Principal angles between the subspaces of two predictors (docs/theory.md §3, §4, §8).
 
 With orthonormal bases `Q₁`, `Q₂` of two subspaces, the cosines of the principal angles are the
 singular values of `Q₁ᵀQ₂`. `arccos` loses all accuracy near 0 (an angle of 1e-8 has cosine
@@ -83,11 +83,11 @@ def principal_angles(
     rtol: float | None = None,
     rank: int | None = None,
 ) -> PrincipalAngles:
-    """Principal angles between corresponding subspaces of p and q (THEORY §3, §8).
+    """Principal angles between corresponding subspaces of p and q (docs/theory.md §3, §8).
 
     Subspaces (`which`):
 
-    - `"canonical"`: `col(C) = span φ ⊂ R^N`, the identifiable context-side span (THEORY §4;
+    - `"canonical"`: `col(C) = span φ ⊂ R^N`, the identifiable context-side span (docs/theory.md §4;
       `col(C) = F(U)`, so it equals the span of the visible embedding part over contexts).
       Defined by the distribution: all angles are 0 for `p ~ q`, for any widths.
     - `"canonical_unembedding"`: `col(Cᵀ) = span γ ⊂ R^V`, likewise on the token side.

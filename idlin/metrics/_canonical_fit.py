@@ -1,4 +1,5 @@
-"""Least-squares maps between the canonical coordinates of two predictors, with R² (THEORY §4, §8).
+"""Least-squares maps between the canonical coordinates of two predictors, with R² (docs/theory.md
+§4, §8).
 
 Equivalent models share `(φ, γ)` up to the rotations left by repeated singular values and the sign
 convention (Theorem EL), so a linear map fits exactly: `R² = 1`. For trained, approximately
@@ -20,7 +21,7 @@ from .._subspaces import canonical
 
 @dataclasses.dataclass(frozen=True)
 class CanonicalFit:
-    """The least-squares maps `φ_q ≈ φ_p Bᵀ`, `γ_q ≈ γ_p Dᵀ` and their `R²` (THEORY §8).
+    """The least-squares maps `φ_q ≈ φ_p Bᵀ`, `γ_q ≈ γ_p Dᵀ` and their `R²` (docs/theory.md §8).
 
     Attributes:
         embedding_map: `B` (r_q×r_p): `φ_q(x) ≈ B φ_p(x)`.
@@ -63,7 +64,8 @@ def _r2(ss_res: float, ss_tot: float) -> float:
 def canonical_fit(
     p: Predictor, q: Predictor, *, rank: int | None = None, rtol: float | None = None
 ) -> CanonicalFit:
-    """Fit q's canonical coordinates from p's by least squares and report R² (THEORY §4, §8).
+    """Fit q's canonical coordinates from p's by least squares and report R² (docs/theory.md §4,
+    §8).
 
     Symbols: `(φ_p, γ_p)` and `(φ_q, γ_q)` are the canonical coordinates of Theorem EL
     (`idlin.canonical`, `φ = U_C Σ^{1/2}` (N×r), `γ = W Σ^{1/2}` (V×r)). Two separate linear
@@ -83,7 +85,7 @@ def canonical_fit(
         rank: cut both canonical coordinates at this r (e.g. the truth's r for trained models,
             whose spectra have no exact zeros); default: each model's numerical rank.
         rtol: relative rank threshold when `rank` is None (see `idlin.subspaces`); trained models
-            need one tied to their accuracy (THEORY §8).
+            need one tied to their accuracy (docs/theory.md §8).
 
     Returns:
         A `CanonicalFit`; `ranks`/`same_rank` report rank disagreements instead of failing.

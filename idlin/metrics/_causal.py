@@ -1,4 +1,4 @@
-"""The causal inner product of Park, Choe & Veitch (2024) on unembeddings (THEORY §8)."""
+"""The causal inner product of Park, Choe & Veitch (2024) on unembeddings (docs/theory.md §8)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from .._predictor import Predictor, as_predictor, center_rows
 
 @dataclasses.dataclass(frozen=True)
 class CausalInnerProduct:
-    """`⟨u, v⟩_C = uᵀ (Σ + ε I)⁻¹ v`, with `Σ = Cov_y(g(y))` (THEORY §8; Park, Choe & Veitch 2024).
+    """`⟨u, v⟩_C = uᵀ (Σ + ε I)⁻¹ v`, with `Σ = Cov_y(g(y))` (docs/theory.md §8; Park, Choe &
+    Veitch 2024).
 
     Attributes:
         transform: `A = (Σ + εI)^{-1/2}` (d×d, symmetric): `⟨u, v⟩_C = (Au)ᵀ(Av)`.
@@ -65,8 +66,9 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
 
     Symbols: Park, Choe & Veitch (2024, "The linear representation hypothesis and the geometry
     of large language models", ICML, Thm 3.2 and §3.3) write `γ(y)` for the unembedding of
-    token `y`, i.e. our `g(y)` — not the canonical `γ` of THEORY §4. With `Ĝ = G − 1·mean_y G`
-    (THEORY §2):
+    token `y`, i.e. our `g(y)` — not the canonical `γ` of docs/theory.md §4. With `Ĝ = G − 1·mean_y
+    G`
+    (docs/theory.md §2):
 
         Σ = Cov_y(g(y)) = Ĝᵀ Ĝ / V,     A = (Σ + εI)^{-1/2},     ε = reg · λ_max(Σ),
         ⟨u, v⟩_C = uᵀ A² v,

@@ -1,4 +1,4 @@
-"""Canonical correlation analysis by one SVD per side (THEORY §8, m_CCA).
+"""Canonical correlation analysis by one SVD per side (docs/theory.md §8, m_CCA).
 
 Standardise the columns, take thin SVDs `X_s = U_x S_x V_xᵀ`, `Y_s = U_y S_y V_yᵀ`; the
 whitened cross-covariance `Σ_xx^{-1/2} Σ_xy Σ_yy^{-1/2}` is `V_x (W_x U_xᵀ U_y W_y) V_yᵀ` with
@@ -79,7 +79,8 @@ def cca(
     Symbols: `X_s`, `Y_s` are the columns of X, Y centered and divided by their standard
     deviation (n rows); `Σ_xx = X_sᵀX_s/(n−1)` etc. The canonical correlations are the singular
     values of `(Σ_xx + λI)^{-1/2} Σ_xy (Σ_yy + λI)^{-1/2}`, computed from one thin SVD per side
-    (module docstring), and `m_CCA = mean of the first k` (THEORY §8; Hotelling 1936; the "mean
+    (module docstring), and `m_CCA = mean of the first k` (docs/theory.md §8; Hotelling 1936; the
+    "mean
     CCA" of Roeder et al. 2021 and Nielsen et al., arXiv 2602.15438). Unregularised, with X
     and Y of full column rank d_x = d_y = k: `m_CCA = 1` iff Y is an invertible affine map of
     X. With rank-deficient inputs the missing directions get correlation 0, so rank-r inputs
@@ -142,11 +143,12 @@ def cca(
 
 
 def mean_cca(p: Predictor, q: Predictor, *, side: str = "embedding", reg: float = 0.0) -> CCAResult:
-    """m_CCA between the representations of two predictors (THEORY §8).
+    """m_CCA between the representations of two predictors (docs/theory.md §8).
 
     `side="embedding"`: `cca(F_p, F_q)` over the N contexts; `side="unembedding"`:
     `cca(G_p, G_q)` over the V tokens. These are raw representations: diverse equivalent models
-    of one width (Theorem L: `F_q = F_p Mᵀ`) score 1, but extended-equivalent ones (THEORY §4)
+    of one width (Theorem L: `F_q = F_p Mᵀ`) score 1, but extended-equivalent ones (docs/theory.md
+    §4)
     need not — invisible components are arbitrary. See `cca` for the definition.
 
     Raises:

@@ -3,7 +3,8 @@
 The operational definition is the authors' public code (bemigini/close-dist-rep-sim,
 `src/dissimilarity_measures/distribution_distance.py`, `d_prob` with `dist_type="max"`,
 `sum_or_max="sum"`); this module computes the same numbers by its own vectorised route
-(THEORY §8, `docs/theory.md §8`). Notation: `L_i[y, x] = log p_i(y|x)` (V×N), `sd` the standard
+(docs/theory.md §8, `docs/theory.md §8`). Notation: `L_i[y, x] = log p_i(y|x)` (V×N), `sd` the
+standard
 deviation with Bessel's correction (`ddof = 1`), as `torch.var` uses.
 
 Label terms, for a label pivot `k` and another label `y` (variation over the N inputs):
@@ -271,7 +272,7 @@ def d_llv(
     t2_cap: float | None = 1.0,
     log_likelihood_dtype: str | None = None,
 ) -> DLLV:
-    """Nielsen et al.'s `d_LLV` between two predictors, with their pivot search (THEORY §8).
+    """Nielsen et al.'s `d_LLV` between two predictors, with their pivot search (docs/theory.md §8).
 
     Definition (module docstring; `docs/theory.md §8`): `d_LLV = t1 + t2 + w·(t3 + t4)`, the
     maximal shape (`t1`, `t2`) and scale (`t3`, `t4`) mismatches of pivot-normalised

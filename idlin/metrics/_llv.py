@@ -1,10 +1,12 @@
-"""Pivot log-odds and `m_SVD` of Nielsen, Marconato, Dittadi & Gresele (NeurIPS 2025; THEORY §8).
+"""Pivot log-odds and `m_SVD` of Nielsen, Marconato, Dittadi & Gresele (NeurIPS 2025;
+docs/theory.md §8).
 
 *Pivot log-odds* are functions of the distribution alone:
 - over labels, for each input: `ℓ(x) = [log p(y|x) − log p(π|x)]_{y∈S} = (G_S − 1 g(π)ᵀ) f(x)`
   for a pivot token `π` and a set `S` of k other tokens (N×k);
 - over inputs, for each label: `κ(y) = [C[x_j, y] − C[x₀, y]]_{j∈T} = (F_T − 1 f(x₀)ᵀ) ĝ(y)`
-  for a pivot context `x₀` and a set `T` of m other contexts (V×m). Using `C` (THEORY §2) rather
+  for a pivot context `x₀` and a set `T` of m other contexts (V×m). Using `C` (docs/theory.md §2)
+  rather
   than `log p` drops the per-context normaliser, a constant per column.
 No N×V matrix is formed. `d_LLV` lives in `_dllv.py`.
 """
@@ -115,7 +117,8 @@ def m_svd(
     num_inputs: int | None = None,
     inputs: Sequence[int] | None = None,
 ) -> MSVD:
-    """Mean singular value of the cross-correlation of standardised pivot log-odds (THEORY §8).
+    """Mean singular value of the cross-correlation of standardised pivot log-odds (docs/theory.md
+    §8).
 
     `side="embedding"` compares the embeddings through `ℓ_p`, `ℓ_q` (N×k, module docstring)
     for one pivot token `π` and label set `S` shared by both models; `side="unembedding"`

@@ -1,4 +1,4 @@
-"""`d²_logit`: the mean squared distance between centered log-odds (THEORY §2, §8)."""
+"""`d²_logit`: the mean squared distance between centered log-odds (docs/theory.md §2, §8)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from .._predictor import Predictor
 def d_logit(p: Predictor, q: Predictor) -> float:
     """Mean squared centered-logit difference `d²_logit(p, q) = ‖C_p − C_q‖²_F / N`.
 
-    Symbols (THEORY §8): `C = F Ĝᵀ` (N×V), so `d²_logit = (1/N) Σ_x ‖Ĝ_p f_p(x) − Ĝ_q f_q(x)‖²`,
+    Symbols (docs/theory.md §8): `C = F Ĝᵀ` (N×V), so `d²_logit = (1/N) Σ_x ‖Ĝ_p f_p(x) − Ĝ_q
+    f_q(x)‖²`,
     the mean squared Aitchison distance between the predictive distributions (Nielsen et al.,
     arXiv 2602.15438). The Frobenius norm comes from `idlin.distribution_gap(...,
     frobenius_only=True)` (the §2 QR form), so no N×V matrix is built. Returns the *squared*

@@ -1,4 +1,4 @@
-"""A distance between RMS-normalised pivot log-odds (idlin's own; THEORY §8).
+"""A distance between RMS-normalised pivot log-odds (idlin's own; docs/theory.md §8).
 
 Before idlin matched Nielsen et al.'s d_LLV (`d_llv`), this quantity carried that name; it is
 kept, renamed, because it is a cheap, symmetric, pivot-draw distance with a plain reading.

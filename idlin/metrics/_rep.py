@@ -1,4 +1,5 @@
-"""`d²_rep`: the representational distance of Nielsen et al. with pivot-token maps (THEORY §8)."""
+"""`d²_rep`: the representational distance of Nielsen et al. with pivot-token maps (docs/theory.md
+§8)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ._pivots import candidates, check_pivot, sample_pivots
 
 @dataclasses.dataclass(frozen=True)
 class DRep:
-    """`d²_rep(p, q)` and the pivot draws behind it (THEORY §8).
+    """`d²_rep(p, q)` and the pivot draws behind it (docs/theory.md §8).
 
     Attributes:
         value: mean of `per_sample` over the used draws (NaN if none was usable).
@@ -71,7 +72,8 @@ def d_rep(
 ) -> DRep:
     """Representational distance `d²_rep(p, q) = E_{p,S} E_x ‖f_p(x) − A_{p,S} f_q(x)‖²`.
 
-    Symbols (THEORY §8; Nielsen et al., arXiv 2602.15438): a pivot token `π` and a set `S` of
+    Symbols (docs/theory.md §8; Nielsen et al., arXiv 2602.15438): a pivot token `π` and a set `S`
+    of
     `d` other tokens; `L_i` is the d×d matrix with rows `g_i(y) − g_i(π)`, `y ∈ S` (centering
     cancels); `A_{π,S} = L_p⁻¹ L_q`. Because `L_i f_i(x)` are the pivot log-odds
     `log p_i(y|x) − log p_i(π|x)`, equivalent models give `L_p f_p = L_q f_q`, hence

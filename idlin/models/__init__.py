@@ -1,4 +1,5 @@
-"""Flax NNX next-token models `softmax(f(x)ᵀ g(y))` and their export to `Predictor` (THEORY §1)."""
+"""Flax NNX next-token models `softmax(f(x)ᵀ g(y))` and their export to `Predictor` (docs/theory.md
+§1)."""
 
 from ._base import NextTokenModel as NextTokenModel
 from ._export import ARCHITECTURES as ARCHITECTURES

@@ -1,4 +1,4 @@
-"""The shared head of every next-token model: `logits = f(x) Gᵀ + b` (THEORY §1).
+"""The shared head of every next-token model: `logits = f(x) Gᵀ + b` (docs/theory.md §1).
 
 Subclasses provide the context encoder in two halves, `embed_tokens` (token ids → input vectors)
 and `encode_embedded` (input vectors → `f(x)`), so the encoder is differentiable in its inputs

@@ -1,4 +1,4 @@
-"""Model factory and export of a trained model to an `idlin.Predictor` (THEORY §1).
+"""Model factory and export of a trained model to an `idlin.Predictor` (docs/theory.md §1).
 
 A model is exported on a context set as `F = f(contexts)` (N×d) and `G` (V×d), plus the bias folded
 in by `Predictor`, so every core routine applies to it.
@@ -76,7 +76,7 @@ def as_model(model_or_state: Any) -> NextTokenModel:
 
 
 def export_predictor(model_or_state: Any, contexts: Int[Array, "contexts length"]) -> Predictor:
-    """The model as a `Predictor` on `contexts`: `F = f(contexts)`, `G`, bias (THEORY §1).
+    """The model as a `Predictor` on `contexts`: `F = f(contexts)`, `G`, bias (docs/theory.md §1).
 
     Args:
         model_or_state: a model (`MLPModel`, `TransformerModel`) or `(graphdef, state)`.

@@ -1,5 +1,5 @@
 """Relational linearity of a trained model via the exact Jacobian of its context encoder
-(THEORY §6, relational linearity; Hernandez et al. 2024, "linear relational embeddings").
+(docs/theory.md §6, relational linearity; Hernandez et al. 2024, "linear relational embeddings").
 
 A relation is read at one position of the context: the subject `s_i` is the input embedding of the
 token there, the object is the context embedding `f(t_i)`. The first-order model of the map

@@ -1,4 +1,4 @@
-"""An MLP over the context: `f(x) = W₂ σ(W₁ [e(x_1); …; e(x_T)] + b₁) + b₂` (THEORY §1)."""
+"""An MLP over the context: `f(x) = W₂ σ(W₁ [e(x_1); …; e(x_T)] + b₁) + b₂` (docs/theory.md §1)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class MLPModel(NextTokenModel):
         vocab_size: V; context_length: T; width: d.
         hidden: hidden units; embed: token embedding size e.
         activation: "tanh" | "gelu" | "relu" | "identity" (an encoder affine in its inputs).
-        bias: a per-token output bias `b(y)` (THEORY §1: the same model one dimension up).
+        bias: a per-token output bias `b(y)` (docs/theory.md §1: the same model one dimension up).
         dtype: parameter dtype.
         rngs: `nnx.Rngs`.
     """

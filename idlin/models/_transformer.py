@@ -1,5 +1,5 @@
 """A small causal transformer: `f(x)` is the last position's final hidden state, projected to
-width d (THEORY §1)."""
+width d (docs/theory.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Linear properties of next-token predictors, raw and identifiable (THEORY §6–§7).
+"""Linear properties of next-token predictors, raw and identifiable (docs/theory.md §6–§7).
 
 One module per property, a shared `PropertyResult`, the open `Property` protocol that the
 all-or-none harness and the counterexample constructions run on (subclass it for your own).

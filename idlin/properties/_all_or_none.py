@@ -1,7 +1,9 @@
-"""The all-or-none harness: one property over many members of an equivalence class (THEORY §7).
+"""The all-or-none harness: one property over many members of an equivalence class (docs/theory.md
+§7).
 
 Members are the model itself, its minimal model `(φ, γ)` and random compositions of the moves of
-THEORY §5 (`sample_equivalent`), so widths, bases, shifts and invisible parts all vary. For each
+docs/theory.md §5 (`sample_equivalent`), so widths, bases, shifts and invisible parts all vary. For
+each
 member both forms are evaluated; the report says whether the identifiable verdict agrees across
 the class (§7.1), the pattern of the raw verdict over the whole class (§7.4) and over the members
 that satisfy the inclusion condition (§7.3: there it must be all or none).
@@ -37,7 +39,7 @@ def pattern(verdicts: Sequence[bool]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class AllOrNone:
-    """A property evaluated over members of one class (THEORY §7).
+    """A property evaluated over members of one class (docs/theory.md §7).
 
     Attributes:
         property: the property's name.
@@ -77,7 +79,8 @@ def random_members(
     condition: float = 10.0,
     rtol: float | None = None,
 ) -> list[tuple[str, Predictor]]:
-    """`count` members of p's class by random move sequences (THEORY §5); the first uses every
+    """`count` members of p's class by random move sequences (docs/theory.md §5); the first uses
+    every
     move except "shrink" in a random order, the rest 1 to 4 moves drawn with replacement."""
     seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
     rng = np.random.default_rng(seed)
@@ -102,7 +105,7 @@ def all_or_none(
     condition: float = 10.0,
     rtol: float | None = None,
 ) -> AllOrNone:
-    """Evaluate `prop` in raw and identifiable form over members of p's class (THEORY §7).
+    """Evaluate `prop` in raw and identifiable form over members of p's class (docs/theory.md §7).
 
     Args:
         p: the model (or its `Analysis`); always included, as is its minimal model.

@@ -1,4 +1,4 @@
-"""The coordinates a property is evaluated in, raw or identifiable (THEORY §6).
+"""The coordinates a property is evaluated in, raw or identifiable (docs/theory.md §6).
 
 Raw: rows of `F` (embedding side) or of `Ĝ` (unembedding side), decoded through the other factor
 (`C = F Ĝᵀ`). Identifiable: a coordinate system **isometric to the rows (columns) of C**, so that

@@ -1,4 +1,4 @@
-"""Members of a class on which a raw property flips (THEORY §7.4), or why none exists.
+"""Members of a class on which a raw property flips (docs/theory.md §7.4), or why none exists.
 
 The pattern of the raw verdict over the whole class is exact:
 
@@ -10,7 +10,8 @@ The pattern of the raw verdict over the whole class is exact:
 
 Relational linearity has no one-way implication (§7.2); the minimal model (where raw =
 identifiable) or a widened member flips it when the pairs are not too few. Constructions are
-moves 5–6 of THEORY §5 with chosen extra coordinates: `f ↦ [f; a(x)]`, `g ↦ [g; 0]` (invisible
+moves 5–6 of docs/theory.md §5 with chosen extra coordinates: `f ↦ [f; a(x)]`, `g ↦ [g; 0]`
+(invisible
 because the extra unembedding coordinates are constant), its mirror `f ↦ [f; 0]`,
 `g ↦ [g; k(y)]`, and `minimal`. Every returned member is checked to flip the raw verdict.
 """
@@ -30,7 +31,7 @@ from ._protocol import Property, check_property
 
 @dataclasses.dataclass(frozen=True)
 class Counterexample:
-    """The outcome of `counterexample` (THEORY §7.4).
+    """The outcome of `counterexample` (docs/theory.md §7.4).
 
     Attributes:
         member: an equivalent predictor whose raw verdict differs from p's, or None.
@@ -52,7 +53,8 @@ class Counterexample:
 def counterexample(
     p: Predictor | Analysis, prop: Property, *, key: PRNGKeyArray | None = None
 ) -> Counterexample:
-    """An equivalent model on which the raw verdict of `prop` differs from p's (THEORY §7.4).
+    """An equivalent model on which the raw verdict of `prop` differs from p's (docs/theory.md
+    §7.4).
 
     Which members flip which verdict is exact (table in the module docstring): when the
     identifiable verdict is true, parallelism is split (a widened member with random invisible

@@ -1,4 +1,5 @@
-"""Parallelism of embedding or unembedding differences, raw and identifiable (THEORY §6, §7).
+"""Parallelism of embedding or unembedding differences, raw and identifiable (docs/theory.md §6,
+§7).
 
 Pairs `(aᵢ, bᵢ)` of contexts (or tokens) have differences `Δᵢ = f(bᵢ) − f(aᵢ)` (or
 `ĝ(bᵢ) − ĝ(aᵢ)`). They are *parallel* when the stacked unit differences have rank 1. Score:
@@ -55,7 +56,7 @@ def parallelism(
     tol: float | None = None,
     rtol: float | None = None,
 ) -> PropertyResult:
-    """Whether the differences of the given pairs are parallel (THEORY §6, first two rows).
+    """Whether the differences of the given pairs are parallel (docs/theory.md §6, first two rows).
 
     Symbols: pairs `(aᵢ, bᵢ)`; raw differences `Δᵢ = f(bᵢ) − f(aᵢ)` (embedding side) or
     `ĝ(bᵢ) − ĝ(aᵢ)` (unembedding side); identifiable differences `C[bᵢ,:] − C[aᵢ,:]` (or
@@ -64,7 +65,7 @@ def parallelism(
 
     A zero difference has no direction: a pair whose difference is below `tol ×` the largest
     endpoint norm raises `ProbeError` (for the identifiable form this means two contexts with the
-    same next-token distribution — report it, never call it parallel or not, THEORY §7).
+    same next-token distribution — report it, never call it parallel or not, docs/theory.md §7).
 
     Args:
         p: the model, or its `Analysis` (then no decomposition is recomputed).

@@ -1,4 +1,5 @@
-"""Linear probing: are binary labels linearly separable, raw and identifiable (THEORY §6, fourth
+"""Linear probing: are binary labels linearly separable, raw and identifiable (docs/theory.md §6,
+fourth
 row).
 
 Raw: `∃w, b: sign(wᵀf(x) + b) = ℓ(x)`. Identifiable: the same with `w ∈ U`, i.e. scores
@@ -96,7 +97,7 @@ def linear_probe(
     tol: float | None = None,
     rtol: float | None = None,
 ) -> PropertyResult:
-    """Whether a linear probe separates the labels (THEORY §6).
+    """Whether a linear probe separates the labels (docs/theory.md §6).
 
     Symbols: items `x` (contexts, or tokens on the unembedding side) with labels `ℓ(x) = ±1`;
     raw points `f(x)` (`ĝ(y)`), identifiable points `z(x)` with `C[x,:] = W z(x)`. Score: the
@@ -106,7 +107,7 @@ def linear_probe(
 
     Inclusion condition: the raw max-margin direction `w` lies in `U` (embedding side) or `E`;
     residual `‖(I−P)w‖/‖w‖`. When the raw labels are not separable it holds vacuously (then
-    both forms are false: identifiable ⇒ raw, THEORY §7.2).
+    both forms are false: identifiable ⇒ raw, docs/theory.md §7.2).
 
     Args:
         p: the model, or its `Analysis` (then no decomposition is recomputed).

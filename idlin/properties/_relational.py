@@ -1,5 +1,5 @@
 """Relational linearity: one affine map from sources to targets, raw and identifiable
-(THEORY §6, third row).
+(docs/theory.md §6, third row).
 
 Pairs `(sᵢ, tᵢ)` are *linearly related* when `∃A, b: f(tᵢ) = A f(sᵢ) + b` for all of them.
 With few pairs that is vacuous (`m ≤ dim + 1`), so the relation is also scored as in Hernandez et
@@ -82,7 +82,7 @@ def relational_linearity(
     tol: float | None = None,
     rtol: float | None = None,
 ) -> PropertyResult:
-    """Whether one affine map sends sources to targets, and how faithful it is (THEORY §6).
+    """Whether one affine map sends sources to targets, and how faithful it is (docs/theory.md §6).
 
     Symbols: pairs `(sᵢ, tᵢ)`; raw coordinates `h = f` (embedding side) or `ĝ` (unembedding
     side); identifiable coordinates `z` isometric to rows (columns) of C.

@@ -1,8 +1,9 @@
-"""What every property returns, and the shared tolerance and probe-set checks (THEORY §6–§7).
+"""What every property returns, and the shared tolerance and probe-set checks (docs/theory.md
+§6–§7).
 
 A property is evaluated in one of two forms: **raw** (the stored `f`, `ĝ`) or **identifiable**
 (only what the centered log-odds `C` determine). `PropertyResult` carries the verdict, a
-continuous score and the inclusion condition of THEORY §6 under which the two forms agree.
+continuous score and the inclusion condition of docs/theory.md §6 under which the two forms agree.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def default_tol(dtype: Any) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class Inclusion:
-    """The inclusion condition of THEORY §6 for one model and probe set.
+    """The inclusion condition of docs/theory.md §6 for one model and probe set.
 
     Attributes:
         holds: `residual ≤ tol`.
@@ -44,7 +45,7 @@ class Inclusion:
 
 @dataclasses.dataclass(frozen=True)
 class PropertyResult:
-    """One linear property evaluated on one model (THEORY §6).
+    """One linear property evaluated on one model (docs/theory.md §6).
 
     Attributes:
         name: "parallelism", "relational_linearity", "linear_probe" or "steering".
@@ -54,7 +55,8 @@ class PropertyResult:
         score: the continuous measure (parallelism σ₂/σ₁, relational top-1 faithfulness,
             probing margin, steering reachability residual).
         tol: the threshold `holds` used.
-        inclusion: the inclusion condition of THEORY §6 (computed from the raw model; the same
+        inclusion: the inclusion condition of docs/theory.md §6 (computed from the raw model; the
+        same
             for both forms).
         accuracy: probing only: training accuracy of the best probe found.
         mean_kl: relational linearity (embedding side) only: mean KL(model ‖ decoded prediction).

@@ -1,4 +1,5 @@
-"""Linear steering: can a model shift every context's log-odds by a given `δ` (THEORY §6, last
+"""Linear steering: can a model shift every context's log-odds by a given `δ` (docs/theory.md §6,
+last
 row).
 
 Adding `αv` to every embedding shifts every row of the centered log-odds by `δ = αĜv`. A model
@@ -54,7 +55,7 @@ def steering(
     tol: float | None = None,
     rtol: float | None = None,
 ) -> PropertyResult:
-    """Whether the log-odds shift of a steering vector is reachable (THEORY §6, §7.4).
+    """Whether the log-odds shift of a steering vector is reachable (docs/theory.md §6, §7.4).
 
     Symbols: `v` (`vector`, width d of p) with `δ = Ĝv`, or `δ` given directly (`shift`, V
     entries, centered here). Raw: `score = ‖δ − Π_{col Ĝ} δ‖/‖δ‖` (`Π` the orthogonal projector,

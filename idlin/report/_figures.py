@@ -1,6 +1,6 @@
 """The PNG figures of `idlin reproduce` (matplotlib, Agg backend; imported only when plotting).
 
-- `spectra.png`: singular values of F, Ĝ and C, truth vs trained models (THEORY §3, §8).
+- `spectra.png`: singular values of F, Ĝ and C, truth vs trained models (docs/theory.md §3, §8).
 - `property_scores.png`: per trained model, raw vs identifiable score of each property whose
   scores vary, each panel saying which direction is better (§6, §8).
 - `map_fit.png`: recovered-map fit on log scales — `1 − R²` of the canonical-coordinate map and
@@ -106,7 +106,7 @@ def property_scores(result, path: Path) -> Path:
     handles, names = axes[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, names, loc="upper right", fontsize=7, ncol=3, frameon=False)
-    fig.suptitle("Trained models: raw vs identifiable property scores (THEORY §6, §8)",
+    fig.suptitle("Trained models: raw vs identifiable property scores (docs/theory.md §6, §8)",
                  fontsize=10, x=0.02, ha="left")  # fmt: skip
     notes = [f"not shown: {p.name} ({p.side}): {why}" for p, why in dropped]
     bottom = 0.04 + 0.05 * len(notes)
@@ -155,7 +155,7 @@ def map_fit(result, path: Path) -> Path:
     ax1.semilogy(x, _floor([m.relative_gap for m in ms]), "s", color="tab:orange", ms=6,
                  label=r"relative gap $\|C^* - C\|_F \,/\, \|C^*\|_F$")  # fmt: skip
     ax1.set_ylabel("misfit (log scale)", fontsize=8)
-    ax1.set_title("fit to the truth (THEORY §8); lower is better", fontsize=9)
+    ax1.set_title("fit to the truth (docs/theory.md §8); lower is better", fontsize=9)
     ax2.semilogy(x, _floor([m.map_embedding_residual for m in ms]), "o", color="tab:green",
                  label="EL map residual: embeddings")  # fmt: skip
     ax2.semilogy(x, _floor([m.map_unembedding_residual for m in ms]), "s", color="tab:purple",
@@ -168,7 +168,7 @@ def map_fit(result, path: Path) -> Path:
                        ls=":", lw=1.2,
                        label="relative gap between two seeds" if k == 0 else None)  # fmt: skip
     ax2.set_ylabel("relative residual (log scale)", fontsize=8)
-    ax2.set_title("recovered map truth → model (THEORY §4); lower is better", fontsize=9)
+    ax2.set_title("recovered map truth → model (docs/theory.md §4); lower is better", fontsize=9)
     for ax in (ax1, ax2):
         _group_models(ax, ms)
         ax.margins(y=0.2)

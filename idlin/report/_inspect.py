@@ -1,5 +1,5 @@
 """What `idlin inspect` reports: is a linear property a fact about the distribution, or about
-these coordinates? (THEORY §3, §6, §7)
+these coordinates? (docs/theory.md §3, §6, §7)
 
 Each requested property is evaluated by `idlin.properties` in both forms on the model's one
 `Analysis`, with the library's precision policy for the stored dtype (`idlin.Precision`,
@@ -27,7 +27,8 @@ from ._summary import ModelSummary, jsonable, summarise_model
 
 
 def reading(raw: PropertyResult, ident: PropertyResult) -> str:
-    """One sentence reading the raw and identifiable verdicts together (THEORY §7.3–§7.4)."""
+    """One sentence reading the raw and identifiable verdicts together (docs/theory.md
+    §7.3–§7.4)."""
     if ident.holds and raw.holds:
         verdict = "holds and is identifiable: a fact about the distribution"
     elif ident.holds:
@@ -65,7 +66,7 @@ class Inspection:
     """Everything `idlin inspect A` reports.
 
     Attributes:
-        model: sizes, effective complexity, diversity (THEORY §3).
+        model: sizes, effective complexity, diversity (docs/theory.md §3).
         properties: one `PropertyReport` per requested property.
         tol: the properties' relative tolerance (`Precision.verdict_tol`: `√ε` of the stored
             dtype unless given).

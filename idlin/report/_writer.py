@@ -1,4 +1,4 @@
-"""`report.json`, `report.md` and the figures of `idlin reproduce` (THEORY §3–§8).
+"""`report.json`, `report.md` and the figures of `idlin reproduce` (docs/theory.md §3–§8).
 
 `report.json` is the `ReproduceResult` as plain JSON (non-finite floats as the strings "inf",
 "-inf", "nan"); `report.md` shows the same numbers rounded by `fmt` (4 significant digits), so
@@ -48,7 +48,7 @@ def markdown(result, figures: list[str]) -> str:
         f"{c.steps} steps; {fmt(result.seconds)} s; jax {result.versions['jax']}, "
         f"idlin {result.versions['idlin']}.",
         "",
-        "## Ground truths (THEORY §3)",
+        "## Ground truths (docs/theory.md §3)",
         "",
     ]
     lines += _table(
@@ -57,7 +57,7 @@ def markdown(result, figures: list[str]) -> str:
     )
     if result.models:
         lines += [
-            "## Trained models against the truth (THEORY §4, §8)",
+            "## Trained models against the truth (docs/theory.md §4, §8)",
             "",
             "Rank: singular values of C above a threshold tied to each model's KL to the truth "
             "(`idlin.accuracy_rtol`); R²: least-squares map between canonical coordinates cut at "
@@ -72,7 +72,7 @@ def markdown(result, figures: list[str]) -> str:
               m.map_embedding_residual, m.map_unembedding_residual] for m in result.models],
         )  # fmt: skip
     if result.seed_pairs:
-        lines += ["## Between seeds (THEORY §8)", ""]
+        lines += ["## Between seeds (docs/theory.md §8)", ""]
         lines += _table(
             ["truth", "width", "seeds", "relative gap", "mean KL", "R² canonical"],
             [[s.experiment, s.width, f"{s.seeds[0]} vs {s.seeds[1]}", s.relative_gap,
@@ -80,12 +80,12 @@ def markdown(result, figures: list[str]) -> str:
         )  # fmt: skip
     if result.properties:
         lines += [
-            "## Linear properties of the morphology language (THEORY §6–§7)",
+            "## Linear properties of the morphology language (docs/theory.md §6–§7)",
             "",
             "On the exact truth: raw and identifiable verdict (score), the inclusion condition, "
             "the all-or-none harness over members of the truth's class (identifiable verdict "
             "constant? raw pattern over all members / over members satisfying inclusion) and the "
-            "counterexample of THEORY §7.4.",
+            "counterexample of docs/theory.md §7.4.",
             "",
         ]
         rows = []
@@ -113,7 +113,7 @@ def markdown(result, figures: list[str]) -> str:
                                              result.properties) + ".", ""]  # fmt: skip
         trained = [(p, s) for p in result.properties for s in p.trained]
         if trained:
-            lines += ["### Trained models: raw vs identifiable scores (THEORY §8)", ""]
+            lines += ["### Trained models: raw vs identifiable scores (docs/theory.md §8)", ""]
             lines += _table(
                 ["property", "side", "width", "seed", "raw score", "identifiable score"],
                 [[p.name, p.side, s.width, s.seed, s.raw_score, s.identifiable_score]

@@ -1,6 +1,6 @@
 """Sweeps: grid × seeds of (train → evaluate), seeds vectorised with `jax.vmap`, the seed axis
 sharded over local devices, grid points split over `jax.distributed` processes, results in a
-resumable SQLite store (THEORY §8). See `docs/sweeps.md`.
+resumable SQLite store (docs/theory.md §8). See `docs/sweeps.md`.
 
 Names load on first use (`idlin._lazy`), so registering `idlin sweep` on the command line
 imports no JAX."""

@@ -1,7 +1,8 @@
 """A sweep's configuration (TOML) and its grid: distributions × widths × architectures × rates.
 
 One grid point is one compiled training program; its seeds are the vectorised axis inside it
-(THEORY §8 asks whether identifiable scores agree across seeds and widths). A point is named by a
+(docs/theory.md §8 asks whether identifiable scores agree across seeds and widths). A point is
+named by a
 hash of everything that determines its results, so editing a distribution's parameters or the
 step count makes new records instead of silently reusing stale ones.
 
@@ -82,7 +83,7 @@ class GridPoint:
     Attributes:
         distribution: name of the distribution (a key of the config's `[distributions]`).
         distribution_params: that distribution's table (`kind` plus its parameters).
-        width: model width `d` (THEORY §1).
+        width: model width `d` (docs/theory.md §1).
         architecture: name of the model family.
         learning_rate: optimiser step size.
         steps: training steps per seed.

@@ -57,7 +57,7 @@ class Record:
         point_key: the grid point's key (`GridPoint.key`).
         seed: the training seed.
         config: the grid point's configuration (`GridPoint.as_dict()`), plus the seed.
-        metrics: name → value (floats or ints; THEORY §8 metrics and property scores).
+        metrics: name → value (floats or ints; docs/theory.md §8 metrics and property scores).
         created: commit time, seconds since the epoch.
         process_index: the JAX process that computed it.
     """

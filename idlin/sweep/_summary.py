@@ -1,6 +1,6 @@
 """Progress of a sweep, and its metrics aggregated over seeds: mean ± standard error, and a plot.
 
-THEORY §8's question — do identifiable scores agree across seeds and widths while raw scores
+docs/theory.md §8's question — do identifiable scores agree across seeds and widths while raw scores
 scatter? — is answered by the spread over seeds at each grid point, so each metric is reported as
 `mean ± s/√n` with `s` the sample standard deviation (ddof = 1) over the `n` seeds.
 """

@@ -8,7 +8,7 @@ comes from explicit keys of `idlin.train`'s one key schedule: `init(init_key, da
 the same numbers as an uninterrupted one and sweep seed s is seed s of
 `idlin.train.train(..., key=jax.random.key(0))`. `evaluate` runs after training on one seed's
 state (NumPy leaves) and returns the record's metrics: for trained next-token models, the one
-per-trial evaluation `truth_metrics` (THEORY §8).
+per-trial evaluation `truth_metrics` (docs/theory.md §8).
 
 Architectures are looked up by name in `_registry.py`; the built-in ones live in
 `_architectures.py`. Ground truths come from `idlin.data` (`make_truth`).

@@ -179,7 +179,7 @@ def sweep_summary(
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
     else:
-        t = Table(title="mean ± standard error over seeds (THEORY §8)")
+        t = Table(title="mean ± standard error over seeds (docs/theory.md §8)")
         for col in ("grid point", "metric", "n", "mean", "± sem"):
             t.add_column(col)
         for r in rows:

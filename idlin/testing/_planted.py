@@ -1,4 +1,4 @@
-"""Hypothesis strategies for probe sets with a planted linear property (THEORY §6).
+"""Hypothesis strategies for probe sets with a planted linear property (docs/theory.md §6).
 
 Each strategy draws a predictor (from `predictors` unless a `base` strategy is given), then
 rewrites a few of its embedding (or unembedding) rows so that the property holds exactly —
@@ -248,7 +248,8 @@ def steering_vectors(draw, *, reachable: bool) -> PlantedSteering:
     return PlantedSteering(p, v.astype(p.dtype), reachable)
 
 
-# Move sequences of THEORY §5 covering every move with few distinct widths (d, d + 2, r + 2):
+# Move sequences of docs/theory.md §5 covering every move with few distinct widths (d, d + 2, r +
+# 2):
 # each new width is a new compilation, so suites sample members from this menu.
 MEMBER_MOVES = (
     ("basis", "shift"),

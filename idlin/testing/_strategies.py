@@ -1,4 +1,4 @@
-"""Hypothesis strategies for predictors and their equivalence classes (THEORY §1–§5).
+"""Hypothesis strategies for predictors and their equivalence classes (docs/theory.md §1–§5).
 
 Values come from a drawn seed through NumPy, with controlled spectra, so that a drawn
 "rank-r" model really has numerical rank r: raw Hypothesis float arrays shrink to degenerate
@@ -70,7 +70,7 @@ def planted_predictor(
     effective_complexity: int,
     condition: float = 10.0,
 ) -> Predictor:
-    """A predictor with exactly the requested `k_f`, `k_g` and `r` (THEORY §3).
+    """A predictor with exactly the requested `k_f`, `k_g` and `r` (docs/theory.md §3).
 
     In an orthonormal basis `Q` of R^d: `E = span Q[:, :k_f]`, `U = span(Q[:, :r] ∪
     Q[:, k_f : k_f + k_g − r])`, so `dim(E ∩ U) = r` and `rank C = rank(E_bᵀ U_b) = r`; a random
@@ -149,7 +149,7 @@ def prng_keys() -> st.SearchStrategy[jax.Array]:
 
 
 class EquivalentPair(tuple):
-    """`(p, q, moves)`: q is built from p by `moves` (THEORY §5), so `p ~ q`."""
+    """`(p, q, moves)`: q is built from p by `moves` (docs/theory.md §5), so `p ~ q`."""
 
     @property
     def p(self) -> Predictor:

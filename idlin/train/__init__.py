@@ -1,4 +1,5 @@
-"""Functional training of Flax NNX next-token models, K seeds vectorised, resumable (THEORY §8).
+"""Functional training of Flax NNX next-token models, K seeds vectorised, resumable (docs/theory.md
+§8).
 
 One driver (`chunk_runner`, `run_chunks`), one key schedule (`seed_keys`, `init_key`,
 `step_key`) and one atomic checkpoint format serve both `train` and `idlin.sweep`.

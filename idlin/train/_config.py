@@ -16,7 +16,7 @@ SOURCES = ("table", "stream")
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How to train K seeds of one next-token model on a `Truth` (THEORY §8).
+    """How to train K seeds of one next-token model on a `Truth` (docs/theory.md §8).
 
     Attributes:
         architecture: "mlp" (an MLP over the context) or "transformer" (small causal transformer).

@@ -1,4 +1,5 @@
-"""The one key schedule of every training run, `idlin.train.train` and sweeps alike (THEORY §8).
+"""The one key schedule of every training run, `idlin.train.train` and sweeps alike (docs/theory.md
+§8).
 
 From a root key, seed `s` gets `seed_key = fold_in(fold_in(root, 0), s)`; from that, its
 initialisation key is `fold_in(seed_key, 0)` and the key of its step `t` (0-based: the number of

@@ -1,4 +1,5 @@
-"""The pure training step of Flax NNX next-token models, and their initialisation (THEORY §8).
+"""The pure training step of Flax NNX next-token models, and their initialisation (docs/theory.md
+§8).
 
 The fast path follows the Flax NNX examples: `nnx.split` once, then plain pytrees through
 `jax.jit`/`jax.vmap`. The step is a pure function `(state, data, key) -> (state, loss)` for one
@@ -174,7 +175,7 @@ def make_step(graphdef: nnx.GraphDef, config: TrainConfig):
     """The pure step `(state, data, key) -> (state, loss)` for ONE seed.
 
     table: batch `i ~ randint(N)`, loss `mean_i Σ_y p*(y|x_i) (log p*(y|x_i) − log p_θ(y|x_i))`
-    (the KL to the truth, THEORY §8); stream: batch `j ~ randint(M)`, loss
+    (the KL to the truth, docs/theory.md §8); stream: batch `j ~ randint(M)`, loss
     `mean_j −log p_θ(y_j|x_j)`. Update: Adam direction times `−learning_rate_at(data.hyper,
     state.step)`. Minibatches use `randint` (sampling with replacement), ~4× faster than
     `jax.random.choice(replace=False)`. The same object is returned for configurations that

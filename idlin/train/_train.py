@@ -1,4 +1,5 @@
-"""`train`: K seeds of one model trained together, resumable, with a progress bar (THEORY §8)."""
+"""`train`: K seeds of one model trained together, resumable, with a progress bar (docs/theory.md
+§8)."""
 
 from __future__ import annotations
 
