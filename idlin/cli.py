@@ -308,6 +308,11 @@ def _print_inspection(r, a: Path) -> None:
         f"{_fmt(m.log_odds_gap, '.2e')}); rank F = {m.embedding_rank}, rank Ĝ = "
         f"{m.unembedding_rank}; {'diverse' if m.diverse else 'not diverse'} (docs/theory.md §3)"
     )
+    if m.contexts < m.width:
+        _out.print(
+            f"note: N = {m.contexts} contexts < width {m.width}: identifiability is relative to "
+            "these contexts; E has dimension ≤ N and the class of equivalent models is large"
+        )
     if not r.properties:
         _out.print("no probe files given: pass --pairs, --token-pairs, --labels or --steering")
         return
