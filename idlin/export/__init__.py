@@ -4,12 +4,20 @@
 token/context names, checked against the model's own logits; `HFExport.save` writes an
 `idlin.io` predictor file. torch and transformers are optional (`pip install 'idlin[hf]'`) and
 imported only when an export runs.
+
+Names load on first use (`idlin._lazy`): registering `idlin export` imports nothing heavy.
 """
 
-from .._errors import ExportError as ExportError
-from .._errors import MissingDependencyError as MissingDependencyError
-from ._hf import HFExport as HFExport
-from ._hf import export_hf as export_hf
-from ._hf import load_hf as load_hf
-from ._inputs import read_contexts as read_contexts
-from ._inputs import read_token_ids as read_token_ids
+from .._lazy import lazy_namespace
+
+_EXPORTS = {
+    "ExportError": ".._errors",
+    "MissingDependencyError": ".._errors",
+    "HFExport": "._hf",
+    "export_hf": "._hf",
+    "load_hf": "._hf",
+    "read_contexts": "._inputs",
+    "read_token_ids": "._inputs",
+}
+
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)
