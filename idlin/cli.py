@@ -394,7 +394,8 @@ def reproduce(
     m = f"{out}/models"
     _out.print(
         f"in {result.seconds:.0f} s. Try: idlin verify {m}/morphology_truth.npz "
-        f"{m}/morphology_d{_widest(artifacts)}_seed0.npz (near-equivalent: trained), or "
+        f"{m}/morphology_d{_widest(artifacts)}_seed0.npz (a trained model against its truth: "
+        "KL both ways, its rank at the fit's threshold, canonical R²), or "
         f"idlin inspect {m}/morphology_truth.npz --pairs {out}/probes/context_pairs.tsv "
         f"--token-pairs {out}/probes/token_pairs.tsv --labels {out}/probes/labels.tsv "
         f"--steering {out}/probes/steering.txt --holdout 0 (the report's property rows)"
