@@ -116,15 +116,22 @@ def _fields(line: str) -> list[str]:
     return line.split("\t") if "\t" in line else line.split()
 
 
-def _rows(path: str | os.PathLike, kind: str, parse) -> list[tuple[int, int]]:
+def read_text_file(path: str | os.PathLike, what: str, detail: str = "") -> str:
+    """The UTF-8 text of a user's input file; a FileFormatError naming `what` was expected when
+    it is missing, a directory, unreadable or not UTF-8."""
     path = Path(path)
     if not path.is_file():
         missing = "a directory" if path.is_dir() else "no such file"
-        raise FileFormatError(f"{path}: expected a {kind} file (TSV), got {missing}")
+        raise FileFormatError(f"{path}: expected a {what} file{detail}, got {missing}")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise FileFormatError(f"{path}: expected a UTF-8 text {kind} file, got {e}") from e
+        raise FileFormatError(f"{path}: expected a UTF-8 text {what} file, got {e}") from e
+
+
+def _rows(path: str | os.PathLike, kind: str, parse) -> list[tuple[int, int]]:
+    path = Path(path)
+    text = read_text_file(path, kind, " (TSV)")
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -219,11 +226,8 @@ def read_vector(path: str | os.PathLike, *, size: int | None = None) -> np.ndarr
             Unicode digits), no numbers, or (with `size`) the wrong count.
     """
     p = Path(path)
-    if not p.is_file():
-        what = "a directory" if p.is_dir() else "missing"
-        raise FileFormatError(f"{p}: expected a vector file (numbers), got {what}")
     values = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text_file(p, "vector", " (numbers)").splitlines(), 1):
         line = line.split("#", 1)[0]
         for field in line.split():
             if not _FLOAT.fullmatch(field):

@@ -9,21 +9,13 @@ A blank line is refused rather than skipped, so that context x is always line x 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from .._errors import FileFormatError
-from .._probe_files import ascii_integer
+from .._probe_files import ascii_integer, read_text_file
 
 
 def _lines(path: str | os.PathLike, what: str) -> list[str]:
-    path = Path(path)
-    if not path.is_file():
-        got = "a directory" if path.is_dir() else "no such file"
-        raise FileFormatError(f"{path}: expected a {what} file, got {got}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise FileFormatError(f"{path}: expected a UTF-8 text {what} file, got {e}") from e
+    text = read_text_file(path, what)
     # Split on "\n" only: str.splitlines would also split a text at \x0b, \x1c, U+2028, ….
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
