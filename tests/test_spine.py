@@ -373,3 +373,20 @@ def test_the_gram_route_needs_float32_and_x64():
         idlin.analyze(_model(0), precision=idlin.Precision(decomposition="gram"))
     with pytest.raises(idlin.ConfigError, match="decomposition: expected one of"):
         idlin.Precision(decomposition="qr")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("1 2 nan", "finite decimal"), ("1 2 ３", "finite decimal"), ("1 2", "expected 3 numbers"),
+     ("# only a comment\n", "at least one number"), ("1 2 1e999", "finite numbers")],
+)  # fmt: skip
+def test_steering_vector_files_are_read_strictly(tmp_path, text, match):
+    f = tmp_path / "v.txt"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(idlin.FileFormatError, match=match):
+        idlin.io.read_vector(f, size=3)
+    good = tmp_path / "good.txt"
+    good.write_text("# v\n1.5 -2e-3\n.25\n", encoding="utf-8")
+    np.testing.assert_array_equal(idlin.io.read_vector(good, size=3), [1.5, -2e-3, 0.25])
+    with pytest.raises(idlin.FileFormatError, match="a directory"):
+        idlin.io.read_vector(tmp_path)
