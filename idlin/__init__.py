@@ -10,6 +10,7 @@ from ._analysis import analyze as analyze
 from ._analysis import spectral_gap as spectral_gap
 from ._audit import Audit as Audit
 from ._audit import audit as audit
+from ._audit import report_card as report_card
 from ._classes import MOVES as MOVES
 from ._classes import random_invertible as random_invertible
 from ._classes import sample_equivalent as sample_equivalent
