@@ -10,7 +10,6 @@ precision policy's equivalence tolerance, and its change is recomputed eagerly.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -130,9 +129,11 @@ class Audit:
 
     def __str__(self) -> str:
         N, V, d = self.shape
-        value = self.value if not isinstance(self.value, dict) else "{" + ", ".join(
-            f"{k}: {v:.6g}" for k, v in self.value.items()
-        ) + "}"
+        value = (
+            self.value
+            if not isinstance(self.value, dict)
+            else "{" + ", ".join(f"{k}: {v:.6g}" for k, v in self.value.items()) + "}"
+        )
         value = f"{value:.6g}" if isinstance(value, float) else value
         head = (
             f"Audit (docs/theory.md §9) on N={N}, V={V}, d={d}: m(p) = {value}; "
@@ -221,7 +222,9 @@ def _evaluate(measure, F, G):
         ) from e
     leaves = jax.tree_util.tree_leaves(out)
     if not leaves:
-        raise ArgumentError("measure: expected a scalar or a pytree of scalars, got an empty pytree")
+        raise ArgumentError(
+            "measure: expected a scalar or a pytree of scalars, got an empty pytree"
+        )
     names = _leaf_names(out)
     values = []
     for name, x in zip(names, leaves, strict=True):
@@ -313,7 +316,9 @@ def audit(
         {'basis': '✗', 'shift': '✓'}
     """
     if not callable(measure):
-        raise ArgumentError(f"measure: expected a callable measure(F, G), got {type(measure).__name__}")
+        raise ArgumentError(
+            f"measure: expected a callable measure(F, G), got {type(measure).__name__}"
+        )
     a = as_analysis("p", p)
     unknown = [g for g in generators if g not in GENERATORS]
     if isinstance(generators, str) or unknown or not generators:
@@ -335,25 +340,32 @@ def audit(
     N, d = F.shape
     V = G.shape[0]
     dtype = F.dtype
-    out, names, m0_host = _evaluate(measure, F, G)
-    mvec = _vectorise(measure, dtype)
-    jmvec = jax.jit(mvec, compiler_options=compiler_options_for(N, V, d))  # the witnesses' changes are recomputed outside the search program
-    b = base_of(a)
-    m0 = jnp.asarray(m0_host, dtype)
+    _, names, m0_host = _evaluate(measure, F, G)
     L = len(names)
+    mvec = _vectorise(measure, dtype)
+    options = compiler_options_for(N, V, d)
+    cache = (measure, str(dtype), L, tuple(sorted((options or {}).items())))
+    b = base_of(a)
+    # The witnesses' changes are recomputed outside the search programs.
+    jmvec = _cached((*cache, "m"), lambda: jax.jit(mvec, compiler_options=options))
+    m0 = jnp.asarray(m0_host, dtype)
 
     # -- local test at p (and at the zero-padded model, when the measure takes that width)
-    options = compiler_options_for(N, V, d)
+    def make_local():
+        return jax.jit(
+            lambda b: relative_derivatives(*tangent_gradients(mvec, b), b.F, b.G),
+            compiler_options=options,
+        )
 
-    @functools.partial(jax.jit, compiler_options=options)
-    def local(b):
-        return relative_derivatives(*tangent_gradients(mvec, b), b.F, b.G)
+    def make_local_widening():
+        def local_widening(F, G):
+            grads, full, _ = widening_gradients(mvec, F, G, extra)
+            return relative_derivatives(grads, full, F, G)[0]
 
-    @functools.partial(jax.jit, compiler_options=options)
-    def local_widening(F, G):
-        grads, full, _ = widening_gradients(mvec, F, G, extra)
-        return relative_derivatives(grads, full, F, G)[0]
+        return jax.jit(local_widening, compiler_options=options)
 
+    local = _cached((*cache, "local"), make_local)
+    local_widening = _cached((*cache, "widen", extra), make_local_widening)
     rel, sens = local(b)
     widen_note = _takes_width(mvec, N, V, d + extra, dtype)
     if not widen_note and any(g in generators for g in WIDENING):
@@ -373,26 +385,41 @@ def audit(
             records[name] = [_not_applicable(name, leaf, widen_note) for leaf in names]
             continue
         runs = _search_one(
-            name, mvec, b, m0, scale, keys[name], eq_tol, leaves=L, starts=starts,
+            (*cache, name), mvec, b, m0, scale, keys[name], eq_tol, leaves=L, starts=starts,
             steps=budget, extra=extra, learning_rate=learning_rate,
             max_condition=max_condition, reach=reach, compiler_options=options,
         )  # fmt: skip
         padded = name in WIDENING
         records[name] = [
             _leaf_record(
-                name, i, leaf, runs, b, q, jmvec, m0_host, scale, rel[name][i], tol, eq_tol,
+                name,
+                i,
+                leaf,
+                runs,
+                b,
+                q,
+                jmvec,
+                m0_host,
+                scale,
+                rel[name][i],
+                tol,
+                eq_tol,
                 padded,
-            )  # fmt: skip
+            )
             for i, leaf in enumerate(names)
         ]
 
     leaves = {leaf: {g: records[g][i] for g in generators} for i, leaf in enumerate(names)}
-    summary = {g: max(records[g], key=lambda r: (r.applicable, r.relative_change)) for g in generators}
+    summary = {
+        g: max(records[g], key=lambda r: (r.applicable, r.relative_change)) for g in generators
+    }
     for g in generators:
         if all(r.applicable for r in records[g]):
             inv = all(r.invariant for r in records[g])
             summary[g] = dataclasses.replace(summary[g], invariant=inv)
-    value = float(m0_host[0]) if names == [""] else dict(zip(names, map(float, m0_host), strict=True))
+    value = (
+        float(m0_host[0]) if names == [""] else dict(zip(names, map(float, m0_host), strict=True))
+    )
     return Audit(
         value=value,
         generators=summary,
@@ -405,12 +432,34 @@ def audit(
     )
 
 
+# Compiled programs per (measure, dtype, leaves, options, kind): auditing the same measure again
+# (e.g. on every example of a Hypothesis test) reuses them; jit caches each shape inside.
+_PROGRAMS: dict = {}
+_MAX_PROGRAMS = 64
+
+
+def _cached(key, make):
+    try:
+        hash(key)
+    except TypeError:  # an unhashable measure: compile afresh
+        return make()
+    if key not in _PROGRAMS:
+        if len(_PROGRAMS) >= _MAX_PROGRAMS:
+            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+        _PROGRAMS[key] = make()
+    return _PROGRAMS[key]
+
+
 def _not_applicable(name: str, leaf: str, note: str) -> GeneratorAudit:
     return GeneratorAudit(name, False, None, None, 0.0, 0.0, None, None, leaf, note)
 
 
-def _search_one(name, mvec, b, m0, scale, key, eq_tol, **options):
-    program = make_search(name, mvec, **options)
+def _search_one(cache, mvec, b, m0, scale, key, eq_tol, **options):
+    name = cache[-1]
+    program = _cached(
+        (*cache, tuple(sorted((k, str(v)) for k, v in options.items()))),
+        lambda: make_search(name, mvec, **options),
+    )
     out = program(key, b, m0, jnp.asarray(scale, b.F.dtype), jnp.asarray(eq_tol, b.F.dtype))
     return tuple(np.asarray(x) for x in out)
 
@@ -419,7 +468,9 @@ def _leaf_record(name, i, leaf, runs, b, q, mvec, m0, scale, derivative, tol, eq
     _, _, F_w, G_w, valid = runs
     found = [(F_w[i], G_w[i])]
     if padded is not None:  # the zero-padded model is itself a member (θ = 0)
-        found.append(tuple(np.asarray(x) for x in pad_model(b.F, b.G, F_w.shape[-1] - b.F.shape[1])))
+        found.append(
+            tuple(np.asarray(x) for x in pad_model(b.F, b.G, F_w.shape[-1] - b.F.shape[1]))
+        )
     note = "" if valid[i] else "no run of the search passed the equivalence check"
     return _decide(name, leaf, found, mvec, q, i, m0, scale, derivative, tol, eq_tol, note)
 
@@ -474,7 +525,10 @@ def _decide(name, leaf, found, mvec, q, i, m0, scale, derivative, tol, eq_tol, n
 def _shrink(mvec, a, q, m0, scale, names, tol, eq_tol):
     r = int(a.effective_complexity)
     if r == 0:
-        return [_not_applicable("shrink", leaf, "effective complexity 0: no minimal model") for leaf in names]
+        return [
+            _not_applicable("shrink", leaf, "effective complexity 0: no minimal model")
+            for leaf in names
+        ]
     why = _takes_width(mvec, a.num_contexts, a.vocab_size, r, a.dtype)
     if why:
         return [_not_applicable("shrink", leaf, why) for leaf in names]
@@ -484,4 +538,3 @@ def _shrink(mvec, a, q, m0, scale, names, tol, eq_tol):
         _decide("shrink", leaf, found, mvec, q, i, m0, scale, None, tol, eq_tol)
         for i, leaf in enumerate(names)
     ]
-

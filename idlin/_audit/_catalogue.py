@@ -178,9 +178,13 @@ def default_probes(
         pairs = perm[: 2 * (N // 2)].reshape(-1, 2)
     pairs = np.asarray(pairs, dtype=np.int32)
     if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) < 3:
-        raise ProbeError(f"pairs: expected at least 3 context pairs (m, 2), got shape {pairs.shape}")
+        raise ProbeError(
+            f"pairs: expected at least 3 context pairs (m, 2), got shape {pairs.shape}"
+        )
     if pairs.min() < 0 or pairs.max() >= N:
-        raise ProbeError(f"pairs: expected context indices in [0, {N}), got {pairs.min()}…{pairs.max()}")
+        raise ProbeError(
+            f"pairs: expected context indices in [0, {N}), got {pairs.min()}…{pairs.max()}"
+        )
     labels = np.where(rng.permutation(N) < N // 2, 1.0, -1.0)
     delta = rng.normal(size=V)
     delta -= delta.mean()
@@ -257,19 +261,14 @@ def build(name: str, pr: Probes) -> Measure:
         "identifiable_margin": lambda F, G: probe_margin(log_odds(F, G), labels),
         "raw_steering": lambda F, G: distance_from_span(delta, centred(G)),
         "identifiable_steering": lambda F, G: distance_from_span(delta, log_odds(F, G).T),
-        "raw_faithfulness": faithfulness(
-            lambda F, G: F, lambda pred, F, G: pred @ centred(G).T
-        ),
+        "raw_faithfulness": faithfulness(lambda F, G: F, lambda pred, F, G: pred @ centred(G).T),
         "identifiable_faithfulness": faithfulness(log_odds, lambda pred, F, G: pred),
-        "mcca_embeddings": lambda F, G: jnp.mean(
-            cca_kernel(F, Fr, 0.0, _rtol(F))[0]
-        ),
+        "mcca_embeddings": lambda F, G: jnp.mean(cca_kernel(F, Fr, 0.0, _rtol(F))[0]),
         "mcca_unembeddings": lambda F, G: jnp.mean(cca_kernel(G, Gr, 0.0, _rtol(G))[0]),
         "cka_embeddings": lambda F, G: linear_cka(F, Fr),
         "d_rep_second": rep(False),
         "d_rep_first": rep(True),
-        "d_logit": lambda F, G: jnp.sum(jnp.square(log_odds(F, G) - log_odds(Fr, Gr)))
-        / F.shape[0],
+        "d_logit": lambda F, G: jnp.sum(jnp.square(log_odds(F, G) - log_odds(Fr, Gr))) / F.shape[0],
         "m_svd": lambda F, G: jnp.mean(
             _msvd_kernel(F, G, Fr, Gr, jnp.asarray(pr.pivot), jnp.asarray(pr.tokens))[0]
         ),

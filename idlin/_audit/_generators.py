@@ -1,4 +1,4 @@
-"""The generators of a predictor's equivalence class, as parametrised members (docs/theory.md §5, §9).
+"""The generators of a predictor's class as parametrised members (docs/theory.md §5, §9).
 
 Each generator of §9 is one family `θ ↦ (F_θ, G_θ)` of members of p's class, shared by the local
 test (its tangent direction at θ = 0) and the global search (ascent over θ):

@@ -22,7 +22,6 @@ import jax.numpy as jnp
 from .._gap import gap_kernel
 from ._generators import Base, member, shapes
 
-
 # XLA options for small models, where compiling dominates: cheaper CPU code generation, the
 # same arithmetic (measured: compile time about halved for a scan of Adam steps).
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
