@@ -94,11 +94,15 @@ def make_search(
             # A member where m is not finite contributes no direction (it is never a witness).
             ok = jnp.isfinite(delta)
             grad = jax.tree_util.tree_map(lambda g: jnp.where(ok & jnp.isfinite(g), g, 0), grad)
-            updates, state = opt.update(grad, state, theta)
+            # optax mixes Python floats with int32 step counts (bias correction).
+            with jax.numpy_dtype_promotion("standard"):
+                updates, state = opt.update(grad, state, theta)
             return (optax.apply_updates(theta, updates), state, best, best_theta), None
 
         best0 = -jnp.ones((), m0.dtype)
-        carry = (theta0, opt.init(theta0), best0, theta0)
+        with jax.numpy_dtype_promotion("standard"):
+            state0 = opt.init(theta0)
+        carry = (theta0, state0, best0, theta0)
         (theta, _, best, best_theta), _ = jax.lax.scan(step, carry, None, length=steps)
         _, best_theta = keep(best, best_theta, theta, change(theta))
         return best_theta

@@ -65,7 +65,7 @@ def assert_identifiable(
         >>> p = idlin.Predictor(np.random.default_rng(0).normal(size=(6, 3)),
         ...                     np.random.default_rng(1).normal(size=(5, 3)))
         >>> def c_norm(F, G):
-        ...     return jnp.linalg.norm(F @ (G - G.mean(0)).T)
+        ...     return jnp.linalg.norm(F @ (G - G.mean(0, keepdims=True)).T)
         >>> _ = assert_identifiable(c_norm, p, generators=("basis", "shift"), budget=10)
     """
     key = jax.random.key(0) if key is None else key
