@@ -335,6 +335,10 @@ from .sweep.cli import register as _register_sweep  # noqa: E402
 
 _register_sweep(app)
 
+from ._audit_cli import register as _register_audit  # noqa: E402
+
+_register_audit(app)
+
 
 def main() -> None:
     """Console-script entry point (`idlin = "idlin.cli:main"`): float64 on, then the app."""
