@@ -51,6 +51,15 @@ EXPECTED: dict[str, tuple[str, ...]] = {
 }
 
 
+# Where the audit and docs/theory.md §9.5 disagree, and why (see docs/report_card.md).
+DISAGREEMENTS: dict[str, dict[str, str]] = {
+    "d_rep_first": {
+        "shrink": "audited on a diverse model (r = d): shrinking keeps the width and is a basis "
+        "change there, which changes d_rep(p, ref); the theory's n/a assumes d > r",
+    },
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class CardRow:
     """One measure's audit: `verdicts` per generator, `changes` the largest relative change
@@ -63,6 +72,7 @@ class CardRow:
     expected: dict[str, str]
     model: str
     audit: Audit
+    audit_model: Predictor
 
     @property
     def disagreements(self) -> list[str]:
@@ -204,6 +214,7 @@ def report_card(
                 expected=dict(zip(GENERATORS, EXPECTED[name], strict=True)),
                 model=where,
                 audit=result,
+                audit_model=model,
             )
         )
     return ReportCard(
