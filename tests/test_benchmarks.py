@@ -115,3 +115,14 @@ def test_spine_benchmark_quick(tmp_path):
     vm = doc["vmap_analyze_8_seeds"]
     assert vm["max_relative_difference"] < 1e-4 and vm["ratio_wall"] > 0
     assert set(doc["load_average_1min"]) == {"start", "end"} and isinstance(doc["quiet"], bool)
+
+
+def test_audit_benchmark_quick(tmp_path):
+    doc = run_quick("audit", tmp_path)
+    assert doc["verdicts"]["basis"] == "✗" and doc["verdicts"]["shift"] == "✓"
+    assert set(doc["search"]) == {
+        "basis", "shift", "invisible_embedding", "invisible_unembedding",
+        "widen_embedding", "widen_unembedding",
+    }  # fmt: skip
+    assert doc["search"]["basis"]["witness_gap"] <= 1e-4
+    assert {"start", "end"} <= set(doc["load_average_1min"])
