@@ -28,7 +28,7 @@ def files(tmp_path_factory):
 
 
 def test_raw_cosine_is_not_invariant_and_reported_as_json(files):
-    root, F, G, _, _ = files
+    root, F, _, _, _ = files
     proc = run_idlin(
         "audit", str(root / "m.npz"), "--measure", "raw_cosine", "--pairs",
         str(root / "pairs.tsv"), "--budget", "10", "--starts", "2", "--json",
