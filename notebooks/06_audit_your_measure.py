@@ -178,28 +178,36 @@ print(f"{len(card.rows)} measures audited; disagreements with THEORY §9.5: "
 
 # %%
 generators = list(card.rows[0].verdicts)
-values = np.full((len(card.rows), len(generators)), np.nan)
+change = plt.get_cmap("Reds")
+rgba = np.zeros((len(card.rows), len(generators), 4))
 for i, row in enumerate(card.rows):
     for j, g in enumerate(generators):
-        if row.verdicts[g] == "✗":
-            values[i, j] = np.log10(max(row.changes[g], 1e-16))
-        elif row.verdicts[g] == "✓":
-            values[i, j] = -16.0
-fig, ax = plt.subplots(figsize=(9, 0.42 * len(card.rows) + 1.8))
-im = ax.imshow(values, cmap="magma_r", vmin=-16, vmax=0.5, aspect="auto")
+        v = row.verdicts[g]
+        if v == "✗":  # shade by log10 of the relative change, from 1e-6 (light) to 1 (dark)
+            level = (np.log10(max(row.changes[g], 1e-6)) + 6.0) / 6.0
+            rgba[i, j] = change(0.35 + 0.65 * min(level, 1.0))
+        else:
+            rgba[i, j] = (0.80, 0.92, 0.80, 1.0) if v == "✓" else (0.85, 0.85, 0.85, 1.0)
+fig, ax = plt.subplots(figsize=(10, 0.42 * len(card.rows) + 2.2))
+ax.imshow(rgba, aspect="auto")
 for i, row in enumerate(card.rows):
     for j, g in enumerate(generators):
-        ax.text(j, i, row.verdicts[g], ha="center", va="center", fontsize=9,
-                color="white" if row.verdicts[g] == "✗" else "black")  # fmt: skip
-ax.set_xticks(range(len(generators)), [g.replace("_", "\n") for g in generators], fontsize=8)
+        v = row.verdicts[g]
+        text = f"✗ {row.changes[g]:.0e}" if v == "✗" else v
+        ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                color="white" if v == "✗" else "black")  # fmt: skip
+ax.set_xticks(range(len(generators)), [g.replace("_", " ") for g in generators], fontsize=8,
+              rotation=25, ha="right")  # fmt: skip
 ax.set_yticks(range(len(card.rows)), [r.description for r in card.rows], fontsize=8)
 ax.set_xlabel("generator of the equivalence class (THEORY §5, §9)")
 ax.set_ylabel("measure")
-ax.set_title("Report card: ✓ invariant, ✗ changed by a verified equivalent member")
-cb = fig.colorbar(im, ax=ax)
-cb.set_label("log₁₀ relative change found (✓ drawn at −16)")
-ax.plot([], [], "s", color="black", label="✗: colour = size of the change")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8, frameon=False)
+ax.set_title(
+    "Report card: ✓ invariant, ✗ changed by a verified equivalent member (relative change)"
+)
+for label, colour in (("✓ invariant", (0.80, 0.92, 0.80)), ("✗ not invariant", change(0.8)),
+                      ("n/a other width", (0.85, 0.85, 0.85))):  # fmt: skip
+    ax.plot([], [], "s", color=colour, markersize=9, label=label)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, fontsize=8, frameon=False)
 fig.tight_layout()
 out = Path(tempfile.mkdtemp()) if TINY else Path("..") / "docs" / "figures"
 out.mkdir(parents=True, exist_ok=True)
