@@ -335,7 +335,7 @@ from .sweep.cli import register as _register_sweep  # noqa: E402
 
 _register_sweep(app)
 
-from ._audit_cli import register as _register_audit  # noqa: E402
+from ._audit.cli import register as _register_audit  # noqa: E402
 
 _register_audit(app)
 

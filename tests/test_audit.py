@@ -316,3 +316,14 @@ def test_assert_identifiable_fails_inside_given_with_generator_and_witness():
     assert err.generator == "basis" and err.witness is not None
     F0 = np.asarray(err.audit.generators["basis"].witness.embeddings)[0]
     assert err.change > 0 and np.isfinite(F0).all()
+
+
+@pytest.mark.parametrize(
+    "module", ["idlin._audit._audit", "idlin._audit._card", "idlin.testing._audit"]
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

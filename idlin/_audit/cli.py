@@ -47,19 +47,19 @@ def audit(
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
     """Is a measure of this model identifiable? Audit it along every generator of its class."""
-    from .cli import EXIT_NOT_EQUIVALENT, EXIT_OK, _user_errors
+    from ..cli import EXIT_NOT_EQUIVALENT, EXIT_OK, _user_errors
 
     with _user_errors(debug):
         import jax
         import numpy as np
 
-        from . import io
-        from ._analysis import analyze
-        from ._audit import MEASURES
+        from .. import io
+        from .._analysis import analyze
+        from .._errors import ConfigError, IncompatibleError
+        from .._precision import Precision
+        from . import MEASURES
         from ._audit import audit as run
-        from ._audit._catalogue import build, default_probes
-        from ._errors import ConfigError, IncompatibleError
-        from ._precision import Precision
+        from ._catalogue import build, default_probes
 
         if measure not in MEASURES:
             raise ConfigError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
