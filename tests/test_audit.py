@@ -327,3 +327,31 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_assert_identifiable_as_a_ready_strategy_driven_test():
+    strategy = predictors(shapes=((9, 7, 3),), diverse=False)
+    assert_identifiable(_c_norm, predictors=strategy, generators=("basis",), budget=5, starts=1,
+                        max_examples=2)  # fmt: skip
+    with pytest.raises(NotIdentifiable, match="'invisible_embedding'"):
+        assert_identifiable(
+            _raw_norm, predictors=strategy, generators=("invisible_embedding",), budget=5,
+            starts=1, max_examples=2,
+        )  # fmt: skip
+    with pytest.raises(idlin.ArgumentError, match="exactly one"):
+        assert_identifiable(_c_norm)
+
+
+def test_float32_models_are_audited_at_float32_tolerances():
+    p64 = _model("nondiverse")
+    p = idlin.Predictor(
+        np.asarray(p64.embeddings, np.float32), np.asarray(p64.unembeddings, np.float32)
+    )
+    pr = default_probes(p)
+    gens = ("basis", "shift", "invisible_embedding")
+    inv = idlin.audit(build("d_logit", pr), p, key=KEY, generators=gens, **SMALL)
+    assert inv.invariant and inv.tol == pytest.approx(np.sqrt(np.finfo(np.float32).eps))
+    cos = idlin.audit(build("raw_cosine", pr), p, key=KEY, generators=gens, **SMALL)
+    assert cos.verdicts() == {"basis": "✗", "shift": "✓", "invisible_embedding": "✗"}
+    assert cos.equivalence_tol == 1e-4
+    assert cos.generators["basis"].witness_gap <= 1e-4

@@ -111,6 +111,7 @@ def make_search(
         F1, G1 = build(theta, b)
         m1 = mvec(F1, G1)
         frob, ref, _, _ = gap_kernel(b.F, b.G, F1, G1, block=1, frobenius_only=True)
+        frob, ref = frob.astype(m0.dtype), ref.astype(m0.dtype)  # float64 for float32 models
         gap = jnp.where(ref > 0, frob / jnp.where(ref > 0, ref, 1), jnp.inf)
         return jnp.abs(m1[leaf] - m0[leaf]) / scale[leaf], gap
 

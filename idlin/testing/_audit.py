@@ -13,6 +13,7 @@ from typing import Any
 import jax
 
 from .._audit import GENERATORS, Audit, audit
+from .._errors import ArgumentError
 from .._predictor import Predictor
 
 
@@ -30,14 +31,16 @@ class NotIdentifiable(AssertionError):
 
 def assert_identifiable(
     measure: Callable[[jax.Array, jax.Array], Any],
-    predictor: Predictor,
+    predictor: Predictor | None = None,
     *,
+    predictors: Any = None,
     generators: Sequence[str] = GENERATORS,
     key: jax.Array | None = None,
     budget: int = 50,
     starts: int = 4,
     tol: float | None = None,
-) -> Audit:
+    max_examples: int = 5,
+) -> Audit | None:
     """Assert that `measure(F, G)` is constant on `predictor`'s class along `generators`.
 
     Runs `idlin.audit` (docs/theory.md §9: the §9.1 gradients, then the optax search, witnesses
@@ -45,7 +48,9 @@ def assert_identifiable(
 
     Args:
         measure: `measure(F, G)` → scalar or pytree of scalars (JAX-traceable).
-        predictor: the model (e.g. drawn from `idlin.testing.predictors()`).
+        predictor: the model (e.g. drawn from `idlin.testing.predictors()` in your `@given`).
+        predictors: instead of `predictor`, a Hypothesis strategy of predictors: then this is a
+            ready strategy-driven test (`max_examples` examples, shrinking on failure).
         generators: the generators that must leave the measure unchanged (default: all; a
             generator that does not apply, e.g. widening a fixed-width measure, passes).
         key: PRNG key of the search (default `jax.random.key(0)`: deterministic, as Hypothesis
@@ -53,9 +58,10 @@ def assert_identifiable(
         budget, starts, tol: passed to `idlin.audit`.
 
     Returns:
-        The `Audit` when every generator is invariant.
+        The `Audit` when every generator is invariant (None with `predictors=`).
 
     Raises:
+        ArgumentError: neither or both of `predictor` and `predictors` given.
         NotIdentifiable (an AssertionError): names the generator, the change, and the witness
             member (its width and relative gap); the witness is on the exception.
 
@@ -68,6 +74,27 @@ def assert_identifiable(
         ...     return jnp.linalg.norm(F @ (G - G.mean(0, keepdims=True)).T)
         >>> _ = assert_identifiable(c_norm, p, generators=("basis", "shift"), budget=10)
     """
+    options = {"generators": generators, "key": key, "budget": budget, "starts": starts, "tol": tol}
+    if (predictor is None) == (predictors is None):
+        raise ArgumentError(
+            "assert_identifiable: expected exactly one of predictor (a Predictor) and "
+            "predictors (a Hypothesis strategy of them)"
+        )
+    if predictors is not None:
+        from hypothesis import HealthCheck, given, settings
+
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(q=predictors)
+        def each(q):
+            assert_identifiable(measure, q, **options)
+
+        each()
+        return None
     key = jax.random.key(0) if key is None else key
     result = audit(
         measure, predictor, key=key, budget=budget, starts=starts, tol=tol, generators=generators
