@@ -188,7 +188,7 @@ for i, row in enumerate(card.rows):
             rgba[i, j] = change(0.35 + 0.65 * min(level, 1.0))
         else:
             rgba[i, j] = (0.80, 0.92, 0.80, 1.0) if v == "✓" else (0.85, 0.85, 0.85, 1.0)
-fig, ax = plt.subplots(figsize=(10, 0.42 * len(card.rows) + 2.2))
+fig, ax = plt.subplots(figsize=(11, 0.36 * len(card.rows) + 2.0))
 ax.imshow(rgba, aspect="auto")
 for i, row in enumerate(card.rows):
     for j, g in enumerate(generators):
@@ -201,13 +201,12 @@ ax.set_xticks(range(len(generators)), [g.replace("_", " ") for g in generators],
 ax.set_yticks(range(len(card.rows)), [r.description for r in card.rows], fontsize=8)
 ax.set_xlabel("generator of the equivalence class (THEORY §5, §9)")
 ax.set_ylabel("measure")
-ax.set_title(
-    "Report card: ✓ invariant, ✗ changed by a verified equivalent member (relative change)"
-)
+ax.set_title("Report card (THEORY §9.5): ✗ = changed by a verified equivalent member", fontsize=10)
 for label, colour in (("✓ invariant", (0.80, 0.92, 0.80)), ("✗ not invariant", change(0.8)),
                       ("n/a other width", (0.85, 0.85, 0.85))):  # fmt: skip
     ax.plot([], [], "s", color=colour, markersize=9, label=label)
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, fontsize=8, frameon=False)
+below = -0.12 - 1.2 / len(card.rows)  # under the rotated tick labels
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, below), ncol=3, fontsize=8, frameon=False)
 fig.tight_layout()
 out = Path(tempfile.mkdtemp()) if TINY else Path("..") / "docs" / "figures"
 out.mkdir(parents=True, exist_ok=True)
