@@ -42,7 +42,9 @@ class GeneratorAudit:
         derivative: relative norm of the §9.1 gradient (None for shrink or when not
             applicable; NaN when m is not differentiable at p).
         max_change: the largest verified `|m(member) − m(p)|` found.
-        relative_change: `max_change / scale`, `scale = max(|m(p)|, ‖∇_F‖‖F‖ + ‖∇_G‖‖G‖)`.
+        relative_change: `max_change / scale`, `scale = max(|m(p)|, ‖∇_F‖_F s_F + ‖∇_G‖_F s_G)`
+            with `s_F`, `s_G` the RMS row norms of F and G (the change when every row moves
+            by its own size, to first order).
         witness: an equivalent `Predictor` realising `max_change` when not invariant, else None.
         witness_gap: the witness' relative gap `‖C_p − C_w‖_F/‖C_p‖_F` (docs/theory.md §2).
         leaf: the measure's leaf this record is about ("" for a scalar measure).
@@ -276,7 +278,8 @@ def audit(
        equivalence_rtol(dtype)` (docs/theory.md §3.1); its change is recomputed eagerly.
 
     A generator is invariant when its relative derivative and its largest verified change
-    relative to `scale = max(|m(p)|, ‖∇_F‖‖F‖ + ‖∇_G‖‖G‖)` are both ≤ `tol`. A zero derivative is
+    relative to `scale = max(|m(p)|, ‖∇_F‖_F s_F + ‖∇_G‖_F s_G)` (`s_F`, `s_G`: RMS row
+    norms of F, G) are both ≤ `tol`. A zero derivative is
     necessary, not sufficient: the search decides. Widening (shrink) is "not applicable" when m
     cannot be traced at width d + extra (r). Two-model measures close over the reference:
     `audit(lambda F, G: m(F, G, F_ref, G_ref), p, key=...)` (docs/theory.md §9.4).

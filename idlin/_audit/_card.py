@@ -112,8 +112,8 @@ class ReportCard:
         intro = (
             f"Audited on a model with N={N}, V={V}, d={d}, k_f={kf}, k_g={kg}, r={r} (float64), "
             f"{self.starts} starts × {self.budget} Adam steps per generator; ✗ shows the largest "
-            "relative change `|Δm|/max(|m|, ‖∇_F‖‖F‖+‖∇_G‖‖G‖)` realised by a verified "
-            "equivalent member (gap ≤ 1e-8)."
+            "relative change `|Δm|/max(|m|, ‖∇_F‖s_F+‖∇_G‖s_G)` (s: RMS row norms) realised by "
+            "a verified equivalent member (gap ≤ 1e-8)."
         )
         return intro + "\n\n" + "\n".join(lines) + "\n"
 

@@ -73,8 +73,10 @@ def _ratio(num, den):
 
 
 def relative_derivatives(grads, full, F, G):
-    """Relative derivative per generator and leaf (module docstring), and the sensitivity
-    `‖∇_F‖‖F‖ + ‖∇_G‖‖G‖` per leaf."""
+    """Relative derivative per generator and leaf (module docstring), and the per-row
+    sensitivity `‖∇_F‖_F·‖F‖_F/√N + ‖∇_G‖_F·‖G‖_F/√V` per leaf: the first-order change of m
+    when every row moves by its RMS size (the unit of `Audit`'s relative changes; unlike the
+    whole-model norm it does not grow with N for a measure that reads a few rows)."""
     nF, nG = jnp.linalg.norm(F), jnp.linalg.norm(G)
     sqrt_v = jnp.sqrt(jnp.asarray(G.shape[0], F.dtype))
     gF, gG = full
@@ -92,4 +94,5 @@ def relative_derivatives(grads, full, F, G):
         parts = parts if isinstance(parts, tuple) else (parts,)
         sq = sum(jnp.square(_norm(g) * u) for g, u in zip(parts, units[name], strict=True))
         out[name] = _ratio(jnp.sqrt(sq), sens)
-    return out, sens
+    sqrt_n = jnp.sqrt(jnp.asarray(F.shape[0], F.dtype))
+    return out, _norm(gF) * nF / sqrt_n + _norm(gG) * nG / sqrt_v
