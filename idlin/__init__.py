@@ -21,6 +21,10 @@ _EXPORTS: dict[str, str] = {
     "analyze": "._analysis",
     "spectral_gap": "._analysis",
     "Precision": "._precision",
+    # the symmetry audit of any measure (§9)
+    "Audit": "._audit",
+    "audit": "._audit",
+    "report_card": "._audit",
     "Comparison": "._compare",
     "Evaluation": "._compare",
     "compare": "._compare",
@@ -95,6 +99,9 @@ if TYPE_CHECKING:  # the eager imports, for type checkers only
     from ._analysis import Analysis as Analysis
     from ._analysis import analyze as analyze
     from ._analysis import spectral_gap as spectral_gap
+    from ._audit import Audit as Audit
+    from ._audit import audit as audit
+    from ._audit import report_card as report_card
     from ._classes import MOVES as MOVES
     from ._classes import random_invertible as random_invertible
     from ._classes import sample_equivalent as sample_equivalent

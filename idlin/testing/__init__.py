@@ -3,6 +3,8 @@
 from idlin.testing import predictors, equivalent_pairs
 """
 
+from ._audit import NotIdentifiable as NotIdentifiable
+from ._audit import assert_identifiable as assert_identifiable
 from ._planted import MEMBER_MOVES as MEMBER_MOVES
 from ._planted import PlantedLabels as PlantedLabels
 from ._planted import PlantedPairs as PlantedPairs

@@ -1,0 +1,317 @@
+"""The field's measures as JAX functions `m(F, G)`, ready for `audit` (docs/theory.md §9.5).
+
+Each entry builds a measure from fixed probes (context pairs, labels, a log-odds direction, a
+reference model), closed over as constants, so that it works at any width unless its definition
+ties it to one (`d_rep`). They are small jnp versions written for differentiation; where
+`idlin.metrics` has a traceable kernel it is reused (`cca_kernel`, `rep_kernel`,
+`_msvd_embedding`). Definitions (all on the stored `F`, `G`; `Ĝ = G − 1ḡᵀ`, `C = F Ĝᵀ`):
+
+- `raw_cosine`: cosine of `f(b₁) − f(a₁)` and `f(b₂) − f(a₂)`.
+- `embedding_norm`: `‖f(x₀)‖`.
+- `raw_parallelism` / `identifiable_parallelism`: `σ₂/σ₁` of the stacked differences
+  `f(bᵢ) − f(aᵢ)` / `C[bᵢ,:] − C[aᵢ,:]` (docs/theory.md §6), 0 when all are parallel.
+- `raw_margin` / `identifiable_margin`: a continuous surrogate of the probe margin: fit the
+  minimum-norm least-squares probe `(w, b)` of ±1 labels on the points (`f(x)` / `C[x,:]`) and
+  report `min_x ℓ(x)(wᵀx + b)/‖w‖` (the geometric margin of that probe; positive iff it
+  separates).
+- `raw_steering` / `identifiable_steering`: distance of a fixed centred log-odds direction `δ`
+  from what steering can reach, `‖δ − Π δ‖/‖δ‖` with `Π` the projector onto `col Ĝ` / onto
+  `rowspace C` (0 iff `δ` is reachable, docs/theory.md §6).
+- `raw_faithfulness` / `identifiable_faithfulness`: relational faithfulness, scored by its
+  continuous companion (docs/theory.md §6.3): fit `f(t) ≈ A f(s) + b` by minimum-norm least
+  squares on training pairs, decode the held-out predictions through `Ĝ` and report the mean KL
+  from the model's own next-token distribution at the targets; identifiable: the same on rows of C.
+- `mcca_embeddings` / `mcca_unembeddings`: mean canonical correlation of `F` / `G` against the
+  reference's (`idlin.metrics.cca_kernel`).
+- `cka_embeddings`: linear CKA `‖YᵀX‖²_F/(‖XᵀX‖_F‖YᵀY‖_F)` of centred `F` and `F_ref`.
+- `d_rep_second` / `d_rep_first`: `d²_rep(ref, p)` / `d²_rep(p, ref)` (`rep_kernel`, fixed
+  pivot draws; equal widths, as its definition needs).
+- `d_logit`: `‖C − C_ref‖²_F / N`. `m_svd`: `m_SVD(p, ref)` (`_msvd_embedding`, fixed pivot/labels).
+- `causal_cosine`: the causal-inner-product cosine (Park et al. 2024) of `g(a) − g(b)` and
+  `g(c) − g(e)`, `⟨u, v⟩ = uᵀ Cov(g)⁺ v` with the pseudo-inverse (reg = 0).
+- `log_odds_norm`: `‖C‖_F` (a function of C: invariant by construction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import ConfigError, ProbeError
+from .._predictor import Predictor
+from ..metrics._cca import cca_kernel
+from ..metrics._llv import _msvd_embedding
+from ..metrics._rep import rep_kernel
+
+Measure = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+# -- small jnp building blocks -------------------------------------------------------------
+def centred(G):
+    return G - jnp.mean(G, axis=0, keepdims=True)
+
+
+def log_odds(F, G):
+    """`C = F Ĝᵀ` (N×V): the catalogue is for audit-sized models."""
+    return F @ centred(G).T
+
+
+def _rtol(x) -> float:
+    """Relative pseudo-inverse threshold: √ε of the compute dtype (docs/theory.md §3.1)."""
+    return math.sqrt(float(jnp.finfo(x.dtype).eps))
+
+
+def pinv(X):
+    return jnp.linalg.pinv(X, rtol=_rtol(X))
+
+
+def cosine(u, v):
+    return (u @ v) / jnp.sqrt((u @ u) * (v @ v))
+
+
+def parallelism(D):
+    """`σ₂/σ₁` of the rows of D, from the eigenvalues of the small Gram matrix `D Dᵀ`."""
+    ev = jnp.linalg.eigvalsh(D @ D.T)
+    return jnp.sqrt(jnp.clip(ev[-2], 0.0, None) / ev[-1])
+
+
+def probe_margin(X, labels):
+    """Geometric margin of the minimum-norm least-squares probe of ±1 labels on the rows of X."""
+    Z = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
+    wb = pinv(Z) @ labels
+    w = wb[:-1]
+    return jnp.min(labels * (Z @ wb)) / jnp.sqrt(w @ w)
+
+
+def distance_from_span(delta, B):
+    """`‖δ − Π δ‖/‖δ‖`, Π the orthogonal projector onto the column span of B."""
+    proj = B @ (pinv(B) @ delta)
+    r = delta - proj
+    return jnp.sqrt((r @ r) / (delta @ delta))
+
+
+def _kl_rows(L, Lhat):
+    """Mean over rows of KL(softmax L ‖ softmax L̂)."""
+    lp = jax.nn.log_softmax(L, axis=-1)
+    lq = jax.nn.log_softmax(Lhat, axis=-1)
+    return jnp.mean(jnp.sum(jnp.exp(lp) * (lp - lq), axis=-1))
+
+
+def affine_fit_predict(X_train, Y_train, X_test):
+    """Minimum-norm least-squares `Y ≈ X A + 1bᵀ`, evaluated at X_test."""
+    one = lambda X: jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)  # noqa: E731
+    B = pinv(one(X_train)) @ Y_train
+    return one(X_test) @ B
+
+
+def linear_cka(X, Y):
+    X, Y = centred(X), centred(Y)
+    num = jnp.sum(jnp.square(Y.T @ X))
+    return num / (jnp.linalg.norm(X.T @ X) * jnp.linalg.norm(Y.T @ Y))
+
+
+# -- probes ----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Probes:
+    """The fixed inputs of the catalogue's measures (all NumPy, closed over as constants).
+
+    Attributes:
+        pairs: (m, 2) context pairs `(aᵢ, bᵢ)` (cosine: the first two; parallelism: the first
+            three; faithfulness: sources → targets, the last `test` pairs held out).
+        test: held-out relational pairs. context: `x₀` of the embedding norm.
+        token_pairs: (2, 2) token pairs of the causal cosine.
+        labels: (N,) ±1 labels of the probes. delta: (V,) centred steering direction.
+        pivot, tokens: pivot token and label tokens of m_SVD.
+        reference: the fixed reference model of the two-model measures.
+        rep_pivots, rep_subsets: the `(π, S)` draws of d_rep (|S| = the reference's width).
+    """
+
+    pairs: np.ndarray
+    test: int
+    context: int
+    token_pairs: np.ndarray
+    labels: np.ndarray
+    delta: np.ndarray
+    pivot: int
+    tokens: np.ndarray
+    reference: Predictor
+    rep_pivots: np.ndarray
+    rep_subsets: np.ndarray
+
+
+def _rep_draws(rng, V: int, k: int, draws: int):
+    pivots, subsets = [], []
+    for _ in range(draws):
+        perm = rng.permutation(V)
+        pivots.append(perm[0])
+        subsets.append(np.sort(perm[1 : k + 1]))
+    return np.array(pivots, np.int32), np.array(subsets, np.int32)
+
+
+def default_probes(
+    p: Predictor,
+    *,
+    seed: int = 0,
+    reference: Predictor | None = None,
+    pairs: np.ndarray | None = None,
+) -> Probes:
+    """Probes for p drawn from `seed`: disjoint context pairs covering the contexts, balanced
+    ±1 labels, a centred Gaussian δ, and (unless given) a diverse random reference model of p's
+    width on the same contexts and vocabulary.
+
+    Raises:
+        ProbeError: p too small for the probes (N < 6 or V < 5), or pairs out of range.
+    """
+    N, V, d = p.num_contexts, p.vocab_size, p.width
+    if N < 6 or V < 5:
+        raise ProbeError(
+            f"the catalogue's probes need N ≥ 6 contexts and V ≥ 5 tokens, got N={N}, V={V}"
+        )
+    rng = np.random.default_rng(seed)
+    if pairs is None:
+        perm = rng.permutation(N)
+        pairs = perm[: 2 * (N // 2)].reshape(-1, 2)
+    pairs = np.asarray(pairs, dtype=np.int32)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) < 3:
+        raise ProbeError(
+            f"pairs: expected at least 3 context pairs (m, 2), got shape {pairs.shape}"
+        )
+    if pairs.min() < 0 or pairs.max() >= N:
+        raise ProbeError(
+            f"pairs: expected context indices in [0, {N}), got {pairs.min()}…{pairs.max()}"
+        )
+    labels = np.where(rng.permutation(N) < N // 2, 1.0, -1.0)
+    delta = rng.normal(size=V)
+    delta -= delta.mean()
+    if reference is None:
+        dtype = np.dtype(p.dtype)
+        reference = Predictor(
+            rng.normal(size=(N, d)).astype(dtype), rng.normal(size=(V, d)).astype(dtype)
+        )
+    k = min(V - 1, d)
+    tokens = rng.permutation(V)
+    rp, rs = _rep_draws(rng, V, reference.width, 4)
+    return Probes(
+        pairs=pairs,
+        test=max(1, round(0.3 * len(pairs))),
+        context=int(pairs[0, 0]),
+        token_pairs=rng.permutation(V)[:4].reshape(2, 2).astype(np.int32),
+        labels=labels,
+        delta=delta,
+        pivot=int(tokens[0]),
+        tokens=np.sort(tokens[1 : k + 1]).astype(np.int32),
+        reference=reference,
+        rep_pivots=rp,
+        rep_subsets=rs,
+    )
+
+
+# -- the measures ------------------------------------------------------------------------------
+def _same_width(F, ref: Predictor, name: str) -> None:
+    if F.shape[1] != ref.width:
+        raise ConfigError(
+            f"{name} maps one model's embeddings onto the other's by a d×d matrix: expected "
+            f"width {ref.width}, got {F.shape[1]}"
+        )
+
+
+def build(name: str, pr: Probes) -> Measure:
+    """The measure `name` of `MEASURES` on probes `pr`."""
+    a, b = pr.pairs[:, 0], pr.pairs[:, 1]
+    ntr = len(a) - pr.test
+    ref = pr.reference
+    Fr, Gr = ref.embeddings, ref.unembeddings
+    labels = jnp.asarray(pr.labels)
+    delta = jnp.asarray(pr.delta)
+
+    def faithfulness(points, decode):
+        def m(F, G):
+            X, C = points(F, G), log_odds(F, G)
+            pred = affine_fit_predict(X[a[:ntr]], X[b[:ntr]], X[a[ntr:]])
+            return _kl_rows(C[b[ntr:]], decode(pred, F, G))
+
+        return m
+
+    def rep(first_is_p: bool):
+        def m(F, G):
+            _same_width(F, ref, "d_rep")
+            args = (F, G, Fr, Gr) if first_is_p else (Fr, Gr, F, G)
+            subsets = pr.rep_subsets if not first_is_p else _subsets_for(F.shape[1], pr)
+            _, vals = rep_kernel(
+                *args, jnp.asarray(pr.rep_pivots), jnp.asarray(subsets),
+                jnp.asarray(1e12, F.dtype), batch=1,
+            )  # fmt: skip
+            return jnp.mean(vals)
+
+        return m
+
+    measures: dict[str, Measure] = {
+        "raw_cosine": lambda F, G: cosine(F[b[0]] - F[a[0]], F[b[1]] - F[a[1]]),
+        "embedding_norm": lambda F, G: jnp.linalg.norm(F[pr.context]),
+        "raw_parallelism": lambda F, G: parallelism(F[b[:3]] - F[a[:3]]),
+        "identifiable_parallelism": lambda F, G: parallelism(
+            log_odds(F, G)[b[:3]] - log_odds(F, G)[a[:3]]
+        ),
+        "raw_margin": lambda F, G: probe_margin(F, labels),
+        "identifiable_margin": lambda F, G: probe_margin(log_odds(F, G), labels),
+        "raw_steering": lambda F, G: distance_from_span(delta, centred(G)),
+        "identifiable_steering": lambda F, G: distance_from_span(delta, log_odds(F, G).T),
+        "raw_faithfulness": faithfulness(lambda F, G: F, lambda pred, F, G: pred @ centred(G).T),
+        "identifiable_faithfulness": faithfulness(log_odds, lambda pred, F, G: pred),
+        "mcca_embeddings": lambda F, G: jnp.mean(cca_kernel(F, Fr, 0.0, _rtol(F))[0]),
+        "mcca_unembeddings": lambda F, G: jnp.mean(cca_kernel(G, Gr, 0.0, _rtol(G))[0]),
+        "cka_embeddings": lambda F, G: linear_cka(F, Fr),
+        "d_rep_second": rep(False),
+        "d_rep_first": rep(True),
+        "d_logit": lambda F, G: jnp.sum(jnp.square(log_odds(F, G) - log_odds(Fr, Gr))) / F.shape[0],
+        "m_svd": lambda F, G: jnp.mean(
+            _msvd_embedding(F, G, Fr, Gr, jnp.asarray(pr.pivot), jnp.asarray(pr.tokens))[0]
+        ),
+        "causal_cosine": lambda F, G: _causal_cosine(F, G, pr.token_pairs),
+        "log_odds_norm": lambda F, G: jnp.linalg.norm(log_odds(F, G)),
+    }
+    if name not in measures:
+        raise ConfigError(f"measure: expected one of {', '.join(MEASURES)}, got {name!r}")
+    return measures[name]
+
+
+def _subsets_for(d: int, pr: Probes):
+    """d_rep(p, ref) inverts p's L: |S| = p's width (the reference then has that width too)."""
+    return pr.rep_subsets[:, :d]
+
+
+def _causal_cosine(F, G, tp):
+    Gh = centred(G)
+    metric = pinv(Gh.T @ Gh / G.shape[0])
+    u = G[tp[0, 0]] - G[tp[0, 1]]
+    v = G[tp[1, 0]] - G[tp[1, 1]]
+    return (u @ metric @ v) / jnp.sqrt((u @ metric @ u) * (v @ metric @ v))
+
+
+# name → (description, needs a diverse model). The order is the report card's.
+MEASURES: dict[str, tuple[str, bool]] = {
+    "raw_cosine": ("raw cosine of two embedding differences", False),
+    "embedding_norm": ("norm of an embedding ‖f(x)‖", False),
+    "raw_parallelism": ("raw parallelism σ₂/σ₁ (emb.)", False),
+    "identifiable_parallelism": ("identifiable parallelism σ₂/σ₁ (rows of C)", False),
+    "raw_margin": ("raw probe margin (emb., least-squares probe)", False),
+    "identifiable_margin": ("identifiable probe margin (rows of C)", False),
+    "raw_steering": ("raw steering distance of δ from col Ĝ", False),
+    "identifiable_steering": ("identifiable steering distance of δ from rowspace C", False),
+    "raw_faithfulness": ("raw relational faithfulness (mean KL, emb.)", False),
+    "identifiable_faithfulness": ("identifiable relational faithfulness (mean KL)", False),
+    "mcca_embeddings": ("m_CCA of embeddings against a fixed reference", False),
+    "mcca_unembeddings": ("m_CCA of unembeddings against a fixed reference", False),
+    "cka_embeddings": ("linear CKA of embeddings against a fixed reference", False),
+    "d_rep_second": ("d_rep(ref, p) (audited model second)", False),
+    "d_rep_first": ("d_rep(p, ref) (audited model first; diverse model)", True),
+    "d_logit": ("d_logit against a fixed reference", False),
+    "m_svd": ("m_SVD against a fixed reference", False),
+    "causal_cosine": ("causal-inner-product cosine of two unembedding differences", False),
+    "log_odds_norm": ("‖C‖_F (a function of C)", False),
+}
