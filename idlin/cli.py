@@ -520,6 +520,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     return rv if isinstance(rv, int) else EXIT_OK
 
+
 from ._audit.cli import register as _register_audit  # noqa: E402
 
 _register_audit(app)

@@ -13,9 +13,9 @@
 # %% [markdown]
 # # 6 · Audit your own measure: is it a fact about the distribution?
 #
-# **Claim** (THEORY §9). A measure `m(F, G)` of a next-token predictor — a cosine between two
-# embedding differences, a probe margin, CKA against another model — is *identifiable* only if
-# it is constant on the model's equivalence class (THEORY §5): every model with the same
+# **Claim** (docs/theory.md §9). A measure `m(F, G)` of a next-token predictor — a cosine
+# between two embedding differences, a probe margin, CKA against another model — is
+# *identifiable* only if it is constant on the model's equivalence class (docs/theory.md §5): every model with the same
 # next-token distributions must give the same value. `idlin.audit` answers this for any JAX
 # function, generator by generator:
 #
@@ -24,10 +24,10 @@
 #    `∇_G(I − P_E)` for the invisible parts, the same at the zero-padded model for widening);
 # 2. **globally**, by optax ascent of `|m(member) − m(p)|` over each generator's members, and
 #    the minimal model for shrinking; every change reported comes with a *witness*, a model
-#    verified to have the same distribution (relative gap ≤ 1e-8 in float64, THEORY §2).
+#    verified to have the same distribution (relative gap ≤ 1e-8 in float64, docs/theory.md §2).
 #
 # This notebook audits a researcher's cosine, repairs it, audits a two-model measure, shows the
-# Hypothesis helper, and draws the report card of the field's measures (THEORY §9.5).
+# Hypothesis helper, and draws the report card of the field's measures (docs/theory.md §9.5).
 #
 # Set `IDLIN_NOTEBOOK_SIZE=tiny` for the small sizes CI uses.
 
@@ -100,7 +100,8 @@ assert gap <= 1e-10 and abs(float(cosine(w.embeddings, None) - cosine(p.embeddin
 # %% [markdown]
 # ## 2 · The repair: the same cosine on what the distribution determines
 #
-# THEORY §6: identifiable scores use coordinates isometric to the rows of `C = F Ĝᵀ`. The cosine
+# docs/theory.md §6: identifiable scores use coordinates isometric to the rows of `C = F Ĝᵀ`.
+# The cosine
 # of the differences of rows of `C` is a function of the distribution, and the audit finds it
 # invariant along every generator.
 
@@ -119,7 +120,7 @@ assert fixed.invariant
 # ## 3 · Two-model measures: close over the reference
 #
 # CKA, m_CCA and d_rep compare the model with a fixed reference. Audit one argument with the
-# other held fixed (THEORY §9.4): `idlin.audit(lambda F, G: m(F, G, F_ref, G_ref), p, ...)`.
+# other held fixed (docs/theory.md §9.4): `idlin.audit(lambda F, G: m(F, G, F_ref, G_ref), p, ...)`.
 # Linear CKA is invariant under orthogonal maps only, so a general basis change moves it.
 
 # %%
@@ -160,7 +161,7 @@ else:
 #
 # `idlin.report_card` audits the catalogue (raw and identifiable parallelism, probe margins,
 # steering, relational faithfulness, m_CCA, CKA, d_rep, d_logit, m_SVD, the causal inner
-# product, norms) and compares every verdict with THEORY §9.5. In tiny mode a few rows only.
+# product, norms) and compares every verdict with docs/theory.md §9.5. In tiny mode a few rows only.
 
 # %%
 measures = (
@@ -173,7 +174,7 @@ from idlin._audit._card import DISAGREEMENTS  # noqa: E402
 
 for row in card.rows:
     assert sorted(row.disagreements) == sorted(DISAGREEMENTS.get(row.measure, {})), row.measure
-print(f"{len(card.rows)} measures audited; disagreements with THEORY §9.5: "
+print(f"{len(card.rows)} measures audited; disagreements with docs/theory.md §9.5: "
       f"{card.disagreements() or 'none'}")  # fmt: skip
 
 # %%
@@ -199,9 +200,11 @@ for i, row in enumerate(card.rows):
 ax.set_xticks(range(len(generators)), [g.replace("_", " ") for g in generators], fontsize=8,
               rotation=25, ha="right")  # fmt: skip
 ax.set_yticks(range(len(card.rows)), [r.description for r in card.rows], fontsize=8)
-ax.set_xlabel("generator of the equivalence class (THEORY §5, §9)")
+ax.set_xlabel("generator of the equivalence class (docs/theory.md §5, §9)")
 ax.set_ylabel("measure")
-ax.set_title("Report card (THEORY §9.5): ✗ = changed by a verified equivalent member", fontsize=10)
+ax.set_title(
+    "Report card (docs/theory.md §9.5): ✗ = changed by a verified equivalent member", fontsize=10
+)
 for label, colour in (("✓ invariant", (0.80, 0.92, 0.80)), ("✗ not invariant", change(0.8)),
                       ("n/a other width", (0.85, 0.85, 0.85))):  # fmt: skip
     ax.plot([], [], "s", color=colour, markersize=9, label=label)

@@ -131,6 +131,8 @@ def test_decomposition_benchmark_quick(tmp_path):
     assert doc["relative_error_vs_float64"]["analyze"] < 1e-6
     assert doc["floor_seconds"] > 0 and doc["analyze_over_floor"] > 0
     assert set(doc["seconds"]) == {"analyze", "numpy", "analyze_svd"}
+
+
 def test_audit_benchmark_quick(tmp_path):
     doc = run_quick("audit", tmp_path)
     assert doc["verdicts"]["basis"] == "✗" and doc["verdicts"]["shift"] == "✓"
