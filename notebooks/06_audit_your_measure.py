@@ -16,8 +16,8 @@
 # **Claim** (docs/theory.md §9). A measure `m(F, G)` of a next-token predictor — a cosine
 # between two embedding differences, a probe margin, CKA against another model — is
 # *identifiable* only if it is constant on the model's equivalence class (docs/theory.md §5):
-# every model with the same next-token distributions must give the same value. `idlin.audit` answers this for any JAX
-# function, generator by generator:
+# every model with the same next-token distributions must give the same value. `idlin.audit`
+# answers this for any JAX function, generator by generator:
 #
 # 1. **locally**, from one reverse-mode pass: the gradient of `m` along each generator
 #    (`∇_Fᵀ F − Gᵀ∇_G` for a basis change, `∇_Gᵀ1` for a shift, `∇_F(I − P_U)` and
