@@ -1,10 +1,19 @@
-"""The symmetry audit of any function of a model over its equivalence class (docs/theory.md §9)."""
+"""The symmetry audit of any function of a model over its equivalence class (docs/theory.md §9).
 
-from ._audit import Audit as Audit
-from ._audit import GeneratorAudit as GeneratorAudit
-from ._audit import audit as audit
-from ._card import EXPECTED as EXPECTED
-from ._card import ReportCard as ReportCard
-from ._card import report_card as report_card
-from ._catalogue import MEASURES as MEASURES
-from ._generators import GENERATORS as GENERATORS
+Names load on first use (`idlin._lazy`): registering `idlin audit` imports no JAX.
+"""
+
+from .._lazy import lazy_namespace
+
+_EXPORTS = {
+    "Audit": "._audit",
+    "GeneratorAudit": "._audit",
+    "audit": "._audit",
+    "EXPECTED": "._card",
+    "ReportCard": "._card",
+    "report_card": "._card",
+    "MEASURES": "._catalogue",
+    "GENERATORS": "._generators",
+}
+
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)
