@@ -18,18 +18,19 @@ core: only a command that computes pays for them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from ._cli_errors import DEBUG, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_NO, EXIT_OK, error, user_errors
 
 app = typer.Typer(
     name="idlin",
@@ -39,12 +40,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_NOT_EQUIVALENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 _out = Console(width=110)
-
-# `idlin --debug COMMAND ...` (set by the root callback) or `--debug` anywhere on the line.
-_debug = {"on": False}
 
 
 def _version(value: bool) -> None:
@@ -70,29 +67,10 @@ def _root(
     """idlin: is a linear property of a language model a fact about its distribution, or about
     its coordinates? (Marconato et al., AISTATS 2025)"""
     del version
-    _debug["on"] = _debug["on"] or debug
+    DEBUG["on"] = DEBUG["on"] or debug
 
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
-
-
-def _error(message: str) -> None:
-    # print, not rich: one line, never re-wrapped or marked up.
-    print(f"idlin: error: {' '.join(str(message).split())}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _user_errors(debug: bool) -> Iterator[None]:
-    """Turn idlin's input errors into one stderr line and exit code 2 (traceback with --debug)."""
-    from ._errors import IdlinError
-
-    try:
-        yield
-    except IdlinError as e:
-        if debug or _debug["on"]:
-            traceback.print_exc()
-        _error(str(e))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 def _table(title: str, columns: Sequence[str]) -> Table:
@@ -133,7 +111,7 @@ def verify(
 
     Exit code 0 when equivalent within the tolerance, 1 when not, 2 on bad input.
     """
-    with _user_errors(debug):
+    with user_errors(debug):
         from ._errors import ConfigError
         from ._paths import require_file
 
@@ -167,7 +145,7 @@ def verify(
         print(json.dumps(comparison_dict(result), indent=2))
     else:
         _print_verification(result, a, b)
-    raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NOT_EQUIVALENT)
+    raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NO)
 
 
 def _print_verification(v, a: Path, b: Path) -> None:
@@ -258,7 +236,7 @@ def inspect(
     in raw
     and identifiable form with its inclusion condition (docs/theory.md §6–§7).
     """
-    with _user_errors(debug):
+    with user_errors(debug):
         from ._paths import require_file
 
         require_file(a, "a predictor file")
@@ -349,7 +327,7 @@ def reproduce(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with _user_errors(debug):
+    with user_errors(debug):
         from ._paths import writable_dir
 
         # Before computing: a run that cannot write its report must not train for a minute first.
@@ -486,34 +464,34 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _float64()
-    _debug["on"] = False
+    DEBUG["on"] = False
     try:
         rv = command().main(args=args, prog_name="idlin", standalone_mode=False)
     except typer.Exit as e:  # raised outside a command's context (e.g. by a parameter callback)
         return e.exit_code
     except typer.Abort:
-        _error("aborted")
+        error("aborted")
         return 130
     except typer.TyperException as e:  # usage errors: bad option, missing argument, bad value
         if type(e).__name__ == "NoArgsIsHelpError":
             return EXIT_BAD_INPUT  # `idlin` alone: the help was printed while raising this
         ctx = getattr(e, "ctx", None)
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        _error(f"{e.format_message().rstrip('.')}{where}")
+        error(f"{e.format_message().rstrip('.')}{where}")
         return EXIT_BAD_INPUT
     except OSError as e:  # the environment, not idlin: a disk that is full or read-only, …
-        if debug or _debug["on"]:
+        if debug or DEBUG["on"]:
             traceback.print_exc()
         what = f"{e.filename}: " if e.filename else ""
-        _error(f"{what}{e.strerror or e}")
+        error(f"{what}{e.strerror or e}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        _error("interrupted")
+        error("interrupted")
         return 130
     except Exception as e:
-        if debug or _debug["on"]:
+        if debug or DEBUG["on"]:
             traceback.print_exc()
-        _error(
+        error(
             f"unexpected {type(e).__name__}: {e} — a bug in idlin; rerun with --debug "
             "(e.g. `idlin --debug COMMAND ...`) and report the traceback"
         )

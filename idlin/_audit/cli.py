@@ -47,9 +47,9 @@ def audit(
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
     """Is a measure of this model identifiable? Audit it along every generator of its class."""
-    from ..cli import EXIT_NOT_EQUIVALENT, EXIT_OK, _user_errors
+    from .._cli_errors import EXIT_NO, EXIT_OK, user_errors
 
-    with _user_errors(debug):
+    with user_errors(debug):
         import jax
         import numpy as np
 
@@ -90,7 +90,7 @@ def audit(
     else:
         print(f"{model.name}: {MEASURES[measure][0]}")
         print(result)
-    raise typer.Exit(EXIT_OK if result.invariant else EXIT_NOT_EQUIVALENT)
+    raise typer.Exit(EXIT_OK if result.invariant else EXIT_NO)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,33 +9,16 @@ transformers are imported only when the command runs.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from .._cli_errors import user_errors
+
 _out = Console(width=110)
-
-
-@contextlib.contextmanager
-def _user_errors(debug: bool) -> Iterator[None]:
-    """idlin's input errors as one stderr line and exit code 2, as in `idlin/cli.py` (which this
-    module may not import: nothing imports the CLI)."""
-    from .._errors import IdlinError
-
-    try:
-        yield
-    except IdlinError as e:
-        if debug:
-            traceback.print_exc()
-        print(f"idlin: error: {e}", file=sys.stderr)
-        raise typer.Exit(2) from None
 
 
 def export(
@@ -69,7 +52,7 @@ def export(
     difference. Identifiability is relative to the contexts exported (docs/theory.md §3): with
     fewer contexts than the width, the class of equivalent models is large.
     """
-    with _user_errors(debug):
+    with user_errors(debug):
         from .. import io
         from .._errors import ConfigError
         from ._hf import export_hf, load_hf

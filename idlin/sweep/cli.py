@@ -21,13 +21,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from .._cli_errors import EXIT_BAD_INPUT, error
 
 _out = Console(width=110)
 
@@ -43,8 +44,8 @@ def _out_dir(config, out: Path | None) -> Path:
 
 
 def _fail(err: Exception) -> typer.Exit:
-    print(f"idlin: error: {err}", file=sys.stderr)
-    return typer.Exit(2)
+    error(err)
+    return typer.Exit(EXIT_BAD_INPUT)
 
 
 def _check_readable_out(out_dir: Path) -> None:
