@@ -9,9 +9,11 @@ spans would break equivalence, because `h(x)ᵀ k(y)` need not vanish (§5, move
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._errors import ConfigError
@@ -29,64 +31,78 @@ MOVES = (
 )
 DEFAULT_MOVES = ("basis", "shift", "embedding_null", "widen", "unembedding_null", "basis")
 
+# The moves are a few small dense operations (a d×d QR and solve, Gaussian draws, one projection)
+# done on the host in float64 NumPy and cast back to the model's dtype. As jitted JAX programs
+# they cost one XLA compilation per move and per width — ~10 s for one `sample_equivalent` on a
+# 100×8 model, against milliseconds of arithmetic. The JAX key still decides every draw: its
+# key data seeds NumPy's generator (`_generator`). Spans (data-dependent ranks) come from
+# `subspaces`, the one rank decision of the library.
+
+
+def _generator(key: Any) -> np.random.Generator:
+    """A NumPy generator seeded by a JAX PRNG key (typed `jax.random.key` or raw `PRNGKey`)."""
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    words = np.asarray(key, dtype=np.uint32).ravel()
+    return np.random.default_rng(np.random.SeedSequence([int(w) for w in words]))
+
+
+def _orthogonal(rng: np.random.Generator, d: int) -> np.ndarray:
+    """A Haar-distributed orthogonal matrix (QR of a Gaussian with the sign of R's diagonal)."""
+    Q, R = np.linalg.qr(rng.standard_normal((d, d)))
+    return Q * np.sign(np.diag(R))[None, :]
+
+
+def _invertible(rng: np.random.Generator, d: int, condition: float) -> np.ndarray:
+    """`M = Q₁ diag(s) Q₂ᵀ`, singular values log-spaced from 1 to `condition` (float64)."""
+    s = np.exp(np.linspace(0.0, 1.0, d) * np.log(condition))
+    return (_orthogonal(rng, d) * s[None, :]) @ _orthogonal(rng, d).T
+
 
 def random_orthogonal(key: PRNGKeyArray, d: int, dtype=jnp.float32) -> Float[Array, "d d"]:
-    """A Haar-distributed orthogonal matrix (QR of a Gaussian with the sign of R's diagonal)."""
-    Z = jax.random.normal(key, (d, d), dtype)
-    Q, R = jnp.linalg.qr(Z)
-    return Q * jnp.sign(jnp.diag(R))[None, :]
+    """A Haar-distributed orthogonal matrix (QR of a Gaussian with the sign of R's diagonal),
+    drawn with the JAX PRNG `key`."""
+    return jnp.asarray(_orthogonal(_generator(key), d), dtype)
 
 
 def random_invertible(
     key: PRNGKeyArray, d: int, *, condition: float = 10.0, dtype=jnp.float32
 ) -> Float[Array, "d d"]:
     """A random `M = Q₁ diag(s) Q₂ᵀ` with singular values log-spaced from 1 to `condition`, so
-    `cond(M) = condition` exactly (up to rounding).
+    `cond(M) = condition` exactly (up to rounding); `Q₁, Q₂` Haar-orthogonal, drawn with `key`.
 
     Raises:
         ConfigError: `condition < 1` or `d < 1`.
+
+    Example:
+        >>> import jax, numpy as np
+        >>> M = random_invertible(jax.random.key(0), 4, condition=100.0, dtype=np.float64)
+        >>> round(float(np.linalg.cond(M)), 6)
+        100.0
     """
     if d < 1:
         raise ConfigError(f"d: expected a width ≥ 1, got {d}")
     if not condition >= 1.0:
         raise ConfigError(f"condition: expected a condition number ≥ 1, got {condition}")
-    return _invertible(key, d, jnp.asarray(condition, dtype), dtype)
+    return jnp.asarray(_invertible(_generator(key), d, float(condition)), dtype)
 
 
-def _invertible(key, d: int, condition, dtype):
-    """Traceable body of `random_invertible` (condition may be a traced scalar)."""
-    k1, k2 = jax.random.split(key)
-    s = jnp.exp(jnp.linspace(0.0, 1.0, d, dtype=dtype) * jnp.log(condition))
-    return (random_orthogonal(k1, d, dtype) * s[None, :]) @ random_orthogonal(k2, d, dtype).T
+def _rms(a: np.ndarray) -> float:
+    r = float(np.sqrt(np.mean(a**2)))
+    return r if r > 0 else 1.0
 
 
-def _rms(a: jax.Array) -> jax.Array:
-    r = jnp.sqrt(jnp.mean(a**2))
-    return jnp.where(r > 0, r, 1.0)
+def _host(p: Predictor) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(p.embeddings, np.float64), np.asarray(p.unembeddings, np.float64)
 
 
-# Each move is one jitted program per shape: in a property suite, a handful of XLA compilations
-# instead of one per eager primitive. Spans (ranks are data-dependent) are computed on the host
-# and passed in as projectors.
+def _model(F: np.ndarray, G: np.ndarray, dtype: np.dtype) -> Predictor:
+    return Predictor(F.astype(dtype, copy=False), G.astype(dtype, copy=False))
 
 
-@jax.jit
-def _basis(F, G, key, condition):
-    M = _invertible(key, F.shape[1], condition, F.dtype)
-    # f ↦ M f  ⇔  F ↦ F Mᵀ;  g ↦ M^{-ᵀ} g  ⇔  G ↦ G M^{-1} (a solve, not an inverse).
-    return F @ M.T, jnp.linalg.solve(M.T, G.T).T
-
-
-@jax.jit
-def _shift(G, key):
-    c = jax.random.normal(key, (G.shape[1],), G.dtype) * _rms(G)
-    return G + c[None, :]
-
-
-@jax.jit
-def _invisible(X, P, key, scale):
+def _invisible(X: np.ndarray, P: np.ndarray, rng: np.random.Generator, scale: float) -> np.ndarray:
     """`X + Z(I − P)`: a random part orthogonal to the span that P projects onto."""
-    Z = jax.random.normal(key, X.shape, X.dtype) * scale * _rms(X)
+    Z = rng.standard_normal(X.shape) * (scale * _rms(X))
     return X + Z - Z @ P
 
 
@@ -96,12 +112,13 @@ def widen_embedding(
     """`f ↦ [f; a(x)]`, `g ↦ [g; c']` (THEORY §5 move 5): the extra embedding coordinates
     `a(x)` (rows of `extra`) are arbitrary, the extra unembedding coordinates are one constant
     `c'` (default 0) for every token, so logits shift by `a(x)ᵀc'` per context and `C` is kept."""
-    extra = jnp.asarray(extra, p.dtype)
+    F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
+    extra = np.asarray(extra, p.dtype)
     k = extra.shape[1]
-    c = jnp.zeros((k,), p.dtype) if constant is None else jnp.asarray(constant, p.dtype)
+    c = np.zeros((k,), p.dtype) if constant is None else np.asarray(constant, p.dtype)
     return Predictor(
-        jnp.concatenate([p.embeddings, extra], axis=1),
-        jnp.concatenate([p.unembeddings, jnp.broadcast_to(c[None, :], (p.vocab_size, k))], axis=1),
+        np.concatenate([F, extra], axis=1),
+        np.concatenate([G, np.broadcast_to(c[None, :], (p.vocab_size, k))], axis=1),
     )
 
 
@@ -109,36 +126,35 @@ def widen_unembedding(p: Predictor, extra: Float[Array, "vocab k"]) -> Predictor
     """`f ↦ [f; 0]`, `g ↦ [g; k(y)]` (THEORY §5 move 5, mirrored): arbitrary extra unembedding
     coordinates against zero embedding coordinates. (Constant nonzero embedding coordinates
     would add the per-token term `c'ᵀk(y)` and change the distribution.)"""
-    extra = jnp.asarray(extra, p.dtype)
-    zeros = jnp.zeros((p.num_contexts, extra.shape[1]), p.dtype)
-    return Predictor(
-        jnp.concatenate([p.embeddings, zeros], axis=1),
-        jnp.concatenate([p.unembeddings, extra], axis=1),
-    )
+    F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
+    extra = np.asarray(extra, p.dtype)
+    zeros = np.zeros((p.num_contexts, extra.shape[1]), p.dtype)
+    return Predictor(np.concatenate([F, zeros], axis=1), np.concatenate([G, extra], axis=1))
 
 
-def _move(p: Predictor, name: str, key, *, condition, null_scale, extra_width, rtol) -> Predictor:
-    F, G = p.embeddings, p.unembeddings
-    if name == "basis":
-        return Predictor(*_basis(F, G, key, jnp.asarray(condition, F.dtype)))
-    if name == "shift":
-        return Predictor(F, _shift(G, key))
-    if name == "embedding_null":  # rows of H(I − P_U) ∈ U^⊥
-        PU = jnp.asarray(subspaces(p, rtol=rtol).projector("unembedding"), F.dtype)
-        return Predictor(_invisible(F, PU, key, null_scale), G)
-    if name == "unembedding_null":  # rows of K(I − P_E) ∈ E^⊥ of the current F
-        PE = jnp.asarray(subspaces(p, rtol=rtol).projector("embedding"), G.dtype)
-        return Predictor(F, _invisible(G, PE, key, null_scale))
-    if name == "widen":
-        ka, kc = jax.random.split(key)
-        A = jax.random.normal(ka, (p.num_contexts, extra_width), F.dtype) * _rms(F)
-        c = jax.random.normal(kc, (extra_width,), G.dtype) * _rms(G)
-        return widen_embedding(p, A, constant=c)
-    if name == "widen_unembedding":
-        K = jax.random.normal(key, (p.vocab_size, extra_width), G.dtype) * _rms(G)
-        return widen_unembedding(p, K)
+def _move(p: Predictor, name: str, rng, *, condition, null_scale, extra_width, rtol) -> Predictor:
     if name == "shrink":
         return minimal(p, rtol=rtol)
+    F, G = _host(p)
+    if name == "basis":
+        M = _invertible(rng, p.width, condition)
+        # f ↦ M f  ⇔  F ↦ F Mᵀ;  g ↦ M^{-ᵀ} g  ⇔  G ↦ G M^{-1} (a solve, not an inverse).
+        return _model(F @ M.T, np.linalg.solve(M.T, G.T).T, p.dtype)
+    if name == "shift":
+        return _model(F, G + rng.standard_normal(p.width) * _rms(G), p.dtype)
+    if name == "embedding_null":  # rows of H(I − P_U) ∈ U^⊥
+        PU = np.asarray(subspaces(p, rtol=rtol).projector("unembedding"), np.float64)
+        return _model(_invisible(F, PU, rng, null_scale), G, p.dtype)
+    if name == "unembedding_null":  # rows of K(I − P_E) ∈ E^⊥ of the current F
+        PE = np.asarray(subspaces(p, rtol=rtol).projector("embedding"), np.float64)
+        return _model(F, _invisible(G, PE, rng, null_scale), p.dtype)
+    if name == "widen":
+        A = rng.standard_normal((p.num_contexts, extra_width)) * _rms(F)
+        c = rng.standard_normal(extra_width) * _rms(G)
+        return widen_embedding(p, A.astype(p.dtype), constant=c.astype(p.dtype))
+    if name == "widen_unembedding":
+        K = rng.standard_normal((p.vocab_size, extra_width)) * _rms(G)
+        return widen_unembedding(p, K.astype(p.dtype))
     raise ConfigError(f"moves: expected names from {MOVES}, got {name!r}")
 
 
@@ -162,7 +178,7 @@ def sample_equivalent(
 
     Args:
         p: the predictor whose class is sampled.
-        key: a JAX PRNG key (each move gets its own split).
+        key: a JAX PRNG key; it seeds every random draw of the moves.
         moves: move names, repeats allowed.
         condition: condition number of each basis change (≥ 1).
         null_scale: size of invisible parts relative to the RMS of F (or G).
@@ -191,12 +207,12 @@ def sample_equivalent(
         raise ConfigError(f"extra_width: expected ≥ 1, got {extra_width}")
     if not condition >= 1.0:
         raise ConfigError(f"condition: expected a condition number ≥ 1, got {condition}")
-    keys = jax.random.split(key, max(len(moves), 1))
-    for name, k in zip(moves, keys, strict=False):
+    rng = _generator(key)  # one stream, consumed move after move in order
+    for name in moves:
         p = _move(
             p,
             name,
-            k,
+            rng,
             condition=float(condition),
             null_scale=float(null_scale),
             extra_width=int(extra_width),

@@ -11,6 +11,10 @@ class IdlinError(Exception):
     """Base class of every error idlin raises on purpose."""
 
 
+class ArgumentError(IdlinError, TypeError):
+    """An argument of the wrong kind: not a Predictor, not a Property, not a number, not a key."""
+
+
 class ShapeError(IdlinError, ValueError):
     """An array has the wrong number of dimensions, is empty, or its sizes disagree."""
 

@@ -23,17 +23,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._errors import IncompatibleError
+from ._analysis import is_traced, to_host
+from ._errors import ArgumentError, ConfigError, IncompatibleError
+from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
 
 # Elements of one streamed logits block (block × V); ~32 MiB per float32 buffer.
 STREAM_BLOCK_ELEMENTS = 1 << 23
 
-# Default relative tolerances of `equivalent`, per compute dtype: a few hundred ulps of the
-# factored evaluation, which errs by ~ε·‖X‖‖Y‖/‖C‖ (grows with the conditioning of the pair).
-DEFAULT_RTOL = {np.dtype("float32"): 1e-4, np.dtype("float64"): 1e-8}
 
-
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Gap:
     """Distance between the distributions of two predictors p and q (THEORY §2).
@@ -44,6 +43,8 @@ class Gap:
         reference_norm: `‖C_p‖_F`.
         max_abs: `max_{x,y} |C_p − C_q|`, or None in Frobenius-only mode.
         mean_kl: `(1/N) Σ_x KL(p(·|x) ‖ q(·|x))` in nats (direction: p is the reference), or None.
+
+    A pytree: Python floats when computed eagerly, arrays when returned from `jax.jit`.
     """
 
     frobenius: float
@@ -53,9 +54,8 @@ class Gap:
     mean_kl: float | None = None
 
 
-def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
-    """Validate that p and q share the context set and vocabulary; give them one dtype."""
-    p, q = as_predictor("p", p), as_predictor("q", q)
+def check_sizes(p, q) -> None:
+    """p and q (Predictors or Analyses) share the context set and vocabulary."""
     if p.num_contexts != q.num_contexts:
         raise IncompatibleError(
             "p and q must be evaluated on the same contexts: expected equal N, got "
@@ -66,8 +66,41 @@ def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
             "p and q must share the vocabulary: expected equal V, got "
             f"p with {p.vocab_size} and q with {q.vocab_size} tokens"
         )
+
+
+def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
+    """Validate that p and q share the context set and vocabulary; give them one dtype."""
+    p, q = as_predictor("p", p), as_predictor("q", q)
+    check_sizes(p, q)
     dtype = np.promote_types(p.dtype, q.dtype)
     return p.astype(dtype), q.astype(dtype)
+
+
+def pair_analyses(p, q, *, precision=None, rtol=None):
+    """Analyses of p and q (Predictors or Analyses) in one compute dtype, each keeping the
+    stored precision it came with (a float32 model compared with a float64 one keeps float32's
+    tolerances, docs/theory.md §3.1)."""
+    from ._analysis import Analysis, as_analysis
+    from ._precision import as_precision
+
+    for name, x in (("p", p), ("q", q)):
+        if not isinstance(x, Predictor | Analysis):
+            raise ArgumentError(
+                f"{name}: expected an idlin.Predictor, got {type(x).__name__} (an "
+                "idlin.Analysis of one is accepted too)"
+            )
+    check_sizes(p, q)
+    dtype = np.promote_types(p.dtype, q.dtype)
+    out = []
+    for x in (p, q):
+        stored = x.precision.stored if isinstance(x, Analysis) else x.dtype
+        if x.dtype != dtype:
+            x = (x.predictor if isinstance(x, Analysis) else x).astype(dtype)
+        if isinstance(x, Analysis) and precision is None and rtol is None:
+            out.append(x)
+        else:
+            out.append(as_analysis("p", x, precision=as_precision(precision, stored, rtol=rtol)))
+    return tuple(out)
 
 
 def _r_factor(X):
@@ -216,46 +249,81 @@ def distribution_gap(
         >>> bool(idlin.distribution_gap(p, q).relative < 1e-5)
         True
     """
-    p, q = check_comparable(p, q)
+    p, q = _predictors(p, q)
     if block is None:
         block = stream_block(p.num_contexts, p.vocab_size)
     block = max(1, min(int(block), p.num_contexts))
-    frob, ref, max_abs, mean_kl = (
-        float(v)
-        for v in gap_kernel(
-            p.embeddings,
-            p.unembeddings,
-            q.embeddings,
-            q.unembeddings,
-            block=block,
-            frobenius_only=frobenius_only,
-        )
+    frob, ref, max_abs, mean_kl = gap_kernel(
+        p.embeddings,
+        p.unembeddings,
+        q.embeddings,
+        q.unembeddings,
+        block=block,
+        frobenius_only=frobenius_only,
     )
-    if ref > 0:
-        relative = frob / ref
-    else:
-        relative = 0.0 if frob == 0 else float("inf")
+    relative = jnp.where(
+        ref > 0, frob / jnp.where(ref > 0, ref, 1), jnp.where(frob == 0, 0.0, jnp.inf)
+    )
     if frobenius_only:
-        return Gap(frobenius=frob, relative=relative, reference_norm=ref)
-    return Gap(frob, relative, ref, max_abs=max_abs, mean_kl=mean_kl)
+        gap = Gap(frobenius=frob, relative=relative, reference_norm=ref)
+    else:
+        gap = Gap(frob, relative, ref, max_abs=max_abs, mean_kl=mean_kl)
+    return to_host(gap)
 
 
-def equivalent(p: Predictor, q: Predictor, *, rtol: float | None = None, atol: float = 0.0) -> bool:
+def _predictors(p, q) -> tuple[Predictor, Predictor]:
+    """p and q as Predictors of one dtype (an Analysis gives its predictor)."""
+    from ._analysis import Analysis
+
+    p = p.predictor if isinstance(p, Analysis) else p
+    q = q.predictor if isinstance(q, Analysis) else q
+    return check_comparable(p, q)
+
+
+def equivalent(
+    p: Predictor,
+    q: Predictor,
+    *,
+    rtol: float | None = None,
+    atol: float = 0.0,
+    precision: Precision | None = None,
+):
     """Whether p and q define the same next-token distributions, up to a tolerance.
 
-    Decides `‖C_p − C_q‖_F ≤ atol + rtol·‖C_p‖_F` (THEORY §2: `θ ~ θ̃ ⇔ C_θ = C_θ̃`), with the
-    Frobenius gap by the QR form. The default `rtol` is `DEFAULT_RTOL` of the compute dtype
-    (1e-8 in float64, 1e-4 in float32); trained models are only approximately equivalent and
-    need a tolerance chosen for the question (THEORY §8).
+    Decides `‖C_p − C_q‖_F ≤ atol + rtol·‖C_p‖_F` (docs/theory.md §2: `θ ~ θ̃ ⇔ C_θ = C_θ̃`),
+    with the Frobenius gap by the QR form. The default `rtol` is the precision policy's
+    equivalence tolerance for the *coarser* of the two stored dtypes (docs/theory.md §3.1:
+    1e-8 float64, 1e-4 float32, 1e-2 float16/bfloat16), so a float64 model and its float32 copy
+    are equivalent. Trained models are only approximately equivalent: see `compare`.
+
+    Args:
+        p, q: predictors (or analyses) on the same contexts and vocabulary.
+        rtol: tolerance on the relative gap (overrides `precision.equivalence_rtol`).
+        atol: absolute tolerance on `‖C_p − C_q‖_F`.
+        precision: a `Precision`; its `equivalence_rtol` and `stored` dtype are used.
+
+    Returns:
+        A bool (a traced bool array under `jax.jit`).
 
     Raises:
         IncompatibleError: different N or V.
-        ValueError: negative tolerances.
+        ConfigError: NaN, infinite or negative tolerances.
     """
-    p, q = check_comparable(p, q)
+    from ._analysis import Analysis
+    from ._precision import _check_nonnegative, equivalence_rtol
+
+    def stored(x):
+        if isinstance(x, Analysis):
+            return x.precision.stored
+        return precision.stored if precision is not None and precision.stored else x.dtype
+
     if rtol is None:
-        rtol = DEFAULT_RTOL[p.dtype]
-    if rtol < 0 or atol < 0:
-        raise ValueError(f"tolerances must be ≥ 0, got rtol={rtol}, atol={atol}")
+        rtol = equivalence_rtol(stored(p), stored(q), precision)
+    try:
+        _check_nonnegative("rtol", rtol)
+        _check_nonnegative("atol", atol)
+    except ConfigError as e:
+        raise ConfigError(f"tolerances must be finite and ≥ 0: {e}") from None
     gap = distribution_gap(p, q, frobenius_only=True)
-    return gap.frobenius <= atol + rtol * gap.reference_norm
+    verdict = gap.frobenius <= atol + rtol * gap.reference_norm
+    return verdict if is_traced(verdict) else bool(verdict)

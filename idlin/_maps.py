@@ -11,22 +11,24 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
+from ._analysis import Analysis, is_traced, rank_mask, to_host
 from ._errors import IncompatibleError, NotDiverseError
-from ._gap import check_comparable
+from ._gap import pair_analyses
+from ._precision import Precision
 from ._predictor import Predictor, center_rows
-from ._subspaces import Subspaces, analyse, numerical_rank, subspaces
+from ._subspaces import Subspaces, subspaces
 
 
-def _relative(residual, reference) -> float:
+def _relative(residual, reference):
     """`‖residual‖_F / ‖reference‖_F`, or the absolute norm when the reference is 0."""
-    ref = float(jnp.linalg.norm(reference))
-    res = float(jnp.linalg.norm(residual))
-    return res / ref if ref > 0 else res
+    ref = jnp.linalg.norm(reference)
+    res = jnp.linalg.norm(residual)
+    return jnp.where(ref > 0, res / jnp.where(ref > 0, ref, 1), res)
 
 
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class LinearMap:
     """The invertible map of Theorem L: `f̃(x) = M f(x)`, `g̃(y) = M^{-ᵀ} g(y) + c`.
@@ -68,7 +70,13 @@ def _require_diverse(name: str, s: Subspaces) -> None:
         )
 
 
-def recover_linear_map(p: Predictor, q: Predictor, *, rtol: float | None = None) -> LinearMap:
+def recover_linear_map(
+    p: Predictor | Analysis,
+    q: Predictor | Analysis,
+    *,
+    precision: Precision | None = None,
+    rtol: float | None = None,
+) -> LinearMap:
     """The invertible `M` with `q = (M f, M^{-ᵀ} g + c)` for diverse equivalent p, q (Theorem L).
 
     Symbols (THEORY §4): `p = (F, G)`, `q = (F̃, G̃)`. `M = (F⁺ F̃)ᵀ` by a QR least-squares solve;
@@ -92,26 +100,29 @@ def recover_linear_map(p: Predictor, q: Predictor, *, rtol: float | None = None)
         >>> bool(np.allclose(idlin.recover_linear_map(p, q).matrix, M, atol=1e-4))
         True
     """
-    p, q = check_comparable(p, q)
-    if p.width != q.width:
+    ap, aq = pair_analyses(p, q, precision=precision, rtol=rtol)
+    if ap.width != aq.width:
         raise IncompatibleError(
-            f"Theorem L relates models of one width: expected equal d, got p with d={p.width} "
-            f"and q with d={q.width}; use recover_extended_map"
+            f"Theorem L relates models of one width: expected equal d, got p with d={ap.width} "
+            f"and q with d={aq.width}; use recover_extended_map"
         )
-    _require_diverse("p", subspaces(p, rtol=rtol))
-    _require_diverse("q", subspaces(q, rtol=rtol))
+    if not is_traced(ap, aq):  # under jit the diversity check is the caller's
+        _require_diverse("p", subspaces(ap))
+        _require_diverse("q", subspaces(aq))
     M, shift, emb_res, Ft, unemb_res, Gth, cond = _linear_map_kernel(
-        p.embeddings, p.unembeddings, q.embeddings, q.unembeddings
+        ap.embeddings, ap.unembeddings, aq.embeddings, aq.unembeddings
     )
-    return LinearMap(
+    m = LinearMap(
         matrix=M,
         shift=shift,
         embedding_residual=_relative(emb_res, Ft),
         unembedding_residual=_relative(unemb_res, Gth),
-        condition_number=float(cond),
+        condition_number=cond,
     )
+    return to_host(m)
 
 
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class ExtendedMap:
     """The extended-linear relation of Theorem EL between two equivalent predictors.
@@ -133,12 +144,25 @@ class ExtendedMap:
     unembedding_residual: float
 
 
-def _pinv_from(U: jax.Array, s: np.ndarray, Vt: jax.Array, k: int) -> jax.Array:
-    """Truncated pseudo-inverse `V_k S_k^{-1} U_kᵀ` from a thin SVD."""
-    return (Vt[:k].T / jnp.asarray(s[None, :k])) @ U[:, :k].T
+def _pinv_from(U, s, Vt, k) -> jax.Array:
+    """Truncated pseudo-inverse `V_k S_k^{-1} U_kᵀ` from a thin SVD (k may be traced: masked)."""
+    keep = rank_mask(s.shape[0], k)
+    inv = jnp.where(keep, 1.0 / jnp.where(keep, s, 1), 0)
+    return (Vt.T * inv[None, :]) @ U.T
 
 
-def recover_extended_map(p: Predictor, q: Predictor, *, rtol: float | None = None) -> ExtendedMap:
+def _projector(right, k):
+    keep = rank_mask(right.shape[0], k).astype(right.dtype)
+    return (right.T * keep[None, :]) @ right
+
+
+def recover_extended_map(
+    p: Predictor | Analysis,
+    q: Predictor | Analysis,
+    *,
+    precision: Precision | None = None,
+    rtol: float | None = None,
+) -> ExtendedMap:
     """The rank-r maps relating two equivalent predictors of any widths (THEORY §4, Theorem EL).
 
     `T = Ĝ̃⁺ Ĝ` maps the visible embedding part of p onto that of q, `P_Ũ f̃ = T P_U f`; `S = F̃⁺ F`
@@ -148,23 +172,40 @@ def recover_extended_map(p: Predictor, q: Predictor, *, rtol: float | None = Non
     Raises:
         IncompatibleError: different N or V.
     """
-    p, q = check_comparable(p, q)
-    sp = subspaces(p, rtol=rtol)
-    sq, (UF, sF, VFt, UG, sG, VGt, *_) = analyse(q, rtol=rtol)
-    Gh, Ght = p.centered_unembeddings, q.centered_unembeddings
-    T = _pinv_from(UG, np.asarray(sG), VGt, sq.unembedding_rank) @ Gh  # (d̃, d)
-    S = _pinv_from(UF, np.asarray(sF), VFt, sq.embedding_rank) @ p.embeddings  # (d̃, d)
-    PU, PUt = sp.projector("unembedding"), sq.projector("unembedding")
-    PE, PEt = sp.projector("embedding"), sq.projector("embedding")
-    lhs_f = q.embeddings @ PUt
+    ap, aq = pair_analyses(p, q, precision=precision, rtol=rtol)
+    Gh, Ght = ap.centered_unembeddings, aq.centered_unembeddings
+    T = (
+        _pinv_from(
+            aq.unembedding_left,
+            aq.unembedding_singular_values,
+            aq.unembedding_right,
+            aq.unembedding_rank,
+        )
+        @ Gh
+    )  # (d̃, d)
+    S = (
+        _pinv_from(
+            aq.embedding_left, aq.embedding_singular_values, aq.embedding_right, aq.embedding_rank
+        )
+        @ ap.embeddings
+    )  # (d̃, d)
+    PU = _projector(ap.unembedding_right, ap.unembedding_rank)
+    PUt = _projector(aq.unembedding_right, aq.unembedding_rank)
+    PE = _projector(ap.embedding_right, ap.embedding_rank)
+    PEt = _projector(aq.embedding_right, aq.embedding_rank)
+    lhs_f = aq.embeddings @ PUt
     lhs_g = Ght @ PEt
     # T matters only on P_U(E) (dimension r): its rank there is the rank of the relation.
-    sT = np.linalg.svd(np.asarray(T @ PU @ sp.embedding_basis), compute_uv=False)
-    return ExtendedMap(
+    keep = rank_mask(ap.embedding_right.shape[0], ap.embedding_rank).astype(T.dtype)
+    sT = jnp.linalg.svd(T @ PU @ (ap.embedding_right.T * keep[None, :]), compute_uv=False)
+    rtol_p = ap.precision.resolved_rank_rtol()
+    rank_T = jnp.where(sT[0] > 0, jnp.sum(sT > rtol_p * sT[0]), 0)
+    m = ExtendedMap(
         embedding_map=T,
         unembedding_map=S,
-        rank=numerical_rank(sT, sp.rtol),
-        effective_complexity=(sp.effective_complexity, sq.effective_complexity),
-        embedding_residual=_relative(lhs_f - p.embeddings @ PU @ T.T, lhs_f),
+        rank=rank_T,
+        effective_complexity=(ap.effective_complexity, aq.effective_complexity),
+        embedding_residual=_relative(lhs_f - ap.embeddings @ PU @ T.T, lhs_f),
         unembedding_residual=_relative(lhs_g - Gh @ PE @ S.T, lhs_g),
     )
+    return to_host(m)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._errors import DTypeError, NonFiniteError, ShapeError
+from ._errors import ArgumentError, DTypeError, NonFiniteError, ShapeError
 
 # Above this many logits, the dense helpers (`log_probs`, `log_odds`) refuse: use the factored
 # routines (`distribution_gap`, `subspaces`, `canonical`), which never build an N×V matrix.
@@ -31,6 +31,11 @@ def _as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
         value = np.asarray(value)
         dtype = value.dtype
     dtype = np.dtype(dtype)
+    if dtype.kind == "f" and not dtype.isnative:
+        # Big-endian files (e.g. `>f8` from another platform): the numbers are fine, only the
+        # byte order differs; JAX computes in native order.
+        value = np.asarray(value).astype(dtype.newbyteorder("="))
+        dtype = value.dtype
     if dtype not in _FLOAT_DTYPES:
         raise DTypeError(
             f"{name}: expected float32 or float64, got {dtype}"
@@ -73,7 +78,8 @@ class Predictor:
 
     Raises:
         ShapeError: wrong ranks, empty context set, V < 2, widths that disagree.
-        DTypeError: integer, boolean, float16 or bfloat16 input.
+        DTypeError: integer, boolean, float16, bfloat16, complex, string or object input
+            (float32/float64 of either byte order are accepted).
         NonFiniteError: NaN or Inf anywhere.
 
     Example:
@@ -108,6 +114,7 @@ class Predictor:
                 raise ShapeError(
                     f"bias: expected shape ({G.shape[0]},) to match the vocabulary, got {b.shape}"
                 )
+            _check_finite("bias", b)  # before folding, so a NaN is reported as the bias's
             b = b.astype(G.dtype)
             F = jnp.concatenate([F, jnp.ones((F.shape[0], 1), F.dtype)], axis=1)
             G = jnp.concatenate([G, b[:, None]], axis=1)
@@ -201,4 +208,4 @@ def as_predictor(name: str, value: Any) -> Predictor:
     """Accept a `Predictor` (or anything with `embeddings`/`unembeddings` arrays) by name."""
     if isinstance(value, Predictor):
         return value
-    raise TypeError(f"{name}: expected an idlin.Predictor, got {type(value).__name__}")
+    raise ArgumentError(f"{name}: expected an idlin.Predictor, got {type(value).__name__}")

@@ -10,91 +10,79 @@ singular vectors of the N×V matrix `C` cost `O((N+V)d²)` and never materialise
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._analysis import Analysis, as_analysis, concrete_int, is_traced, rank_mask, to_host
 from ._errors import RankError
-from ._predictor import Predictor, as_predictor, center_rows
+from ._precision import Precision, kl_threshold
+from ._predictor import Predictor
 
 
-def default_rtol(p: Predictor) -> float:
-    """`√ε(dtype)` relative to the largest singular value (1.5e-8 in float64, 3.5e-4 in float32).
+def default_rtol(p: Predictor | Analysis) -> float:
+    """`√ε(dtype)` relative to the largest singular value (1.5e-8 in float64, 3.5e-4 in float32):
+    the default `Precision.rank_rtol` (docs/theory.md §3.1).
 
     NumPy's exact-arithmetic convention `max(N, V)·ε` is too strict here: a member reached by a
     basis change of condition κ carries rounding of ~κ·ε·‖F‖‖Ĝ‖ in its factors, which shows up
     as spurious small singular values of C. Trained models need a threshold tied to their
-    accuracy (THEORY §8): pass `rtol`, and read the reported spectrum and gap."""
+    accuracy (docs/theory.md §8): `Precision(mean_kl=...)`."""
     return float(np.sqrt(np.finfo(p.dtype).eps))
 
 
-def accuracy_rtol(p: Predictor, mean_kl: float, *, spectrum=None) -> float:
-    """Rank threshold for a model that matches a distribution only to mean KL `mean_kl` (§3, §8).
+def accuracy_rtol(p: Predictor | Analysis, mean_kl: float, *, spectrum=None) -> float:
+    """The KL-tied rank threshold of `Precision(mean_kl=...)`, expressed relative to `σ₁(C)`
+    and clipped into `[ε, 0.5]` (docs/theory.md §3.1, §8).
 
-    `τ = 2·√(2·KL)·(√N + √V)`, returned relative to `σ₁(C)` and clipped into `[ε, 0.5]`. Why:
-    by Weyl, `σ_{r+1}(C_θ) ≤ ‖C_θ − C*‖₂` when the truth has rank r; a mean KL gives an RMS
-    log-odds error of about `√(2·KL)` (KL ≈ ½·Var_y ΔC per context), and an N×V error of RMS s
-    spread over the matrix has spectral norm ≈ `s(√N + √V)`; ×2 for safety. A float-rounding
-    threshold (`default_rtol`) reports rank d for every trained model.
+    `τ = 2·√(2·KL)·(√N + √V)`: by Weyl, `σ_{r+1}(C_θ) ≤ ‖C_θ − C*‖₂` when the truth has rank r;
+    a mean KL gives an RMS log-odds error of about `√(2·KL)`, and an N×V error of RMS s has
+    spectral norm ≈ `s(√N + √V)`; ×2 for safety.
 
     Args:
         p: the trained model; mean_kl: its mean KL to the distribution it approximates (nats).
         spectrum: singular values of `C_θ` if already computed.
     """
     if spectrum is None:
-        spectrum = subspaces(p).log_odds_spectrum
+        spectrum = as_analysis("p", p).log_odds_singular_values
     s1 = float(np.asarray(spectrum)[0])
     eps = float(np.finfo(p.dtype).eps)
     if s1 <= 0:
         return 0.5
-    tau = 2.0 * np.sqrt(2.0 * max(mean_kl, 0.0)) * (np.sqrt(p.num_contexts) + np.sqrt(p.vocab_size))
+    tau = float(kl_threshold(mean_kl, num_contexts=p.num_contexts, vocab_size=p.vocab_size))
     return float(np.clip(tau / s1, eps, 0.5))
 
 
 def numerical_rank(spectrum, rtol: float) -> int:
-    """Number of singular values above `rtol · σ_max` (0 for an all-zero spectrum)."""
+    """Number of singular values above `rtol · σ_max` (0 for an all-zero spectrum); host helper
+    for spectra other than those of F, Ĝ, C (whose ranks `analyze` counts)."""
     s = np.asarray(spectrum)
     if s.size == 0 or s[0] <= 0:
         return 0
     return int(np.sum(s > rtol * s[0]))
 
 
-def spectral_gap(spectrum, rank: int) -> float:
-    """`σ_r / σ_{r+1}`: how clearly the spectrum separates at the chosen rank (inf if nothing is
-    cut off or the next singular value is exactly 0)."""
-    s = np.asarray(spectrum)
-    if rank == 0 or rank >= s.size or s[rank] == 0:
-        return float("inf")
-    return float(s[rank - 1] / s[rank])
-
-
-@jax.jit
-def svd_kernel(F, G):
-    """The three SVDs behind every routine of this module: of `F`, of `Ĝ`, and of
-    `K = S_F V_Fᵀ V_G S_G` whose singular values are those of `C` (returned unsorted-free)."""
-    Gh = center_rows(G)
-    UF, sF, VFt = jnp.linalg.svd(F, full_matrices=False)
-    UG, sG, VGt = jnp.linalg.svd(Gh, full_matrices=False)
-    K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]
-    u, sC, vt = jnp.linalg.svd(K, full_matrices=False)
-    return UF, sF, VFt, UG, sG, VGt, u, sC, vt
-
-
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Subspaces:
-    """Identifiable dimensions and spans of a predictor (THEORY §3).
+    """Identifiable dimensions and spans of a predictor (docs/theory.md §3).
+
+    A pytree. Computed eagerly, ranks are Python ints and the bases have exactly `k_f` (`k_g`)
+    columns; under `jax.jit`/`vmap` ranks are int32 arrays and the bases keep all
+    `min(N, d)` (`min(V, d)`) columns, those past the rank set to zero (same projectors).
 
     Attributes:
         effective_complexity: `r = rank(C)`, a property of the distribution.
         embedding_rank: `k_f = dim E`, `E = rowspace(F)`.
         unembedding_rank: `k_g = dim U`, `U = rowspace(Ĝ)`.
-        width: `d`.
+        width: `d` (static).
         diverse: `k_f = k_g = d`.
         embedding_spectrum, unembedding_spectrum, log_odds_spectrum: singular values of F, Ĝ, C.
-        rtol: the relative threshold used for all three ranks.
+        rtol: the relative rank threshold of the precision policy.
+        log_odds_threshold: the absolute threshold r was counted against (`max(rtol·σ₁,
+            floor, τ_KL)`, docs/theory.md §3.1).
         log_odds_gap: `σ_r(C)/σ_{r+1}(C)`, the separation at the reported rank.
         embedding_basis: (d, k_f) orthonormal basis of E.
         unembedding_basis: (d, k_g) orthonormal basis of U.
@@ -103,41 +91,50 @@ class Subspaces:
     effective_complexity: int
     embedding_rank: int
     unembedding_rank: int
-    width: int
+    width: int = dataclasses.field(metadata={"static": True})
     diverse: bool
     embedding_spectrum: np.ndarray
     unembedding_spectrum: np.ndarray
     log_odds_spectrum: np.ndarray
     rtol: float
+    log_odds_threshold: float
     log_odds_gap: float
     embedding_basis: np.ndarray
     unembedding_basis: np.ndarray
 
     def projector(self, which: str) -> np.ndarray:
         """`P_E` or `P_U` (d×d) for `which` in {"embedding", "unembedding"}."""
+        if which not in ("embedding", "unembedding"):
+            raise RankError(f"which: expected 'embedding' or 'unembedding', got {which!r}")
         basis = {"embedding": self.embedding_basis, "unembedding": self.unembedding_basis}[which]
         return basis @ basis.T
 
 
-def _check_rtol(rtol: float) -> float:
-    rtol = float(rtol)
-    if not (0.0 < rtol < 1.0):
-        raise RankError(f"rtol: expected a relative threshold in (0, 1), got {rtol}")
-    return rtol
+def _basis(right, rank):
+    """Columns of `rightᵀ` up to `rank`: sliced when concrete, masked when traced."""
+    k = concrete_int(rank)
+    if k is not None:
+        return right[:k].T
+    keep = rank_mask(right.shape[0], rank).astype(right.dtype)
+    return (right * keep[:, None]).T
 
 
-def subspaces(p: Predictor, *, rtol: float | None = None) -> Subspaces:
-    """Ranks, spectra and bases of the identifiable subspaces of p (THEORY §3).
+def subspaces(
+    p: Predictor | Analysis, *, precision: Precision | None = None, rtol: float | None = None
+) -> Subspaces:
+    """Ranks, spectra and bases of the identifiable subspaces of p (docs/theory.md §3).
 
     `E = rowspace(F)`, `U = rowspace(Ĝ)`, `r = rank(C) ≤ min(k_f, k_g) ≤ d`; each rank counts
-    singular values above `rtol · σ_max` of its own matrix. Report the spectra, not just r.
+    singular values above the precision policy's threshold for its own matrix. Report the
+    spectra, not just r. Read from `analyze(p)` (pass an `Analysis` to reuse one).
 
     Args:
-        p: the predictor.
-        rtol: relative threshold (default `default_rtol(p)`, `√ε`).
+        p: the predictor or its `Analysis`.
+        precision: the precision policy (default `Precision()`).
+        rtol: shorthand for `Precision(rank_rtol=rtol)` (default `√ε`).
 
     Raises:
-        RankError: rtol outside (0, 1).
+        ConfigError: rtol outside (0, 1) or not a number.
 
     Example:
         >>> import numpy as np, idlin
@@ -146,43 +143,38 @@ def subspaces(p: Predictor, *, rtol: float | None = None) -> Subspaces:
         >>> idlin.subspaces(idlin.Predictor(F, G)).effective_complexity
         1
     """
-    return analyse(p, rtol=rtol)[0]
-
-
-def analyse(p: Predictor, *, rtol: float | None = None) -> tuple[Subspaces, tuple]:
-    """`subspaces(p)` together with the raw `svd_kernel` outputs it was read from, so callers
-    that need the singular vectors too do not decompose twice."""
-    p = as_predictor("p", p)
-    rtol = default_rtol(p) if rtol is None else _check_rtol(rtol)
-    svds = svd_kernel(p.embeddings, p.unembeddings)
-    _, sF, VFt, _, sG, VGt, _, sC, _ = (np.asarray(a) for a in svds)
-    kf, kg, r = numerical_rank(sF, rtol), numerical_rank(sG, rtol), numerical_rank(sC, rtol)
-    return Subspaces(
-        effective_complexity=r,
+    a = as_analysis("p", p, precision=precision, rtol=rtol)
+    kf, kg = a.embedding_rank, a.unembedding_rank
+    s = Subspaces(
+        effective_complexity=a.effective_complexity,
         embedding_rank=kf,
         unembedding_rank=kg,
-        width=p.width,
-        diverse=(kf == p.width and kg == p.width),
-        embedding_spectrum=sF,
-        unembedding_spectrum=sG,
-        log_odds_spectrum=sC,
-        rtol=rtol,
-        log_odds_gap=spectral_gap(sC, r),
-        embedding_basis=VFt[:kf].T,
-        unembedding_basis=VGt[:kg].T,
-    ), svds
+        width=a.width,
+        diverse=(kf == a.width) & (kg == a.width),
+        embedding_spectrum=a.embedding_singular_values,
+        unembedding_spectrum=a.unembedding_singular_values,
+        log_odds_spectrum=a.log_odds_singular_values,
+        rtol=a.precision.resolved_rank_rtol(),
+        log_odds_threshold=a.log_odds_threshold,
+        log_odds_gap=a.log_odds_gap,
+        embedding_basis=_basis(a.embedding_right, kf),
+        unembedding_basis=_basis(a.unembedding_right, kg),
+    )
+    return to_host(s)
 
 
+@jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Canonical:
-    """Canonical coordinates of the distribution (THEORY §4, Theorem EL).
+    """Canonical coordinates of the distribution (docs/theory.md §4, Theorem EL).
 
     With `C = U_C Σ Wᵀ` truncated at rank r: `phi = U_C Σ^{1/2}` (N×r), `gamma = W Σ^{1/2}` (V×r),
     `phi @ gamma.T = C`. The maps `embedding_map = A_θ = Σ^{-1/2} Wᵀ Ĝ` and
     `unembedding_map = B_θ = Σ^{-1/2} U_Cᵀ F` (both r×d) send the model onto them:
     `A_θ f(x) = φ(x)`, `B_θ ĝ(y) = γ(y)`. Signs are fixed so that the largest-magnitude entry of
     each column of `U_C` is positive, making `phi`/`gamma` functions of the distribution alone
-    (up to rotations inside repeated singular values).
+    (up to rotations inside repeated singular values). A pytree; under `jax.jit` the arrays
+    keep all `m = min(N, V, d)` columns, those past `rank` zero.
     """
 
     phi: Float[Array, "contexts r"]
@@ -193,63 +185,90 @@ class Canonical:
     rank: int
 
 
-def canonical(p: Predictor, *, rtol: float | None = None, rank: int | None = None) -> Canonical:
-    """Canonical coordinates `(φ, γ)` and the rank-r maps onto them (THEORY §4, Theorem EL).
+def _canonical_arrays(a: Analysis, r):
+    """`(φ, γ, A_θ, B_θ, σ)` from an Analysis at rank r (static int, or traced: masked)."""
+    k = concrete_int(r)
+    Uc, W, s = a.log_odds_left, a.log_odds_right, a.log_odds_singular_values
+    if k is not None:
+        Uc, W, s = Uc[:, :k], W[:, :k], s[:k]
+        root = jnp.sqrt(s)
+        inv_root = 1.0 / root
+    else:
+        mask = rank_mask(s.shape[0], r)
+        s = jnp.where(mask, s, 0)
+        root = jnp.sqrt(s)
+        inv_root = jnp.where(mask, 1.0 / jnp.where(mask, root, 1), 0)
+    nonzero = (root > 0).astype(Uc.dtype)[None, :]
+    Uc, W = Uc * nonzero, W * nonzero
+    phi, gamma = Uc * root[None, :], W * root[None, :]
+    A = (W.T @ a.centered_unembeddings) * inv_root[:, None]
+    B = (Uc.T @ a.embeddings) * inv_root[:, None]
+    return phi, gamma, A, B, s
+
+
+def canonical(
+    p: Predictor | Analysis,
+    *,
+    precision: Precision | None = None,
+    rtol: float | None = None,
+    rank: int | None = None,
+) -> Canonical:
+    """Canonical coordinates `(φ, γ)` and the rank-r maps onto them (docs/theory.md §4, Theorem EL).
 
     Args:
-        p: the predictor.
-        rtol: threshold for the effective complexity (see `subspaces`).
+        p: the predictor or its `Analysis`.
+        precision: the precision policy for the effective complexity (see `subspaces`).
+        rtol: shorthand for `Precision(rank_rtol=rtol)`.
         rank: use this r instead of the numerical rank (e.g. a known ground-truth r).
 
     Raises:
         RankError: r = 0 (p predicts the same distribution for every context: nothing to
-            identify) or a requested rank above what the spectrum has.
+            identify), or a requested rank that is not an integer or above what the spectrum
+            has. Under tracing the r = 0 check is skipped (the arrays are then all zero).
     """
-    p = as_predictor("p", p)
-    rtol = default_rtol(p) if rtol is None else _check_rtol(rtol)
-    UF, _sF, _VFt, UG, _sG, _VGt, u, sC, vt = svd_kernel(p.embeddings, p.unembeddings)
+    a = as_analysis("p", p, precision=precision, rtol=rtol)
     if rank is None:
-        r = numerical_rank(np.asarray(sC), rtol)
+        r = a.effective_complexity
     else:
+        if isinstance(rank, bool) or not isinstance(rank, int | np.integer):
+            raise RankError(f"rank: expected an integer, got {rank!r}")
         r = int(rank)
         # Numerically nonzero: above the rounding floor of the factored SVD.
+        sC = np.asarray(a.log_odds_singular_values)
         nonzero = numerical_rank(
-            np.asarray(sC), max(p.num_contexts, p.vocab_size) * float(np.finfo(p.dtype).eps)
+            sC, max(a.num_contexts, a.vocab_size) * float(np.finfo(a.dtype).eps)
         )
         if not 1 <= r <= nonzero:
             raise RankError(
                 f"rank: expected 1 ≤ r ≤ {nonzero} (the nonzero singular values of C), got {rank}"
             )
-    if r == 0:
+    k = concrete_int(r)
+    if k == 0:
         raise RankError(
             "effective complexity is 0: the centered log-odds C vanish (every context has the "
             "same next-token distribution), so there are no canonical coordinates"
         )
-    phi, gamma, A, B, sv = _canonical_kernel(p.embeddings, p.unembeddings, UF, UG, u, sC, vt, r=r)
-    return Canonical(
+    phi, gamma, A, B, sv = _canonical_arrays(a, r)
+    c = Canonical(
         phi=phi, gamma=gamma, embedding_map=A, unembedding_map=B, singular_values=sv, rank=r
     )
+    if is_traced(c):
+        return c
+    return dataclasses.replace(c, rank=k)
 
 
-@functools.partial(jax.jit, static_argnames=("r",))
-def _canonical_kernel(F, G, UF, UG, u, sC, vt, *, r: int):
-    Uc = UF @ u[:, :r]  # (N, r) left singular vectors of C
-    W = UG @ vt[:r].T  # (V, r) right singular vectors of C
-    # Sign convention: the largest |entry| of each column of U_C is positive.
-    idx = jnp.argmax(jnp.abs(Uc), axis=0)
-    signs = jnp.sign(Uc[idx, jnp.arange(r)])
-    signs = jnp.where(signs == 0, 1.0, signs).astype(Uc.dtype)[None, :]
-    Uc, W = Uc * signs, W * signs
-    s = sC[:r]
-    root = jnp.sqrt(s)[None, :]  # (1, r)
-    Gh = center_rows(G)
-    return Uc * root, W * root, (W.T @ Gh) / root.T, (Uc.T @ F) / root.T, s
-
-
-def minimal(p: Predictor, *, rtol: float | None = None, rank: int | None = None) -> Predictor:
-    """The minimal member of p's class: `(φ, γ)`, width r, diverse (THEORY §4, §5 move 6).
+def minimal(
+    p: Predictor | Analysis,
+    *,
+    precision: Precision | None = None,
+    rtol: float | None = None,
+    rank: int | None = None,
+) -> Predictor:
+    """The minimal member of p's class: `(φ, γ)`, width r, diverse (docs/theory.md §4, §5 move 6).
 
     `γ` is already centered (`1ᵀW = 0` because W spans columns of `Ĝ`), so `C` is unchanged.
     """
-    c = canonical(p, rtol=rtol, rank=rank)
+    c = canonical(p, precision=precision, rtol=rtol, rank=rank)
+    if is_traced(c):
+        return Predictor.tree_unflatten(None, (c.phi, c.gamma))
     return Predictor(c.phi, c.gamma)

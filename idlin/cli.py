@@ -3,20 +3,27 @@
     idlin reproduce [--out DIR] [--quick]     the main experiment on its embedded default
     idlin verify A B [--rtol X] [--json]      are two exported predictors equivalent? (exit 0/1/2)
     idlin inspect A [--pairs F] [--labels F]  which linear properties are identifiable?
+    idlin --version
 
 The command enables JAX float64 (`jax_enable_x64`) before anything is computed, so verification
 runs in double precision whatever the files store; tolerances follow the *stored* precision.
-Exit codes: 0 success (verify: equivalent), 1 verify: not equivalent, 2 bad input. Errors print
-one line on stderr, `idlin: error: ...`; `--debug` prints the traceback as well.
+Exit codes: 0 success (verify: equivalent), 1 verify: not equivalent, 2 bad input (idlin's
+errors, usage errors, unreadable or unwritable paths), 3 an unexpected error (a bug: rerun with
+`--debug`). Errors print one line on stderr, `idlin: error: ...`; `--debug` (after the command
+name, or `idlin --debug COMMAND ...`) prints the traceback as well.
+
+Help, `--version`, usage errors and the checks on paths import neither JAX nor the numerical
+core: only a command that computes pays for them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -32,19 +39,47 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_NOT_EQUIVALENT, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NOT_EQUIVALENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 _out = Console(width=110)
 _err = Console(stderr=True, width=110)
 
+# `idlin --debug COMMAND ...` (set by the root callback) or `--debug` anywhere on the line.
+_debug = {"on": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"idlin {__version__}")
+        raise typer.Exit(EXIT_OK)
+
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of any error (every command).")
+    ] = False,
+) -> None:
     """idlin: is a linear property of a language model a fact about its distribution, or about
-    its coordinates? (THEORY.md; Marconato et al., AISTATS 2025)"""
+    its coordinates? (Marconato et al., AISTATS 2025)"""
+    del version
+    _debug["on"] = _debug["on"] or debug
 
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
+
+
+def _error(message: str) -> None:
+    # print, not rich: one line, never re-wrapped or marked up.
+    print(f"idlin: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -55,11 +90,27 @@ def _user_errors(debug: bool) -> Iterator[None]:
     try:
         yield
     except IdlinError as e:
-        if debug:
+        if debug or _debug["on"]:
             traceback.print_exc()
-        # print, not rich: one line, never re-wrapped or marked up.
-        print(f"idlin: error: {e}", file=sys.stderr)
+        _error(str(e))
         raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+def _table(title: str, columns: Sequence[str]) -> Table:
+    """A rich table whose cells are never wrapped or cut with "…" (see `_show`)."""
+    t = Table(title=title)
+    for col in columns:
+        t.add_column(col, no_wrap=True, overflow="fold")
+    return t
+
+
+def _show(t: Table) -> None:
+    """Print `t` at its natural width, wider than the console if it must be: a property or
+    construction name is read whole, never as `relational_linea…`."""
+    from rich.measure import Measurement
+
+    width = Measurement.get(_out, _out.options.update_width(10_000), t).maximum
+    (_out if width <= _out.width else Console(width=width)).print(t)
 
 
 def _fmt(x: float | None, spec: str = ".3e") -> str:
@@ -84,14 +135,20 @@ def verify(
     Exit code 0 when equivalent within the tolerance, 1 when not, 2 on bad input.
     """
     with _user_errors(debug):
-        import numpy as np
-
-        from . import io
-        from ._errors import ConfigError, IncompatibleError
-        from .report import verify as compare
+        from ._errors import ConfigError
+        from ._paths import require_file
 
         if rtol is not None and not rtol >= 0:
             raise ConfigError(f"--rtol: expected a tolerance ≥ 0, got {rtol}")
+        for f in (a, b):
+            require_file(f, "a predictor file")
+
+        import numpy as np
+
+        from . import io
+        from ._errors import IncompatibleError
+        from .report import verify as compare
+
         arrays = [io.read_arrays(a), io.read_arrays(b)]
         stored = (io.stored_dtype(arrays[0]), io.stored_dtype(arrays[1]))
         pa, pb = (
@@ -106,39 +163,32 @@ def verify(
             )
         result = compare(pa, pb, stored=stored, rtol=rtol)
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2))
+        from .report import comparison_dict
+
+        print(json.dumps(comparison_dict(result), indent=2))
     else:
         _print_verification(result, a, b)
     raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NOT_EQUIVALENT)
 
 
 def _print_verification(v, a: Path, b: Path) -> None:
-    t = Table(title="Models (THEORY §3)")
-    for col in (
-        "",
-        "N",
-        "V",
-        "d",
-        "stored",
-        "r = rank C",
-        "rank F",
-        "rank Ĝ",
-        "diverse",
-        "σ_r/σ_r+1",
-    ):
-        t.add_column(col)
-    for name, m in ((f"A {a.name}", v.a), (f"B {b.name}", v.b)):
+    t = _table(
+        "Models (THEORY §3)",
+        ("", "N", "V", "d", "stored", "r = rank C", "rank F", "rank Ĝ", "diverse", "σ_r/σ_r+1"),
+    )
+    for name, m in ((f"A {a.name}", v.p), (f"B {b.name}", v.q)):
         t.add_row(
             name, str(m.contexts), str(m.vocab), str(m.width), m.stored_dtype,
             str(m.effective_complexity), str(m.embedding_rank), str(m.unembedding_rank),
             "yes" if m.diverse else "no", _fmt(m.log_odds_gap, ".2e"),
         )  # fmt: skip
-    _out.print(t)
+    _show(t)
     g = v.gap
     _out.print(
         f"gap (THEORY §2): ‖C_A − C_B‖_F = {_fmt(g.frobenius)}, relative {_fmt(g.relative)} "
-        f"(tolerance {_fmt(v.rtol, '.1e')}), max |ΔC| = {_fmt(g.max_abs)}, "
-        f"mean KL(A‖B) = {_fmt(g.mean_kl)} nats"
+        f"(tolerance {_fmt(v.tolerance, '.1e')}), max |ΔC| = {_fmt(g.max_abs)}, "
+        f"mean KL(A‖B) = {_fmt(v.kl_pq)}, KL(B‖A) = {_fmt(v.kl_qp)} nats, "
+        f"d_logit² = {_fmt(v.d_logit)}"
     )
     m = v.map
     what = "f_B = M f_A (Theorem L)" if m.theorem == "L" else "P_U f_B = T P_U f_A (Theorem EL)"
@@ -147,8 +197,26 @@ def _print_verification(v, a: Path, b: Path) -> None:
         f"map (THEORY §4): {what}, rank {m.rank}{cond}; relative residuals: embeddings "
         f"{_fmt(m.embedding_residual)}, unembeddings {_fmt(m.unembedding_residual)}"
     )
+    if v.verdict != "equivalent":
+        r2 = "—" if v.canonical_r2 is None else f"{v.canonical_r2:.6f}"
+        _out.print(
+            f"fit (THEORY §8): rank of C_B at the threshold tied to KL(A‖B): {v.fit_rank} "
+            f"(A: {v.p.effective_complexity}); canonical R² at rank {v.reference_rank}: {r2}"
+        )
+    for note in v.notes:
+        _out.print(f"note: {note}")
     verdict = "EQUIVALENT" if v.equivalent else "NOT EQUIVALENT"
-    _out.print(f"verdict: {verdict} (relative gap {_fmt(v.gap.relative)} vs {_fmt(v.rtol, '.1e')})")
+    near = (
+        f"; near-equivalent (relative gap ≤ {v.near_tolerance:g}): equivalent at any tolerance "
+        f"≥ {v.smallest_tolerance:.1e}"
+        if v.verdict == "near-equivalent"
+        else ""
+    )
+    _out.print(
+        f"verdict: {verdict} (relative gap {_fmt(v.gap.relative)} vs "
+        f"{_fmt(v.tolerance, '.1e')}){near}"
+    )
+
 
 
 @app.command()
@@ -164,6 +232,13 @@ def inspect(
     labels: Annotated[
         Path | None, typer.Option(help="TSV 'context<TAB>label' (linear probing), label 0/1.")
     ] = None,
+    tol: Annotated[
+        float | None,
+        typer.Option(
+            help="Relative tolerance of the property verdicts (default √ε of the stored dtype; "
+            "for a trained model choose one at the scale of its fit, e.g. 0.05)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -173,10 +248,17 @@ def inspect(
     and identifiable form with its inclusion condition (THEORY §6–§7).
     """
     with _user_errors(debug):
+        from ._paths import require_file
+
+        require_file(a, "a predictor file")
+        for option, f in (("--pairs", pairs), ("--token-pairs", token_pairs), ("--labels", labels)):
+            if f is not None:
+                require_file(f, f"a TSV file for {option}")
+
         import numpy as np
 
         from . import io
-        from .report import inspect as examine
+        from .report import inspect_model as examine
 
         arrays = io.read_arrays(a)
         p = io.from_arrays(arrays, dtype=np.float64, source=str(a))
@@ -189,7 +271,7 @@ def inspect(
             probes["labels"] = io.read_labels(labels)
         files = {"pairs": pairs, "token_pairs": token_pairs, "labels": labels}
         sources = {k: f.name for k, f in files.items() if f is not None}
-        result = examine(p, stored=io.stored_dtype(arrays), sources=sources, **probes)
+        result = examine(p, tol=tol, stored=io.stored_dtype(arrays), sources=sources, **probes)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -210,9 +292,10 @@ def _print_inspection(r, a: Path) -> None:
     if not r.properties:
         _out.print("no probe files given: pass --pairs, --token-pairs or --labels")
         return
-    t = Table(title=f"Linear properties, raw vs identifiable (THEORY §6–§7; tol {r.tol:.1e})")
-    for col in ("#", "property", "side", "raw: holds (score)", "identifiable", "inclusion (res.)"):
-        t.add_column(col)
+    t = _table(
+        f"Linear properties, raw vs identifiable (THEORY §6–§7; tol {r.tol:.1e})",
+        ("#", "property", "side", "raw: holds (score)", "identifiable", "inclusion (res.)"),
+    )
     for i, pr in enumerate(r.properties, start=1):
         t.add_row(
             str(i), pr.name, pr.side,
@@ -220,7 +303,7 @@ def _print_inspection(r, a: Path) -> None:
             f"{'yes' if pr.identifiable.holds else 'no'} ({pr.identifiable.score:.3g})",
             f"{'yes' if pr.raw.inclusion.holds else 'no'} ({pr.raw.inclusion.residual:.2g})",
         )  # fmt: skip
-    _out.print(t)
+    _show(t)
     for i, pr in enumerate(r.properties, start=1):
         note = f" [{pr.raw.note}]" if pr.raw.note else ""
         _out.print(f"{i}. {pr.name} on {pr.probe}: {pr.reading}{note}", soft_wrap=True)
@@ -243,14 +326,17 @@ def reproduce(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with _user_errors(debug):
+        from ._paths import writable_dir
+
+        # Before computing: a run that cannot write its report must not train for a minute first.
+        writable_dir(out, "--out")
+        writable_dir(out / "models", "--out")
+
         from . import io
-        from ._errors import ConfigError
         from .report import write_report
         from .reproduce import ReproduceConfig
         from .reproduce import reproduce as run
 
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out: expected a directory, got the existing file {out}")
         config = dataclasses.replace(ReproduceConfig.preset(quick=quick), seed=seed)
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=_out, transient=True) as progress:
@@ -264,7 +350,6 @@ def reproduce(
             say("writing the report and figures")
             written = write_report(result, artifacts, out)
             models = out / "models"
-            models.mkdir(exist_ok=True)
             for name, p in artifacts.truths.items():
                 io.save(models / f"{name}_truth.npz", p)
             for name, trained in artifacts.trained.items():
@@ -278,9 +363,10 @@ def reproduce(
 
 
 def _print_summary(result) -> None:
-    t = Table(title="Trained models (THEORY §8)")
-    for col in ("truth", "r", "models", "mean KL to truth", "mean R² to truth", "seed gap (rel.)"):
-        t.add_column(col)
+    t = _table(
+        "Trained models (THEORY §8)",
+        ("truth", "r", "models", "mean KL to truth", "mean R² to truth", "seed gap (rel.)"),
+    )
     for truth in result.truths:
         ms = [m for m in result.models if m.experiment == truth.name]
         sp = [s for s in result.seed_pairs if s.experiment == truth.name]
@@ -291,20 +377,21 @@ def _print_summary(result) -> None:
             _fmt(sum(r2) / len(r2) if r2 else None, ".4f"),
             _fmt(max((s.relative_gap for s in sp), default=None), ".3g"),
         )  # fmt: skip
-    _out.print(t)
+    _show(t)
     if result.properties:
-        t = Table(title="Morphology language: all or none (THEORY §6–§7)")
-        for col in ("property", "side", "identifiable", "id. agrees", "raw: class",
-                    "raw: included", "counterexample"):  # fmt: skip
-            t.add_column(col)
+        t = _table(
+            "Morphology language: all or none (THEORY §6–§7)",
+            ("property", "side", "identifiable", "id. agrees", "raw: class", "raw: included",
+             "counterexample"),
+        )  # fmt: skip
         for p in result.properties:
             a, ce = p.all_or_none, p.counterexample
             t.add_row(
                 p.name, p.side, "yes" if p.truth_identifiable[0] else "no",
-                "yes" if a["identifiable_agrees"] else "no", a["raw_pattern"],
-                a["included_pattern"], ce["construction"] or "none (see report)",
+                "yes" if a.identifiable_agrees else "no", a.raw_pattern,
+                a.included_pattern, ce.construction or "none (see report)",
             )  # fmt: skip
-        _out.print(t)
+        _show(t)
     for line in result.skipped:
         _out.print(f"not available: {line}")
 
@@ -315,9 +402,77 @@ from .sweep.cli import register as _register_sweep  # noqa: E402
 _register_sweep(app)
 
 
-def main() -> None:
-    """Console-script entry point (`idlin = "idlin.cli:main"`): float64 on, then the app."""
-    import jax
+def _float64() -> None:
+    """`jax_enable_x64` on before anything computes, without importing JAX here: JAX reads the
+    environment variable when it is first imported (the fast paths never import it)."""
+    if "jax" in sys.modules:
+        sys.modules["jax"].config.update("jax_enable_x64", True)
+    else:
+        os.environ["JAX_ENABLE_X64"] = "1"
 
-    jax.config.update("jax_enable_x64", True)
-    app()
+
+def command():
+    """The click command behind `app`, with flags shown without a `<bool>` value placeholder."""
+    cmd = typer.main.get_command(app)
+    _plain_flags(cmd)
+    return cmd
+
+
+def _plain_flags(cmd) -> None:
+    import typer.models
+
+    for param in [*cmd.params, cmd.get_help_option(typer.models.Context(cmd))]:
+        if param is not None and getattr(param, "is_flag", False):
+            param.metavar = ""  # rich help prints the metavar in place of the type `<bool>`
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_flags(sub)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command on `argv` (default `sys.argv[1:]`) and return its exit code.
+
+    Every way out is an exit code and, on failure, one `idlin: error: ...` line on stderr:
+    usage errors and unreadable or unwritable paths exit 2 like other bad input; an unexpected
+    exception exits 3 (1 means "not equivalent") and asks for `--debug`.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    _float64()
+    _debug["on"] = False
+    try:
+        rv = command().main(args=args, prog_name="idlin", standalone_mode=False)
+    except typer.Exit as e:  # raised outside a command's context (e.g. by a parameter callback)
+        return e.exit_code
+    except typer.Abort:
+        _error("aborted")
+        return 130
+    except typer.TyperException as e:  # usage errors: bad option, missing argument, bad value
+        if type(e).__name__ == "NoArgsIsHelpError":
+            return EXIT_BAD_INPUT  # `idlin` alone: the help was printed while raising this
+        ctx = getattr(e, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _error(f"{e.format_message().rstrip('.')}{where}")
+        return EXIT_BAD_INPUT
+    except OSError as e:  # the environment, not idlin: a disk that is full or read-only, …
+        if debug or _debug["on"]:
+            traceback.print_exc()
+        what = f"{e.filename}: " if e.filename else ""
+        _error(f"{what}{e.strerror or e}")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as e:
+        if debug or _debug["on"]:
+            traceback.print_exc()
+        _error(
+            f"unexpected {type(e).__name__}: {e} — a bug in idlin; rerun with --debug "
+            "(e.g. `idlin --debug COMMAND ...`) and report the traceback"
+        )
+        return EXIT_INTERNAL
+    return rv if isinstance(rv, int) else EXIT_OK
+
+
+def main() -> None:
+    """Console-script entry point (`idlin = "idlin.cli:main"`)."""
+    sys.exit(run())

@@ -18,8 +18,9 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from ._analysis import analyze
 from ._gap import distribution_gap
-from ._subspaces import accuracy_rtol, numerical_rank, spectral_gap, subspaces
+from ._precision import Precision
 from .data import Truth, lowrank_truth
 from .metrics import canonical_fit
 from .properties import relational_linearity
@@ -160,13 +161,14 @@ def trained_models(
     reports = []
     for i, k, p in everyone:
         kl = float(runs[i].mean_kl[k])
-        spectrum = np.asarray(subspaces(p).log_odds_spectrum)
-        rtol = accuracy_rtol(p, kl, spectrum=spectrum)
-        r_hat = numerical_rank(spectrum, rtol)
+        a = analyze(p, precision=Precision(mean_kl=kl))  # rank threshold tied to the fit (§3.1)
+        spectrum = np.asarray(a.log_odds_singular_values)
+        r_hat = int(a.effective_complexity)
+        rtol = float(a.log_odds_threshold) / float(spectrum[0])
         same = [canonical_fit(p, q, rank=rank).r2 for j, l, q in everyone if j == i and l != k]
         other = [canonical_fit(p, q, rank=rank).r2 for j, _, q in everyone if j != i]
         scores = {
-            form: relational_linearity(p, train_pairs, test_pairs, form=form, rtol=rtol).score
+            form: relational_linearity(a, train_pairs, test_pairs, form=form).score
             for form in ("raw", "identifiable")
         }
         reports.append(
@@ -178,7 +180,7 @@ def trained_models(
                 rank=r_hat,
                 rtol=rtol,
                 spectrum=spectrum[: rank + 4],
-                gap=spectral_gap(spectrum, r_hat),
+                gap=float(a.log_odds_gap),
                 frobenius_to_truth=distribution_gap(
                     truth.predictor, p, frobenius_only=True
                 ).frobenius,

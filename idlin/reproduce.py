@@ -22,14 +22,15 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._analysis import analyze
+from ._compare import compare
 from ._errors import IdlinError
 from ._gap import distribution_gap
-from ._maps import recover_extended_map
 from ._predictor import Predictor
-from ._subspaces import accuracy_rtol, spectral_gap, subspaces
+from ._subspaces import subspaces
 from .data import lowrank_truth, morphology_truth
-from .metrics import canonical_fit
 from .properties import (
+    AllOrNone,
     LinearProbe,
     Parallelism,
     RelationalLinearity,
@@ -155,6 +156,28 @@ class ScoreRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class CounterexampleRecord:
+    """The member of the truth's class that flips the raw verdict (docs/theory.md §7.4).
+
+    Attributes:
+        construction: how it was built ("" when no member flips).
+        raw_on_truth, raw_on_member: the raw verdicts (the latter None without a member).
+        identifiable: the identifiable verdict (one for the whole class).
+        member_width: the member's width, or None.
+        member_relative_gap: its relative gap to the truth (≈ 0: it is equivalent), or None.
+        reason: why it flips the verdict, or why no member can.
+    """
+
+    construction: str
+    raw_on_truth: bool
+    raw_on_member: bool | None
+    identifiable: bool
+    member_width: int | None
+    member_relative_gap: float | None
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class PropertyRecord:
     """One property of the morphology language (THEORY §6–§7).
 
@@ -176,8 +199,8 @@ class PropertyRecord:
     truth_identifiable: tuple[bool, float]
     truth_inclusion: bool
     note: str
-    all_or_none: dict[str, Any]
-    counterexample: dict[str, Any]
+    all_or_none: AllOrNone
+    counterexample: CounterexampleRecord
     trained: tuple[ScoreRecord, ...]
 
 
@@ -233,33 +256,25 @@ def _truth_record(name: str, p: Predictor, rank: int) -> TruthRecord:
     )  # fmt: skip
 
 
-def _canonical_r2(p: Predictor, q: Predictor, rank: int) -> float | None:
-    try:
-        return float(canonical_fit(p, q, rank=rank).r2)
-    except IdlinError:
-        return None
-
-
 def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r) -> ModelRecord:
-    gap = distribution_gap(truth, q)
-    rtol = accuracy_rtol(q, float(gap.mean_kl or 0.0))
-    s = subspaces(q, rtol=rtol)
-    emap = recover_extended_map(truth, q, rtol=rtol)
+    aq = analyze(q)
+    c = compare(truth, aq, reference_rank=r)
+    spectrum = np.asarray(aq.log_odds_singular_values)
     return ModelRecord(
         experiment=experiment,
         width=width,
         seed=seed,
-        kl_to_truth=float(gap.mean_kl or 0.0),  # never None: full gap
-        relative_gap=float(gap.relative),
-        rank_rtol=rtol,
-        effective_complexity=s.effective_complexity,
-        rank_separation=spectral_gap(s.log_odds_spectrum, r),
-        canonical_r2=_canonical_r2(truth, q, r),
-        map_embedding_residual=float(emap.embedding_residual),
-        map_unembedding_residual=float(emap.unembedding_residual),
-        embedding_spectrum=_tuple(s.embedding_spectrum),
-        unembedding_spectrum=_tuple(s.unembedding_spectrum),
-        log_odds_spectrum=_tuple(s.log_odds_spectrum),
+        kl_to_truth=c.kl_pq,
+        relative_gap=float(c.gap.relative),
+        rank_rtol=c.fit_threshold / float(spectrum[0]) if spectrum[0] > 0 else 0.5,
+        effective_complexity=c.fit_rank,
+        rank_separation=c.spectral_gap,
+        canonical_r2=c.canonical_r2,
+        map_embedding_residual=c.map.embedding_residual,
+        map_unembedding_residual=c.map.unembedding_residual,
+        embedding_spectrum=_tuple(aq.embedding_singular_values),
+        unembedding_spectrum=_tuple(aq.unembedding_singular_values),
+        log_odds_spectrum=_tuple(spectrum),
     )
 
 
@@ -268,11 +283,10 @@ def _seed_pairs(experiment, models, r) -> list[SeedPair]:
     for (w1, s1, p1), (w2, s2, p2) in itertools.combinations(models, 2):
         if w1 != w2:
             continue
-        gap = distribution_gap(p1, p2)
+        c = compare(p1, p2, reference_rank=r)
         out.append(
-            SeedPair(experiment, w1, (s1, s2), float(gap.relative), float(gap.mean_kl or 0.0),
-                     _canonical_r2(p1, p2, r))
-        )  # fmt: skip
+            SeedPair(experiment, w1, (s1, s2), float(c.gap.relative), c.kl_pq, c.canonical_r2)
+        )
     return out
 
 
@@ -338,18 +352,17 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
                 say(skipped[-1])
                 continue
             scores.append(ScoreRecord(width, seed, r_q.score, i_q.score, r_q.holds, i_q.holds))
-        fields = dataclasses.asdict(aon)
         records.append(
             PropertyRecord(
                 name=spec.name, side=spec.side, probe=probe,
                 truth_raw=(raw.holds, raw.score), truth_identifiable=(ident.holds, ident.score),
-                truth_inclusion=raw.inclusion.holds, note=raw.note, all_or_none=fields,
-                counterexample={
-                    "construction": ce.construction, "raw_on_truth": ce.raw_on_p,
-                    "raw_on_member": ce.raw_on_member, "identifiable": ce.identifiable,
-                    "member_width": None if ce.member is None else ce.member.width,
-                    "member_relative_gap": ce_gap, "reason": ce.reason,
-                },
+                truth_inclusion=raw.inclusion.holds, note=raw.note, all_or_none=aon,
+                counterexample=CounterexampleRecord(
+                    construction=ce.construction, raw_on_truth=ce.raw_on_p,
+                    raw_on_member=ce.raw_on_member, identifiable=ce.identifiable,
+                    member_width=None if ce.member is None else ce.member.width,
+                    member_relative_gap=ce_gap, reason=ce.reason,
+                ),
                 trained=tuple(scores),
             )
         )  # fmt: skip

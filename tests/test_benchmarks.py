@@ -104,3 +104,28 @@ def test_properties_benchmark_quick(tmp_path):
     for r in doc["runs"].values():
         assert r["finished"] and r["returncode"] == 0 and r["counts"] == {"passed": 1}
     assert "thorough_seconds_extrapolated" in doc["thorough_estimate"]
+
+
+def test_spine_benchmark_quick(tmp_path):
+    doc = run_quick("spine", tmp_path)
+    after = doc["after"]
+    # One factorisation for the whole inspect table (one Analysis shared by every property).
+    assert after["inspect"]["factorisations"] == 1
+    assert after["all_or_none"]["factorisations"] >= 1 + 6  # p and each member at least once
+    vm = doc["vmap_analyze_8_seeds"]
+    assert vm["max_relative_difference"] < 1e-4 and vm["ratio_wall"] > 0
+    assert set(doc["load_average_1min"]) == {"start", "end"} and isinstance(doc["quiet"], bool)
+def test_llv_benchmark_quick(tmp_path):
+    doc = run_quick("llv", tmp_path)
+    assert all(doc["agreement"]["same_choices"].values())
+    assert max(doc["agreement"]["relative_difference"].values()) < 1e-9
+    assert set(doc["seconds"]) == {"idlin", "numpy_loop"} and doc["speedup"] > 0
+
+
+def test_decomposition_benchmark_quick(tmp_path):
+    doc = run_quick("decomposition", tmp_path)
+    # Speed never buys a wrong rank, and the spectrum above the threshold is float64-accurate.
+    assert len(set(doc["ranks"].values())) == 1
+    assert doc["relative_error_vs_float64"]["analyze"] < 1e-6
+    assert doc["floor_seconds"] > 0 and doc["analyze_over_floor"] > 0
+    assert set(doc["seconds"]) == {"analyze", "numpy", "analyze_svd"}

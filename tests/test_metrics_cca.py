@@ -107,3 +107,26 @@ def test_cca_errors():
     p = idlin.Predictor(X, X[:9])
     with pytest.raises(idlin.ConfigError, match="side"):
         mean_cca(p, p, side="tokens")
+
+
+def test_rank_deficient_inputs_related_by_an_affine_map_give_r_over_d():
+    """`m_CCA = 1 iff an invertible affine map` needs full column rank: rank r of width d
+    gives r/d (the missing directions carry correlation 0)."""
+    rng = np.random.default_rng(11)
+    n, d, r = 50, 5, 3
+    X = rng.normal(size=(n, r)) @ rng.normal(size=(r, d))  # rank 3, width 5
+    M = rng.normal(size=(d, d)) + 3 * np.eye(d)
+    res = cca(X, X @ M + 2.0)
+    assert res.ranks == (r, r)
+    np.testing.assert_allclose(np.asarray(res.correlations), [1, 1, 1, 0, 0], atol=1e-9)
+    assert res.mean == pytest.approx(r / d, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mean_agrees_with_sklearn_defaults_for_full_rank_inputs(seed):
+    """What earlier work ran: CCA(n_components=k, max_iter=1000), default tol — the mean
+    agrees to ~1e-7 (the individual correlations need not, near degenerate spectra)."""
+    X, Y = _data(seed + 20, n=60, dx=4, dy=4, noise=1.0)
+    xs, ys = CCA(n_components=4, max_iter=1000).fit(X, Y).transform(X, Y)
+    ref = np.mean([np.corrcoef(xs[:, i], ys[:, i])[0, 1] for i in range(4)])
+    assert abs(cca(X, Y).mean - ref) < 1e-6

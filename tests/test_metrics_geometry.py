@@ -133,6 +133,20 @@ def test_causal_inner_product_matches_numpy(reg):
         np.testing.assert_allclose(Gc.T @ Gc / V, np.eye(3), atol=1e-10)
 
 
+def test_causal_unembeddings_map_the_uncentred_rows_as_park_et_al():
+    """Their code: `g = gamma @ inv_sqrt_Cov_gamma`, Cov of the centred rows over V (÷V)."""
+    rng = np.random.default_rng(9)
+    G = rng.normal(size=(V, 3)) * [1.0, 5.0, 0.2] + [3.0, -1.0, 2.0]  # a nonzero mean row
+    res = causal_inner_product(idlin.Predictor(rng.normal(size=(N, 3)), G), reg=0.0)
+    centred = G - G.mean(axis=0)
+    w, Q = np.linalg.eigh(centred.T @ centred / V)
+    theirs = G @ (Q @ np.diag(1 / np.sqrt(w)) @ Q.T)
+    g = np.asarray(res.unembeddings)
+    np.testing.assert_allclose(g, theirs, rtol=1e-10, atol=1e-12)
+    assert np.linalg.norm(g.mean(axis=0)) > 0.5  # uncentred: the mean row is A·mean g, not 0
+    np.testing.assert_allclose(np.cov(g.T, bias=True), np.eye(3), atol=1e-10)
+
+
 def test_causal_inner_product_is_basis_invariant():
     # Under g ↦ M^{-ᵀ} g the metric transforms so that ⟨M^{-ᵀ}u, M^{-ᵀ}v⟩ is unchanged.
     rng = np.random.default_rng(8)

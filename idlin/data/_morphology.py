@@ -152,8 +152,10 @@ def morphology_truth(
         [np.concatenate([eye_l[i], eye_k[j]]) for i in range(m) for j in range(n_inf)]
     )
     base = make_truth("morphology", contexts, F, G, None)
-    C = base.predictor.log_odds()
-    rank = int(np.linalg.matrix_rank(np.asarray(C, np.float64)))
+    # The exact C* in float64 from the float64 factors, whatever precision the predictor holds
+    # (float32 when JAX's x64 is off): rank and tolerance in one precision.
+    C = F @ (G - G.mean(axis=0, keepdims=True)).T
+    rank = int(np.linalg.matrix_rank(C))
     return MorphologyTruth(
         name="morphology",
         contexts=base.contexts,

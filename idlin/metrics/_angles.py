@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import ConfigError, IncompatibleError
-from .._gap import check_comparable
+from .._gap import pair_analyses
 from .._predictor import Predictor
 from .._subspaces import canonical, subspaces
 
@@ -122,8 +122,8 @@ def principal_angles(
     """
     if which not in WHICH:
         raise ConfigError(f"which: expected one of {WHICH}, got {which!r}")
-    p, q = check_comparable(p, q)
-    Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rtol, rank))
+    p, q = pair_analyses(p, q, rtol=rtol)  # an Analysis given is reused, not recomputed
+    Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, None, rank))
     dims = (int(Q1.shape[1]), int(Q2.shape[1]))
     if min(dims) == 0:
         empty = jnp.zeros((0,), p.dtype)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._gap import check_comparable
+from .._gap import pair_analyses
 from .._predictor import Predictor
 from .._subspaces import canonical
 
@@ -101,9 +101,9 @@ def canonical_fit(
         >>> bool(idlin.canonical_fit(p, q).r2 > 1 - 1e-4)
         True
     """
-    p, q = check_comparable(p, q)
-    cp = canonical(p, rtol=rtol, rank=rank)
-    cq = canonical(q, rtol=rtol, rank=rank)
+    ap, aq = pair_analyses(p, q, rtol=rtol)  # an Analysis given is reused, not recomputed
+    cp = canonical(ap, rank=rank)
+    cq = canonical(aq, rank=rank)
     B, res_f, tot_f = (jnp.asarray(a) for a in lstsq_fit(cp.phi, cq.phi))
     D, res_g, tot_g = (jnp.asarray(a) for a in lstsq_fit(cp.gamma, cq.gamma))
     res_f, tot_f, res_g, tot_g = float(res_f), float(tot_f), float(res_g), float(tot_g)

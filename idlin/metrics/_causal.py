@@ -17,8 +17,10 @@ class CausalInnerProduct:
     """`⟨u, v⟩_C = uᵀ (Σ + ε I)⁻¹ v`, with `Σ = Cov_y(g(y))` (THEORY §8; Park, Choe & Veitch 2024).
 
     Attributes:
-        transform: `A = (Σ + εI)^{-1/2}` (d×d, symmetric): `⟨u, v⟩_C = (Au)ᵀ(Av)`; the
-            unembeddings in the causal basis are `Ĝ A` (A is symmetric).
+        transform: `A = (Σ + εI)^{-1/2}` (d×d, symmetric): `⟨u, v⟩_C = (Au)ᵀ(Av)`.
+        unembeddings: (V, d) `G A`: every *uncentred* row mapped, `g(y) ↦ A g(y)`, as Park et
+            al.'s code does (`g = gamma @ inv_sqrt_Cov_gamma`). Its mean row is `A·mean_y g`,
+            not 0; differences `g(y) − g(y′)` (so `Ĝ A`, the centred version) are the same.
         metric: `A² = (Σ + εI)⁻¹` (d×d).
         covariance: `Σ = Ĝᵀ Ĝ / V` (d×d).
         eigenvalues: (d,) eigenvalues of `Σ`, descending.
@@ -31,6 +33,7 @@ class CausalInnerProduct:
     """
 
     transform: Float[Array, "dim dim"]
+    unembeddings: Float[Array, "vocab dim"]
     metric: Float[Array, "dim dim"]
     covariance: Float[Array, "dim dim"]
     eigenvalues: Float[Array, " dim"]
@@ -68,10 +71,12 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
         Σ = Cov_y(g(y)) = Ĝᵀ Ĝ / V,     A = (Σ + εI)^{-1/2},     ε = reg · λ_max(Σ),
         ⟨u, v⟩_C = uᵀ A² v,
 
-    computed by one symmetric eigendecomposition `Σ = Q Λ Qᵀ`, `A = Q (Λ + ε)^{-1/2} Qᵀ`. The
-    population normalisation `1/V` (Park et al. use the empirical covariance) only rescales the
-    inner product. `reg` is relative to `λ_max`, so the result does not depend on the overall
-    scale of G; with `reg = 0` a singular Σ (width d > rank Ĝ) is refused instead of inverted.
+    computed by one symmetric eigendecomposition `Σ = Q Λ Qᵀ`, `A = Q (Λ + ε)^{-1/2} Qᵀ`, with
+    the population normalisation `1/V` that Park et al.'s code uses. The transformed
+    unembeddings are the uncentred rows mapped, `g(y) ↦ A g(y)` (their
+    `g = gamma @ inv_sqrt_Cov_gamma`): `unembeddings = G A`. `reg` is relative to `λ_max`, so
+    the result does not depend on the overall scale of G; with `reg = 0` a singular Σ (width
+    d > rank Ĝ) is refused instead of inverted.
 
     Args:
         p: the predictor (its unembeddings are used).
@@ -89,8 +94,8 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
         >>> from idlin.metrics import causal_inner_product
         >>> G = np.random.default_rng(0).normal(size=(50, 3))
         >>> cip = causal_inner_product(idlin.Predictor(np.ones((2, 3)), G), reg=0.0)
-        >>> Gc = (G - G.mean(0)) @ np.asarray(cip.transform)  # whitened unembeddings
-        >>> bool(np.allclose(Gc.T @ Gc / 50, np.eye(3), atol=1e-4))
+        >>> g = np.asarray(cip.unembeddings)  # G A: uncentred rows, as Park et al.
+        >>> bool(np.allclose(np.cov(g.T, bias=True), np.eye(3), atol=1e-4))
         True
     """
     p = as_predictor("p", p)
@@ -110,6 +115,7 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
         )
     return CausalInnerProduct(
         transform=A,
+        unembeddings=p.unembeddings @ A,
         metric=metric,
         covariance=cov,
         eigenvalues=lam,

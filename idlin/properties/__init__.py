@@ -1,21 +1,26 @@
 """Linear properties of next-token predictors, raw and identifiable (THEORY §6–§7).
 
-One module per property, a shared `PropertyResult`, the all-or-none harness and the
-counterexample constructions.
+One module per property, a shared `PropertyResult`, the open `Property` protocol that the
+all-or-none harness and the counterexample constructions run on (subclass it for your own).
 """
 
 from .._classes import widen_embedding as widen_embedding
 from .._classes import widen_unembedding as widen_unembedding
 from ._all_or_none import AllOrNone as AllOrNone
 from ._all_or_none import all_or_none as all_or_none
+from ._coordinates import Coordinates as Coordinates
+from ._coordinates import coordinates as coordinates
 from ._counterexample import Counterexample as Counterexample
 from ._counterexample import counterexample as counterexample
 from ._parallelism import parallelism as parallelism
 from ._probe import linear_probe as linear_probe
+from ._protocol import Candidate as Candidate
+from ._protocol import Property as Property
 from ._relational import relational_linearity as relational_linearity
 from ._result import Inclusion as Inclusion
 from ._result import PropertyResult as PropertyResult
 from ._result import default_tol as default_tol
+from ._result import inclusion_of as inclusion_of
 from ._spec import LinearProbe as LinearProbe
 from ._spec import Parallelism as Parallelism
 from ._spec import RelationalLinearity as RelationalLinearity

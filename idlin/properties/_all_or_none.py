@@ -16,12 +16,14 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
+from .._analysis import Analysis, analyze, as_analysis
+from .._checks import prng_key
 from .._classes import MOVES, sample_equivalent
 from .._errors import ConfigError
 from .._gap import distribution_gap
 from .._predictor import Predictor, as_predictor
 from .._subspaces import minimal
-from ._spec import Spec, check_spec
+from ._protocol import Property, check_property
 
 
 def pattern(verdicts: Sequence[bool]) -> str:
@@ -92,8 +94,8 @@ def random_members(
 
 
 def all_or_none(
-    p: Predictor,
-    prop: Spec,
+    p: Predictor | Analysis,
+    prop: Property,
     *,
     key: PRNGKeyArray,
     members: int | Sequence[Predictor] = 6,
@@ -103,9 +105,10 @@ def all_or_none(
     """Evaluate `prop` in raw and identifiable form over members of p's class (THEORY §7).
 
     Args:
-        p: the model; always included, as is its minimal model.
-        prop: a property spec (`Parallelism`, `RelationalLinearity`, `LinearProbe`, `Steering`);
-            a steering vector is read in p's coordinates.
+        p: the model (or its `Analysis`); always included, as is its minimal model.
+        prop: a `Property`: a built-in spec (`Parallelism`, `RelationalLinearity`,
+            `LinearProbe`, `Steering`) or your own subclass; a steering vector is read in p's
+            coordinates. Each member is analysed once and both forms read that analysis.
         key: PRNG key for the random members.
         members: how many random members to add (mixing all moves of §5), or explicit
             predictors equivalent to p.
@@ -116,7 +119,7 @@ def all_or_none(
         An `AllOrNone`.
 
     Raises:
-        ConfigError: an unknown spec or a negative member count.
+        ConfigError: an object that is not a `Property`, or a negative member count.
         ProbeError: the probe set is degenerate (e.g. a zero identifiable difference).
 
     Example:
@@ -128,9 +131,12 @@ def all_or_none(
         >>> r.identifiable_agrees, r.raw_pattern
         (True, 'split')
     """
-    p = as_predictor("p", p)
-    prop = check_spec(prop).resolve(p)
-    pool: list[tuple[str, Predictor]] = [("p", p), ("minimal", minimal(p, rtol=rtol))]
+    prop = check_property(prop)
+    key = prng_key("key", key)
+    a = as_analysis("p", p, rtol=rtol if rtol is not None else prop.rtol)
+    p = a.predictor
+    prop = prop.resolve(a)
+    pool: list[tuple[str, Predictor]] = [("p", p), ("minimal", minimal(a))]
     if isinstance(members, int):
         if members < 0:
             raise ConfigError(f"members: expected a count ≥ 0, got {members}")
@@ -139,9 +145,10 @@ def all_or_none(
         pool += [(f"given[{i}]", as_predictor("members", q)) for i, q in enumerate(members)]
     raw, ident = [], []
     gaps = []
-    for _, q in pool:
-        raw.append(prop(q, form="raw"))
-        ident.append(prop(q, form="identifiable"))
+    for i, (_, q) in enumerate(pool):
+        aq = a if i == 0 else analyze(q, precision=a.precision)  # one decomposition per member
+        raw.append(prop.evaluate(aq, form="raw"))
+        ident.append(prop.evaluate(aq, form="identifiable"))
         gaps.append(distribution_gap(p, q, frobenius_only=True).relative)
     included = [r.holds for r in raw if r.inclusion.holds]
     id_scores = [r.score for r in ident]

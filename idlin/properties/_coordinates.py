@@ -17,22 +17,23 @@ import dataclasses
 
 import numpy as np
 
+from .._analysis import Analysis, as_analysis
+from .._errors import RankError
 from .._predictor import Predictor
-from .._subspaces import canonical, subspaces
 
 
 @dataclasses.dataclass(frozen=True)
 class Coordinates:
     """Points of one side of a model, and how to decode them into centered log-odds.
 
-    Host NumPy arrays in p's dtype: probe sets are small, and every kernel on them is too.
+    Host NumPy arrays in the model's dtype: probe sets are small, and every kernel on them is too.
 
     Attributes:
         points: (items, k) one row per context (embedding side) or token (unembedding side).
         decoder: (others, k); `points @ decoder.T` are rows (embedding side) or columns
             (unembedding side) of C.
         inclusion_projector: (width, width) `P_U` (embedding side) or `P_E` (unembedding side)
-            of the raw model — the span the inclusion conditions of THEORY §6 refer to.
+            of the raw model — the span the inclusion conditions of docs/theory.md §6 refer to.
         raw_points: the raw model's points (`points` itself in the raw form), which the
             inclusion conditions are evaluated on in either form.
     """
@@ -43,38 +44,51 @@ class Coordinates:
     raw_points: np.ndarray
 
 
-def raw_coordinates(p: Predictor, side: str, *, rtol: float | None = None) -> Coordinates:
-    """`(F, Ĝ, P_U)` on the embedding side, `(Ĝ, F, P_E)` on the unembedding side (THEORY §3)."""
-    s = subspaces(p, rtol=rtol)
-    F = np.asarray(p.embeddings)
-    Gh = np.asarray(p.centered_unembeddings)
+def _projector(right, rank) -> np.ndarray:
+    B = np.asarray(right)[: int(rank)]
+    return B.T @ B
+
+
+def raw_coordinates(a: Analysis, side: str) -> Coordinates:
+    """`(F, Ĝ, P_U)` on the embedding side, `(Ĝ, F, P_E)` on the unembedding side (§3)."""
+    a = as_analysis("a", a)
+    F = np.asarray(a.embeddings)
+    Gh = np.asarray(a.centered_unembeddings)
     if side == "embedding":
-        return Coordinates(F, Gh, s.projector("unembedding").astype(F.dtype), F)
-    return Coordinates(Gh, F, s.projector("embedding").astype(F.dtype), Gh)
+        return Coordinates(F, Gh, _projector(a.unembedding_right, a.unembedding_rank), F)
+    return Coordinates(Gh, F, _projector(a.embedding_right, a.embedding_rank), Gh)
 
 
-def identifiable_coordinates(
-    p: Predictor, side: str, *, rtol: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """`(z, decoder)`: `z = Σ^{1/2}φ` decoded by `W` (embedding side) or `z = Σ^{1/2}γ` decoded
-    by `U_C` (unembedding side); `z @ decoder.T` reproduces rows (columns) of C (THEORY §4, §6).
+def identifiable_coordinates(a: Analysis, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """`(z, decoder)`: `z = Σ U_C = Σ^{1/2}φ` decoded by `W` (embedding side) or `z = Σ W =
+    Σ^{1/2}γ` decoded by `U_C` (unembedding side); `z @ decoder.T` reproduces rows (columns) of
+    C (docs/theory.md §4, §6).
 
     Raises:
-        RankError: effective complexity 0 (via `canonical`).
+        RankError: effective complexity 0 (every context has the same next-token distribution:
+            the identifiable form has nothing to measure).
     """
-    c = canonical(p, rtol=rtol)
-    phi, gamma = np.asarray(c.phi), np.asarray(c.gamma)
-    root = np.sqrt(np.asarray(c.singular_values))[None, :]
-    U_C, W = phi / root, gamma / root
+    a = as_analysis("a", a)
+    r = int(a.effective_complexity)
+    if r == 0:
+        raise RankError(
+            "effective complexity is 0: the centered log-odds C vanish (every context has the "
+            "same next-token distribution), so there are no identifiable coordinates"
+        )
+    U_C = np.asarray(a.log_odds_left)[:, :r]
+    W = np.asarray(a.log_odds_right)[:, :r]
+    s = np.asarray(a.log_odds_singular_values)[None, :r]
     if side == "embedding":
-        return phi * root, W
-    return gamma * root, U_C
+        return U_C * s, W
+    return W * s, U_C
 
 
-def coordinates(p: Predictor, side: str, form: str, *, rtol: float | None = None) -> Coordinates:
-    """The coordinates of `form` on `side`; the inclusion projector is always the raw model's."""
-    raw = raw_coordinates(p, side, rtol=rtol)
+def coordinates(a: Analysis | Predictor, side: str, form: str) -> Coordinates:
+    """The coordinates of `form` on `side` of a model (its `Analysis`, or a `Predictor`, which
+    is analysed here); the inclusion projector is always the raw model's."""
+    a = as_analysis("a", a)
+    raw = raw_coordinates(a, side)
     if form == "raw":
         return raw
-    z, dec = identifiable_coordinates(p, side, rtol=rtol)
+    z, dec = identifiable_coordinates(a, side)
     return Coordinates(z, dec, raw.inclusion_projector, raw.raw_points)

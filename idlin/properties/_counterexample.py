@@ -20,15 +20,12 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._classes import widen_embedding, widen_unembedding
-from .._predictor import Predictor, as_predictor
-from .._subspaces import minimal
-from ._probe import as_labels
-from ._spec import LinearProbe, Parallelism, RelationalLinearity, Spec, Steering, check_spec
+from .._analysis import Analysis, as_analysis
+from .._checks import prng_key
+from .._predictor import Predictor
+from ._protocol import Property, check_property
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,113 +49,9 @@ class Counterexample:
     identifiable: bool
 
 
-def _widen(p: Predictor, side: str, extra) -> tuple[str, Predictor]:
-    if side == "embedding":
-        return "widen_embedding", widen_embedding(p, extra)
-    return "widen_unembedding", widen_unembedding(p, extra)
-
-
-def _rms(x) -> float:
-    r = float(jnp.sqrt(jnp.mean(jnp.asarray(x) ** 2)))
-    return r if r > 0 else 1.0
-
-
-def _size(p: Predictor, side: str) -> int:
-    return p.num_contexts if side == "embedding" else p.vocab_size
-
-
-def _scale(p: Predictor, side: str) -> float:
-    return _rms(p.embeddings if side == "embedding" else p.centered_unembeddings)
-
-
-def _candidates(p: Predictor, prop: Spec, raw: bool, ident: bool, key):
-    """Yield `(construction, member, reason)` to try, per THEORY §7.4."""
-    if raw != ident:
-        yield (
-            "minimal",
-            minimal(p, rtol=prop.rtol),
-            "the minimal model is diverse, so its inclusion condition holds and its raw verdict "
-            "equals the identifiable one (§7.3), unlike p's",
-        )
-        return
-    side = prop.side
-    n, scale = _size(p, side), _scale(p, side)
-    if isinstance(prop, Parallelism | RelationalLinearity) and raw:
-        what = "differences" if isinstance(prop, Parallelism) else "targets"
-        rows = (
-            np.unique(np.asarray(prop.pairs)[:, 1])
-            if isinstance(prop, RelationalLinearity)
-            else np.arange(n)
-        )
-        for k in jax.random.split(key, 4):
-            noise = jax.random.normal(k, (n, 2), p.dtype) * scale
-            mask = np.zeros((n, 1))
-            mask[rows] = 1.0
-            construction, q = _widen(p, side, noise * jnp.asarray(mask, p.dtype))
-            yield (
-                construction,
-                q,
-                f"random invisible coordinates added to the {what} break the raw relation while "
-                "C is unchanged",
-            )
-        return
-    if isinstance(prop, RelationalLinearity):  # raw = identifiable = false
-        pairs = prop.pairs
-        sources = np.unique(pairs[:, 0])
-        extra = np.zeros((n, sources.size))
-        extra[sources, np.arange(sources.size)] = scale
-        construction, q = _widen(p, side, extra)
-        yield (
-            construction,
-            q,
-            "each source gets its own new invisible coordinate, so an affine map can write every "
-            "target from it",
-        )
-        return
-    if isinstance(prop, LinearProbe) and not ident:
-        signs = as_labels(prop.labels, np.asarray(prop.contexts).size)
-        extra = np.zeros((n, 1))
-        extra[np.asarray(prop.contexts), 0] = signs * scale
-        construction, q = _widen(p, side, extra)
-        yield (
-            construction,
-            q,
-            "the labels written in a new invisible coordinate are separable there (§7.4)",
-        )
-        return
-    if isinstance(prop, Steering) and not ident:
-        construction, q = _widen(p, "unembedding", jnp.asarray(prop.shift)[:, None])
-        yield (
-            construction,
-            q,
-            "δ written as a new unembedding coordinate (with a zero embedding coordinate) is "
-            "in col(Ĝ) of the widened member (§7.4)",
-        )
-
-
-def _no_member_reason(prop: Spec, raw: bool, ident: bool) -> str:
-    if isinstance(prop, Parallelism) and not ident:
-        return (
-            "no member has raw parallelism: raw ⇒ identifiable (projecting parallel vectors "
-            "keeps them parallel, THEORY §7.2), and the identifiable form fails"
-        )
-    if isinstance(prop, LinearProbe) and ident:
-        return (
-            "every member has the raw probe: identifiable ⇒ raw (a witness w = Ĝᵀa scores "
-            "aᵀC[x,:] in every member, THEORY §7.2)"
-        )
-    if isinstance(prop, Steering) and ident:
-        return "every member reaches δ: δ ∈ rowspace(C) ⊆ col(Ĝ) of every member (THEORY §7.2)"
-    if isinstance(prop, RelationalLinearity):
-        return (
-            "the constructions did not flip the verdict: with m ≤ rank[S, 1] pairs the relation "
-            "is vacuous, and a context that is both a source and a target constrains the new "
-            "coordinates"
-        )
-    return "the constructions of THEORY §7.4 did not flip the verdict"
-
-
-def counterexample(p: Predictor, prop: Spec, *, key: PRNGKeyArray | None = None) -> Counterexample:
+def counterexample(
+    p: Predictor | Analysis, prop: Property, *, key: PRNGKeyArray | None = None
+) -> Counterexample:
     """An equivalent model on which the raw verdict of `prop` differs from p's (THEORY §7.4).
 
     Which members flip which verdict is exact (table in the module docstring): when the
@@ -169,15 +62,16 @@ def counterexample(p: Predictor, prop: Spec, *, key: PRNGKeyArray | None = None)
     member with δ as a new unembedding coordinate reaches it; the minimal model never does).
 
     Args:
-        p: the model.
-        prop: a property spec; a steering vector is read in p's coordinates.
+        p: the model (or its `Analysis`).
+        prop: a `Property` (a built-in spec or your own subclass); its `candidates` propose
+            the members, each is checked here; a steering vector is read in p's coordinates.
         key: PRNG key for the random invisible coordinates (default `jax.random.key(0)`).
 
     Returns:
         A `Counterexample`; `member` is None (and `reason` says why) when no member flips.
 
     Raises:
-        ConfigError: an unknown spec.
+        ConfigError: an object that is not a `Property`.
         ProbeError: a degenerate probe set (as the property itself raises).
 
     Example:
@@ -189,13 +83,15 @@ def counterexample(p: Predictor, prop: Spec, *, key: PRNGKeyArray | None = None)
         >>> c.raw_on_p, c.raw_on_member, idlin.equivalent(p, c.member)
         (True, False, True)
     """
-    p = as_predictor("p", p)
-    prop = check_spec(prop).resolve(p)
-    key = jax.random.key(0) if key is None else key
-    raw = prop(p, form="raw").holds
-    ident = prop(p, form="identifiable").holds
-    for construction, q, reason in _candidates(p, prop, raw, ident, key):
-        flipped = prop(q, form="raw").holds
+    prop = check_property(prop)
+    a = as_analysis("p", p, rtol=prop.rtol)
+    prop = prop.resolve(a)
+    key = jax.random.key(0) if key is None else prng_key("key", key)
+    raw = prop.evaluate(a, form="raw").holds
+    ident = prop.evaluate(a, form="identifiable").holds
+    for cand in prop.candidates(a, raw=raw, identifiable=ident, key=key):
+        flipped = prop(cand.member, form="raw").holds
         if flipped != raw:
-            return Counterexample(q, construction, reason, raw, flipped, ident)
-    return Counterexample(None, "", _no_member_reason(prop, raw, ident), raw, None, ident)
+            return Counterexample(cand.member, cand.construction, cand.reason, raw, flipped, ident)
+    reason = prop.no_member_reason(raw=raw, identifiable=ident)
+    return Counterexample(None, "", reason, raw, None, ident)

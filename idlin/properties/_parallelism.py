@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from jaxtyping import Int
 
+from .._analysis import Analysis
 from .._errors import ProbeError
 from .._predictor import Predictor
 from ._coordinates import coordinates
@@ -46,7 +47,7 @@ def parallelism_kernel(points, pairs):
 
 
 def parallelism(
-    p: Predictor,
+    p: Predictor | Analysis,
     pairs: Int[Any, "m 2"],
     *,
     side: str = "embedding",
@@ -66,7 +67,7 @@ def parallelism(
     same next-token distribution — report it, never call it parallel or not, THEORY §7).
 
     Args:
-        p: the model.
+        p: the model, or its `Analysis` (then no decomposition is recomputed).
         pairs: (m, 2) integer indices of contexts (embedding side) or tokens (unembedding side),
             m ≥ 2, no duplicate pair (`(b, a)` duplicates `(a, b)`).
         side: "embedding" or "unembedding".
@@ -91,10 +92,10 @@ def parallelism(
         >>> idlin.parallelism(p, [[0, 1], [2, 3]]).holds
         True
     """
-    call = check_call(p, side, form, tol)
-    p, tol, size, what = call.p, call.tol, call.size, call.what
+    call = check_call(p, side, form, tol, rtol)
+    a, tol, size, what = call.a, call.tol, call.size, call.what
     idx = as_pairs("pairs", pairs, size=size, what=what, min_pairs=2, unordered=True)
-    coords = coordinates(p, side, form, rtol=rtol)
+    coords = coordinates(a, side, form)
     ratio, norms, scale = parallelism_kernel(coords.points, idx)
     zero = np.flatnonzero(norms <= tol * float(scale))
     if zero.size:

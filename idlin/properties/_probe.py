@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.optimize
 from jaxtyping import Int, Shaped
 
+from .._analysis import Analysis
 from .._errors import ProbeError, ShapeError
 from .._predictor import Predictor
 from ._coordinates import coordinates
+from ._nnls import nnls
 from ._result import (
     PropertyResult,
     as_indices,
@@ -68,7 +69,7 @@ def max_margin(X: np.ndarray, signs: np.ndarray) -> tuple[float, np.ndarray]:
     E = np.concatenate([A.T, np.ones((1, A.shape[0]))], axis=0)  # (k+2, n)
     e = np.zeros(E.shape[0])
     e[-1] = 1.0
-    v, _ = scipy.optimize.nnls(E, e)
+    v = nnls(E, e)
     r = E @ v - e
     if r[-1] == 0.0:
         return 0.0, np.zeros(A.shape[1])
@@ -86,7 +87,7 @@ def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray) -> float:
 
 
 def linear_probe(
-    p: Predictor,
+    p: Predictor | Analysis,
     contexts: Int[Any, " n"],
     labels: Shaped[Any, " n"],
     *,
@@ -108,7 +109,7 @@ def linear_probe(
     both forms are false: identifiable ⇒ raw, THEORY §7.2).
 
     Args:
-        p: the model.
+        p: the model, or its `Analysis` (then no decomposition is recomputed).
         contexts: (n,) distinct integer indices of contexts (tokens).
         labels: (n,) booleans, {0, 1} or {−1, +1}, both classes present.
         side, form, tol, rtol: as in `parallelism`.
@@ -119,15 +120,15 @@ def linear_probe(
         ProbeError: a single class, duplicate or out-of-range contexts, all-zero points.
         ConfigError: unknown side or form, tol outside (0, 1).
     """
-    call = check_call(p, side, form, tol)
-    p, tol, size, what = call.p, call.tol, call.size, call.what
+    call = check_call(p, side, form, tol, rtol)
+    a, tol, size, what = call.a, call.tol, call.size, call.what
     idx = as_indices("contexts", contexts, size=size, what=what)
     if idx.ndim != 1:
         raise ShapeError(f"contexts: expected a 1-D array of indices, got shape {idx.shape}")
     if np.unique(idx).size != idx.size:
         raise ProbeError(f"contexts: expected distinct indices, got duplicates in {idx.tolist()}")
     signs = as_labels(labels, idx.size)
-    coords = coordinates(p, side, form, rtol=rtol)
+    coords = coordinates(a, side, form)
     raw_margin, u = max_margin(np.asarray(coords.raw_points)[idx], signs)
     X = np.asarray(coords.points)[idx]
     margin = raw_margin if form == "raw" else max_margin(X, signs)[0]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from jaxtyping import Int
 
+from .._analysis import Analysis
 from .._predictor import Predictor
 from ._coordinates import coordinates
 from ._result import (
@@ -72,7 +73,7 @@ def _centered_residual(X: np.ndarray, P: np.ndarray) -> float:
 
 
 def relational_linearity(
-    p: Predictor,
+    p: Predictor | Analysis,
     train_pairs: Int[Any, "m 2"],
     test_pairs: Int[Any, "n 2"] | None = None,
     *,
@@ -100,7 +101,7 @@ def relational_linearity(
     is equivariant under injective linear maps).
 
     Args:
-        p: the model.
+        p: the model, or its `Analysis` (then no decomposition is recomputed).
         train_pairs: (m, 2) integer (source, target) indices, m ≥ 1, no duplicates.
         test_pairs: optional (n, 2) held-out pairs, disjoint from `train_pairs`.
         side, form, tol, rtol: as in `parallelism`.
@@ -110,8 +111,8 @@ def relational_linearity(
         ProbeError: duplicate pairs (within or across the sets), indices out of range.
         ConfigError: unknown side or form, tol outside (0, 1).
     """
-    call = check_call(p, side, form, tol)
-    p, tol, size, what = call.p, call.tol, call.size, call.what
+    call = check_call(p, side, form, tol, rtol)
+    a, tol, size, what = call.a, call.tol, call.size, call.what
     train = as_pairs("train_pairs", train_pairs, size=size, what=what, min_pairs=1)
     test = (
         train
@@ -121,7 +122,7 @@ def relational_linearity(
     both = train if test_pairs is None else np.concatenate([train, test])
     if test_pairs is not None:
         as_pairs("train_pairs + test_pairs", both, size=size, what=what, min_pairs=1)
-    coords = coordinates(p, side, form, rtol=rtol)
+    coords = coordinates(a, side, form)
     points, decoder = np.asarray(coords.points), np.asarray(coords.decoder)
     residual = fit_residual_kernel(points, both, tol)
     agree, kl = faithfulness_kernel(points, decoder, train, test, tol)

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError, DTypeError, ProbeError, ShapeError
-from .._predictor import Predictor, as_predictor
+from .._analysis import Analysis, as_analysis
+from .._checks import indices
+from .._errors import ConfigError, ProbeError, ShapeError
 
 FORMS = ("raw", "identifiable")
 SIDES = ("embedding", "unembedding")
@@ -80,11 +81,15 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def check_tol(tol: float | None, dtype: Any) -> float:
+def check_tol(tol: float | None, a: Analysis) -> float:
+    """The verdict tolerance: `tol`, else the precision policy's `verdict_tol` (`√ε` of the
+    stored dtype)."""
     if tol is None:
-        return default_tol(dtype)
+        return a.precision.resolved_verdict_tol()
+    if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating | np.integer):
+        raise ConfigError(f"tol: expected a relative tolerance in (0, 1), got {tol!r}")
     tol = float(tol)
-    if not 0.0 < tol < 1.0:
+    if not 0.0 < tol < 1.0:  # also refuses NaN
         raise ConfigError(f"tol: expected a relative tolerance in (0, 1), got {tol}")
     return tol
 
@@ -94,34 +99,26 @@ class Call:
     """A property call's validated common arguments: the model, its tolerance, and the items
     (contexts or tokens) that the probe set indexes on `side`."""
 
-    p: Predictor
+    a: Analysis
     tol: float
     size: int
     what: str
 
 
-def check_call(p: Any, side: str, form: str, tol: float | None) -> Call:
-    """The argument checks every property starts with (THEORY §6: side, form, tolerance)."""
-    p = as_predictor("p", p)
+def check_call(p: Any, side: str, form: str, tol: float | None, rtol: Any = None) -> Call:
+    """The argument checks every property starts with (docs/theory.md §6: side, form,
+    tolerance), and the model's one `Analysis` (reused when p already is one)."""
+    a = as_analysis("p", p, rtol=rtol)
     check_choice("side", side, SIDES)
     check_choice("form", form, FORMS)
     if side == "embedding":
-        return Call(p, check_tol(tol, p.dtype), p.num_contexts, "context")
-    return Call(p, check_tol(tol, p.dtype), p.vocab_size, "token")
+        return Call(a, check_tol(tol, a), a.num_contexts, "context")
+    return Call(a, check_tol(tol, a), a.vocab_size, "token")
 
 
 def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
     """An integer array whose entries index `size` items (contexts or tokens)."""
-    arr = np.asarray(value)
-    if arr.size and arr.dtype.kind not in "iu":
-        raise DTypeError(f"{name}: expected integer {what} indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= size):
-        bad = arr[(arr < 0) | (arr >= size)]
-        raise ProbeError(
-            f"{name}: expected {what} indices in [0, {size}), got out-of-range {bad[:5].tolist()}"
-        )
-    return arr
+    return indices(name, value, size=size, what=what)
 
 
 def as_pairs(

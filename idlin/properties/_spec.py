@@ -1,31 +1,69 @@
-"""A property together with its probe set, so that it can be asked of any member of a class.
+"""The four built-in properties as `Property` objects (docs/theory.md §6, §7.4).
 
-`all_or_none` and `counterexample` evaluate one property on many equivalent models of different
-widths. A spec holds what is shared by all of them (indices of contexts or tokens, labels, a
-log-odds shift) and is called as `spec(q, form=...)`. A steering *vector* lives in one model's
+A spec holds what is shared by every member of a class (indices of contexts or tokens, labels,
+a log-odds shift); `spec.evaluate(a, form=...)` asks it of one member's `Analysis`, and
+`spec.candidates(...)` builds the members of docs/theory.md §7.4 that flip its raw verdict
+(moves 5–6 of §5 with chosen extra coordinates: `f ↦ [f; a(x)]`, `g ↦ [g; 0]`, its mirror
+`f ↦ [f; 0]`, `g ↦ [g; k(y)]`, and the minimal model). A steering *vector* lives in one model's
 coordinates, so `Steering(vector=v)` is turned into the class-wide shift `δ = Ĝv` by
-`spec.resolve(p)` against the model it was written for.
+`spec.resolve(a)` against the model it was written for.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from .._analysis import Analysis
+from .._classes import widen_embedding, widen_unembedding
 from .._errors import ConfigError
-from .._predictor import Predictor
 from ._parallelism import parallelism
-from ._probe import linear_probe
+from ._probe import as_labels, linear_probe
+from ._protocol import Candidate, Property
 from ._relational import relational_linearity
 from ._result import PropertyResult
 from ._steering import steering, steering_shift
 
 
+def _widen(a: Analysis, side: str, extra) -> tuple[str, Any]:
+    p = a.predictor
+    if side == "embedding":
+        return "widen_embedding", widen_embedding(p, extra)
+    return "widen_unembedding", widen_unembedding(p, extra)
+
+
+def _side_size_scale(a: Analysis, side: str) -> tuple[int, float]:
+    """Items on `side` and the RMS entry of their raw points (the scale of new coordinates)."""
+    X = a.embeddings if side == "embedding" else a.centered_unembeddings
+    rms = float(jnp.sqrt(jnp.mean(jnp.square(X))))
+    return int(X.shape[0]), rms if rms > 0 else 1.0
+
+
+def _noise_members(a: Analysis, side: str, rows, key, what: str) -> Iterator[Candidate]:
+    """Widened members with random invisible coordinates on `rows` (they break a raw relation
+    while C is unchanged, docs/theory.md §7.4)."""
+    n, scale = _side_size_scale(a, side)
+    mask = np.zeros((n, 1))
+    mask[rows] = 1.0
+    for k in jax.random.split(key, 4):
+        noise = jax.random.normal(k, (n, 2), a.dtype) * scale
+        construction, q = _widen(a, side, noise * jnp.asarray(mask, a.dtype))
+        yield Candidate(
+            construction,
+            q,
+            f"random invisible coordinates added to the {what} break the raw relation while "
+            "C is unchanged",
+        )
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Parallelism:
-    """`parallelism(q, pairs, side=side)` as a spec (THEORY §6)."""
+class Parallelism(Property):
+    """`parallelism(a, pairs, side=side)` as a property (docs/theory.md §6)."""
 
     pairs: Any
     side: str = "embedding"
@@ -33,17 +71,27 @@ class Parallelism:
     rtol: float | None = None
     name = "parallelism"
 
-    def __call__(self, q: Predictor, *, form: str) -> PropertyResult:
-        return parallelism(q, self.pairs, side=self.side, form=form, tol=self.tol, rtol=self.rtol)
+    def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
+        return parallelism(a, self.pairs, side=self.side, form=form, tol=self.tol)
 
-    def resolve(self, p: Predictor) -> Parallelism:
-        del p
-        return self
+    def candidates(self, a, *, raw, identifiable, key):
+        if raw != identifiable:
+            yield from super().candidates(a, raw=raw, identifiable=identifiable, key=key)
+        elif raw:
+            yield from _noise_members(a, self.side, slice(None), key, "differences")
+
+    def no_member_reason(self, *, raw, identifiable):
+        if not identifiable:
+            return (
+                "no member has raw parallelism: raw ⇒ identifiable (projecting parallel vectors "
+                "keeps them parallel, docs/theory.md §7.2), and the identifiable form fails"
+            )
+        return super().no_member_reason(raw=raw, identifiable=identifiable)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class RelationalLinearity:
-    """`relational_linearity(q, train_pairs, test_pairs, side=side)` as a spec (THEORY §6)."""
+class RelationalLinearity(Property):
+    """`relational_linearity(a, train_pairs, test_pairs, side=side)` as a property (§6)."""
 
     train_pairs: Any
     test_pairs: Any = None
@@ -52,20 +100,10 @@ class RelationalLinearity:
     rtol: float | None = None
     name = "relational_linearity"
 
-    def __call__(self, q: Predictor, *, form: str) -> PropertyResult:
+    def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         return relational_linearity(
-            q,
-            self.train_pairs,
-            self.test_pairs,
-            side=self.side,
-            form=form,
-            tol=self.tol,
-            rtol=self.rtol,
+            a, self.train_pairs, self.test_pairs, side=self.side, form=form, tol=self.tol
         )
-
-    def resolve(self, p: Predictor) -> RelationalLinearity:
-        del p
-        return self
 
     @property
     def pairs(self) -> np.ndarray:
@@ -75,10 +113,36 @@ class RelationalLinearity:
             parts.append(np.asarray(self.test_pairs))
         return np.concatenate(parts).astype(np.int64)
 
+    def candidates(self, a, *, raw, identifiable, key):
+        if raw != identifiable:
+            yield from super().candidates(a, raw=raw, identifiable=identifiable, key=key)
+        elif raw:
+            targets = np.unique(self.pairs[:, 1])
+            yield from _noise_members(a, self.side, targets, key, "targets")
+        else:
+            n, scale = _side_size_scale(a, self.side)
+            sources = np.unique(self.pairs[:, 0])
+            extra = np.zeros((n, sources.size))
+            extra[sources, np.arange(sources.size)] = scale
+            construction, q = _widen(a, self.side, extra)
+            yield Candidate(
+                construction,
+                q,
+                "each source gets its own new invisible coordinate, so an affine map can write "
+                "every target from it",
+            )
+
+    def no_member_reason(self, *, raw, identifiable):
+        return (
+            "the constructions did not flip the verdict: with m ≤ rank[S, 1] pairs the relation "
+            "is vacuous, and a context that is both a source and a target constrains the new "
+            "coordinates"
+        )
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class LinearProbe:
-    """`linear_probe(q, contexts, labels, side=side)` as a spec (THEORY §6)."""
+class LinearProbe(Property):
+    """`linear_probe(a, contexts, labels, side=side)` as a property (docs/theory.md §6)."""
 
     contexts: Any
     labels: Any
@@ -87,20 +151,37 @@ class LinearProbe:
     rtol: float | None = None
     name = "linear_probe"
 
-    def __call__(self, q: Predictor, *, form: str) -> PropertyResult:
-        return linear_probe(
-            q, self.contexts, self.labels, side=self.side, form=form, tol=self.tol, rtol=self.rtol
-        )
+    def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
+        return linear_probe(a, self.contexts, self.labels, side=self.side, form=form, tol=self.tol)
 
-    def resolve(self, p: Predictor) -> LinearProbe:
-        del p
-        return self
+    def candidates(self, a, *, raw, identifiable, key):
+        if raw != identifiable:
+            yield from super().candidates(a, raw=raw, identifiable=identifiable, key=key)
+        elif not identifiable:
+            n, scale = _side_size_scale(a, self.side)
+            idx = np.asarray(self.contexts)
+            extra = np.zeros((n, 1))
+            extra[idx, 0] = as_labels(self.labels, idx.size) * scale
+            construction, q = _widen(a, self.side, extra)
+            yield Candidate(
+                construction,
+                q,
+                "the labels written in a new invisible coordinate are separable there (§7.4)",
+            )
+
+    def no_member_reason(self, *, raw, identifiable):
+        if identifiable:
+            return (
+                "every member has the raw probe: identifiable ⇒ raw (a witness w = Ĝᵀa scores "
+                "aᵀC[x,:] in every member, docs/theory.md §7.2)"
+            )
+        return super().no_member_reason(raw=raw, identifiable=identifiable)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Steering:
-    """`steering(q, shift=δ)` as a spec; give `vector` (in the coordinates of the model passed
-    to `resolve`) or `shift` (THEORY §6)."""
+class Steering(Property):
+    """`steering(a, shift=δ)` as a property; give `vector` (in the coordinates of the model
+    passed to `resolve`) or `shift` (docs/theory.md §6)."""
 
     vector: Any = None
     shift: Any = None
@@ -109,25 +190,34 @@ class Steering:
     name = "steering"
     side = "embedding"
 
-    def __call__(self, q: Predictor, *, form: str) -> PropertyResult:
+    def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         if self.shift is None:
-            raise ConfigError("Steering: call spec.resolve(p) to turn the vector into a shift")
-        return steering(q, shift=self.shift, form=form, tol=self.tol, rtol=self.rtol)
+            raise ConfigError("Steering: call spec.resolve(a) to turn the vector into a shift")
+        return steering(a, shift=self.shift, form=form, tol=self.tol)
 
-    def resolve(self, p: Predictor) -> Steering:
+    def resolve(self, a: Analysis) -> Steering:
         if self.shift is not None:
             return self
         if self.vector is None:
             raise ConfigError("Steering: expected a vector= or a shift=, got neither")
-        return Steering(shift=steering_shift(p, self.vector), tol=self.tol, rtol=self.rtol)
+        return Steering(shift=steering_shift(a, self.vector), tol=self.tol, rtol=self.rtol)
 
+    def candidates(self, a, *, raw, identifiable, key):
+        if raw != identifiable:
+            yield from super().candidates(a, raw=raw, identifiable=identifiable, key=key)
+        elif not identifiable:
+            construction, q = _widen(a, "unembedding", jnp.asarray(self.shift)[:, None])
+            yield Candidate(
+                construction,
+                q,
+                "δ written as a new unembedding coordinate (with a zero embedding coordinate) "
+                "is in col(Ĝ) of the widened member (§7.4)",
+            )
 
-Spec = Parallelism | RelationalLinearity | LinearProbe | Steering
-SPECS = (Parallelism, RelationalLinearity, LinearProbe, Steering)
-
-
-def check_spec(prop: Any) -> Spec:
-    if not isinstance(prop, SPECS):
-        names = ", ".join(s.__name__ for s in SPECS)
-        raise ConfigError(f"prop: expected one of {names}, got {type(prop).__name__}")
-    return prop
+    def no_member_reason(self, *, raw, identifiable):
+        if identifiable:
+            return (
+                "every member reaches δ: δ ∈ rowspace(C) ⊆ col(Ĝ) of every member "
+                "(docs/theory.md §7.2)"
+            )
+        return super().no_member_reason(raw=raw, identifiable=identifiable)

@@ -16,26 +16,27 @@ from typing import Any
 import numpy as np
 from jaxtyping import Float
 
-from .._errors import ConfigError, ProbeError, ShapeError
-from .._predictor import Predictor, as_predictor
-from .._subspaces import analyse, canonical
+from .._analysis import Analysis, as_analysis
+from .._checks import real_vector
+from .._errors import ConfigError, ProbeError
+from .._predictor import Predictor
+from ._coordinates import identifiable_coordinates
 from ._result import FORMS, PropertyResult, check_choice, check_tol, inclusion_of
 
 
-def steering_shift(p: Predictor, vector: Float[Any, " dim"]) -> Float[np.ndarray, " vocab"]:
+def steering_shift(
+    p: Predictor | Analysis, vector: Float[Any, " dim"]
+) -> Float[np.ndarray, " vocab"]:
     """`δ = Ĝ v` (V,): the log-odds shift of the steering vector `v` of width `p.width`.
 
     Raises:
         ShapeError: `v` is not of shape (p.width,).
+        DTypeError: a complex, string or boolean vector.
+        NonFiniteError: NaN or Inf in `v`.
     """
-    p = as_predictor("p", p)
-    v = np.asarray(vector)
-    if v.shape != (p.width,):
-        raise ShapeError(
-            f"vector: expected a steering vector of shape ({p.width},) (the model's width), "
-            f"got {v.shape}"
-        )
-    return np.asarray(p.centered_unembeddings) @ v.astype(p.dtype)
+    a = as_analysis("p", p)
+    v = real_vector("vector", vector, size=a.width, what="the model's width")
+    return np.asarray(a.centered_unembeddings) @ v.astype(a.dtype)
 
 
 def _reach_residual(basis, delta) -> float:
@@ -45,7 +46,7 @@ def _reach_residual(basis, delta) -> float:
 
 
 def steering(
-    p: Predictor,
+    p: Predictor | Analysis,
     vector: Float[Any, " dim"] | None = None,
     *,
     shift: Float[Any, " vocab"] | None = None,
@@ -73,25 +74,21 @@ def steering(
         ProbeError: δ = 0 (after centering), e.g. `v` in the null space of Ĝ.
         ConfigError: both or neither of `vector` and `shift`, unknown form, tol outside (0, 1).
     """
-    p = as_predictor("p", p)
+    a = as_analysis("p", p, rtol=rtol)
     check_choice("form", form, FORMS)
-    tol = check_tol(tol, p.dtype)
+    tol = check_tol(tol, a)
     if (vector is None) == (shift is None):
         raise ConfigError(
             "steering: expected exactly one of vector= or shift=, got "
             + ("both" if vector is not None else "neither")
         )
     if vector is not None:
-        delta = steering_shift(p, vector)
-        G = np.asarray(p.unembeddings)
-        scale = float(np.linalg.norm(G - G.mean(axis=0)) * np.linalg.norm(vector))
+        delta = steering_shift(a, vector)
+        Gh = np.asarray(a.centered_unembeddings)
+        scale = float(np.linalg.norm(Gh) * np.linalg.norm(np.asarray(vector, dtype=float)))
     else:
-        d = np.asarray(shift)
-        if d.shape != (p.vocab_size,):
-            raise ShapeError(
-                f"shift: expected shape ({p.vocab_size},) (one per token), got {d.shape}"
-            )
-        d = d.astype(p.dtype)
+        d = real_vector("shift", shift, size=a.vocab_size, what="one per token")
+        d = d.astype(a.dtype)
         scale = float(np.linalg.norm(d))
         delta = d - np.mean(d)
     size = float(np.linalg.norm(delta))
@@ -100,14 +97,13 @@ def steering(
             f"steering: expected a non-zero log-odds shift, got ‖δ‖ = {size:.3g} (scale "
             f"{scale:.3g}); the vector lies in the null space of Ĝ or the shift is constant"
         )
-    c = canonical(p, rtol=rtol)
-    W = np.asarray(c.gamma) / np.sqrt(np.asarray(c.singular_values))[None, :]
+    identifiable_coordinates(a, "embedding")  # RankError when r = 0: nothing to reach
+    W = np.asarray(a.log_odds_right)[:, : int(a.effective_complexity)]  # basis of rowspace(C)
     incl = float(_reach_residual(W, delta))
     if form == "identifiable":
         score = incl
     else:
-        s, svds = analyse(p, rtol=rtol)
-        UG = np.asarray(svds[3])[:, : s.unembedding_rank]  # orthonormal basis of col(Ĝ)
+        UG = np.asarray(a.unembedding_left)[:, : int(a.unembedding_rank)]  # basis of col(Ĝ)
         score = float(_reach_residual(UG, delta))
     return PropertyResult(
         name="steering",

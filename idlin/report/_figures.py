@@ -1,9 +1,10 @@
 """The PNG figures of `idlin reproduce` (matplotlib, Agg backend; imported only when plotting).
 
 - `spectra.png`: singular values of F, Ĝ and C, truth vs trained models (THEORY §3, §8).
-- `property_scores.png`: per trained model, raw vs identifiable score of each property (§6, §8).
-- `map_fit.png`: recovered-map fit — R² of the canonical-coordinate map to the truth and between
-  seeds, and the Theorem EL residuals (§4, §8).
+- `property_scores.png`: per trained model, raw vs identifiable score of each property whose
+  scores vary, each panel saying which direction is better (§6, §8).
+- `map_fit.png`: recovered-map fit on log scales — `1 − R²` of the canonical-coordinate map and
+  the relative gap to the truth, the Theorem EL residuals and the gap between seeds (§4, §8).
 - `parallel.png`: *easy→easiest ∥ lucky→luckiest* — token differences in 2-D projections of raw
   and identifiable coordinates, for a member of the truth's class and a trained model (§7.4).
 """
@@ -50,51 +51,130 @@ def spectra(result, path: Path) -> Path:
     return path
 
 
+# How to read each property's score (docs/theory.md §6): what it measures, which way is better.
+_SCORE_READING = {
+    "parallelism": (r"$\sigma_2/\sigma_1$ of unit differences", "lower is better: 0 = parallel"),
+    "relational_linearity": ("top-1 faithfulness", "higher is better: 1 = faithful"),
+    "linear_probe": ("max-margin of the probe", "higher is better: wider margin"),
+    "steering": (r"distance of $\delta$ from the reachable shifts", "lower is better: 0 = reached"),
+}
+
+# Scores below this are rounding noise of an exact zero (a float64 residual of a property that
+# holds exactly), not a quantity to compare between models.
+_NOISE = 1e-10
+
+
+def _uninformative(values: list[float]) -> str | None:
+    """Why a panel of these scores would show nothing (constant, or rounding noise), else None."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return "no finite scores"
+    if np.max(np.abs(v)) < _NOISE:
+        return f"every score < {_NOISE:.0e} (an exact 0 up to rounding)"
+    if np.ptp(v) <= 1e-9 * max(1.0, float(np.max(np.abs(v)))):
+        return f"every score = {float(v[0]):.4g} (constant)"
+    return None
+
+
 def property_scores(result, path: Path) -> Path:
-    """One panel per property: raw (×) and identifiable (●) score of every trained model."""
+    """One panel per property whose scores vary: raw (×) and identifiable (○) score of every
+    trained model and the truth's identifiable score (dotted). A property whose scores are all
+    equal, or all rounding noise, gets no panel but a line saying so under the figure."""
     plt = _pyplot()
-    props = [p for p in result.properties if p.trained]
-    fig, axes = plt.subplots(1, max(len(props), 1), figsize=(3.0 * max(len(props), 1), 3.2),
-                             squeeze=False)  # fmt: skip
-    for ax, p in zip(axes[0], props, strict=False):
-        labels = [f"d{s.width}\ns{s.seed}" for s in p.trained]
+    shown, dropped = [], []
+    for p in (p for p in result.properties if p.trained):
+        values = [s.raw_score for s in p.trained] + [s.identifiable_score for s in p.trained]
+        why = _uninformative([*values, p.truth_identifiable[1]])
+        (dropped if why else shown).append((p, why))
+    n = max(len(shown), 1)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n + 0.4, 3.9), squeeze=False)
+    for ax, (p, _) in zip(axes[0], shown, strict=False):
+        labels = [f"d={s.width}\nseed {s.seed}" for s in p.trained]
         x = np.arange(len(labels))
         ax.plot(x, [s.raw_score for s in p.trained], "x", color="tab:red", ms=8, label="raw")
         ax.plot(x, [s.identifiable_score for s in p.trained], "o", color="tab:blue", mfc="none",
                 ms=8, label="identifiable")  # fmt: skip
-        ax.axhline(p.truth_identifiable[1], color="k", ls=":", lw=1, label="truth (id.)")
+        ax.axhline(p.truth_identifiable[1], color="k", ls=":", lw=1, label="truth (identifiable)")
         ax.set_xticks(x, labels, fontsize=7)
-        ax.set_title(f"{p.name}\n({p.side})", fontsize=9)
-    axes[0][0].set_ylabel("score")
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Trained models: raw vs identifiable scores (THEORY §6, §8)", fontsize=10)
-    fig.tight_layout()
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        what, better = _SCORE_READING.get(p.name, ("score", ""))
+        ax.set_title(f"{p.name} ({p.side})\n{better}", fontsize=9)
+        ax.set_ylabel(what, fontsize=8)
+        ax.margins(y=0.15)
+    if not shown:
+        axes[0][0].set_axis_off()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="upper right", fontsize=7, ncol=3, frameon=False)
+    fig.suptitle("Trained models: raw vs identifiable property scores (THEORY §6, §8)",
+                 fontsize=10, x=0.02, ha="left")  # fmt: skip
+    notes = [f"not shown: {p.name} ({p.side}): {why}" for p, why in dropped]
+    bottom = 0.04 + 0.05 * len(notes)
+    for i, note in enumerate(notes):
+        fig.text(0.02, 0.02 + 0.05 * (len(notes) - 1 - i), note, fontsize=7.5, color="0.3")
+    fig.tight_layout(rect=(0, bottom, 1, 0.93))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
-def map_fit(result, path: Path) -> Path:
-    """R² of the canonical-coordinate map (to the truth, between seeds) and EL residuals."""
-    plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
-    ms = result.models
+def _floor(values, floor: float = 1e-17) -> np.ndarray:
+    """Values for a log axis: None → NaN (not drawn), 0 and below → `floor`."""
+    v = np.array([np.nan if x is None else x for x in values], dtype=np.float64)
+    return np.where(np.isnan(v), np.nan, np.maximum(v, floor))
+
+
+def _group_models(ax, ms) -> None:
+    """x ticks `d=…, s…` per model, the experiment's name under each group, separators between
+    groups: labels stay short enough not to overlap however many models there are."""
     x = np.arange(len(ms))
-    labels = [f"{m.experiment[:4]} d{m.width} s{m.seed}" for m in ms]
-    ax1.bar(x - 0.2, [m.canonical_r2 or 0.0 for m in ms], 0.4, label="R²: truth → model")
-    ax1.bar(x + 0.2, [1 - m.relative_gap for m in ms], 0.4, label="1 − ‖C*−C‖/‖C*‖")
-    ax1.set_xticks(x, labels, rotation=60, fontsize=7, ha="right")
-    ax1.set_ylim(min(0.0, *(m.canonical_r2 or 0.0 for m in ms)) if ms else 0.0, 1.02)
-    ax1.set_title("fit to the truth (THEORY §8)", fontsize=9)
-    ax1.legend(fontsize=7, loc="lower left")
-    ax2.semilogy(x, [m.map_embedding_residual for m in ms], "o", label="EL map: embeddings")
-    ax2.semilogy(x, [m.map_unembedding_residual for m in ms], "s", label="EL map: unembeddings")
-    for i, sp in enumerate(result.seed_pairs):
-        ax2.axhline(sp.relative_gap, color=f"C{i + 2}", ls=":", lw=1,
-                    label=f"seed gap {sp.experiment[:4]} d{sp.width} {sp.seeds}")  # fmt: skip
-    ax2.set_xticks(x, labels, rotation=60, fontsize=7, ha="right")
-    ax2.set_title("recovered map truth → model: relative residuals (THEORY §4)", fontsize=9)
-    ax2.legend(fontsize=6)
+    ax.set_xticks(x, [f"d={m.width}\ns{m.seed}" for m in ms], fontsize=7)
+    ax.set_xlim(-0.5, len(ms) - 0.5)
+    names = [m.experiment for m in ms]
+    starts = [i for i in range(len(ms)) if i == 0 or names[i] != names[i - 1]]
+    for a, b in zip(starts, [*starts[1:], len(ms)], strict=True):
+        ax.text((a + b - 1) / 2, -0.2, names[a], transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8)  # fmt: skip
+        if a > 0:
+            ax.axvline(a - 0.5, color="0.8", lw=0.8)
+
+
+def map_fit(result, path: Path) -> Path:
+    """How well each trained model fits its truth, on log scales (lower is better everywhere):
+    left, `1 − R²` of the canonical-coordinate map truth → model and the relative gap
+    `‖C* − C‖_F/‖C*‖_F`; right, the Theorem EL map's relative residuals, with the relative gap
+    between each pair of seeds of one width drawn across that width's models."""
+    plt = _pyplot()
+    ms = result.models
+    panel = max(5.0, 0.55 * len(ms) + 1.5)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(2 * panel + 0.5, 4.6))
+    x = np.arange(len(ms))
+    misfit = _floor([None if m.canonical_r2 is None else 1.0 - m.canonical_r2 for m in ms])
+    ax1.semilogy(x, misfit, "o", color="tab:blue", ms=7,
+                 label=r"$1 - R^2$ of the canonical map truth $\to$ model")  # fmt: skip
+    ax1.semilogy(x, _floor([m.relative_gap for m in ms]), "s", color="tab:orange", ms=6,
+                 label=r"relative gap $\|C^* - C\|_F \,/\, \|C^*\|_F$")  # fmt: skip
+    ax1.set_ylabel("misfit (log scale)", fontsize=8)
+    ax1.set_title("fit to the truth (THEORY §8); lower is better", fontsize=9)
+    ax2.semilogy(x, _floor([m.map_embedding_residual for m in ms]), "o", color="tab:green",
+                 label="EL map residual: embeddings")  # fmt: skip
+    ax2.semilogy(x, _floor([m.map_unembedding_residual for m in ms]), "s", color="tab:purple",
+                 label="EL map residual: unembeddings")  # fmt: skip
+    for k, sp in enumerate(result.seed_pairs):
+        cols = [i for i, m in enumerate(ms)
+                if m.experiment == sp.experiment and m.width == sp.width]  # fmt: skip
+        if cols:
+            ax2.hlines(sp.relative_gap, min(cols) - 0.4, max(cols) + 0.4, color="0.35",
+                       ls=":", lw=1.2,
+                       label="relative gap between two seeds" if k == 0 else None)  # fmt: skip
+    ax2.set_ylabel("relative residual (log scale)", fontsize=8)
+    ax2.set_title("recovered map truth → model (THEORY §4); lower is better", fontsize=9)
+    for ax in (ax1, ax2):
+        _group_models(ax, ms)
+        ax.margins(y=0.2)
+        ax.grid(True, which="major", axis="y", alpha=0.3)
+        # Legends below the axes: they never cover a point.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -114,12 +194,22 @@ def _projected_arrows(points: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray
 
 
 def parallel(models, pairs: np.ndarray, labels, path: Path) -> Path:
-    """`models`: (title, Predictor) rows; columns: raw `ĝ` vs identifiable coordinates. Equal
-    axis scales, so the angles between arrows are the angles in the projection plane."""
+    """`models`: (title, Predictor) rows; columns: raw `ĝ` vs identifiable coordinates. Each
+    arrow is one pair's difference, projected on the top two singular directions of the pairs'
+    unit differences (so parallel differences all lie along axis 1); equal axis scales, so the
+    angles between arrows are the angles in that plane. Pairs are told apart by colour, named
+    in one legend (labels at the arrow heads overlapped)."""
+    from matplotlib.lines import Line2D
+
     from ..properties._coordinates import coordinates
 
     plt = _pyplot()
-    fig, axes = plt.subplots(len(models), 2, figsize=(9, 3.6 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), 2, figsize=(10.5, 3.7 * len(models) + 1.2),
+                             squeeze=False)  # fmt: skip
+    coords = {
+        "raw": r"raw $\hat g(y)$ (centered unembeddings)",
+        "identifiable": r"identifiable $\Sigma^{1/2}\gamma(y)$ (columns of $C$)",
+    }
     for row, (title, p) in zip(axes, models, strict=True):
         for ax, form in zip(row, ("raw", "identifiable"), strict=True):
             pts = np.asarray(coordinates(p, "unembedding", form).points, dtype=np.float64)
@@ -129,19 +219,25 @@ def parallel(models, pairs: np.ndarray, labels, path: Path) -> Path:
                     "",
                     xy=(x + dx, y + dy),
                     xytext=(x, y),
-                    arrowprops={"arrowstyle": "->", "color": f"C{i % 10}", "lw": 1.4},
+                    arrowprops={"arrowstyle": "->", "color": f"C{i % 10}", "lw": 1.5},
                 )
-                ax.text(x + dx, y + dy, labels[i], fontsize=7, color=f"C{i % 10}")  # fmt: skip
             ends = np.vstack([starts, starts + diffs])
             ax.plot(ends[:, 0], ends[:, 1], ls="none")  # arrows do not set the data limits
             ax.margins(0.12)
-            coords = "ĝ(y)" if form == "raw" else "Σ^½γ(y) (columns of C)"
-            ax.set_title(f"{title}: {form} {coords}", fontsize=9)
+            ax.set_title(f"{title}: {coords[form]}", fontsize=9)
             ax.set_aspect("equal", adjustable="datalim")  # true angles between the arrows
-            ax.set_xlabel("difference axis 1")
-            ax.set_ylabel("difference axis 2")
-    fig.suptitle("easy→easiest ∥ lucky→luckiest? token differences, 2-D projections", fontsize=10)
-    fig.tight_layout()
+            ax.set_xlabel("axis 1: main direction of the differences", fontsize=8)
+            ax.set_ylabel("axis 2: next direction", fontsize=8)
+    handles = [Line2D([], [], color=f"C{i % 10}", lw=2) for i in range(len(labels))]
+    fig.legend(handles, list(labels), loc="lower center", ncol=min(len(labels), 5), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 0.0))  # fmt: skip
+    fig.suptitle(
+        "easy→easiest ∥ lucky→luckiest? Each arrow is one pair's token difference; arrows that "
+        "all point along axis 1 are parallel",
+        fontsize=9.5,
+    )
+    rows_of_legend = -(-len(labels) // 5)
+    fig.tight_layout(rect=(0, 0.035 * rows_of_legend + 0.02, 1, 0.97))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -1,8 +1,9 @@
 """What `idlin inspect` reports: is a linear property a fact about the distribution, or about
 these coordinates? (THEORY §3, §6, §7)
 
-Each requested property is evaluated by `idlin.properties` in both forms; this module only picks
-tolerances for the stored precision and reads the pair of verdicts through THEORY §7.
+Each requested property is evaluated by `idlin.properties` in both forms on the model's one
+`Analysis`, with the library's precision policy for the stored dtype (`idlin.Precision`,
+docs/theory.md §3.1); this module reads the pair of verdicts through docs/theory.md §7.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .._analysis import analyze
+from .._precision import Precision
 from .._predictor import Predictor
-from .._subspaces import subspaces
 from ..properties import PropertyResult, linear_probe, parallelism, relational_linearity
-from ..properties._result import default_tol
-from ._summary import ModelSummary, jsonable, rank_rtol, summarise_model
+from ._summary import ModelSummary, jsonable, summarise_model
 
 
 def reading(raw: PropertyResult, ident: PropertyResult) -> str:
@@ -60,7 +61,8 @@ class Inspection:
     Attributes:
         model: sizes, effective complexity, diversity (THEORY §3).
         properties: one `PropertyReport` per requested property.
-        tol: the properties' relative tolerance (`√ε` of the stored dtype).
+        tol: the properties' relative tolerance (`Precision.verdict_tol`: `√ε` of the stored
+            dtype unless given).
     """
 
     model: ModelSummary
@@ -84,9 +86,10 @@ def holdout_split(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return pairs[~test], pairs[test]
 
 
-def inspect(
+def inspect_model(
     p: Predictor,
     *,
+    tol: float | None = None,
     pairs: np.ndarray | None = None,
     token_pairs: np.ndarray | None = None,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
@@ -102,17 +105,19 @@ def inspect(
 
     Args:
         p: the predictor.
+        tol: the properties' relative tolerance (default: the precision policy's verdict
+            tolerance for the stored dtype, `√ε`).
         stored: the dtype the model was stored in (sets the tolerances; default p's dtype).
         sources: names of the probe files, for the report.
 
     Raises:
         ProbeError, ShapeError, DTypeError: probe sets the properties cannot use.
     """
-    stored = np.dtype(p.dtype if stored is None else stored)
+    precision = Precision(stored=p.dtype if stored is None else stored, verdict_tol=tol)
+    a = analyze(p, precision=precision)  # one decomposition for every property below
+    tol = precision.resolved_verdict_tol()
     sources = sources or {}
-    rtol = rank_rtol(stored, p.num_contexts, p.vocab_size)
-    tol = max(default_tol(np.float32 if stored.itemsize < 4 else stored), rtol)
-    common = {"p": p, "tol": tol, "rtol": rtol}
+    common = {"p": a, "tol": tol}
     reports = []
     if pairs is not None:
         where = f"{len(pairs)} context pairs" + (
@@ -133,5 +138,4 @@ def inspect(
             f" from {sources['labels']}" if "labels" in sources else ""
         )
         reports.append(_both(linear_probe, where, contexts=labels[0], labels=labels[1], **common))
-    sub = subspaces(p, rtol=rtol)
-    return Inspection(model=summarise_model(p, sub, stored), properties=tuple(reports), tol=tol)
+    return Inspection(model=summarise_model(a), properties=tuple(reports), tol=tol)

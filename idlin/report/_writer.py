@@ -92,17 +92,17 @@ def markdown(result, figures: list[str]) -> str:
         for p in result.properties:
             a, ce = p.all_or_none, p.counterexample
             flip = (
-                f"{ce['construction']} (width {ce['member_width']}, gap "
-                f"{fmt(ce['member_relative_gap'])}): raw {fmt(ce['raw_on_truth'])} → "
-                f"{fmt(ce['raw_on_member'])}"
-                if ce["construction"]
-                else "none: " + ce["reason"]
+                f"{ce.construction} (width {ce.member_width}, gap "
+                f"{fmt(ce.member_relative_gap)}): raw {fmt(ce.raw_on_truth)} → "
+                f"{fmt(ce.raw_on_member)}"
+                if ce.construction
+                else "none: " + ce.reason
             )
             rows.append([
                 p.name, p.side, f"{fmt(p.truth_raw[0])} ({fmt(p.truth_raw[1])})",
                 f"{fmt(p.truth_identifiable[0])} ({fmt(p.truth_identifiable[1])})",
-                p.truth_inclusion, a["identifiable_agrees"], a["raw_pattern"],
-                a["included_pattern"], flip,
+                p.truth_inclusion, a.identifiable_agrees, a.raw_pattern,
+                a.included_pattern, flip,
             ])  # fmt: skip
         lines += _table(
             ["property", "side", "raw", "identifiable", "inclusion", "id. agrees",

@@ -1,26 +1,35 @@
 """Sweeps: grid × seeds of (train → evaluate), seeds vectorised with `jax.vmap`, the seed axis
 sharded over local devices, grid points split over `jax.distributed` processes, results in a
-resumable SQLite store (THEORY §8). See `docs/sweeps.md`."""
+resumable SQLite store (THEORY §8). See `docs/sweeps.md`.
 
-from ._config import GridPoint as GridPoint
-from ._config import SweepConfig as SweepConfig
-from ._config import load_config as load_config
-from ._config import parse_config as parse_config
-from ._registry import architectures as architectures
-from ._registry import build_program as build_program
-from ._registry import register_architecture as register_architecture
-from ._runner import SweepRun as SweepRun
-from ._runner import owned_points as owned_points
-from ._runner import run_sweep as run_sweep
-from ._store import Record as Record
-from ._store import ResultsStore as ResultsStore
-from ._summary import PointStatus as PointStatus
-from ._summary import SummaryRow as SummaryRow
-from ._summary import SweepStatus as SweepStatus
-from ._summary import plot_summary as plot_summary
-from ._summary import summarize as summarize
-from ._summary import summarize_records as summarize_records
-from ._summary import sweep_status as sweep_status
-from ._trial import Program as Program
-from ._trial import make_truth as make_truth
-from ._trial import truth_metrics as truth_metrics
+Names load on first use (`idlin._lazy`), so registering `idlin sweep` on the command line
+imports no JAX."""
+
+from .._lazy import lazy_namespace
+
+_EXPORTS = {
+    "GridPoint": "._config",
+    "SweepConfig": "._config",
+    "load_config": "._config",
+    "parse_config": "._config",
+    "architectures": "._registry",
+    "build_program": "._registry",
+    "register_architecture": "._registry",
+    "SweepRun": "._runner",
+    "owned_points": "._runner",
+    "run_sweep": "._runner",
+    "Record": "._store",
+    "ResultsStore": "._store",
+    "PointStatus": "._summary",
+    "SummaryRow": "._summary",
+    "SweepStatus": "._summary",
+    "plot_summary": "._summary",
+    "summarize": "._summary",
+    "summarize_records": "._summary",
+    "sweep_status": "._summary",
+    "Program": "._trial",
+    "make_truth": "._trial",
+    "truth_metrics": "._trial",
+}
+
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)

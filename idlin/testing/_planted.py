@@ -24,6 +24,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from .._classes import sample_equivalent
+from .._errors import ConfigError
 from .._predictor import Predictor
 from .._subspaces import subspaces
 from ._strategies import SIZES, planted_predictor, predictors
@@ -172,7 +173,7 @@ def affine_pairs(
     m_train = d + 2
     m = m_train + num_test
     if 2 * m > rows.shape[0]:
-        raise ValueError(f"affine_pairs: need {2 * m} items on the {side} side, got {rows.shape}")
+        raise ConfigError(f"affine_pairs: need {2 * m} items on the {side} side, got {rows.shape}")
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     items = rng.permutation(rows.shape[0])[: 2 * m]
     pairs = items.reshape(m, 2)

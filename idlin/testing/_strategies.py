@@ -15,6 +15,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .._classes import DEFAULT_MOVES, MOVES, sample_equivalent
+from .._errors import ConfigError
 from .._predictor import Predictor
 
 
@@ -79,7 +80,7 @@ def planted_predictor(
     N, V, d = shape
     kf, kg, r = embedding_rank, unembedding_rank, effective_complexity
     if not (0 <= r <= min(kf, kg) and kf + kg - r <= d and kf <= N and kg <= V - 1):
-        raise ValueError(f"impossible ranks k_f={kf}, k_g={kg}, r={r} for (N, V, d)={shape}")
+        raise ConfigError(f"impossible ranks k_f={kf}, k_g={kg}, r={r} for (N, V, d)={shape}")
     rng = np.random.default_rng(seed)
     Q = _orthonormal(rng, d, d)
     E_basis = Q[:, :kf]

@@ -1,0 +1,138 @@
+"""Regenerate the README's benchmark table from `benchmarks/results/*.json` (one script).
+
+Every row states where its numbers come from: the JSON file, the date, and the 1-minute load
+average the benchmark recorded. A result taken while the load exceeded the machine's cores is
+marked "busy" and its times are not to be trusted (figures measured under load do not
+reproduce); results a benchmark produced with `--quick` are skipped. The table replaces the text
+between `<!-- bench-table:start -->` and `<!-- bench-table:end -->` in README.md.
+
+Usage: `python benchmarks/readme_table.py [--check]` (`--check`: exit 1 if README is stale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text())
+    return None if doc.get("quick") else doc
+
+
+def _source(doc: dict, name: str) -> str:
+    m = doc["machine"]
+    load = m.get("load_average_1min", float("nan"))
+    loads = doc.get("load_average_1min")
+    if isinstance(loads, dict):
+        load = max(load, *loads.values())
+    busy = load > (m.get("cpu_count") or 1)
+    date = doc.get("created_utc", "")[:10]
+    return f"`{name}.json`, {date}, load {load:.1f}" + (" **busy**" if busy else "")
+
+
+def rows() -> list[list[str]]:
+    out = []
+    for i in (0, 1):
+        doc = _load(f"gap_size{i}")
+        if doc:
+            r = doc["results"][0]
+            s, e = r["size"], r["relative_error"]
+            out.append([
+                "gap vs NumPy materialising both logit matrices",
+                f"N={s['N']}, V={s['V']}, d={s['d']}",
+                f"{r['speedup_vs_numpy']['idlin']:.1f}× wall ({r['seconds']['idlin']:.2f} s vs "
+                f"{r['seconds']['numpy']:.2f} s), {r['cpu_time_speedup_vs_numpy']['idlin']:.1f}× "
+                f"CPU; rel. error {e['idlin']:.1e}",
+                _source(doc, f"gap_size{i}"),
+            ])  # fmt: skip
+    doc = _load("decomposition")
+    if doc:
+        s, sec = doc["sizes"], doc["seconds"]
+        out.append([
+            "`analyze` vs NumPy QR + SVD route",
+            f"N={s['N']}, V={s['V']}, d={s['d']}",
+            f"{doc['speedup_vs_numpy']:.1f}× ({sec['analyze']['wall']:.2f} s vs "
+            f"{sec['numpy']['wall']:.2f} s); {doc['analyze_over_floor']:.1f}× the GEMM floor; "
+            f"σ rel. error {doc['relative_error_vs_float64']['analyze']:.1e}, ranks equal",
+            _source(doc, "decomposition"),
+        ])  # fmt: skip
+    doc = _load("spine")
+    if doc:
+        s = doc["sizes"]
+        for case in ("all_or_none", "inspect"):
+            a, b = doc["after"][case], (doc["before"] or {}).get(case)
+            ratio = (
+                f", {b['wall'] / a['wall']:.1f}× wall, {b['cpu'] / a['cpu']:.1f}× CPU" if b else ""
+            )
+            before = f"{b['factorisations']} → " if b else ""
+            out.append([
+                f"`{case}` factorisations before → after the spine",
+                f"N={s['N']}, V={s['V']}, d={s['d']}",
+                f"{before}{a['factorisations']}{ratio}",
+                _source(doc, "spine"),
+            ])  # fmt: skip
+        vm = doc["vmap_analyze_8_seeds"]
+        out.append([
+            "`vmap(analyze)` over 8 stacked seeds vs a Python loop",
+            f"N={vm['sizes']['N']}, V={vm['sizes']['V']}, d={vm['sizes']['d']}",
+            f"{vm['ratio_wall']:.2f}× wall, {vm['ratio_cpu']:.2f}× CPU",
+            _source(doc, "spine"),
+        ])  # fmt: skip
+    doc = _load("llv")
+    if doc and "speedup" in doc:
+        s = doc.get("sizes", doc.get("size", {}))
+        size = ", ".join(f"{k}={v}" for k, v in s.items()) if isinstance(s, dict) else str(s)
+        out.append([
+            "`d_llv` (full pivot search) vs a NumPy loop of the same definition",
+            size,
+            f"{doc['speedup']:.0f}×, same pivots and value",
+            _source(doc, "llv"),
+        ])  # fmt: skip
+    doc = _load("audit")
+    if doc and "ratios" in doc:
+        s = doc.get("sizes", {})
+        size = ", ".join(f"{k}={v}" for k, v in s.items())
+        ratios = ", ".join(f"{k} {v:.0f}×" for k, v in doc["ratios"].items())
+        out.append(["`audit` of a raw cosine, time ÷ one evaluation", size, ratios,
+                    _source(doc, "audit")])  # fmt: skip
+    return out
+
+
+def table() -> str:
+    lines = [
+        "| case | size | result | source |",
+        "|---|---|---|---|",
+        *("| " + " | ".join(r) + " |" for r in rows()),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        sys.exit(f"README.md lacks the markers {START} … {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{table()}\n{END}{tail}"
+    if args.check:
+        sys.exit(0 if new == text else 1)
+    readme.write_text(new, encoding="utf-8")
+    print(table())
+
+
+if __name__ == "__main__":
+    main()

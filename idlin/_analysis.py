@@ -1,0 +1,353 @@
+"""One decomposition of a predictor, computed once and read by every routine (docs/theory.md §3.2).
+
+`analyze(p)` is one jitted program: the centered unembeddings `Ĝ`, the thin SVDs of `F` (N×d)
+and `Ĝ` (V×d), and the SVD of the small core `K = S_F V_Fᵀ V_G S_G` whose singular values are
+those of `C = F Ĝᵀ` — so the spectrum and singular vectors of the N×V matrix C cost
+`O((N+V)d²) + O(d³)` time and `O((N+V)d)` memory, never an N×V buffer. Ranks `k_f`, `k_g`, `r`
+are counted inside the program against the thresholds of the precision policy (`_precision`),
+so `jax.jit(analyze)` and `jax.vmap(analyze)` (over a stacked Predictor) work; the `Analysis`
+is a pytree. `subspaces`, `canonical`, `minimal`, the maps, the properties and the metrics take
+an `Analysis` wherever they take a `Predictor` and then never decompose again.
+
+Shapes: with `k_F = min(N, d)`, `k_G = min(V, d)` and `m = min(k_F, k_G)`, singular vectors past a
+rank are kept (fixed shapes under `jit`) and masked by the rank where a routine needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from ._errors import ArgumentError, ConfigError
+from ._precision import Precision, as_precision, kl_threshold, rank_floor
+from ._predictor import Predictor
+
+
+def is_traced(*trees: Any) -> bool:
+    """Whether any leaf is a tracer (inside `jit`/`vmap`/`grad`): then host-side conversions and
+    data-dependent Python checks are skipped."""
+    return any(
+        isinstance(leaf, jax.core.Tracer)
+        for tree in trees
+        for leaf in jax.tree_util.tree_leaves(tree)
+    )
+
+
+def to_host(tree: Any) -> Any:
+    """Concrete results at the edge: 0-d arrays become Python scalars, others NumPy arrays.
+    Traced results pass through unchanged (they are returned from a jitted caller)."""
+    if is_traced(tree):
+        return tree
+
+    def convert(x):
+        if isinstance(x, jax.Array | np.ndarray | np.generic):
+            a = np.asarray(x)
+            return a.item() if a.ndim == 0 else a
+        return x
+
+    return jax.tree_util.tree_map(convert, tree)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """The factorisation of one predictor that every routine reads (docs/theory.md §3.2).
+
+    Attributes:
+        embeddings, unembeddings: `F` (N×d) and `G` (V×d) as given.
+        centered_unembeddings: `Ĝ = G − 1·ḡᵀ` (V×d), `mean_unembedding` `ḡ` (d,).
+        embedding_left, embedding_singular_values, embedding_right: `F = U_F S_F V_Fᵀ`
+            ((N, k_F), (k_F,), (k_F, d)); `embedding_right` is `V_Fᵀ`.
+        unembedding_left, unembedding_singular_values, unembedding_right: `Ĝ = U_G S_G V_Gᵀ`.
+        log_odds_left, log_odds_singular_values, log_odds_right: `C = U_C Σ Wᵀ` ((N, m), (m,),
+            (V, m)); signs fixed so the largest |entry| of each column of `U_C` is positive.
+        embedding_rank, unembedding_rank, effective_complexity: `k_f`, `k_g`, `r` (int32).
+        embedding_threshold, unembedding_threshold, log_odds_threshold: the absolute thresholds
+            the ranks were counted against (precision policy, docs/theory.md §3.1).
+        precision: the policy used (its `stored` dtype filled in).
+    """
+
+    embeddings: Float[Array, "N d"]
+    unembeddings: Float[Array, "V d"]
+    centered_unembeddings: Float[Array, "V d"]
+    mean_unembedding: Float[Array, " d"]
+    embedding_left: Float[Array, "N kF"]
+    embedding_singular_values: Float[Array, " kF"]
+    embedding_right: Float[Array, "kF d"]
+    unembedding_left: Float[Array, "V kG"]
+    unembedding_singular_values: Float[Array, " kG"]
+    unembedding_right: Float[Array, "kG d"]
+    log_odds_left: Float[Array, "N m"]
+    log_odds_singular_values: Float[Array, " m"]
+    log_odds_right: Float[Array, "V m"]
+    embedding_rank: Int[Array, ""]
+    unembedding_rank: Int[Array, ""]
+    effective_complexity: Int[Array, ""]
+    embedding_threshold: Float[Array, ""]
+    unembedding_threshold: Float[Array, ""]
+    log_odds_threshold: Float[Array, ""]
+    precision: Precision
+
+    # -- sizes (static under tracing)
+    @property
+    def num_contexts(self) -> int:
+        return int(self.embeddings.shape[-2])
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.unembeddings.shape[-2])
+
+    @property
+    def width(self) -> int:
+        return int(self.embeddings.shape[-1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.embeddings.dtype)
+
+    @property
+    def predictor(self) -> Predictor:
+        """The analysed model as a `Predictor` (no re-validation: it was validated once)."""
+        return Predictor.tree_unflatten(None, (self.embeddings, self.unembeddings))
+
+    @property
+    def log_odds_gap(self):
+        """`σ_r(C)/σ_{r+1}(C)`: how clearly the spectrum separates at r (`spectral_gap`)."""
+        return spectral_gap(self.log_odds_singular_values, self.effective_complexity)
+
+    def with_precision(self, precision: Precision | None = None, *, rtol: Any = None) -> Analysis:
+        """The same decomposition re-thresholded under another policy (no new SVD)."""
+        precision = as_precision(precision, self.precision.stored, rtol=rtol)
+        return _threshold(self, precision)
+
+    def masks(self) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Boolean masks of the singular values counted by `k_f`, `k_g` and `r`."""
+        return (
+            rank_mask(self.embedding_singular_values.shape[-1], self.embedding_rank),
+            rank_mask(self.unembedding_singular_values.shape[-1], self.unembedding_rank),
+            rank_mask(self.log_odds_singular_values.shape[-1], self.effective_complexity),
+        )
+
+
+def rank_mask(n: int, rank) -> jax.Array:
+    """`[0, 1, …, n−1] < rank` (rank concrete or traced)."""
+    return jnp.arange(n, dtype=jnp.int32) < jnp.asarray(rank).astype(jnp.int32)
+
+
+def spectral_gap(spectrum, rank):
+    """`σ_r / σ_{r+1}` (the one definition idlin uses): `inf` when nothing is cut off
+    (`r = 0` or `r = len(spectrum)`) or when `σ_{r+1} = 0`. Works on concrete or traced input."""
+    s = jnp.asarray(spectrum)
+    n = s.shape[-1]
+    r = jnp.asarray(rank).astype(jnp.int32)
+    top = jnp.take(s, jnp.clip(r - 1, 0, n - 1), axis=-1)
+    nxt = jnp.take(s, jnp.clip(r, 0, n - 1), axis=-1)
+    inf = jnp.asarray(jnp.inf, s.dtype)
+    cut = (r > 0) & (r < n) & (nxt > 0)
+    return jnp.where(cut, top / jnp.where(nxt > 0, nxt, 1), inf)
+
+
+def _count(s, threshold):
+    return jnp.sum(s > threshold).astype(jnp.int32)
+
+
+def _threshold(a: Analysis, precision: Precision) -> Analysis:
+    """Thresholds and ranks of `a` under `precision` (the policy of docs/theory.md §3.1)."""
+    sF, sG, sC = (
+        a.embedding_singular_values,
+        a.unembedding_singular_values,
+        a.log_odds_singular_values,
+    )
+    rtol = precision.resolved_rank_rtol()
+    first = lambda s: s[0] if s.shape[0] else jnp.zeros((), s.dtype)  # noqa: E731
+    if precision.rank_atol is None:
+        floor_c, floor_g = rank_floor(
+            precision,
+            num_contexts=a.num_contexts,
+            vocab_size=a.vocab_size,
+            sF1=first(sF),
+            sG1=first(sG),
+            mean_norm=jnp.linalg.norm(a.mean_unembedding),
+        )
+        floor_f = jnp.zeros((), sF.dtype)  # F is stored as is: no rounding from forming it
+    else:
+        floor_f = floor_g = floor_c = jnp.asarray(precision.rank_atol, sF.dtype)
+    tF = jnp.maximum(rtol * first(sF), floor_f)
+    tG = jnp.maximum(rtol * first(sG), floor_g)
+    tC = jnp.maximum(rtol * first(sC), floor_c)
+    if precision.mean_kl is not None:
+        tC = jnp.maximum(
+            tC,
+            kl_threshold(precision.mean_kl, num_contexts=a.num_contexts, vocab_size=a.vocab_size),
+        )
+    kf, kg = _count(sF, tF), _count(sG, tG)
+    # r ≤ min(k_f, k_g) always holds in exact arithmetic; enforce it against rounding.
+    r = jnp.minimum(_count(sC, tC), jnp.minimum(kf, kg))
+    return dataclasses.replace(
+        a,
+        embedding_rank=kf,
+        unembedding_rank=kg,
+        effective_complexity=r,
+        embedding_threshold=jnp.asarray(tF, sF.dtype),
+        unembedding_threshold=jnp.asarray(tG, sF.dtype),
+        log_odds_threshold=jnp.asarray(tC, sF.dtype),
+        precision=precision,
+    )
+
+
+def _svd(X):
+    return jnp.linalg.svd(X, full_matrices=False)
+
+
+def gram_route(dtype, decomposition: str = "auto") -> bool:
+    """Whether `analyze` takes the Gram route (docs/theory.md §3.2): by default for float32 data
+    with x64 on (a float64 accumulator exists and float32 data cannot resolve what it loses)."""
+    x64 = bool(jax.config.read("jax_enable_x64"))
+    if decomposition == "gram":
+        if not x64 or np.dtype(dtype) != np.float32:
+            raise ConfigError(
+                "decomposition='gram': expected float32 data with jax_enable_x64 on (the Gram "
+                f"is accumulated in float64), got {np.dtype(dtype)} with x64 "
+                f"{'on' if x64 else 'off'}"
+            )
+        return True
+    return decomposition == "auto" and np.dtype(dtype) == np.float32 and x64
+
+
+def _svd_gram(X):
+    """Thin SVD `(U, s, Vᵀ)` of float32 X from its float64-accumulated Gram (docs/theory.md §3.2).
+
+    `XᵀX` (or `XXᵀ` for wide X) is accumulated in float64 — float32 products are exact there —
+    and diagonalised by `eigh` in float64: `s` and `V` carry ~ε₆₄·(σ₁/σᵢ)² relative error, far
+    below the data's own float32 resolution for every σᵢ above the rank threshold
+    `√ε₃₂·σ₁`. The other factor is one float32 GEMM, `U = X V S⁻¹`. Cost: two GEMMs of the
+    tall side (the Gram and `X V`) plus an O(d³) `eigh`, against a Householder SVD of X.
+    Returns `s` and `Vᵀ` in float64 (callers cast after using them).
+    """
+    n, d = X.shape
+    tall = n >= d
+    A = X if tall else X.T  # (rows, k), k = min(n, d)
+    S = jnp.matmul(A.T, A, preferred_element_type=jnp.float64)  # (k, k)
+    w, V = jnp.linalg.eigh(S)
+    w, V = w[::-1], V[:, ::-1]  # descending
+    s = jnp.sqrt(jnp.maximum(w, 0.0))
+    inv = jnp.where(s > 0, 1.0 / jnp.where(s > 0, s, 1.0), 0.0)
+    Q = (A @ V.astype(X.dtype)) * inv.astype(X.dtype)[None, :]  # (rows, k)
+    if tall:
+        return Q, s, V.T
+    return V.astype(X.dtype), s, Q.T.astype(jnp.float64)
+
+
+@jax.jit
+def _decompose(F, G, precision: Precision) -> Analysis:
+    gbar = jnp.mean(G, axis=0)
+    Gh = G - gbar[None, :]
+    if gram_route(F.dtype, precision.decomposition):
+        UF, sF, VFt = _svd_gram(F)
+        UG, sG, VGt = _svd_gram(Gh)
+    else:
+        UF, sF, VFt = _svd(F)
+        UG, sG, VGt = _svd(Gh)
+    K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]  # (k_F, k_G): C = U_F K U_Gᵀ
+    u, sC, vt = _svd(K)  # small; float64 on the Gram route
+    dt = F.dtype
+    sF, VFt, sG, VGt, sC = (x.astype(dt) for x in (sF, VFt, sG, VGt, sC))
+    UC = UF @ u.astype(dt)  # (N, m)
+    W = UG @ vt.T.astype(dt)  # (V, m)
+    # Sign convention: the largest |entry| of each column of U_C is positive, so U_C, W (and the
+    # canonical coordinates) are functions of the distribution alone (up to rotations inside
+    # repeated singular values).
+    idx = jnp.argmax(jnp.abs(UC), axis=0)
+    signs = jnp.sign(UC[idx, jnp.arange(UC.shape[1])])
+    signs = jnp.where(signs == 0, 1, signs).astype(UC.dtype)[None, :]
+    zero_i = jnp.zeros((), jnp.int32)
+    zero_f = jnp.zeros((), F.dtype)
+    a = Analysis(
+        embeddings=F,
+        unembeddings=G,
+        centered_unembeddings=Gh,
+        mean_unembedding=gbar,
+        embedding_left=UF,
+        embedding_singular_values=sF,
+        embedding_right=VFt,
+        unembedding_left=UG,
+        unembedding_singular_values=sG,
+        unembedding_right=VGt,
+        log_odds_left=UC * signs,
+        log_odds_singular_values=sC,
+        log_odds_right=W * signs,
+        embedding_rank=zero_i,
+        unembedding_rank=zero_i,
+        effective_complexity=zero_i,
+        embedding_threshold=zero_f,
+        unembedding_threshold=zero_f,
+        log_odds_threshold=zero_f,
+        precision=precision,
+    )
+    return _threshold(a, precision)
+
+
+def analyze(
+    p: Predictor, *, precision: Precision | None = None, rtol: float | None = None
+) -> Analysis:
+    """Decompose p once: `Ĝ`, the SVDs of F, Ĝ and C, and the ranks `k_f`, `k_g`, `r`
+    (docs/theory.md §3, §3.2).
+
+    Symbols: `F` (N×d), `G` (V×d), `Ĝ = G − 1·ḡᵀ`; `C = F Ĝᵀ = U_C Σ Wᵀ` computed as
+    `U_F K U_Gᵀ`, `K = S_F V_Fᵀ V_G S_G`. Cost `O((N+V)d² + d³)`, memory `O((N+V)d)`.
+    Each rank counts singular values above `max(rtol·σ₁, floor)` of its matrix (plus, for C, the
+    KL-tied threshold of a trained model): see `Precision`.
+
+    Args:
+        p: the predictor (an `Analysis` is returned as is, re-thresholded if a policy is given).
+        precision: the precision policy (default: `Precision()` for p's dtype).
+        rtol: shorthand for `Precision(rank_rtol=rtol)`.
+
+    Returns:
+        An `Analysis` (a pytree: works under `jax.jit`, `jax.vmap` over a stacked Predictor).
+
+    Raises:
+        ArgumentError: p is not a Predictor/Analysis, precision not a Precision.
+        RankError: rtol not in (0, 1).
+
+    Example:
+        >>> import numpy as np, idlin
+        >>> rng = np.random.default_rng(0)
+        >>> p = idlin.Predictor(rng.normal(size=(6, 2)) @ rng.normal(size=(2, 3)),
+        ...                     rng.normal(size=(5, 3)))
+        >>> a = idlin.analyze(p)
+        >>> int(a.effective_complexity), int(a.embedding_rank), a.width
+        (2, 2, 3)
+    """
+    if isinstance(p, Analysis):
+        if precision is None and rtol is None:
+            return p
+        return p.with_precision(precision, rtol=rtol)
+    if not isinstance(p, Predictor):
+        raise ArgumentError(
+            f"p: expected an idlin.Predictor, got {type(p).__name__} (an idlin.Analysis of one "
+            "is accepted too)"
+        )
+    precision = as_precision(precision, p.dtype, rtol=rtol)
+    return _decompose(p.embeddings, p.unembeddings, precision)
+
+
+def as_analysis(name: str, p: Any, *, precision: Precision | None = None, rtol: Any = None):
+    """`analyze(p)` for a Predictor, `p` itself (re-thresholded if asked) for an Analysis; a
+    clear error for anything else."""
+    if not isinstance(p, Predictor | Analysis):
+        raise ArgumentError(
+            f"{name}: expected an idlin.Predictor, got {type(p).__name__} (an idlin.Analysis of "
+            "one is accepted too)"
+        )
+    return analyze(p, precision=precision, rtol=rtol)
+
+
+def concrete_int(x: Any) -> int | None:
+    """`int(x)` for a concrete scalar, None for a tracer."""
+    return None if isinstance(x, jax.core.Tracer) else int(x)

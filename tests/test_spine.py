@@ -1,0 +1,375 @@
+"""The spine (issue 12): one jitted decomposition, one precision policy, one comparison, an open
+property protocol — checked against the float64 NumPy references in `tests/reference.py`."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import reference as ref
+from test_cli_helpers import run_idlin
+
+import idlin
+from idlin import _analysis
+from idlin.properties import (
+    Parallelism,
+    Property,
+    PropertyResult,
+    coordinates,
+    inclusion_of,
+)
+
+
+def _model(seed, N=30, V=20, d=6, r=3):
+    rng = np.random.default_rng(seed)
+    F = rng.normal(size=(N, r)) @ rng.normal(size=(r, d))
+    return idlin.Predictor(F, rng.normal(size=(V, d)))
+
+
+# -- analyze ----------------------------------------------------------------------------------
+
+
+def test_analyze_matches_the_numpy_reference():
+    p = _model(0)
+    a = idlin.analyze(p)
+    C = ref.log_odds(p.embeddings, p.unembeddings)
+    Gh = ref.centered(p.unembeddings)
+    np.testing.assert_allclose(
+        a.embedding_singular_values, np.linalg.svd(ref.f64(p.embeddings), compute_uv=False),
+        rtol=1e-10, atol=1e-12,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        a.unembedding_singular_values, np.linalg.svd(Gh, compute_uv=False), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        a.log_odds_singular_values[:3], np.linalg.svd(C, compute_uv=False)[:3], rtol=1e-10
+    )
+    r = int(a.effective_complexity)
+    assert (int(a.embedding_rank), int(a.unembedding_rank), r) == (3, 6, 3)
+    # U_C Σ Wᵀ reproduces C at rank r.
+    U, s, W = (
+        np.asarray(x) for x in (a.log_odds_left, a.log_odds_singular_values, a.log_odds_right)
+    )
+    np.testing.assert_allclose((U[:, :r] * s[:r]) @ W[:, :r].T, C, atol=1e-10)
+
+
+def test_jit_and_vmap_of_analyze_equal_the_per_seed_loop():
+    models = [_model(s) for s in range(4)]
+    stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *models)
+    batched = jax.vmap(idlin.analyze)(stacked)
+    jitted = jax.jit(idlin.analyze)(models[1])
+    for k, p in enumerate(models):
+        a = idlin.analyze(p)
+        assert int(batched.effective_complexity[k]) == int(a.effective_complexity) == 3
+        np.testing.assert_allclose(
+            batched.log_odds_singular_values[k], a.log_odds_singular_values, rtol=1e-12, atol=1e-13
+        )
+    np.testing.assert_allclose(
+        jitted.log_odds_singular_values, idlin.analyze(models[1]).log_odds_singular_values,
+        rtol=1e-12, atol=1e-13,
+    )  # fmt: skip
+
+
+def test_public_numerical_functions_jit_to_the_eager_numbers():
+    p = _model(1)
+    q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("basis", "shift"))
+    eager, traced = idlin.distribution_gap(p, q), jax.jit(idlin.distribution_gap)(p, q)
+    assert isinstance(eager.relative, float) and isinstance(traced.relative, jax.Array)
+    np.testing.assert_allclose(float(traced.frobenius), eager.frobenius, rtol=1e-9, atol=1e-12)
+    assert bool(jax.jit(idlin.equivalent)(p, q)) and idlin.equivalent(p, q) is True
+    s = jax.jit(idlin.subspaces)(p)
+    assert int(s.effective_complexity) == idlin.subspaces(p).effective_complexity == 3
+    # Under jit the bases keep their full width, masked past the rank: the projector is the same.
+    np.testing.assert_allclose(
+        np.asarray(s.embedding_basis) @ np.asarray(s.embedding_basis).T,
+        idlin.subspaces(p).projector("embedding"), atol=1e-12,
+    )  # fmt: skip
+    c = jax.jit(idlin.canonical)(p)
+    np.testing.assert_allclose(
+        np.asarray(c.phi) @ np.asarray(c.gamma).T, ref.log_odds(p.embeddings, p.unembeddings),
+        atol=1e-10,
+    )  # fmt: skip
+    m = jax.jit(idlin.recover_linear_map)(p.astype("float64"), q)
+    assert float(m.embedding_residual) < 1e-8 or not idlin.subspaces(p).diverse
+
+
+def test_an_analysis_is_never_decomposed_again(monkeypatch):
+    """all_or_none on given members decomposes p once and each member once (before: ~35 SVD
+    kernels for members=6); counterexample and the properties reuse the Analysis they get."""
+    p = _model(2)
+    members = [idlin.sample_equivalent(p, key=jax.random.key(i)) for i in range(3)]
+    calls = []
+    original = _analysis._decompose
+    monkeypatch.setattr(_analysis, "_decompose", lambda *a: calls.append(1) or original(*a))
+    a = idlin.analyze(p)
+    assert len(calls) == 1
+    prop = Parallelism([[0, 1], [2, 3]])
+    idlin.parallelism(a, [[0, 1], [2, 3]], form="identifiable")
+    idlin.subspaces(a), idlin.canonical(a), idlin.minimal(a)
+    assert len(calls) == 1
+    idlin.all_or_none(a, prop, key=jax.random.key(0), members=members)
+    assert len(calls) == 1 + 1 + len(members)  # + the minimal model, + each member
+
+
+# -- the precision policy ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_C_made_of_rounding_noise_has_rank_zero(dtype):
+    """Every context predicts the uniform distribution: C = 0 up to rounding. Before, r = 1 and
+    'identifiable parallelism holds' — a claim built on noise."""
+    rng = np.random.default_rng(0)
+    G = np.tile(rng.normal(size=(1, 3)) * 100, (9, 1))  # all tokens alike: uniform p(·|x)
+    p = idlin.Predictor(rng.normal(size=(12, 3)).astype(dtype), G.astype(dtype))
+    assert np.abs(ref.log_odds(p.embeddings, p.unembeddings)).max() < 1e-3
+    s = idlin.subspaces(p)
+    assert s.effective_complexity == 0 and s.unembedding_rank == 0
+    with pytest.raises(idlin.RankError, match="effective complexity is 0"):
+        idlin.parallelism(p, [[0, 1], [2, 3]], form="identifiable")
+
+
+def test_float64_model_and_its_float32_copy_are_equivalent_at_the_coarser_precision():
+    p = _model(3)
+    assert idlin.equivalent(p, p.astype("float32")) is True
+    assert idlin.compare(p, p.astype("float32")).tolerance == 1e-4
+    rng = np.random.default_rng(0)
+    near = idlin.Predictor(np.asarray(p.embeddings) * (1 + 1e-6 * rng.normal(size=(30, 6))),
+                           p.unembeddings)  # fmt: skip
+    assert idlin.equivalent(p, near) is False  # float64 pair: 1e-8
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"rank_rtol": float("nan")}, {"rank_atol": -1.0}, {"mean_kl": float("inf")},
+     {"equivalence_rtol": float("nan")}, {"verdict_tol": 2.0}, {"rank_rtol": 1.0}],
+)  # fmt: skip
+def test_precision_refuses_unusable_tolerances(kwargs):
+    with pytest.raises(idlin.IdlinError, match=next(iter(kwargs))):
+        idlin.Precision(**kwargs)
+
+
+def test_bad_tolerances_and_arguments_are_idlin_errors():
+    p = _model(4)
+    with pytest.raises(idlin.ConfigError, match="rtol"):
+        idlin.equivalent(p, p, rtol=float("nan"))
+    with pytest.raises(idlin.ArgumentError, match="expected a real number"):
+        idlin.Precision(rank_rtol="1e-3")
+    with pytest.raises(idlin.ArgumentError, match=r"precision: expected an idlin\.Precision"):
+        idlin.analyze(p, precision=1e-3)
+    with pytest.raises(idlin.RankError, match="rank: expected an integer"):
+        idlin.canonical(p, rank=2.7)
+    with pytest.raises(idlin.DTypeError, match="expected real numbers"):
+        idlin.steering(p, np.ones(6) * 1j)
+    with pytest.raises(idlin.NonFiniteError, match="vector"):
+        idlin.steering(p, np.array([np.nan, 0, 0, 0, 0, 1.0]))
+    with pytest.raises(idlin.NonFiniteError, match="shift"):
+        idlin.steering(p, shift=np.full(20, np.inf))
+    with pytest.raises(idlin.ProbeError, match=str(2**63)):
+        idlin.parallelism(p, np.array([[0, 1], [2, 2**63]], dtype=np.uint64))
+
+
+def test_kl_tied_rank_is_the_precision_policy():
+    truth = _model(5, N=40, V=30, d=6, r=3)
+    rng = np.random.default_rng(1)
+    noisy = idlin.Predictor(
+        np.asarray(truth.embeddings) + 1e-4 * rng.normal(size=(40, 6)),
+        np.asarray(truth.unembeddings) + 1e-4 * rng.normal(size=(30, 6)),
+    )
+    kl = idlin.distribution_gap(truth, noisy).mean_kl
+    assert idlin.subspaces(noisy).effective_complexity == 6
+    a = idlin.analyze(noisy, precision=idlin.Precision(mean_kl=kl))
+    assert int(a.effective_complexity) == 3
+    np.testing.assert_allclose(
+        float(a.log_odds_threshold), 2 * np.sqrt(2 * kl) * (np.sqrt(40) + np.sqrt(30))
+    )
+    assert idlin.compare(truth, noisy).fit_rank == 3
+
+
+# -- compare / evaluate -----------------------------------------------------------------------
+
+
+def test_compare_reports_three_levels_against_the_reference():
+    p = _model(6)
+    q = idlin.sample_equivalent(p, key=jax.random.key(1))
+    c = idlin.compare(p, q)
+    assert c.verdict == "equivalent" and c.canonical_r2 > 1 - 1e-9
+    rng = np.random.default_rng(2)
+    near = idlin.Predictor(np.asarray(p.embeddings) + 1e-3 * rng.normal(size=(30, 6)),
+                           p.unembeddings)  # fmt: skip
+    c = idlin.compare(p, near)
+    fro, rel, _, kl = ref.gap(p, near)
+    assert c.verdict == "near-equivalent" and c.smallest_tolerance == pytest.approx(rel, rel=1e-8)
+    assert c.d_logit == pytest.approx(fro**2 / 30, rel=1e-8) and c.kl_pq == pytest.approx(kl)
+    assert c.kl_qp == pytest.approx(ref.gap(near, p)[3], rel=1e-6)
+    far = idlin.compare(p, _model(7))
+    assert far.verdict == "not equivalent" and far.gap.relative > 0.1
+
+
+def test_evaluate_compares_with_the_truth_and_within_groups():
+    truth = _model(8)
+    models = [idlin.sample_equivalent(truth, key=jax.random.key(i)) for i in range(3)]
+    ev = idlin.evaluate(models, truth, groups=["a", "a", "b"])
+    assert [c.verdict for c in ev.to_truth] == ["equivalent"] * 3
+    assert [ij for ij, _ in ev.between] == [(0, 1)]
+    with pytest.raises(idlin.ConfigError, match="groups"):
+        idlin.evaluate(models, truth, groups=["a"])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cli_and_library_give_the_same_numbers(tmp_path, dtype):
+    """One policy: `idlin verify`/`inspect` on a file and the library on the loaded model agree on
+    r, the gap verdict and the map residuals (float32 files keep float32 tolerances)."""
+    p, q = _model(9), idlin.sample_equivalent(_model(9), key=jax.random.key(3))
+    for name, m in (("p.npz", p), ("q.npz", q)):
+        np.savez(tmp_path / name, embeddings=np.asarray(m.embeddings, dtype),
+                 unembeddings=np.asarray(m.unembeddings, dtype))  # fmt: skip
+    run = run_idlin
+    out = json.loads(run("verify", tmp_path / "p.npz", tmp_path / "q.npz", "--json").stdout)
+    lp = idlin.io.load(tmp_path / "p.npz", dtype=np.float64)
+    lq = idlin.io.load(tmp_path / "q.npz", dtype=np.float64)
+    policy = idlin.Precision(stored=dtype)
+    c = idlin.compare(idlin.analyze(lp, precision=policy), idlin.analyze(lq, precision=policy))
+    assert out["a"]["effective_complexity"] == c.p.effective_complexity == 3
+    assert out["b"]["effective_complexity"] == c.q.effective_complexity
+    assert out["equivalent"] is c.equivalent is True and out["rtol"] == c.tolerance
+    assert out["map"]["embedding_residual"] == pytest.approx(c.map.embedding_residual, abs=1e-12)
+    ins = json.loads(run("inspect", tmp_path / "p.npz", "--json").stdout)
+    assert (
+        ins["model"]["effective_complexity"]
+        == idlin.subspaces(lp, precision=policy).effective_complexity
+    )
+
+
+# -- the open property protocol ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Orthogonal(Property):
+    """|cos| of two differences ≤ tol: a user's property, raw or identifiable."""
+
+    pair_a: tuple
+    pair_b: tuple
+    tol: float = 1e-6
+    name = "orthogonality"
+
+    def evaluate(self, a, *, form):
+        c = coordinates(a, "embedding", form)
+        d = np.stack([c.points[b] - c.points[a_] for a_, b in (self.pair_a, self.pair_b)])
+        cos = abs(d[0] @ d[1]) / np.prod(np.linalg.norm(d, axis=1))
+        raw = np.stack([c.raw_points[b] - c.raw_points[a_] for a_, b in (self.pair_a, self.pair_b)])
+        resid = np.linalg.norm(raw - raw @ c.inclusion_projector) / np.linalg.norm(raw)
+        return PropertyResult(self.name, form, "embedding", bool(cos <= self.tol), float(cos),
+                              self.tol, inclusion_of(float(resid), self.tol))  # fmt: skip
+
+
+def test_a_user_property_goes_through_all_or_none_and_counterexample():
+    rng = np.random.default_rng(0)
+    F = np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [1, 1, 1]])
+    p = idlin.Predictor(F, rng.normal(size=(7, 3)))
+    prop = Orthogonal((0, 1), (2, 3))
+    res = idlin.all_or_none(p, prop, key=jax.random.key(0), members=4)
+    assert res.property == "orthogonality"
+    # docs/theory.md §7.1: the identifiable score is the same on every member (isometric coords).
+    assert res.identifiable_agrees and res.identifiable_score_spread < 1e-8
+    # Orthogonality is not preserved by invertible linear maps, so unlike the linear properties
+    # of §6 it is not all-or-none even under inclusion: a basis change breaks it in raw form.
+    assert res.raw[0] is True and res.raw_pattern == "split" and res.included_pattern == "split"
+    # The raw verdict differs from the identifiable one on p, so the default candidate (the
+    # minimal model, where raw = identifiable) flips it — or the reason says why not.
+    ce = idlin.counterexample(p, prop)
+    assert ce.raw_on_p is True
+    if ce.member is not None:
+        assert ce.raw_on_member is False and idlin.equivalent(p, ce.member)
+
+
+def test_something_that_is_not_a_property_is_refused():
+    with pytest.raises(idlin.ConfigError, match="evaluate"):
+        idlin.all_or_none(_model(0), object(), key=jax.random.key(0))
+
+
+# -- imports ----------------------------------------------------------------------------------
+
+
+def test_import_idlin_pulls_in_no_heavy_dependency():
+    code = (
+        "import sys, idlin; heavy = {'scipy', 'flax', 'optax', 'orbax', 'typer', 'matplotlib'};"
+        "print(sorted(m for m in heavy if m in sys.modules or any(k.startswith(m + '.') "
+        "for k in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_keys_must_be_prng_keys():
+    p = _model(0)
+    with pytest.raises(idlin.ArgumentError, match=r"expected a JAX PRNG key such as jax\.random"):
+        idlin.all_or_none(p, Parallelism([[0, 1], [2, 3]]), key=0)
+    with pytest.raises(idlin.ArgumentError, match="PRNG key"):
+        idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]), key=np.random.default_rng(0))
+    # legacy uint32[2] keys are accepted
+    idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.PRNGKey(0))
+
+
+def test_inspect_tolerance_option_reaches_the_verdicts(tmp_path):
+    F = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [2.0, 3.05]])  # nearly parallel
+    G = np.random.default_rng(0).normal(size=(5, 2))
+    np.savez(tmp_path / "m.npz", embeddings=F, unembeddings=G)
+    (tmp_path / "pairs.tsv").write_text("0\t1\n2\t3\n")
+    args = ("inspect", tmp_path / "m.npz", "--pairs", tmp_path / "pairs.tsv", "--json")
+    strict = json.loads(run_idlin(*args).stdout)
+    loose = json.loads(run_idlin(*args, "--tol", "0.05").stdout)
+    par = lambda doc: next(p for p in doc["properties"] if p["name"] == "parallelism")  # noqa: E731
+    assert par(strict)["raw"]["holds"] is False and par(loose)["raw"]["holds"] is True
+    assert loose["tol"] == 0.05
+    assert par(loose)["raw"]["score"] == pytest.approx(
+        idlin.parallelism(idlin.Predictor(F, G), [[0, 1], [2, 3]]).score
+    )
+    bad = run_idlin(*args, "--tol", "nan")
+    assert bad.returncode == 2 and "idlin: error:" in bad.stderr
+
+
+@pytest.mark.parametrize("kappa", [1.0, 1e2, 1e4])
+@pytest.mark.parametrize("rank", [3, 8])
+def test_the_gram_route_agrees_with_float64_references_and_never_changes_a_rank(kappa, rank):
+    """docs/theory.md §3.2: float32 data, float64-accumulated Grams. Singular values above the
+    rank threshold match a float64 reference to 1e-6 relative; ranks equal the SVD route's, on
+    ill-conditioned and rank-deficient inputs."""
+    rng = np.random.default_rng(int(kappa) + rank)
+    N, V, d = 60, 90, 8
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    F = (rng.normal(size=(N, rank)) * np.logspace(0, -np.log10(kappa), rank)) @ Q[:rank]
+    p = idlin.Predictor(F.astype(np.float32), rng.normal(size=(V, d)).astype(np.float32))
+    gram = idlin.analyze(p, precision=idlin.Precision(decomposition="gram"))
+    svd = idlin.analyze(p, precision=idlin.Precision(decomposition="svd"))
+    assert idlin.analyze(p).precision.decomposition == "auto"
+    for field in ("embedding_rank", "unembedding_rank", "effective_complexity"):
+        assert int(getattr(gram, field)) == int(getattr(svd, field)), field
+    r = int(gram.effective_complexity)
+    # σ_min/σ_max = 1/κ: above float32's √ε threshold (3.5e-4) the planted rank is found, below
+    # it both routes cut it alike.
+    assert r == (rank if 1 / kappa > 3.5e-4 else rank - 1)
+    C = ref.log_odds(p.embeddings, p.unembeddings)
+    want = np.linalg.svd(C, compute_uv=False)[:r]
+    got = np.asarray(gram.log_odds_singular_values, np.float64)[:r]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    kf = int(gram.embedding_rank)
+    want_F = np.linalg.svd(ref.f64(p.embeddings), compute_uv=False)[:kf]
+    np.testing.assert_allclose(
+        np.asarray(gram.embedding_singular_values, np.float64)[:kf], want_F, rtol=1e-6
+    )
+    U = np.asarray(gram.log_odds_left, np.float64)[:, :r]
+    W = np.asarray(gram.log_odds_right, np.float64)[:, :r]
+    Uc, sc, Wct = np.linalg.svd(C)
+    C_r = (Uc[:, :r] * sc[:r]) @ Wct[:r]  # the float64 rank-r truncation the analysis represents
+    np.testing.assert_allclose((U * got) @ W.T, C_r, atol=1e-6 * np.abs(C_r).max())
+
+
+def test_the_gram_route_needs_float32_and_x64():
+    with pytest.raises(idlin.ConfigError, match="decomposition='gram'"):
+        idlin.analyze(_model(0), precision=idlin.Precision(decomposition="gram"))
+    with pytest.raises(idlin.ConfigError, match="decomposition: expected one of"):
+        idlin.Precision(decomposition="qr")
