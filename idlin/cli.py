@@ -400,6 +400,9 @@ def _print_summary(result) -> None:
 from .sweep.cli import register as _register_sweep  # noqa: E402
 
 _register_sweep(app)
+from .study.cli import register as _register_study  # noqa: E402
+
+_register_study(app)
 
 
 def _float64() -> None:
