@@ -74,23 +74,38 @@ def evaluate_properties(
 ) -> dict[str, Any]:
     """Every property of `specs` on one `Analysis`, raw and identifiable, at each verdict
     tolerance: `{name: {"raw": {...}, "identifiable": {...}, "inclusion": residual}}` with
-    `score`, `statistic` (what the verdict compares with the tolerance) and `holds` (one
-    verdict per tolerance). A property that is degenerate on this model (an `IdlinError`, e.g. a
-    zero difference) is recorded as `{"error": reason}`."""
+    `score` and `statistic` (what the verdict compares with the tolerance; from the smallest
+    tolerance that could be evaluated) and `holds` (one verdict per tolerance). Where the
+    property is degenerate at a tolerance (an `IdlinError`, e.g. a difference shorter than
+    `tol·scale` counts as zero for parallelism), that verdict is None and the reason is kept
+    under `errors`; where it is degenerate at every tolerance the entry is `{"error": reason}`."""
     out: dict[str, Any] = {}
     for name, spec in specs.items():
-        try:
-            entry: dict[str, Any] = {}
-            for form in ("raw", "identifiable"):
-                results = [dataclasses.replace(spec, tol=t).evaluate(a, form=form)
-                           for t in tolerances]  # fmt: skip
-                entry[form] = {
-                    "score": float(results[0].score),
-                    "statistic": _statistic(results[0]),
-                    "holds": [bool(r.holds) for r in results],
-                }
-            entry["inclusion"] = float(results[0].inclusion.residual)
-        except IdlinError as err:
-            entry = {"error": f"{type(err).__name__}: {err}"}
+        entry: dict[str, Any] = {}
+        errors: list[str] = []
+        first = None
+        for form in ("raw", "identifiable"):
+            holds: list[bool | None] = []
+            for t in tolerances:
+                try:
+                    r = dataclasses.replace(spec, tol=t).evaluate(a, form=form)
+                except IdlinError as err:
+                    holds.append(None)
+                    errors.append(f"{form} @{t:g}: {type(err).__name__}: {err}")
+                    continue
+                holds.append(bool(r.holds))
+                if form not in entry:
+                    entry[form] = {"score": float(r.score), "statistic": _statistic(r)}
+                    first = first or r
+            if form in entry:
+                entry[form]["holds"] = holds
+        if first is None or len(entry) < 2:
+            out[name] = {"error": errors[0] if errors else "not evaluated"}
+            continue
+        entry["inclusion"] = float(first.inclusion.residual)
+        if first.note:  # e.g. a vacuous relational fit: any verdict is then "holds"
+            entry["note"] = first.note
+        if errors:
+            entry["errors"] = errors
         out[name] = entry
     return out

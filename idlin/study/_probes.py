@@ -10,10 +10,14 @@ so the same question is asked of the truth and of every trained model (THEORY §
   "last token 0 → last token 1" over every prefix — context pairs `(a…, 0) → (a…, 1)` —
   for parallelism of embeddings and for relational linearity; token pairs
   `(0, 1), (2, 3), …` for parallelism of unembeddings (nothing is planted there: a negative
-  control); the probe "last token < V/2" over all contexts; and the shift of
-  `v = mean f(last = 1) − mean f(last = 0)`. For an order-1 Markov truth `f*(x)` depends on the
-  last token only, so the context differences are exactly equal (parallel) and the relation
-  is a translation; for the tanh low-rank truth and the HMM they hold only approximately.
+  control); the probe "which side of the median of the truth's first canonical coordinate" (the top left
+  singular vector of C*) over the contexts outside its middle fifth — separable in the truth by
+  construction, a question about the distribution rather than about one factorisation; and the shift of
+  `v = mean f(last = 1) − mean f(last = 0)`. For the Markov truth of order k = T
+  `f*(x) = s Σ_j E_j[x_{T−j}]` is additive in the tokens, so the context differences are all
+  `s(E_0[1] − E_0[0])` (planted parallel) and the relation is a translation of sources that
+  span the rank (not vacuous); for the tanh low-rank truth they hold only approximately, for
+  the HMM not at all.
 
 The steering shift is computed once on the truth (`δ* = Ĝ* v*`, `steering_shift`) and asked of
 each trained model as `Steering(shift=δ*)`: can the model's log-odds move by δ*? (With each
@@ -55,6 +59,17 @@ def _last_token_pairs(contexts: np.ndarray, source: int, target: int) -> np.ndar
     return np.asarray(pairs, np.int64)
 
 
+def _principal_labels(truth) -> tuple[np.ndarray, np.ndarray]:
+    """Contexts outside the middle fifth of the truth's first left singular vector of C*, and
+    their labels (above the median or not)."""
+    F = np.asarray(truth.predictor.embeddings, np.float64)
+    G = np.asarray(truth.predictor.unembeddings, np.float64)
+    u = np.linalg.svd(F @ (G - G.mean(axis=0)).T, full_matrices=False)[0][:, 0]
+    lo, mid, hi = np.quantile(u, [0.4, 0.5, 0.6])
+    keep = np.flatnonzero((u <= lo) | (u >= hi))
+    return keep, (u[keep] > mid).astype(np.int64)
+
+
 def _sequence_specs(truth) -> dict[str, Any]:
     from ..properties import LinearProbe, Parallelism, RelationalLinearity, Steering
 
@@ -69,7 +84,7 @@ def _sequence_specs(truth) -> dict[str, Any]:
         "parallelism_embedding": Parallelism(ctx, "embedding"),
         "parallelism_unembedding": Parallelism(tok, "unembedding"),
         "relational_linearity": RelationalLinearity(ctx),
-        "linear_probe": LinearProbe(np.arange(len(contexts)), (last < v // 2).astype(np.int64)),
+        "linear_probe": LinearProbe(*_principal_labels(truth)),
         "steering": Steering(vector=vector),
     }
 
@@ -111,6 +126,6 @@ def describe(truth) -> dict[str, str]:
         "parallelism_embedding": "context pairs (a…, 0) → (a…, 1), every prefix a",
         "parallelism_unembedding": f"token pairs (0,1), (2,3), … ({v // 2}; nothing planted)",
         "relational_linearity": "context pairs (a…, 0) → (a…, 1) (in-sample)",
-        "linear_probe": f"all {truth.num_contexts} contexts labelled last token < {v // 2}",
+        "linear_probe": "contexts labelled by the side of the truth's first canonical coordinate",
         "steering": "δ* = Ĝ*(mean f*(last = 1) − mean f*(last = 0))",
     }

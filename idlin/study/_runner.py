@@ -172,13 +172,16 @@ def run_study(
     """Run (or resume) the study into `out_dir/points/`: every point not yet written.
 
     Returns:
-        `{"points": N, "skipped": n, "seconds": wall, "machine": machine()}` of this call.
+        `{"points", "skipped", "seconds" (wall), "started", "finished", "load_average_start",
+        "machine": machine()}` of this call (the machine's load average is the one at the end).
 
     Raises:
         OutputError: `out_dir` is a file or cannot be created.
         ConfigError: bad distribution parameters or training options.
     """
     t0 = time.perf_counter()
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     folder = Path(out_dir) / "points"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -211,4 +214,6 @@ def run_study(
             f"median KL {np.median(kls) if kls else float('nan'):.2e}, "
             f"{time.perf_counter() - t:.1f} s")  # fmt: skip
     return {"points": len(points), "skipped": skipped, "seconds": time.perf_counter() - t0,
+            "started": started, "load_average_start": load_start,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine()}  # fmt: skip

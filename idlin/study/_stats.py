@@ -102,7 +102,8 @@ def point_statistics(
 def _seed_table(record: Mapping[str, Any], prop: str, t: int):
     """Verdicts and statistics of the seeds where `prop` was evaluated, at tolerance index t."""
     rows = [m["properties"][prop] for m in record["models"]
-            if "properties" in m and "error" not in m["properties"][prop]]  # fmt: skip
+            if "properties" in m and "error" not in m["properties"][prop]
+            and all(m["properties"][prop][f]["holds"][t] is not None for f in FORMS)]  # fmt: skip
     verdicts = {f: np.array([r[f]["holds"][t] for r in rows], bool) for f in FORMS}
     stats = {f: np.array([r[f]["statistic"] for r in rows], np.float64) for f in FORMS}
     return verdicts, stats
@@ -119,7 +120,7 @@ def study_rows(records: Sequence[Mapping[str, Any]], *, bootstrap: int, seed: in
         for prop in PROPERTIES:
             tp = rec["truth"]["properties"][prop]
             for t, tol in enumerate(rec["tolerances"]):
-                if "error" in tp:
+                if "error" in tp or any(tp[f]["holds"][t] is None for f in FORMS):
                     continue
                 verdicts, stats = _seed_table(rec, prop, t)
                 truth = {f: tp[f]["holds"][t] for f in FORMS}
@@ -168,7 +169,9 @@ def kl_bins(records: Sequence[Mapping[str, Any]], tolerance_index: int) -> list[
                 continue
             for prop in PROPERTIES:
                 tp, mp = rec["truth"]["properties"][prop], m["properties"][prop]
-                if "error" in tp or "error" in mp:
+                if "error" in tp or "error" in mp or any(
+                    x[f]["holds"][tolerance_index] is None for x in (tp, mp) for f in FORMS
+                ):
                     continue
                 items.append((m["mean_kl"], *(mp[f]["holds"][tolerance_index]
                                               == tp[f]["holds"][tolerance_index] for f in FORMS)))
