@@ -169,8 +169,10 @@ def test_vmapped_analysis_equals_the_per_seed_loop_to_float64_rounding():
         for name in specs:
             for form in ("raw", "identifiable"):
                 assert got[name][form]["holds"] == want[name][form]["holds"]
-                np.testing.assert_allclose(got[name][form]["statistic"],
-                                           want[name][form]["statistic"], rtol=1e-9, atol=1e-12)  # fmt: skip
+                np.testing.assert_allclose(
+                    got[name][form]["statistic"], want[name][form]["statistic"],
+                    rtol=1e-9, atol=1e-12,
+                )  # fmt: skip
     assert ranks[0] == 5 and ranks[-1] == 3  # the KL-tied threshold cut the extra directions
 
 

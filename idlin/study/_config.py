@@ -130,7 +130,9 @@ def _int_list(where: str, value: Any, minimum: int) -> tuple[int, ...]:
 
 def _names(where: str, value: Any, allowed) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(v in allowed for v in value):
-        raise ConfigError(f"{where}: expected a non-empty list from {sorted(allowed)}, got {value!r}")
+        raise ConfigError(
+            f"{where}: expected a non-empty list from {sorted(allowed)}, got {value!r}"
+        )
     return tuple(value)
 
 
@@ -151,7 +153,9 @@ def parse_config(data: Mapping[str, Any], size: str = "full") -> StudyConfig:
         raise ConfigError(f"config: expected a [study] table, got {study!r}")
     unknown = set(study) - _STUDY_KEYS
     if unknown:
-        raise ConfigError(f"[study]: unknown keys {sorted(unknown)}; expected {sorted(_STUDY_KEYS)}")
+        raise ConfigError(
+            f"[study]: unknown keys {sorted(unknown)}; expected {sorted(_STUDY_KEYS)}"
+        )
     sizes = data.get("size", {})
     if size != "full" or size in sizes:
         if size not in sizes:
@@ -193,7 +197,9 @@ def parse_config(data: Mapping[str, Any], size: str = "full") -> StudyConfig:
         name=str(study.get("name", "study")),
         size=size,
         seeds=_int_list("study.seeds", study.get("seeds", 8), 0),
-        width_multiples=_int_list("study.width_multiples", study.get("width_multiples", [1, 2, 4]), 1),
+        width_multiples=_int_list(
+            "study.width_multiples", study.get("width_multiples", [1, 2, 4]), 1
+        ),
         architectures=archs,
         distributions={n: dict(dists[n]) for n in chosen},
         tolerances=tuple(float(t) for t in tols),
@@ -218,7 +224,9 @@ def load_config(path: str | os.PathLike[str], size: str = "full") -> StudyConfig
     except FileNotFoundError as err:
         raise FileFormatError(f"study config: expected a TOML file at {path}, got none") from err
     except IsADirectoryError as err:
-        raise FileFormatError(f"study config: expected a TOML file at {path}, got a directory") from err
+        raise FileFormatError(
+            f"study config: expected a TOML file at {path}, got a directory"
+        ) from err
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise FileFormatError(f"study config {path}: expected valid TOML, got {err}") from err
     return parse_config(data, size)

@@ -10,9 +10,10 @@ so the same question is asked of the truth and of every trained model (THEORY §
   "last token 0 → last token 1" over every prefix — context pairs `(a…, 0) → (a…, 1)` —
   for parallelism of embeddings and for relational linearity; token pairs
   `(0, 1), (2, 3), …` for parallelism of unembeddings (nothing is planted there: a negative
-  control); the probe "which side of the median of the truth's first canonical coordinate" (the top left
-  singular vector of C*) over the contexts outside its middle fifth — separable in the truth by
-  construction, a question about the distribution rather than about one factorisation; and the shift of
+  control); the probe "which side of the median of the truth's first canonical coordinate" (the
+  top left singular vector of C*) over the contexts outside its middle fifth — separable in the
+  truth by construction, a question about the distribution rather than about one
+  factorisation; and the shift of
   `v = mean f(last = 1) − mean f(last = 0)`. For the Markov truth of order k = T
   `f*(x) = s Σ_j E_j[x_{T−j}]` is additive in the tokens, so the context differences are all
   `s(E_0[1] − E_0[0])` (planted parallel) and the relation is a translation of sources that

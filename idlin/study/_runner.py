@@ -168,8 +168,11 @@ def run_study(
     out_dir: str | os.PathLike[str],
     *,
     log: Callable[[str], None] = lambda _msg: None,
+    max_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the study into `out_dir/points/`: every point not yet written.
+    """Run (or resume) the study into `out_dir/points/`: every point not yet written (with
+    `max_seconds`, no new point is started after that much wall time; `stopped_early` says so,
+    and a rerun continues).
 
     Returns:
         `{"points", "skipped", "seconds" (wall), "started", "finished", "load_average_start",
@@ -194,7 +197,12 @@ def run_study(
     done = {p.name[:-5] for p in folder.glob("*.json")}
     cache: dict[str, Any] = {}
     skipped = 0
+    stopped = False
     for i, point in enumerate(points, 1):
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            stopped = True
+            log(f"[{i}/{len(points)}] time budget of {max_seconds:g} s spent: stopping here")
+            break
         if point.key in done:
             skipped += 1
             log(f"[{i}/{len(points)}] {point.label}: done earlier, skipped")
@@ -213,7 +221,8 @@ def run_study(
         log(f"[{i}/{len(points)}] {point.label}: {len(point.seeds)} seeds, "
             f"median KL {np.median(kls) if kls else float('nan'):.2e}, "
             f"{time.perf_counter() - t:.1f} s")  # fmt: skip
-    return {"points": len(points), "skipped": skipped, "seconds": time.perf_counter() - t0,
+    return {"points": len(points), "skipped": skipped, "stopped_early": stopped,
+            "seconds": time.perf_counter() - t0,
             "started": started, "load_average_start": load_start,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": machine()}  # fmt: skip

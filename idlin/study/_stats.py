@@ -129,7 +129,8 @@ def study_rows(records: Sequence[Mapping[str, Any]], *, bootstrap: int, seed: in
                     "width": rec["width"], "multiple": rec["multiple"], "property": prop,
                     "tolerance": tol, "tolerance_index": t, "median_kl": float(np.median(kls))
                     if kls else float("nan"),
-                    "truth_raw": bool(truth["raw"]), "truth_identifiable": bool(truth["identifiable"]),
+                    "truth_raw": bool(truth["raw"]),
+                    "truth_identifiable": bool(truth["identifiable"]),
                 }  # fmt: skip
                 row.update(point_statistics(verdicts, stats, truth, bootstrap=bootstrap, rng=rng))
                 rows.append(row)
@@ -151,7 +152,9 @@ def headline(rows: Iterable[Mapping[str, Any]], tolerances: Sequence[float]) -> 
             for key in ("raw_pair_agreement", "identifiable_pair_agreement",
                         "raw_truth_agreement", "identifiable_truth_agreement"):  # fmt: skip
                 entry[f"{key}@{tol:g}"] = float(np.mean([r[key] for r in sel]))
-            diff = np.array([r["identifiable_pair_agreement"] - r["raw_pair_agreement"] for r in sel])
+            diff = np.array(
+                [r["identifiable_pair_agreement"] - r["raw_pair_agreement"] for r in sel]
+            )
             entry[f"points@{tol:g}"] = len(sel)
             entry[f"identifiable_higher@{tol:g}"] = int((diff > 0).sum())
             entry[f"raw_higher@{tol:g}"] = int((diff < 0).sum())
@@ -187,5 +190,6 @@ def kl_bins(records: Sequence[Mapping[str, Any]], tolerance_index: int) -> list[
         if sel.any():
             out.append({"kl_low": float(kl[sel].min()), "kl_high": float(kl[sel].max()),
                         "items": int(sel.sum()),
-                        **{f"{f}_truth_agreement": float(agree[f][sel].mean()) for f in FORMS}})  # fmt: skip
+                        **{f"{f}_truth_agreement": float(agree[f][sel].mean())
+                           for f in FORMS}})  # fmt: skip
     return out

@@ -40,8 +40,8 @@ def train_seeds(
     """Train `len(seeds)` models of one architecture and width on `truth`, as one program.
 
     Returns:
-        `(stacked, losses)`: a `Predictor` whose `F` (K×N×d) and `G` (K×V×d) carry a leading seed
-        axis (same shapes for every seed, ready for `jax.vmap(idlin.analyze)`), and the final
+        `(stacked, losses)`: a `Predictor` whose `F` (K×N×d) and `G` (K×V×d) carry a leading
+        seed axis (same shapes for every seed, ready for `jax.vmap(idlin.analyze)`), and the final
         training loss of each seed, shape (K,).
 
     Raises:

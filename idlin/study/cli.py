@@ -24,7 +24,9 @@ Config = Annotated[Path, typer.Argument(help="Study configuration (TOML).", meta
 def study(
     config_path: Config,
     out: Annotated[Path, typer.Option("--out", help="Output directory (points/, summary).")],
-    size: Annotated[str, typer.Option("--size", help="A [size.NAME] of the config, or full.")] = "full",
+    size: Annotated[
+        str, typer.Option("--size", help="A [size.NAME] of the config, or full.")
+    ] = "full",
     quick: Annotated[bool, typer.Option("--quick", help="Same as --size tiny.")] = False,
 ) -> None:
     """The study: do trained models agree on identifiable verdicts and disagree on raw ones?"""
@@ -50,8 +52,8 @@ def study(
         print(f"idlin: error: {err}", file=sys.stderr)
         raise typer.Exit(2) from None
     print(table(summary), end="")
-    print(f"{run['points']} points ({run['skipped']} done earlier) in {run['seconds']:.1f} s on "
-          f"{run['machine']['device']} → {out}/summary.json, table.md, agreement.png")  # fmt: skip
+    print(f"{run['points']} points ({run['skipped']} done earlier) in {run['seconds']:.1f} s "
+          f"on {run['machine']['device']} → {out}/summary.json, table.md, agreement.png")
 
 
 def _keys(config) -> list[str]:
