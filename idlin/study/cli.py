@@ -25,7 +25,7 @@ def study(
     config_path: Config,
     out: Annotated[Path, typer.Option("--out", help="Output directory (points/, summary).")],
     size: Annotated[
-        str, typer.Option("--size", help="A [size.NAME] of the config, or full.")
+        str, typer.Option("--size", help="full, or a size.NAME table of the config (tiny, gpu).")
     ] = "full",
     quick: Annotated[bool, typer.Option("--quick", help="Same as --size tiny.")] = False,
 ) -> None:
