@@ -292,3 +292,12 @@ def test_stack_keeps_the_seed_axis():
     stacked, F, _ = _stacked(k=3)
     assert stacked.embeddings.shape == F.shape
     assert jax.tree_util.tree_leaves(stacked)[0].shape[0] == 3
+
+
+@pytest.mark.parametrize("module", ["_evaluate", "_stats", "_config"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"idlin.study.{module}"))
+    assert result.attempted > 0 and result.failed == 0

@@ -143,6 +143,15 @@ def parse_config(data: Mapping[str, Any], size: str = "full") -> StudyConfig:
     Raises:
         ConfigError: a missing or unknown table or key, a wrong type, an unknown size,
             architecture or distribution kind; the message names the key and what arrived.
+
+    >>> from idlin.study import parse_config
+    >>> doc = {"study": {"seeds": 4, "architectures": ["bilinear"], "width_multiples": [1, 2]},
+    ...        "train": {"bilinear": {"steps": 100, "learning_rate": 0.05}},
+    ...        "distributions": {"toy": {"kind": "markov", "vocab_size": 4,
+    ...                                  "context_length": 2, "rank": 2}},
+    ...        "size": {"tiny": {"seeds": 2}}}
+    >>> [p.label for p in parse_config(doc, "tiny").points({"toy": 2})]
+    ['toy/bilinear/d=2', 'toy/bilinear/d=4']
     """
     extra = set(data) - {"study", "train", "distributions", "size"}
     if extra:

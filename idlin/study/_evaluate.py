@@ -59,7 +59,17 @@ def analyze_seeds(stacked: Predictor, mean_kl: Any) -> Analysis:
 
 
 def seed_analysis(batched: Analysis, k: int) -> Analysis:
-    """Seed k's `Analysis` out of a batched one (every leaf sliced on its leading axis)."""
+    """Seed k's `Analysis` out of a batched one (every leaf sliced on its leading axis).
+
+    >>> import jax.numpy as jnp, numpy as np, idlin
+    >>> from idlin.study import analyze_seeds, seed_analysis
+    >>> from idlin.study._train import stack
+    >>> rng = np.random.default_rng(0)
+    >>> F, G = rng.normal(size=(2, 6, 3)), rng.normal(size=(2, 5, 3))
+    >>> stacked = stack(jnp.asarray(F), jnp.asarray(G))
+    >>> int(seed_analysis(analyze_seeds(stacked, jnp.zeros(2)), 1).effective_complexity)
+    3
+    """
     return jax.tree_util.tree_map(lambda x: x[k], batched)
 
 
@@ -78,7 +88,16 @@ def evaluate_properties(
     tolerance that could be evaluated) and `holds` (one verdict per tolerance). Where the
     property is degenerate at a tolerance (an `IdlinError`, e.g. a difference shorter than
     `tol·scale` counts as zero for parallelism), that verdict is None and the reason is kept
-    under `errors`; where it is degenerate at every tolerance the entry is `{"error": reason}`."""
+    under `errors`; where it is degenerate at every tolerance the entry is `{"error": reason}`.
+
+    >>> import numpy as np, idlin
+    >>> from idlin.study import evaluate_properties
+    >>> F = np.array([[0., 0.], [1., 1.], [0., 1.], [2., 3.]])
+    >>> p = idlin.Predictor(F, np.random.default_rng(0).normal(size=(5, 2)))
+    >>> spec = idlin.properties.Parallelism(np.array([[0, 1], [2, 3]]))
+    >>> evaluate_properties(idlin.analyze(p), {"par": spec}, [0.1])["par"]["raw"]["holds"]
+    [True]
+    """
     out: dict[str, Any] = {}
     for name, spec in specs.items():
         entry: dict[str, Any] = {}

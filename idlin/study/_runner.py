@@ -181,6 +181,9 @@ def run_study(
     Raises:
         OutputError: `out_dir` is a file or cannot be created.
         ConfigError: bad distribution parameters or training options.
+
+    Example (a few seconds): `run_study(load_config("examples/study.toml", "tiny"), "out")`,
+    then `load_points("out")`; `tests/test_study.py` runs it end to end.
     """
     t0 = time.perf_counter()
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None

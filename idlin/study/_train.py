@@ -13,6 +13,7 @@ which that function does not know.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -98,16 +99,20 @@ def stack(F: jax.Array, G: jax.Array) -> Predictor:
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(one), [F, G])
 
 
-def _export_stacked(graphdef, params, contexts) -> Predictor:
-    """`idlin.models.export_predictor` of every seed, vmapped: `F = f(contexts)` and `G` with a
-    leading seed axis."""
+@functools.lru_cache(maxsize=32)
+def _exporter(graphdef):
+    """One jitted, vmapped `export_predictor` per model structure (compiled once per shape)."""
     from ..models import export_predictor
 
-    ctx = jnp.asarray(contexts)
-
-    def one(p):
+    def one(p, ctx):
         q = export_predictor((graphdef, p), ctx)
         return q.embeddings, q.unembeddings
 
-    F, G = jax.jit(jax.vmap(one))(params)
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+
+def _export_stacked(graphdef, params, contexts) -> Predictor:
+    """`idlin.models.export_predictor` of every seed, vmapped: `F = f(contexts)` and `G` with a
+    leading seed axis."""
+    F, G = _exporter(graphdef)(params, jnp.asarray(contexts))
     return stack(F, G)
