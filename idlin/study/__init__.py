@@ -6,17 +6,26 @@ program (`idlin.train`'s driver, the sweep's architectures), analyses them in on
 `jax.vmap(idlin.analyze)` (`analyze_seeds`), evaluates the five properties raw and identifiable
 on every model and on the truth, and writes one JSON per point; `_stats` turns the points into
 agreement statistics with bootstrap intervals; `_report` writes the table, figure and summary.
+
+Names load on first use (`idlin._lazy`), so registering `idlin study` on the command line
+imports no JAX.
 """
 
-from ._config import StudyConfig as StudyConfig
-from ._config import StudyPoint as StudyPoint
-from ._config import load_config as load_config
-from ._config import parse_config as parse_config
-from ._evaluate import analyze_seeds as analyze_seeds
-from ._evaluate import evaluate_properties as evaluate_properties
-from ._evaluate import seed_analysis as seed_analysis
-from ._runner import load_points as load_points
-from ._runner import run_study as run_study
-from ._stats import pair_agreement as pair_agreement
-from ._stats import point_statistics as point_statistics
-from ._stats import study_rows as study_rows
+from .._lazy import lazy_namespace
+
+_EXPORTS = {
+    "StudyConfig": "._config",
+    "StudyPoint": "._config",
+    "load_config": "._config",
+    "parse_config": "._config",
+    "analyze_seeds": "._evaluate",
+    "evaluate_properties": "._evaluate",
+    "seed_analysis": "._evaluate",
+    "load_points": "._runner",
+    "run_study": "._runner",
+    "pair_agreement": "._stats",
+    "point_statistics": "._stats",
+    "study_rows": "._stats",
+}
+
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)
