@@ -426,6 +426,12 @@ _register_sweep(app)
 from .export.cli import register as _register_export  # noqa: E402
 
 _register_export(app)
+from .study.cli import register as _register_study  # noqa: E402
+
+_register_study(app)
+from ._audit.cli import register as _register_audit  # noqa: E402
+
+_register_audit(app)
 
 
 def _float64() -> None:
@@ -497,11 +503,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     return rv if isinstance(rv, int) else EXIT_OK
-
-
-from ._audit.cli import register as _register_audit  # noqa: E402
-
-_register_audit(app)
 
 
 def main() -> None:

@@ -142,3 +142,27 @@ def test_audit_benchmark_quick(tmp_path):
     }  # fmt: skip
     assert doc["search"]["basis"]["witness_gap"] <= 1e-4
     assert {"start", "end"} <= set(doc["load_average_1min"])
+
+
+def test_study_benchmark_quick(tmp_path):
+    doc = run_quick("study", tmp_path)
+    assert [r["sizes"]["seeds"] for r in doc["analysis"]] == [8, 32]  # equal numbers checked first
+    assert all(r["ratio_wall"] > 0 and r["vmap"]["wall"] > 0 for r in doc["analysis"])
+    assert doc["seeds_scaling"]["seeds"] == 8 and doc["seeds_scaling"]["ratio"] > 0
+
+
+def test_device_check_quick(tmp_path):
+    out = tmp_path / "device.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "device_check.py"), "--quick", "--out", str(out),
+         "--work", str(tmp_path / "study")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert doc["quick"] is True and doc["device"] and doc["machine"]["device"]
+    gap = doc["gap"]
+    assert gap["float32"]["x64"] is False and gap["float64_accumulated"]["x64"] is True
+    assert gap["float32_accurate_enough"] and 0.01 < gap["float64_accumulated"]["relative"] < 1
+    assert doc["seeds_scaling"]["ratio"] > 0
+    assert doc["study"]["size"] == "tiny" and doc["study"]["points_done"] >= 1

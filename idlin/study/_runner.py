@@ -1,0 +1,231 @@
+"""Run the study point by point: train K seeds, analyse them in one vmap, write one JSON.
+
+Each point's result is written atomically (`points/KEY.json` via a temporary file and
+`os.replace`), so an interrupted run loses at most the point in progress and a rerun skips
+every finished point (the key names the point's whole configuration, see `StudyPoint`). One
+progress line per point goes to `log`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from .._errors import ConfigError, OutputError
+from ._config import StudyConfig, StudyPoint
+from ._evaluate import analyze_seeds, evaluate_properties, gaps, seed_analysis
+from ._probes import describe, probe_specs
+from ._train import train_seeds
+
+FORMAT = "idlin-study-point/1"
+
+
+def make_truth(params: Mapping[str, Any]):
+    """The `idlin.data` truth of a `[distributions.NAME]` table, and its rank r (the planted
+    rank, or the table's `rank` key for an HMM).
+
+    Raises:
+        ConfigError: an unknown kind or arguments the generator rejects.
+    """
+    from .. import data
+
+    params = dict(params)
+    kind, seed = params.pop("kind"), int(params.pop("seed", 0))
+    try:
+        if kind == "morphology":
+            truth = data.morphology_truth(**params)
+        elif kind == "hmm":
+            rank = int(params.pop("rank"))
+            truth = data.hmm_truth(key=jax.random.key(seed), **params)
+            return truth, rank
+        else:
+            truth = getattr(data, f"{kind}_truth")(key=jax.random.key(seed), **params)
+    except TypeError as err:
+        raise ConfigError(f"[distributions] kind = {kind!r}: {err}") from err
+    return truth, int(truth.rank)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write `obj` as JSON to `path` atomically (temporary file in the same directory, fsync,
+    `os.replace`): a reader sees the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _truth_entry(truth, rank: int, specs, tolerances) -> dict[str, Any]:
+    from .._analysis import analyze
+
+    a = analyze(truth.predictor)
+    return {
+        "rank": rank,
+        "effective_complexity": int(a.effective_complexity),
+        "num_contexts": truth.num_contexts,
+        "vocab_size": truth.vocab_size,
+        "width": truth.predictor.width,
+        "probes": describe(truth),
+        "properties": evaluate_properties(a, specs, tolerances),
+    }
+
+
+def run_point(point: StudyPoint, truth, truth_entry, specs, config: StudyConfig) -> dict[str, Any]:
+    """Train, analyse and evaluate one point; the JSON-able record of its K seeds."""
+    t0 = time.perf_counter()
+    stacked, losses = train_seeds(
+        truth, architecture=point.architecture, width=point.width, steps=point.steps,
+        learning_rate=point.learning_rate, seeds=point.seeds, options=point.options,
+        chunk_steps=config.chunk_steps,
+    )  # fmt: skip
+    jax.block_until_ready(stacked.embeddings)
+    t_train = time.perf_counter() - t0
+    finite = np.isfinite(np.asarray(stacked.embeddings)).all(axis=(1, 2)) & np.isfinite(
+        np.asarray(stacked.unembeddings)
+    ).all(axis=(1, 2))
+    keep = np.flatnonzero(finite)
+    if keep.size < len(point.seeds):  # a diverged seed is recorded, not analysed
+        stacked = jax.tree_util.tree_map(lambda x: x[keep], stacked)
+    models: list[dict[str, Any]] = [
+        {"seed": s, "failed": "non-finite parameters after training"}
+        for s, ok in zip(point.seeds, finite, strict=True) if not ok
+    ]  # fmt: skip
+    t1 = time.perf_counter()
+    if keep.size:
+        kl, rel = gaps(truth.predictor, stacked)
+        batched = analyze_seeds(stacked, kl)
+        ranks = np.asarray(batched.effective_complexity)
+        for j, row in enumerate(keep):
+            a = seed_analysis(batched, j)
+            models.append({
+                "seed": point.seeds[row], "mean_kl": float(kl[j]), "relative_gap": float(rel[j]),
+                "loss": float(losses[row]), "rank": int(ranks[j]),
+                "properties": evaluate_properties(a, specs, config.tolerances),
+            })  # fmt: skip
+    models.sort(key=lambda m: m["seed"])
+    return {
+        "format": FORMAT,
+        "key": point.key,
+        "distribution": point.distribution,
+        "distribution_params": dict(config.distributions[point.distribution]),
+        "architecture": point.architecture,
+        "width": point.width,
+        "multiple": point.multiple,
+        "steps": point.steps,
+        "learning_rate": point.learning_rate,
+        "options": dict(point.options),
+        "seeds": list(point.seeds),
+        "tolerances": list(config.tolerances),
+        "truth": truth_entry,
+        "models": models,
+        "seconds": {"train": t_train, "evaluate": time.perf_counter() - t1},
+    }
+
+
+def machine() -> dict[str, Any]:
+    """Where the run happened: devices, CPU count, load average, Python and JAX versions."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    devices = jax.devices()
+    return {
+        "device": f"{len(devices)}×{devices[0].device_kind}",
+        "platform": devices[0].platform,
+        "cpu_count": os.cpu_count(),
+        "load_average": list(load) if load else None,
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def load_points(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every finished point record under `out_dir/points/` (unfinished temporaries ignored)."""
+    folder = Path(out_dir) / "points"
+    records = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        with open(path) as fh:
+            rec = json.load(fh)
+        if rec.get("format") == FORMAT:
+            records.append(rec)
+    return records
+
+
+def run_study(
+    config: StudyConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    log: Callable[[str], None] = lambda _msg: None,
+    max_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the study into `out_dir/points/`: every point not yet written (with
+    `max_seconds`, no new point is started after that much wall time; `stopped_early` says so,
+    and a rerun continues).
+
+    Returns:
+        `{"points", "skipped", "seconds" (wall), "started", "finished", "load_average_start",
+        "machine": machine()}` of this call (the machine's load average is the one at the end).
+
+    Raises:
+        OutputError: `out_dir` is a file or cannot be created.
+        ConfigError: bad distribution parameters or training options.
+
+    Example (a few seconds): `run_study(load_config("examples/study.toml", "tiny"), "out")`,
+    then `load_points("out")`; `tests/test_study.py` runs it end to end.
+    """
+    t0 = time.perf_counter()
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    folder = Path(out_dir) / "points"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"--out {out_dir}: expected a writable directory, got {err}") from err
+    for stale in folder.glob(".*.tmp"):  # a temporary left by an interrupted write
+        stale.unlink(missing_ok=True)
+    truths = {name: make_truth(params) for name, params in config.distributions.items()}
+    points = config.points({name: r for name, (_, r) in truths.items()})
+    done = {p.name[:-5] for p in folder.glob("*.json")}
+    cache: dict[str, Any] = {}
+    skipped = 0
+    stopped = False
+    for i, point in enumerate(points, 1):
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            stopped = True
+            log(f"[{i}/{len(points)}] time budget of {max_seconds:g} s spent: stopping here")
+            break
+        if point.key in done:
+            skipped += 1
+            log(f"[{i}/{len(points)}] {point.label}: done earlier, skipped")
+            continue
+        truth, rank = truths[point.distribution]
+        if point.distribution not in cache:
+            from .._analysis import analyze
+
+            specs = probe_specs(truth, analyze(truth.predictor))
+            cache[point.distribution] = (specs, _truth_entry(truth, rank, specs, config.tolerances))
+        specs, entry = cache[point.distribution]
+        t = time.perf_counter()
+        record = run_point(point, truth, entry, specs, config)
+        write_json(folder / f"{point.key}.json", record)
+        kls = [m["mean_kl"] for m in record["models"] if "mean_kl" in m]
+        log(f"[{i}/{len(points)}] {point.label}: {len(point.seeds)} seeds, "
+            f"median KL {np.median(kls) if kls else float('nan'):.2e}, "
+            f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+    return {"points": len(points), "skipped": skipped, "stopped_early": stopped,
+            "seconds": time.perf_counter() - t0,
+            "started": started, "load_average_start": load_start,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": machine()}  # fmt: skip
