@@ -334,6 +334,12 @@ def analyze(
             "is accepted too)"
         )
     precision = as_precision(precision, p.dtype, rtol=rtol)
+    if precision.decomposition == "auto" and is_traced(p):
+        # Known issue: under jax.vmap the Gram route deadlocked on CPU (jax 0.10.2; all threads in
+        # futex_wait at 8 × (2048, 4096, 64) float32, while each of its operations alone, and the
+        # same program at width 16, completes). Until that is isolated, traced calls take the
+        # Householder route; eager calls (the CLI, compare, the properties) keep the Gram route.
+        precision = dataclasses.replace(precision, decomposition="svd")
     return _decompose(p.embeddings, p.unembeddings, precision)
 
 
