@@ -36,11 +36,11 @@ import dataclasses
 import hashlib
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ConfigError, FileFormatError
+from .._errors import ConfigError
+from ..sweep._config import read_toml
 
 ARCHITECTURES = ("bilinear", "mlp", "transformer")
 KINDS = ("lowrank", "markov", "hmm", "morphology")
@@ -227,15 +227,5 @@ def load_config(path: str | os.PathLike[str], size: str = "full") -> StudyConfig
         FileFormatError: missing, unreadable or invalid TOML.
         ConfigError: as `parse_config`.
     """
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as err:
-        raise FileFormatError(f"study config: expected a TOML file at {path}, got none") from err
-    except IsADirectoryError as err:
-        raise FileFormatError(
-            f"study config: expected a TOML file at {path}, got a directory"
-        ) from err
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise FileFormatError(f"study config {path}: expected valid TOML, got {err}") from err
+    data = read_toml(path, "study config")
     return parse_config(data, size)

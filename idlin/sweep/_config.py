@@ -274,6 +274,22 @@ def parse_config(data: Mapping[str, Any]) -> SweepConfig:
     )
 
 
+def read_toml(path: str | os.PathLike[str], what: str) -> dict:
+    """The parsed TOML at `path`; a FileFormatError naming `what` when it is missing, a
+    directory, unreadable or invalid (shared by the sweep and study configs)."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as err:
+        raise FileFormatError(f"{what}: expected a TOML file at {path}, got none") from err
+    except IsADirectoryError as err:
+        raise FileFormatError(f"{what}: expected a TOML file at {path}, got a directory") from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise FileFormatError(f"{what} {path}: expected a readable file, got {err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise FileFormatError(f"{what} {path}: expected valid TOML, got {err}") from err
+
+
 def load_config(path: str | os.PathLike[str]) -> SweepConfig:
     """Read and validate a sweep TOML file (see the module docstring for the format).
 
@@ -281,17 +297,5 @@ def load_config(path: str | os.PathLike[str]) -> SweepConfig:
         FileFormatError: the file is missing, a directory, unreadable or not valid TOML.
         ConfigError: as `parse_config`.
     """
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as err:
-        raise FileFormatError(f"sweep config: expected a TOML file at {path}, got none") from err
-    except IsADirectoryError as err:
-        raise FileFormatError(
-            f"sweep config: expected a TOML file at {path}, got a directory"
-        ) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise FileFormatError(f"sweep config {path}: expected a readable file, got {err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise FileFormatError(f"sweep config {path}: expected valid TOML, got {err}") from err
+    data = read_toml(path, "sweep config")
     return parse_config(data)
