@@ -219,28 +219,51 @@ def gram_route(dtype, decomposition: str = "auto") -> bool:
     return decomposition == "auto" and np.dtype(dtype) == np.float32 and x64
 
 
-def _svd_gram(X):
-    """Thin SVD `(U, s, Vᵀ)` of float32 X from its float64-accumulated Gram (docs/theory.md §3.2).
+def _gram_eigh(*grams):
+    """`eigh` of several symmetric float64 matrices as ONE LAPACK call where their shapes agree
+    (stacked), else one after another by a data dependency — never two at once. Why: jaxlib
+    0.10's batched CPU LAPACK kernels fan their batch out into XLA's intra-op thread pool and
+    block a pool thread until it is done, so as many concurrent batched calls as the pool has
+    threads (two on a 2-core machine, e.g. under `jax.vmap(analyze)`) wait on each other forever
+    (docs/theory.md §3.2, "Known issue")."""
+    if all(S.shape == grams[0].shape for S in grams):
+        w, V = jnp.linalg.eigh(jnp.stack(grams))
+        return [(w[i], V[i]) for i in range(len(grams))]
+    out, prev = [], None
+    for S in grams:
+        if prev is not None:
+            # x·0 is not folded for floats (NaN·0 = NaN), so this orders the two calls.
+            S = S + prev[:1, None] * 0.0
+        w, V = jnp.linalg.eigh(S)
+        out.append((w, V))
+        prev = w
+    return out
+
+
+def _svd_gram(*matrices):
+    """Thin SVDs `(U, s, Vᵀ)` of float32 matrices from their float64-accumulated Grams
+    (docs/theory.md §3.2).
 
     `XᵀX` (or `XXᵀ` for wide X) is accumulated in float64 — float32 products are exact there —
-    and diagonalised by `eigh` in float64: `s` and `V` carry ~ε₆₄·(σ₁/σᵢ)² relative error, far
-    below the data's own float32 resolution for every σᵢ above the rank threshold
-    `√ε₃₂·σ₁`. The other factor is one float32 GEMM, `U = X V S⁻¹`. Cost: two GEMMs of the
-    tall side (the Gram and `X V`) plus an O(d³) `eigh`, against a Householder SVD of X.
-    Returns `s` and `Vᵀ` in float64 (callers cast after using them).
+    and diagonalised by `eigh` in float64 (`_gram_eigh`: one LAPACK call for all): `s` and `V`
+    carry ~ε₆₄·(σ₁/σᵢ)² relative error, far below the data's own float32 resolution for every σᵢ
+    above the rank threshold `√ε₃₂·σ₁`. The other factor is one float32 GEMM, `U = X V S⁻¹`.
+    Cost: two GEMMs of the tall side (the Gram and `X V`) plus an O(d³) `eigh`, against a
+    Householder SVD of X. Returns `s` and `Vᵀ` in float64 (callers cast after using them).
     """
-    n, d = X.shape
-    tall = n >= d
-    A = X if tall else X.T  # (rows, k), k = min(n, d)
-    S = jnp.matmul(A.T, A, preferred_element_type=jnp.float64)  # (k, k)
-    w, V = jnp.linalg.eigh(S)
-    w, V = w[::-1], V[:, ::-1]  # descending
-    s = jnp.sqrt(jnp.maximum(w, 0.0))
-    inv = jnp.where(s > 0, 1.0 / jnp.where(s > 0, s, 1.0), 0.0)
-    Q = (A @ V.astype(X.dtype)) * inv.astype(X.dtype)[None, :]  # (rows, k)
-    if tall:
-        return Q, s, V.T
-    return V.astype(X.dtype), s, Q.T.astype(jnp.float64)
+    sides = [X if X.shape[0] >= X.shape[1] else X.T for X in matrices]  # (rows, k), k = min
+    grams = [jnp.matmul(A.T, A, preferred_element_type=jnp.float64) for A in sides]
+    out = []
+    for X, A, (w, V) in zip(matrices, sides, _gram_eigh(*grams), strict=True):
+        w, V = w[::-1], V[:, ::-1]  # descending
+        s = jnp.sqrt(jnp.maximum(w, 0.0))
+        inv = jnp.where(s > 0, 1.0 / jnp.where(s > 0, s, 1.0), 0.0)
+        Q = (A @ V.astype(X.dtype)) * inv.astype(X.dtype)[None, :]  # (rows, k)
+        if A is X:
+            out.append((Q, s, V.T))
+        else:
+            out.append((V.astype(X.dtype), s, Q.T.astype(jnp.float64)))
+    return out
 
 
 @jax.jit
@@ -248,8 +271,7 @@ def _decompose(F, G, precision: Precision) -> Analysis:
     gbar = jnp.mean(G, axis=0)
     Gh = G - gbar[None, :]
     if gram_route(F.dtype, precision.decomposition):
-        UF, sF, VFt = _svd_gram(F)
-        UG, sG, VGt = _svd_gram(Gh)
+        (UF, sF, VFt), (UG, sG, VGt) = _svd_gram(F, Gh)
     else:
         UF, sF, VFt = _svd(F)
         UG, sG, VGt = _svd(Gh)
@@ -334,12 +356,6 @@ def analyze(
             "is accepted too)"
         )
     precision = as_precision(precision, p.dtype, rtol=rtol)
-    if precision.decomposition == "auto" and is_traced(p):
-        # Known issue: under jax.vmap the Gram route deadlocked on CPU (jax 0.10.2; all threads in
-        # futex_wait at 8 × (2048, 4096, 64) float32, while each of its operations alone, and the
-        # same program at width 16, completes). Until that is isolated, traced calls take the
-        # Householder route; eager calls (the CLI, compare, the properties) keep the Gram route.
-        precision = dataclasses.replace(precision, decomposition="svd")
     return _decompose(p.embeddings, p.unembeddings, precision)
 
 

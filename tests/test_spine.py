@@ -3,6 +3,7 @@ property protocol — checked against the float64 NumPy references in `tests/ref
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -72,6 +73,36 @@ def test_jit_and_vmap_of_analyze_equal_the_per_seed_loop():
         jitted.log_odds_singular_values, idlin.analyze(models[1]).log_odds_singular_values,
         rtol=1e-12, atol=1e-13,
     )  # fmt: skip
+
+
+_VMAP_GRAM_SCRIPT = """
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_enable_x64", True)
+import idlin
+rng = np.random.default_rng(0)
+F = jnp.asarray(rng.normal(size=(8, 2048, 64)).astype(np.float32))
+G = jnp.asarray(rng.normal(size=(8, 4096, 64)).astype(np.float32))
+stacked = idlin.Predictor.tree_unflatten(None, (F, G))
+a = jax.jit(jax.vmap(lambda p: idlin.analyze(p, precision=idlin.Precision(decomposition="gram"))))(
+    stacked
+)
+one = idlin.analyze(idlin.Predictor(np.asarray(F[3]), np.asarray(G[3])))
+np.testing.assert_allclose(a.log_odds_singular_values[3], one.log_odds_singular_values, rtol=1e-5)
+print("ranks", np.asarray(a.effective_complexity).tolist())
+"""
+
+
+def test_vmapped_gram_route_completes_on_a_small_thread_pool():
+    # jaxlib 0.10's batched CPU eigh blocks an intra-op pool thread while its batch runs on the
+    # same pool: two such calls at once deadlocked `jit(vmap(analyze))` at exactly this size on
+    # a 2-thread pool (NPROC=2 pins the pool). The Gram route now makes one eigh call.
+    env = dict(os.environ, NPROC="2", JAX_PLATFORMS="cpu")
+    run = subprocess.run(
+        [sys.executable, "-c", _VMAP_GRAM_SCRIPT], env=env, capture_output=True, text=True,
+        timeout=90,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "ranks " + str([64] * 8)
 
 
 def test_public_numerical_functions_jit_to_the_eager_numbers():
