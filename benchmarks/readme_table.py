@@ -97,12 +97,17 @@ def rows() -> list[list[str]]:
             _source(doc, "llv"),
         ])  # fmt: skip
     doc = _load("audit")
-    if doc and "ratios" in doc:
-        s = doc.get("sizes", {})
-        size = ", ".join(f"{k}={v}" for k, v in s.items())
-        ratios = ", ".join(f"{k} {v:.0f}×" for k, v in doc["ratios"].items())
-        out.append(["`audit` of a raw cosine, time ÷ one evaluation", size, ratios,
-                    _source(doc, "audit")])  # fmt: skip
+    if doc:
+        s = doc["sizes"]
+        search = ", ".join(f"{k} {v['ratio_wall']:.2g}×" for k, v in doc["search"].items())
+        out.append([
+            "`audit` of a raw cosine: time ÷ one evaluation of the measure",
+            f"N={s['N']}, V={s['V']}, d={s['d']}",
+            f"local test (one reverse pass, every generator) {doc['local_test']['ratio_wall']:.0f}×; "
+            f"search ({doc['starts']} starts × {doc['budget']} Adam steps, compiled once): "
+            f"{search}; `idlin.audit` end to end {doc['audit_end_to_end_s']:.0f} s",
+            _source(doc, "audit"),
+        ])  # fmt: skip
     return out
 
 

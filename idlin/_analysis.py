@@ -26,6 +26,7 @@ from jaxtyping import Array, Float, Int
 from ._errors import ArgumentError, ConfigError
 from ._precision import Precision, as_precision, kl_threshold, rank_floor
 from ._predictor import Predictor
+from ._serial import after
 
 
 def is_traced(*trees: Any) -> bool:
@@ -61,9 +62,9 @@ class Analysis:
     Attributes:
         embeddings, unembeddings: `F` (N×d) and `G` (V×d) as given.
         centered_unembeddings: `Ĝ = G − 1·ḡᵀ` (V×d), `mean_unembedding` `ḡ` (d,).
-        embedding_left, embedding_singular_values, embedding_right: `F = U_F S_F V_Fᵀ`
-            ((N, k_F), (k_F,), (k_F, d)); `embedding_right` is `V_Fᵀ`.
-        unembedding_left, unembedding_singular_values, unembedding_right: `Ĝ = U_G S_G V_Gᵀ`.
+        embedding_singular_values, embedding_right: `S_F`, `V_Fᵀ` of `F = U_F S_F V_Fᵀ`
+            ((k_F,), (k_F, d)); `embedding_left` `U_F` (N, k_F) is computed on access.
+        unembedding_singular_values, unembedding_right: the same for `Ĝ = U_G S_G V_Gᵀ`.
         log_odds_left, log_odds_singular_values, log_odds_right: `C = U_C Σ Wᵀ` ((N, m), (m,),
             (V, m)); signs fixed so the largest |entry| of each column of `U_C` is positive.
         embedding_rank, unembedding_rank, effective_complexity: `k_f`, `k_g`, `r` (int32).
@@ -76,10 +77,8 @@ class Analysis:
     unembeddings: Float[Array, "V d"]
     centered_unembeddings: Float[Array, "V d"]
     mean_unembedding: Float[Array, " d"]
-    embedding_left: Float[Array, "N kF"]
     embedding_singular_values: Float[Array, " kF"]
     embedding_right: Float[Array, "kF d"]
-    unembedding_left: Float[Array, "V kG"]
     unembedding_singular_values: Float[Array, " kG"]
     unembedding_right: Float[Array, "kG d"]
     log_odds_left: Float[Array, "N m"]
@@ -116,6 +115,19 @@ class Analysis:
         return Predictor.tree_unflatten(None, (self.embeddings, self.unembeddings))
 
     @property
+    def embedding_left(self):
+        """`U_F = F V_F S_F⁻¹` (N, k_F) within the rank `k_f`, zero columns past it; one GEMM
+        on every access (not stored: no routine of idlin's hot paths needs it)."""
+        return _left(self.embeddings, self.embedding_singular_values, self.embedding_right,
+                     self.embedding_rank)  # fmt: skip
+
+    @property
+    def unembedding_left(self):
+        """`U_G = Ĝ V_G S_G⁻¹` (V, k_G) within the rank `k_g`, zero columns past it (one GEMM)."""
+        return _left(self.centered_unembeddings, self.unembedding_singular_values,
+                     self.unembedding_right, self.unembedding_rank)  # fmt: skip
+
+    @property
     def log_odds_gap(self):
         """`σ_r(C)/σ_{r+1}(C)`: how clearly the spectrum separates at r (`spectral_gap`)."""
         return spectral_gap(self.log_odds_singular_values, self.effective_complexity)
@@ -132,6 +144,19 @@ class Analysis:
             rank_mask(self.unembedding_singular_values.shape[-1], self.unembedding_rank),
             rank_mask(self.log_odds_singular_values.shape[-1], self.effective_complexity),
         )
+
+
+def _inverse(s, keep=True):
+    """`1/s` where `s > 0` (and `keep`), else 0."""
+    ok = (s > 0) & keep
+    return jnp.where(ok, 1.0 / jnp.where(ok, s, 1), 0)
+
+
+def _left(X, s, right, rank):
+    """The left singular vectors `X V S⁻¹` of the thin SVD `(s, Vᵀ = right)` of X, masked by
+    `rank`."""
+    inv = _inverse(s, rank_mask(s.shape[-1], rank))
+    return (X @ right.T) * inv.astype(X.dtype)[None, :]
 
 
 def rank_mask(n: int, rank) -> jax.Array:
@@ -225,15 +250,14 @@ def _gram_eigh(*grams):
     0.10's batched CPU LAPACK kernels fan their batch out into XLA's intra-op thread pool and
     block a pool thread until it is done, so as many concurrent batched calls as the pool has
     threads (two on a 2-core machine, e.g. under `jax.vmap(analyze)`) wait on each other forever
-    (docs/theory.md §3.2, "Known issue")."""
+    (`_serial`, docs/theory.md §3.2, "Known issue")."""
     if all(S.shape == grams[0].shape for S in grams):
         w, V = jnp.linalg.eigh(jnp.stack(grams))
         return [(w[i], V[i]) for i in range(len(grams))]
     out, prev = [], None
     for S in grams:
         if prev is not None:
-            # x·0 is not folded for floats (NaN·0 = NaN), so this orders the two calls.
-            S = S + prev[:1, None] * 0.0
+            S = after(S, prev)
         w, V = jnp.linalg.eigh(S)
         out.append((w, V))
         prev = w
@@ -241,15 +265,15 @@ def _gram_eigh(*grams):
 
 
 def _svd_gram(*matrices):
-    """Thin SVDs `(U, s, Vᵀ)` of float32 matrices from their float64-accumulated Grams
-    (docs/theory.md §3.2).
+    """`(s, Vᵀ)` of the thin SVDs of float32 matrices from their float64-accumulated Grams
+    (docs/theory.md §3.2); the left factors `U = X V S⁻¹` are not formed (callers multiply X by
+    the small `V S⁻¹ ·` product they need, one GEMM instead of two).
 
     `XᵀX` (or `XXᵀ` for wide X) is accumulated in float64 — float32 products are exact there —
     and diagonalised by `eigh` in float64 (`_gram_eigh`: one LAPACK call for all): `s` and `V`
     carry ~ε₆₄·(σ₁/σᵢ)² relative error, far below the data's own float32 resolution for every σᵢ
-    above the rank threshold `√ε₃₂·σ₁`. The other factor is one float32 GEMM, `U = X V S⁻¹`.
-    Cost: two GEMMs of the tall side (the Gram and `X V`) plus an O(d³) `eigh`, against a
-    Householder SVD of X. Returns `s` and `Vᵀ` in float64 (callers cast after using them).
+    above the rank threshold `√ε₃₂·σ₁`. For wide X the eigenvectors are `U` and `Vᵀ = S⁻¹UᵀX`
+    (a GEMM of the short side). Returns `s` and `Vᵀ` in float64.
     """
     sides = [X if X.shape[0] >= X.shape[1] else X.T for X in matrices]  # (rows, k), k = min
     grams = [jnp.matmul(A.T, A, preferred_element_type=jnp.float64) for A in sides]
@@ -257,12 +281,11 @@ def _svd_gram(*matrices):
     for X, A, (w, V) in zip(matrices, sides, _gram_eigh(*grams), strict=True):
         w, V = w[::-1], V[:, ::-1]  # descending
         s = jnp.sqrt(jnp.maximum(w, 0.0))
-        inv = jnp.where(s > 0, 1.0 / jnp.where(s > 0, s, 1.0), 0.0)
-        Q = (A @ V.astype(X.dtype)) * inv.astype(X.dtype)[None, :]  # (rows, k)
         if A is X:
-            out.append((Q, s, V.T))
-        else:
-            out.append((V.astype(X.dtype), s, Q.T.astype(jnp.float64)))
+            out.append((s, V.T))
+        else:  # X = U S Vᵀ with U = V here: Vᵀ = S⁻¹ Uᵀ X
+            Vt = jnp.matmul(V.T.astype(X.dtype), X, preferred_element_type=jnp.float64)
+            out.append((s, Vt * _inverse(s)[:, None]))
     return out
 
 
@@ -270,17 +293,22 @@ def _svd_gram(*matrices):
 def _decompose(F, G, precision: Precision) -> Analysis:
     gbar = jnp.mean(G, axis=0)
     Gh = G - gbar[None, :]
-    if gram_route(F.dtype, precision.decomposition):
-        (UF, sF, VFt), (UG, sG, VGt) = _svd_gram(F, Gh)
+    dt = F.dtype
+    gram = gram_route(dt, precision.decomposition)
+    if gram:
+        (sF, VFt), (sG, VGt) = _svd_gram(F, Gh)
     else:
         UF, sF, VFt = _svd(F)
         UG, sG, VGt = _svd(Gh)
     K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]  # (k_F, k_G): C = U_F K U_Gᵀ
     u, sC, vt = _svd(K)  # small; float64 on the Gram route
-    dt = F.dtype
+    if gram:  # U_C = U_F u = F (V_F S_F⁻¹ u): one GEMM of the tall side, not two
+        UC = F @ ((VFt.T * _inverse(sF)[None, :]) @ u).astype(dt)  # (N, m)
+        W = Gh @ ((VGt.T * _inverse(sG)[None, :]) @ vt.T).astype(dt)  # (V, m)
+    else:
+        UC = UF @ u.astype(dt)
+        W = UG @ vt.T.astype(dt)
     sF, VFt, sG, VGt, sC = (x.astype(dt) for x in (sF, VFt, sG, VGt, sC))
-    UC = UF @ u.astype(dt)  # (N, m)
-    W = UG @ vt.T.astype(dt)  # (V, m)
     # Sign convention: the largest |entry| of each column of U_C is positive, so U_C, W (and the
     # canonical coordinates) are functions of the distribution alone (up to rotations inside
     # repeated singular values).
@@ -294,10 +322,8 @@ def _decompose(F, G, precision: Precision) -> Analysis:
         unembeddings=G,
         centered_unembeddings=Gh,
         mean_unembedding=gbar,
-        embedding_left=UF,
         embedding_singular_values=sF,
         embedding_right=VFt,
-        unembedding_left=UG,
         unembedding_singular_values=sG,
         unembedding_right=VGt,
         log_odds_left=UC * signs,

@@ -28,6 +28,7 @@ from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
+from ._serial import after
 
 # Elements of one streamed logits block (block × V); ~32 MiB per float32 buffer.
 STREAM_BLOCK_ELEMENTS = 1 << 23
@@ -120,7 +121,8 @@ def _r_factor(X):
     L = jnp.linalg.cholesky(S + delta * jnp.eye(m, dtype=jnp.float64))
 
     def householder(_):
-        R = jnp.linalg.qr(X, mode="r").astype(jnp.float64)
+        # Under vmap both branches run: order the QR after the Cholesky (`_serial`).
+        R = jnp.linalg.qr(after(X, L), mode="r").astype(jnp.float64)
         return jnp.pad(R, ((0, m - R.shape[0]), (0, 0))), jnp.zeros((), jnp.float64)
 
     ok = jnp.all(jnp.isfinite(L))

@@ -421,3 +421,24 @@ def test_steering_vector_files_are_read_strictly(tmp_path, text, match):
     np.testing.assert_array_equal(idlin.io.read_vector(good, size=3), [1.5, -2e-3, 0.25])
     with pytest.raises(idlin.FileFormatError, match="a directory"):
         idlin.io.read_vector(tmp_path)
+
+
+@pytest.mark.parametrize("decomposition", ["svd", "gram"])
+def test_left_factors_computed_on_access_are_the_thin_svds(decomposition):
+    rng = np.random.default_rng(5)
+    F = rng.normal(size=(300, 3)) @ rng.normal(size=(3, 8))  # k_f = 3 < d
+    G = rng.normal(size=(200, 8))
+    dtype = np.float32 if decomposition == "gram" else np.float64
+    a = idlin.analyze(idlin.Predictor(F.astype(dtype), G.astype(dtype)),
+                      precision=idlin.Precision(decomposition=decomposition))  # fmt: skip
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    for X, U, s, Vt, k in (
+        (F, a.embedding_left, a.embedding_singular_values, a.embedding_right, a.embedding_rank),
+        (G - G.mean(0)[None, :], a.unembedding_left, a.unembedding_singular_values,
+         a.unembedding_right, a.unembedding_rank),
+    ):  # fmt: skip
+        k = int(k)
+        U, s, Vt = (np.asarray(x, np.float64) for x in (U, s, Vt))
+        np.testing.assert_allclose(U[:, :k].T @ U[:, :k], np.eye(k), atol=tol)
+        assert not np.any(U[:, k:])  # masked past the rank
+        np.testing.assert_allclose((U[:, :k] * s[:k]) @ Vt[:k], X, atol=tol * np.abs(X).max())

@@ -2,7 +2,7 @@
 members, from several random starts (docs/theory.md §9.3).
 
 One generator's search is one compiled program (`jax.jit`): draw the starts, run a `lax.scan`
-of `steps` Adam steps on θ (`_generators.member`) for every (leaf, start) pair under `jax.vmap`,
+of `steps` Adam steps on θ (`_generators.member`) for every (leaf, start) pair (`map_runs`),
 keep every run's best iterate (ascent on a bounded family can overshoot), then build each run's
 best member, re-evaluate m there and measure its relative gap to p by the §2 QR form, and for
 every leaf return the member with the largest change among those within the equivalence
@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from .._gap import gap_kernel
+from .._serial import map_runs
 from ._generators import Base, member, shapes
 
 # XLA options for small models, where compiling dominates: cheaper CPU code generation, the
@@ -122,15 +123,15 @@ def make_search(
         runs = leaves * starts
         theta0 = _initial(name, key, runs=runs, N=N, V=V, d=d, extra=extra, dtype=b.F.dtype)
         leaf = jnp.repeat(jnp.arange(leaves), starts)
-        theta = jax.vmap(run, in_axes=(0, 0, None, None, None))(theta0, leaf, b, m0, scale)
-        change, gap = jax.vmap(evaluate, in_axes=(0, 0, None, None, None))(
-            theta, leaf, b, m0, scale
-        )
+        # Runs are mapped as a loop on CPU (`_serial.map_runs`): vmapped, the basis change's
+        # two batched solves deadlocked jaxlib 0.10's CPU thread pool at (4096, 8192, 128).
+        theta = map_runs(lambda tl, *s: run(*tl, *s), (theta0, leaf), b, m0, scale)
+        change, gap = map_runs(lambda tl, *s: evaluate(*tl, *s), (theta, leaf), b, m0, scale)
         ok = jnp.isfinite(change) & (gap <= eq_tol)
         score = jnp.where(ok, change, -1.0).reshape(leaves, starts)
         pick = jnp.arange(leaves) * starts + jnp.argmax(score, axis=1)
         chosen = jax.tree_util.tree_map(lambda x: x[pick], theta)
-        F_w, G_w = jax.vmap(build, in_axes=(0, None))(chosen, b)
+        F_w, G_w = map_runs(build, chosen, b)
         valid = jnp.sum(ok.reshape(leaves, starts), axis=1)
         return jnp.maximum(jnp.max(score, axis=1), 0.0), gap[pick], F_w, G_w, valid
 

@@ -13,7 +13,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +84,16 @@ def _truth_entry(truth, rank: int, specs, tolerances) -> dict[str, Any]:
     }
 
 
-def run_point(point: StudyPoint, truth, truth_entry, specs, config: StudyConfig) -> dict[str, Any]:
-    """Train, analyse and evaluate one point; the JSON-able record of its K seeds."""
+def run_point(
+    point: StudyPoint, truth, truth_entry, specs, config: StudyConfig, sharding=None
+) -> dict[str, Any]:
+    """Train, analyse and evaluate one point; the JSON-able record of its K seeds (the seed
+    axis of the training split over `sharding`'s devices, if given)."""
     t0 = time.perf_counter()
     stacked, losses = train_seeds(
         truth, architecture=point.architecture, width=point.width, steps=point.steps,
         learning_rate=point.learning_rate, seeds=point.seeds, options=point.options,
-        chunk_steps=config.chunk_steps,
+        chunk_steps=config.chunk_steps, sharding=sharding,
     )  # fmt: skip
     jax.block_until_ready(stacked.embeddings)
     t_train = time.perf_counter() - t0
@@ -137,11 +140,14 @@ def run_point(point: StudyPoint, truth, truth_entry, specs, config: StudyConfig)
 
 
 def machine() -> dict[str, Any]:
-    """Where the run happened: devices, CPU count, load average, Python and JAX versions."""
+    """Where the run happened: this process's devices (and the process count), CPU count, load
+    average, Python and JAX versions."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    devices = jax.devices()
+    devices = jax.local_devices()
+    processes = jax.process_count()
+    each = f" in each of {processes} processes" if processes > 1 else ""
     return {
-        "device": f"{len(devices)}×{devices[0].device_kind}",
+        "device": f"{len(devices)}×{devices[0].device_kind}{each}",
         "platform": devices[0].platform,
         "cpu_count": os.cpu_count(),
         "load_average": list(load) if load else None,
@@ -169,18 +175,29 @@ def run_study(
     *,
     log: Callable[[str], None] = lambda _msg: None,
     max_seconds: float | None = None,
+    process_index: int | None = None,
+    process_count: int | None = None,
+    devices: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the study into `out_dir/points/`: every point not yet written (with
-    `max_seconds`, no new point is started after that much wall time; `stopped_early` says so,
-    and a rerun continues).
+    """Run (or resume) the study into `out_dir/points/`: every point of this process's share
+    not yet written (with `max_seconds`, no new point is started after that much wall time;
+    `stopped_early` says so, and a rerun continues).
+
+    Points are split over processes as the sweep splits its grid (docs/sweeps.md): point i
+    belongs to process `i mod process_count` (default: JAX's `process_index()`/`process_count()`,
+    i.e. after `jax.distributed.initialize`), each writes its own points' files into the shared
+    `out_dir`, and the seed axis of every point's training is sharded over `devices` (default
+    `jax.local_devices()`).
 
     Returns:
-        `{"points", "skipped", "seconds" (wall), "started", "finished", "load_average_start",
+        `{"points" (of the whole study), "owned", "skipped", "seconds" (wall), "started",
+        "finished", "load_average_start", "process_index", "process_count",
         "machine": machine()}` of this call (the machine's load average is the one at the end).
 
     Raises:
         OutputError: `out_dir` is a file or cannot be created.
-        ConfigError: bad distribution parameters or training options.
+        ConfigError: bad distribution parameters or training options, a process index out of
+            range.
 
     Example (a few seconds): `run_study(load_config("examples/study.toml", "tiny"), "out")`,
     then `load_points("out")`; `tests/test_study.py` runs it end to end.
@@ -195,13 +212,26 @@ def run_study(
         raise OutputError(f"--out {out_dir}: expected a writable directory, got {err}") from err
     for stale in folder.glob(".*.tmp"):  # a temporary left by an interrupted write
         stale.unlink(missing_ok=True)
+    count = jax.process_count() if process_count is None else int(process_count)
+    index = jax.process_index() if process_index is None else int(process_index)
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"process_index: expected 0 ≤ index < {count}, got {index}")
+    devices = list(jax.local_devices() if devices is None else devices)
+    sharding = None
+    if len(devices) > 1:
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        sharding = NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed"))
     truths = {name: make_truth(params) for name, params in config.distributions.items()}
     points = config.points({name: r for name, (_, r) in truths.items()})
     done = {p.name[:-5] for p in folder.glob("*.json")}
     cache: dict[str, Any] = {}
-    skipped = 0
+    skipped = owned = 0
     stopped = False
     for i, point in enumerate(points, 1):
+        if (i - 1) % count != index:
+            continue  # another process's point
+        owned += 1
         if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
             stopped = True
             log(f"[{i}/{len(points)}] time budget of {max_seconds:g} s spent: stopping here")
@@ -218,13 +248,14 @@ def run_study(
             cache[point.distribution] = (specs, _truth_entry(truth, rank, specs, config.tolerances))
         specs, entry = cache[point.distribution]
         t = time.perf_counter()
-        record = run_point(point, truth, entry, specs, config)
+        record = run_point(point, truth, entry, specs, config, sharding)
         write_json(folder / f"{point.key}.json", record)
         kls = [m["mean_kl"] for m in record["models"] if "mean_kl" in m]
         log(f"[{i}/{len(points)}] {point.label}: {len(point.seeds)} seeds, "
             f"median KL {np.median(kls) if kls else float('nan'):.2e}, "
             f"{time.perf_counter() - t:.1f} s")  # fmt: skip
-    return {"points": len(points), "skipped": skipped, "stopped_early": stopped,
+    return {"points": len(points), "owned": owned, "skipped": skipped, "stopped_early": stopped,
+            "process_index": index, "process_count": count,
             "seconds": time.perf_counter() - t0,
             "started": started, "load_average_start": load_start,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

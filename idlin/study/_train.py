@@ -37,8 +37,13 @@ def train_seeds(
     seeds: Sequence[int],
     options: Mapping[str, Any] | None = None,
     chunk_steps: int = 500,
+    sharding: Any = None,
 ) -> tuple[Predictor, Any]:
     """Train `len(seeds)` models of one architecture and width on `truth`, as one program.
+
+    With `sharding` (a `NamedSharding` of a 1-D device mesh along the seed axis, as the sweep
+    uses) the seed axis is split over the mesh's devices: seeds are padded with copies of the
+    last one to a multiple of the device count, and the copies are dropped afterwards.
 
     Returns:
         `(stacked, losses)`: a `Predictor` whose `F` (K×N×d) and `G` (K×V×d) carry a leading
@@ -52,7 +57,12 @@ def train_seeds(
     from ..train import init_runner, run_chunks, seed_keys
     from ..train._keys import SWEEP_ROOT
 
-    keys = seed_keys(jax.random.key(SWEEP_ROOT), list(seeds))
+    count = len(seeds)
+    devices = 1 if sharding is None else sharding.mesh.size
+    padded = list(seeds) + [seeds[-1]] * (-count % devices)
+    keys = seed_keys(jax.random.key(SWEEP_ROOT), padded)
+    if sharding is not None:
+        keys = jax.device_put(keys, sharding)
     options = dict(options or {})
     if architecture == "bilinear":
         from ..sweep._architectures import _bilinear_fns
@@ -78,17 +88,25 @@ def train_seeds(
         raise ConfigError(
             f"architecture: expected 'bilinear', 'mlp' or 'transformer', got {architecture!r}"
         )
-    states = init_runner(init)(keys, data)
+    if sharding is not None:
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        data = jax.device_put(data, NamedSharding(sharding.mesh, PartitionSpec()))
+    states = init_runner(init, sharding)(keys, data)
     losses = None
     for _, chunk_states, chunk_losses in run_chunks(
-        step, states, keys, data, start=0, end=steps, chunk_steps=chunk_steps
+        step, states, keys, data, start=0, end=steps, chunk_steps=chunk_steps, sharding=sharding
     ):
         states, losses = chunk_states, chunk_losses  # the driver yields after every chunk
-    final = jnp.zeros(len(seeds)) if losses is None else losses[:, -1]
+    final = jnp.zeros(count) if losses is None else losses[:count, -1]
     if architecture == "bilinear":
         params = states["params"]
-        return stack(params["F"], params["G"]), final
-    return _export_stacked(graphdef, states.params, truth.contexts), final
+        stacked = stack(params["F"], params["G"])
+    else:
+        stacked = _export_stacked(graphdef, states.params, truth.contexts)
+    if len(padded) > count:
+        stacked = jax.tree_util.tree_map(lambda x: x[:count], stacked)
+    return stacked, final
 
 
 def stack(F: jax.Array, G: jax.Array) -> Predictor:

@@ -29,6 +29,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .._cli_errors import EXIT_BAD_INPUT, error
+from .._cli_processes import (
+    Coordinator,
+    Distributed,
+    NumProcesses,
+    ProcessId,
+    check_process_options,
+    start_processes,
+)
 
 _out = Console(width=110)
 
@@ -55,52 +63,14 @@ def _check_readable_out(out_dir: Path) -> None:
         raise OutputError(f"--out {out_dir}: expected a sweep directory, got an existing file")
 
 
-def _check_processes(
-    coordinator: str | None, num_processes: int | None, process_id: int | None, distributed: bool
-) -> None:
-    """Multi-host options make sense only together: refuse ids that would be silently ignored
-    (every rank would run the whole grid) and ids jax.distributed would reject with a traceback."""
-    from .._errors import ConfigError
-
-    given = [f"--{n}" for n, v in (("num-processes", num_processes), ("process-id", process_id))
-             if v is not None]  # fmt: skip
-    if coordinator is None and not distributed:
-        if given:
-            raise ConfigError(
-                f"{' and '.join(given)}: expected together with --coordinator HOST:PORT (or "
-                "--distributed), got no coordinator; without one every process would run the "
-                "whole grid"
-            )
-        return
-    if coordinator is not None:
-        host, _, port = coordinator.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(f"--coordinator: expected HOST:PORT, got {coordinator!r}")
-        if num_processes is None or process_id is None:
-            raise ConfigError(
-                "--coordinator: expected --num-processes N and --process-id I with it, got "
-                f"{' and '.join(given) or 'neither'}"
-            )
-    if num_processes is not None and num_processes < 1:
-        raise ConfigError(f"--num-processes: expected an integer ≥ 1, got {num_processes}")
-    if process_id is not None:
-        if process_id < 0 or (num_processes is not None and process_id >= num_processes):
-            bound = "" if num_processes is None else f" < --num-processes = {num_processes}"
-            raise ConfigError(f"--process-id: expected 0 ≤ id{bound}, got {process_id}")
-
-
 def sweep(
     config_path: Config,
     out: Out = None,
     status: Annotated[bool, typer.Option("--status", help="Show progress and exit.")] = False,
-    coordinator: Annotated[
-        str | None, typer.Option(help="Coordinator HOST:PORT for jax.distributed (multi-host).")
-    ] = None,
-    num_processes: Annotated[int | None, typer.Option(help="Processes in the run.")] = None,
-    process_id: Annotated[int | None, typer.Option(help="This process's index.")] = None,
-    distributed: Annotated[
-        bool, typer.Option("--distributed", help="jax.distributed.initialize() auto-detected.")
-    ] = False,
+    coordinator: Coordinator = None,
+    num_processes: NumProcesses = None,
+    process_id: ProcessId = None,
+    distributed: Distributed = False,
 ) -> None:
     """Run or resume a sweep: seeds vectorised, sharded over local devices, resumable."""
     from .._errors import IdlinError
@@ -115,7 +85,7 @@ def sweep(
             _check_readable_out(out_dir)
             _print_status(sweep_status(config, out_dir), out_dir)
             return
-        _check_processes(coordinator, num_processes, process_id, distributed)
+        check_process_options(coordinator, num_processes, process_id, distributed)
         from ._store import ensure_directory
 
         ensure_directory(str(out_dir))  # a file, read-only media: say so before computing
@@ -123,12 +93,7 @@ def sweep(
 
         from ._runner import run_sweep
 
-        if coordinator is not None or distributed:
-            jax.distributed.initialize(
-                coordinator_address=coordinator,
-                num_processes=num_processes,
-                process_id=process_id,
-            )
+        start_processes(coordinator, num_processes, process_id, distributed)
         result = run_sweep(config, out_dir, log=_out.print)
     except IdlinError as err:
         raise _fail(err) from None
