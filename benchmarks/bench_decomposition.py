@@ -6,8 +6,9 @@ One float32 model (N contexts, V tokens, width d; effective complexity d/2), in 
 - `analyze_svd`  `idlin.analyze(p, precision=Precision(decomposition="svd"))`: XLA's SVDs.
 - `numpy`        the NumPy route to the same factors: Householder QR of F and of Ĝ (LAPACK
                  geqrf), SVDs of the R factors and of the d×d core K (all float32).
-- `floor`        the GEMM floor of the Gram route: its FLOP count `2(N+V)d² + 2(N+V)d·m` (Grams
-                 and `X V`, `U u`) at the float32 GEMM rate this process measures on a d-wide GEMM
+- `floor`        the GEMM floor of the Gram route: its FLOP count `2(N+V)d² + 2(N+V)d·m` (the
+                 two Grams, then `U_C = F·(V_F S_F⁻¹ u)` and `W = Ĝ·(V_G S_G⁻¹ v)`, one GEMM
+                 each) at the float32 GEMM rate this process measures on a d-wide GEMM
                  of the same shape (so the floor is the machine's, measured in the same run).
 
 Correctness first: singular values of C above the rank threshold against a float64 reference
@@ -114,7 +115,7 @@ def main() -> None:
         times["analyze_svd"] = timeit(lambda: idlin.analyze(p, precision=svd_policy), repeats=1)
     rate = gemm_rate(V, d, repeats)
     m = min(N, V, d)
-    flops = 2.0 * (N + V) * d * d + 2.0 * (N + V) * d * m + 2.0 * (N + V) * d * d
+    flops = 2.0 * (N + V) * d * d + 2.0 * (N + V) * d * m  # the Grams, then F·B_F and Ĝ·B_G
     floor = flops / rate
     load1 = os.getloadavg()[0]
     cores = os.cpu_count() or 1

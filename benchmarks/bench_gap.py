@@ -13,6 +13,12 @@ embeddings perturbed):
               measured in the same process; the pass's FLOP rate as a fraction of that peak.
 - `reference` float64 direct evaluation in blocks of contexts (never N×V in float64).
 
+The GEMM floor (issue 15's definition): `(N+V)(2d)²` FLOP — a symmetric rank-k Gram of the
+factored side `[F, −F̃]` and a triangular multiply `Y Rᵀ` of the other — at the float32 GEMM
+rate measured in the same run (the `streamed` case's process, n×n×n). Printed with the route's
+own FLOP count (`2·rows·(2d)²` for the Gram, done by the host's dsyrk at half of that, plus
+`6·rows'·d²` for the split GEMM) and `idlin ÷ floor`.
+
 Usage: `python benchmarks/bench_gap.py [--quick] [--repeats R] [--out PATH]`.
 """
 
@@ -201,6 +207,10 @@ def main() -> None:
         # The same fraction in CPU seconds: robust to other processes sharing the cores.
         peak_cpu = max(peak["jax_gflops_per_cpu_second"], peak["numpy_gflops_per_cpu_second"])
         stream_cpu = cases["streamed"]["flops"] / cpu["streamed"] / 1e9
+        rows, other = min(N, V), max(N, V)
+        floor_flops = (N + V) * (2 * d) ** 2
+        route_flops = {"gram_float64": 2.0 * rows * (2 * d) ** 2, "split_gemm": 6.0 * other * d * d}
+        floor_s = floor_flops / (peak_gflops * 1e9)
         nv_mib = N * V * 4 / 2**20
         extra = {
             k: cases[k]["peak_rss_mib"] - cases[k]["rss_inputs_mib"]
@@ -218,6 +228,12 @@ def main() -> None:
             "peak_rss_above_inputs_mib": extra,
             "one_NxV_float32_mib": nv_mib,
             "gemm_peak_gflops": peak,
+            "floor": {
+                "flops": floor_flops,
+                "seconds": floor_s,
+                "idlin_over_floor": t["idlin"] / floor_s,
+                "route_flops": route_flops,
+            },
             "streamed": {
                 "gflops": stream_gflops,
                 "fraction_of_gemm_peak": stream_gflops / peak_gflops,
@@ -252,6 +268,7 @@ def main() -> None:
                 f"{errors['idlin']:.1e} / {errors['numpy']:.1e}",
                 f"{extra['idlin']:.0f} / {extra['numpy']:.0f}",
                 f"{stream_gflops / peak_gflops:.0%}",
+                f"{floor_s:.3f} s; {t['idlin'] / floor_s:.1f}×",
             ]
         )
     header = [
@@ -262,6 +279,7 @@ def main() -> None:
         "rel. err idlin / numpy",
         "MiB above inputs idlin / numpy",
         "streamed / GEMM peak",
+        "GEMM floor; idlin ÷ floor",
     ]
     print(fmt_table(rows, header))
     name = "gap_quick" if args.quick else "gap"

@@ -1,10 +1,14 @@
-"""Scaling curves (docs/theory.md §2–§3): time and peak memory of the gap and subspace routines vs
-N, V, d.
+"""Scaling curves at language-model sizes (docs/theory.md §2–§3): time and peak memory of
+`distribution_gap` and `analyze` vs V up to 256k (d = 768) and vs d up to 4096 (V = 50257), and
+vs N, with the GEMM floor drawn.
 
-Around a base size, one axis varies at a time; each point runs in its own process (peak RSS is
-that point's alone). The fitted log-log slope of time along each axis is compared with the slope
-the cost model `(N+V)·d²` has over the same points (along N it is N/(N+V) locally, along d it
-is 2), and memory with `(N+V)·d`. Saves a log-log PNG next to the JSON.
+Around a base size (N=4096, V=50257, d=768, float32, x64 on), one axis varies at a time; each
+point runs in its own process (peak RSS is that point's alone). The fitted log-log slope of time
+along each axis is compared with the slope the cost model `(N+V)·d²` has over the same points
+(along d it is 2), and memory with `(N+V)·d`. The floor of each point is its GEMM FLOP count at
+the float32 GEMM rate measured in the same run (n×n×n, its own process): `(N+V)(2d)²` for the
+gap (issue 15's definition), `2(N+V)d² + 2(N+V)d·m` for `analyze` (the Grams, then `U_C`, `W`).
+Saves a log-log PNG next to the JSON. About 6 minutes on 2 cores.
 
 Usage: `python benchmarks/bench_scaling.py [--quick] [--repeats R] [--out PATH]`.
 """
@@ -30,19 +34,37 @@ from _common import (
 )
 
 FULL = {
-    "base": {"N": 4096, "V": 8192, "d": 128},
+    "base": {"N": 4096, "V": 50257, "d": 768},
     "N": [1024, 4096, 16384],
-    "V": [2048, 8192, 32768],
-    "d": [32, 128, 512],
+    "V": [8192, 50257, 131072, 262144],
+    "d": [256, 768, 2048, 4096],
 }
 QUICK = {"base": {"N": 64, "V": 96, "d": 8}, "N": [32, 64], "V": [48, 96], "d": [4, 8]}
-ROUTINES = ("distribution_gap", "subspaces")
+ROUTINES = ("distribution_gap", "analyze")
+
+
+def floor_flops(routine: str, N: int, V: int, d: int) -> float:
+    """GEMM FLOPs of the point (see the module docstring)."""
+    if routine == "distribution_gap":
+        return float((N + V) * (2 * d) ** 2)
+    return 2.0 * (N + V) * d * d + 2.0 * (N + V) * d * min(N, V, d)
 
 
 def run(case: dict) -> dict:
     """One point (child process): float32 inputs, x64 on (the library's default set-up)."""
     enable_x64()
     import idlin
+
+    if case["routine"] == "gemm":
+        import jax
+        import jax.numpy as jnp
+
+        n = case["n"]
+        a = jnp.asarray(np.random.default_rng(1).standard_normal((n, n), dtype=np.float32))
+        mm = jax.jit(jnp.matmul)
+        t = timeit(lambda: mm(a, a), repeats=max(3, case["repeats"]))
+        return {"seconds": t.median, "cpu_seconds": t.cpu_median, "rate": 2.0 * n**3 / t.median,
+                "rss_inputs_mib": rss_mib("VmRSS")}  # fmt: skip
 
     N, V, d = case["N"], case["V"], case["d"]
     rng = np.random.default_rng(0)
@@ -57,7 +79,7 @@ def run(case: dict) -> dict:
             lambda: idlin.distribution_gap(p, q, frobenius_only=True), repeats=case["repeats"]
         )
     else:
-        t = timeit(lambda: idlin.subspaces(p), repeats=case["repeats"])
+        t = timeit(lambda: idlin.analyze(p), repeats=case["repeats"])
     return {"seconds": t.median, "cpu_seconds": t.cpu_median, "timing": t, "rss_inputs_mib": rss0}
 
 
@@ -74,6 +96,11 @@ def main() -> None:
     grid = QUICK if args.quick else FULL
     repeats = args.repeats or (1 if args.quick else 3)
     base = grid["base"]
+    n = 256 if args.quick else 2048
+    gemm = run_case(__file__, {"routine": "gemm", "n": n, "repeats": repeats},
+                    inline=run if args.quick else None)  # fmt: skip
+    rate = gemm["rate"]
+    print(f"  float32 GEMM {n}³: {rate / 1e9:.0f} GFLOP/s", flush=True)
     points: dict = {r: {ax: [] for ax in "NVd"} for r in ROUTINES}
     done: dict = {}  # the base point lies on every axis: measure it once per routine
     for routine in ROUTINES:
@@ -85,8 +112,11 @@ def main() -> None:
                     done[tag] = run_case(__file__, case, inline=run if args.quick else None)
                 res = dict(done[tag])
                 res["extra_mib"] = res["peak_rss_mib"] - res["rss_inputs_mib"]
+                res["floor_seconds"] = floor_flops(routine, case["N"], case["V"], case["d"]) / rate
                 points[routine][ax].append({**case, **res})
-                print(f"  {routine} {ax}={value}: {res['seconds']:.3g} s", flush=True)
+                over = res["seconds"] / res["floor_seconds"]
+                print(f"  {routine} {ax}={value}: {res['seconds']:.3g} s ({over:.1f}× floor)",
+                      flush=True)  # fmt: skip
     fits, rows = {}, []
     for routine in ROUTINES:
         fits[routine] = {}
@@ -130,35 +160,45 @@ def main() -> None:
     name = "scaling_quick" if args.quick else "scaling"
     path = write_json(
         name,
-        {"quick": args.quick, "grid": grid, "repeats": repeats, "points": points, "fits": fits},
+        {
+            "quick": args.quick,
+            "grid": grid,
+            "repeats": repeats,
+            "gemm_rate_flops": rate,
+            "points": points,
+            "fits": fits,
+        },
         args.out,
     )
-    png = plot(points, path.with_suffix(".png") if args.out else RESULTS_DIR / f"{name}.png")
+    png = plot(points, path.with_suffix(".png") if args.out else RESULTS_DIR / f"{name}.png", base)
     print(f"wrote {path} and {png}")
 
 
-def plot(points: dict, png: Path) -> Path:
+def plot(points: dict, png: Path, base: dict) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    fig, axes = plt.subplots(2, 3, figsize=(12, 7), constrained_layout=True)
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
     for j, ax_name in enumerate("NVd"):
         for routine, marker in zip(ROUTINES, "os", strict=True):
             pts = points[routine][ax_name]
             x = [p[ax_name] for p in pts]
-            axes[0, j].loglog(
+            line = axes[0, j].loglog(
                 x, [p["seconds"] for p in pts], marker=marker, label=f"{routine} wall"
             )
             axes[0, j].loglog(
-                x, [p["cpu_seconds"] for p in pts], marker=marker, ls="--", label=f"{routine} CPU"
-            )
+                x, [p["floor_seconds"] for p in pts], ls=":", color=line[0].get_color(),
+                label=f"{routine} GEMM floor",
+            )  # fmt: skip
             extra = [p["extra_mib"] for p in pts]
             if all(np.isfinite(extra)) and all(e > 0 for e in extra):
                 axes[1, j].loglog(x, extra, marker=marker, label=routine)
-        axes[0, j].set(xlabel=ax_name, ylabel="seconds (median)", title=f"time vs {ax_name}")
+        others = ", ".join(f"{k}={v}" for k, v in base.items() if k != ax_name)
+        axes[0, j].set(xlabel=ax_name, ylabel="seconds (median, wall)",
+                       title=f"time vs {ax_name} ({others})")  # fmt: skip
         axes[1, j].set(
             xlabel=ax_name, ylabel="peak RSS above inputs (MiB)", title=f"memory vs {ax_name}"
         )

@@ -9,6 +9,11 @@ seeds as one program vs one seed (issue 16).
 2. `seeds_scaling`: one study point (transformer, morphology truth) trained for K = 1 and K = 8
    seeds as one vmapped program (`idlin.study._train.train_seeds`); compile excluded (each
    program is run once first); `ratio` = time(K=8)/time(K=1) (8 would be no gain from vmap).
+3. `study_point`: the study's own unit of work, `run_point` (train, analyse, evaluate every
+   property raw and identifiable) of one point of `examples/study.toml` (markov, MLP, width 2r)
+   for K = 8 seeds as one vectorised call, against a Python loop of 8 one-seed `run_point`
+   calls; both warm (each run once first, compile excluded) and first calls (compile included)
+   reported; the seeds' KL to the truth are checked equal first.
 
 Usage: `python benchmarks/bench_study.py [--quick] [--repeats R] [--out PATH]`.
 """
@@ -22,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import enable_x64, fmt_table, parser, timeit, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FULL_SIZES = [(64, 8, 16), (1024, 2048, 64)]
 QUICK_SIZES = [(64, 8, 16)]
@@ -97,6 +104,53 @@ def seeds_scaling(steps: int, seeds: int = 8, repeats: int = 1) -> dict:
     }  # fmt: skip
 
 
+def study_point(quick: bool, seeds: int = 8) -> dict:
+    """Wall time of one study point's `run_point` for `seeds` seeds at once vs one seed at a
+    time (the per-seed loop a study without vectorisation would run)."""
+    import dataclasses
+
+    import numpy as np
+
+    from idlin._analysis import analyze
+    from idlin.study import load_config
+    from idlin.study._probes import probe_specs
+    from idlin.study._runner import _truth_entry, make_truth, run_point
+
+    config = load_config(ROOT / "examples" / "study.toml", "tiny" if quick else "full")
+    truths = {n: make_truth(p) for n, p in config.distributions.items()}
+    points = config.points({n: r for n, (_, r) in truths.items()})
+    wanted = ("markov", "mlp", 2)
+    point = next(p for p in points if (p.distribution, p.architecture, p.multiple) == wanted)
+    point = dataclasses.replace(point, seeds=tuple(range(seeds)))
+    truth, rank = truths["markov"]
+    specs = probe_specs(truth, analyze(truth.predictor))
+    entry = _truth_entry(truth, rank, specs, config.tolerances)
+
+    def together():
+        return run_point(point, truth, entry, specs, config)["models"]
+
+    def loop():
+        return [m for s in point.seeds
+                for m in run_point(dataclasses.replace(point, seeds=(s,)), truth, entry, specs,
+                                   config)["models"]]  # fmt: skip
+
+    c0 = time.perf_counter()
+    a = together()
+    first_together = time.perf_counter() - c0
+    c0 = time.perf_counter()
+    b = loop()
+    first_loop = time.perf_counter() - c0
+    np.testing.assert_allclose([m["mean_kl"] for m in a], [m["mean_kl"] for m in b], rtol=1e-4)
+    tv, tl = timeit(together, repeats=1, warmup=0), timeit(loop, repeats=1, warmup=0)
+    return {
+        "point": point.label, "seeds": seeds, "steps": point.steps,
+        "together": {"wall": tv.median, "cpu": tv.cpu_median, "first_call": first_together},
+        "loop": {"wall": tl.median, "cpu": tl.cpu_median, "first_call": first_loop},
+        "ratio_wall": tl.median / tv.median,
+        "ratio_first_call": first_loop / first_together,
+    }  # fmt: skip
+
+
 def main() -> None:
     ap = parser(__doc__.splitlines()[0])
     args = ap.parse_args()
@@ -107,12 +161,14 @@ def main() -> None:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     rows = [analysis_row(*size, seeds, repeats) for size in sizes for seeds in (8, 32)]
     scaling = seeds_scaling(steps=20 if args.quick else 500, repeats=repeats)
+    point = study_point(args.quick)
     load1 = os.getloadavg()[0]
     cores = os.cpu_count() or 1
     payload = {
         "quick": args.quick,
         "analysis": rows,
         "seeds_scaling": scaling,
+        "study_point": point,
         "load_average_1min": {"start": load0, "end": load1},
         "quiet": max(load0, load1) <= cores,
         "seconds": time.perf_counter() - t0,
@@ -126,6 +182,10 @@ def main() -> None:
     ))  # fmt: skip
     print(f"training {scaling['seeds']} seeds vs 1 ({scaling['steps']} steps): "
           f"{scaling['ratio']:.2f}× the time of one seed")  # fmt: skip
+    print(f"study point {point['point']}, {point['seeds']} seeds: one call "
+          f"{point['together']['wall']:.2f} s vs a per-seed loop {point['loop']['wall']:.2f} s = "
+          f"{point['ratio_wall']:.1f}× (first calls, compile included: "
+          f"{point['ratio_first_call']:.1f}×)")  # fmt: skip
     print(f"load {load0:.2f} → {load1:.2f} on {cores} cores" + ("" if payload["quiet"] else
           " — NOT QUIET: do not publish these times"))  # fmt: skip
     print(f"wrote {path}")

@@ -50,7 +50,8 @@ def rows() -> list[list[str]]:
             f"N={s['N']}, V={s['V']}, d={s['d']}",
             f"{r['speedup_vs_numpy']['idlin']:.1f}× wall ({r['seconds']['idlin']:.2f} s vs "
             f"{r['seconds']['numpy']:.2f} s), {r['cpu_time_speedup_vs_numpy']['idlin']:.1f}× "
-            f"CPU; rel. error {e['idlin']:.1e} (NumPy float32 {e['numpy']:.0e})",
+            f"CPU; rel. error {e['idlin']:.1e} (NumPy float32 {e['numpy']:.0e})"
+            + (f"; {r['floor']['idlin_over_floor']:.1f}× the GEMM floor" if "floor" in r else ""),
             _source(doc, "gap"),
         ])  # fmt: skip
     doc = _load("decomposition")
@@ -103,7 +104,8 @@ def rows() -> list[list[str]]:
         out.append([
             "`audit` of a raw cosine: time ÷ one evaluation of the measure",
             f"N={s['N']}, V={s['V']}, d={s['d']}",
-            f"local test (one reverse pass, every generator) {doc['local_test']['ratio_wall']:.0f}×; "
+            f"local test (one reverse pass, every generator) "
+            f"{doc['local_test']['ratio_wall']:.0f}×; "
             f"search ({doc['starts']} starts × {doc['budget']} Adam steps, compiled once): "
             f"{search}; `idlin.audit` end to end {doc['audit_end_to_end_s']:.0f} s",
             _source(doc, "audit"),

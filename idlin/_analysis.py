@@ -24,6 +24,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ._errors import ArgumentError, ConfigError
+from ._gram import gram64
 from ._precision import Precision, as_precision, kl_threshold, rank_floor
 from ._predictor import Predictor
 from ._serial import after
@@ -276,7 +277,7 @@ def _svd_gram(*matrices):
     (a GEMM of the short side). Returns `s` and `Vᵀ` in float64.
     """
     sides = [X if X.shape[0] >= X.shape[1] else X.T for X in matrices]  # (rows, k), k = min
-    grams = [jnp.matmul(A.T, A, preferred_element_type=jnp.float64) for A in sides]
+    grams = [gram64(A) for A in sides]
     out = []
     for X, A, (w, V) in zip(matrices, sides, _gram_eigh(*grams), strict=True):
         w, V = w[::-1], V[:, ::-1]  # descending
@@ -287,6 +288,19 @@ def _svd_gram(*matrices):
             Vt = jnp.matmul(V.T.astype(X.dtype), X, preferred_element_type=jnp.float64)
             out.append((s, Vt * _inverse(s)[:, None]))
     return out
+
+
+def _core_svd(K):
+    """SVD of the float64 core K on the Gram route, from `eigh(KᵀK)` (twice as fast as LAPACK's
+    SVD at 768×768): like the Grams of §3.2 it carries ~ε₆₄κ² relative error, ≤ 1e-9 for every
+    singular value above float32's rank threshold. `u = K v / σ` (zero where σ = 0)."""
+    tall = K.shape[0] >= K.shape[1]
+    A = K if tall else K.T
+    w, V = jnp.linalg.eigh(A.T @ A)
+    w, V = w[::-1], V[:, ::-1]
+    s = jnp.sqrt(jnp.maximum(w, 0.0))
+    U = (A @ V) * _inverse(s)[None, :]
+    return (U, s, V.T) if tall else (V, s, U.T)
 
 
 @jax.jit
@@ -301,7 +315,7 @@ def _decompose(F, G, precision: Precision) -> Analysis:
         UF, sF, VFt = _svd(F)
         UG, sG, VGt = _svd(Gh)
     K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]  # (k_F, k_G): C = U_F K U_Gᵀ
-    u, sC, vt = _svd(K)  # small; float64 on the Gram route
+    u, sC, vt = _core_svd(K) if gram else _svd(K)  # small; float64 on the Gram route
     if gram:  # U_C = U_F u = F (V_F S_F⁻¹ u): one GEMM of the tall side, not two
         UC = F @ ((VFt.T * _inverse(sF)[None, :]) @ u).astype(dt)  # (N, m)
         W = Gh @ ((VGt.T * _inverse(sG)[None, :]) @ vt.T).astype(dt)  # (V, m)

@@ -26,6 +26,7 @@ import numpy as np
 
 from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
+from ._gram import gram64
 from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
 from ._serial import after
@@ -116,7 +117,7 @@ def _r_factor(X):
     n, m = X.shape
     if X.dtype != jnp.float32 or not jax.config.read("jax_enable_x64"):
         return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
-    S = jnp.matmul(X.T, X, preferred_element_type=jnp.float64)  # (m, m), float64 accumulation
+    S = gram64(X)  # (m, m), float64 accumulation
     delta = (n + m) * float(np.finfo(np.float64).eps) * jnp.max(jnp.diag(S))
     L = jnp.linalg.cholesky(S + delta * jnp.eye(m, dtype=jnp.float64))
 

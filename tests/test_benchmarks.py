@@ -92,7 +92,7 @@ def test_training_benchmark_quick(tmp_path):
 def test_scaling_benchmark_quick(tmp_path):
     doc = run_quick("scaling", tmp_path)
     assert (tmp_path / "scaling.png").stat().st_size > 0
-    for routine in ("distribution_gap", "subspaces"):
+    for routine in ("distribution_gap", "analyze"):
         fits = doc["fits"][routine]
         assert fits["d"]["expected_time"] == pytest.approx(2.0)
         assert all(len(doc["points"][routine][ax]) == 2 for ax in "NVd")
@@ -149,6 +149,7 @@ def test_study_benchmark_quick(tmp_path):
     assert [r["sizes"]["seeds"] for r in doc["analysis"]] == [8, 32]  # equal numbers checked first
     assert all(r["ratio_wall"] > 0 and r["vmap"]["wall"] > 0 for r in doc["analysis"])
     assert doc["seeds_scaling"]["seeds"] == 8 and doc["seeds_scaling"]["ratio"] > 0
+    assert doc["study_point"]["seeds"] == 8 and doc["study_point"]["ratio_wall"] > 0
 
 
 def test_device_check_quick(tmp_path):
