@@ -207,9 +207,9 @@ def main() -> None:
         # The same fraction in CPU seconds: robust to other processes sharing the cores.
         peak_cpu = max(peak["jax_gflops_per_cpu_second"], peak["numpy_gflops_per_cpu_second"])
         stream_cpu = cases["streamed"]["flops"] / cpu["streamed"] / 1e9
-        rows, other = min(N, V), max(N, V)
+        short, tall = min(N, V), max(N, V)
         floor_flops = (N + V) * (2 * d) ** 2
-        route_flops = {"gram_float64": 2.0 * rows * (2 * d) ** 2, "split_gemm": 6.0 * other * d * d}
+        route_flops = {"gram_float64": 2.0 * short * (2 * d) ** 2, "split_gemm": 6.0 * tall * d * d}
         floor_s = floor_flops / (peak_gflops * 1e9)
         nv_mib = N * V * 4 / 2**20
         extra = {

@@ -311,9 +311,9 @@ def _decompose(F, G, precision: Precision) -> Analysis:
     gram = gram_route(dt, precision.decomposition)
     if gram:
         (sF, VFt), (sG, VGt) = _svd_gram(F, Gh)
-    else:
+    else:  # one LAPACK call at a time (`_serial`): the second SVD waits for the first
         UF, sF, VFt = _svd(F)
-        UG, sG, VGt = _svd(Gh)
+        UG, sG, VGt = _svd(after(Gh, sF))
     K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]  # (k_F, k_G): C = U_F K U_Gᵀ
     u, sC, vt = _core_svd(K) if gram else _svd(K)  # small; float64 on the Gram route
     if gram:  # U_C = U_F u = F (V_F S_F⁻¹ u): one GEMM of the tall side, not two

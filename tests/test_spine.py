@@ -75,34 +75,39 @@ def test_jit_and_vmap_of_analyze_equal_the_per_seed_loop():
     )  # fmt: skip
 
 
-_VMAP_GRAM_SCRIPT = """
+_VMAP_SCRIPT = """
+import sys
 import jax, jax.numpy as jnp, numpy as np
 jax.config.update("jax_enable_x64", True)
 import idlin
+route, K, N, V, d = sys.argv[1], *map(int, sys.argv[2:])
+dtype = np.float32 if route == "gram" else np.float64
 rng = np.random.default_rng(0)
-F = jnp.asarray(rng.normal(size=(8, 2048, 64)).astype(np.float32))
-G = jnp.asarray(rng.normal(size=(8, 4096, 64)).astype(np.float32))
+F = jnp.asarray(rng.normal(size=(K, N, d)).astype(dtype))
+G = jnp.asarray(rng.normal(size=(K, V, d)).astype(dtype))
 stacked = idlin.Predictor.tree_unflatten(None, (F, G))
-a = jax.jit(jax.vmap(lambda p: idlin.analyze(p, precision=idlin.Precision(decomposition="gram"))))(
-    stacked
-)
-one = idlin.analyze(idlin.Predictor(np.asarray(F[3]), np.asarray(G[3])))
+kl = jnp.asarray(np.geomspace(1e-8, 1e-3, K))
+policy = lambda k: idlin.Precision(decomposition=route, mean_kl=k)
+a = jax.jit(jax.vmap(lambda p, k: idlin.analyze(p, precision=policy(k))))(stacked, kl)
+one = idlin.analyze(idlin.Predictor(np.asarray(F[3]), np.asarray(G[3])), precision=policy(kl[3]))
 np.testing.assert_allclose(a.log_odds_singular_values[3], one.log_odds_singular_values, rtol=1e-5)
 print("ranks", np.asarray(a.effective_complexity).tolist())
 """
 
 
-def test_vmapped_gram_route_completes_on_a_small_thread_pool():
-    # jaxlib 0.10's batched CPU eigh blocks an intra-op pool thread while its batch runs on the
-    # same pool: two such calls at once deadlocked `jit(vmap(analyze))` at exactly this size on
-    # a 2-thread pool (NPROC=2 pins the pool). The Gram route now makes one eigh call.
+@pytest.mark.parametrize(
+    "route, sizes", [("gram", (8, 2048, 4096, 64)), ("svd", (8, 1024, 2048, 64))]
+)
+def test_vmapped_analysis_completes_on_a_small_thread_pool(route, sizes):
+    # jaxlib 0.10's batched CPU LAPACK kernels block an intra-op pool thread while their batch
+    # runs on the same pool: two such calls at once deadlocked `jit(vmap(analyze))` at these
+    # sizes on a 2-thread pool (NPROC=2 pins it) — two eighs on the Gram route, two SVDs on the
+    # Householder route. Each route now makes one LAPACK call at a time (`idlin._serial`).
     env = dict(os.environ, NPROC="2", JAX_PLATFORMS="cpu")
-    run = subprocess.run(
-        [sys.executable, "-c", _VMAP_GRAM_SCRIPT], env=env, capture_output=True, text=True,
-        timeout=90,
-    )  # fmt: skip
+    argv = [sys.executable, "-c", _VMAP_SCRIPT, route, *map(str, sizes)]
+    run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.strip() == "ranks " + str([64] * 8)
+    assert run.stdout.strip() == "ranks " + str([sizes[-1]] * sizes[0])
 
 
 def test_public_numerical_functions_jit_to_the_eager_numbers():
