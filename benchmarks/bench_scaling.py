@@ -189,10 +189,16 @@ def plot(points: dict, png: Path, base: dict) -> Path:
             line = axes[0, j].loglog(
                 x, [p["seconds"] for p in pts], marker=marker, label=f"{routine} wall"
             )
-            axes[0, j].loglog(
-                x, [p["floor_seconds"] for p in pts], ls=":", color=line[0].get_color(),
-                label=f"{routine} GEMM floor",
-            )  # fmt: skip
+            floor = [p["floor_seconds"] for p in pts]
+            first = points[ROUTINES[0]][ax_name]
+            if routine == ROUTINES[0] or floor != [p["floor_seconds"] for p in first]:
+                shared = all(
+                    [p["floor_seconds"] for p in points[r][ax_name]] == floor for r in ROUTINES
+                )
+                axes[0, j].loglog(
+                    x, floor, ls=":", color="k" if shared else line[0].get_color(),
+                    label="GEMM floor (both)" if shared else f"{routine} GEMM floor",
+                )  # fmt: skip
             extra = [p["extra_mib"] for p in pts]
             if all(np.isfinite(extra)) and all(e > 0 for e in extra):
                 axes[1, j].loglog(x, extra, marker=marker, label=routine)

@@ -277,7 +277,7 @@ def _svd_gram(*matrices):
     (a GEMM of the short side). Returns `s` and `Vᵀ` in float64.
     """
     sides = [X if X.shape[0] >= X.shape[1] else X.T for X in matrices]  # (rows, k), k = min
-    grams = [gram64(A) for A in sides]
+    grams = gram64(*sides)  # one host call for all
     out = []
     for X, A, (w, V) in zip(matrices, sides, _gram_eigh(*grams), strict=True):
         w, V = w[::-1], V[:, ::-1]  # descending

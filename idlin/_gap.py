@@ -117,7 +117,7 @@ def _r_factor(X):
     n, m = X.shape
     if X.dtype != jnp.float32 or not jax.config.read("jax_enable_x64"):
         return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
-    S = gram64(X)  # (m, m), float64 accumulation
+    (S,) = gram64(X)  # (m, m), float64 accumulation
     delta = (n + m) * float(np.finfo(np.float64).eps) * jnp.max(jnp.diag(S))
     L = jnp.linalg.cholesky(S + delta * jnp.eye(m, dtype=jnp.float64))
 

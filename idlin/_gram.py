@@ -31,22 +31,29 @@ def _host_gram(A: np.ndarray) -> np.ndarray:
     return out
 
 
+def _host_grams(*matrices: np.ndarray) -> tuple[np.ndarray, ...]:
+    return tuple(_host_gram(A) for A in matrices)
+
+
 def _xla_gram(A):
     return jnp.matmul(A.T, A, preferred_element_type=jnp.float64)
 
 
 @jax.custom_jvp
-def gram64(A):
-    """`AᵀA` (k×k, float64) of a float32 (rows×k) matrix, accumulated in float64."""
+def gram64(*matrices):
+    """`AᵀA` (k×k, float64) of each float32 (rows×k) matrix A, accumulated in float64; several
+    matrices are done in one host call, one after the other (two BLAS calls at once would only
+    share the same cores)."""
     if jax.default_backend() != "cpu":
-        return _xla_gram(A)
-    k = A.shape[1]
-    shape = jax.ShapeDtypeStruct((k, k), jnp.float64)
-    return jax.pure_callback(_host_gram, shape, A, vmap_method="sequential")
+        return tuple(_xla_gram(A) for A in matrices)
+    shapes = tuple(jax.ShapeDtypeStruct((A.shape[1],) * 2, jnp.float64) for A in matrices)
+    return jax.pure_callback(_host_grams, shapes, *matrices, vmap_method="sequential")
 
 
 @gram64.defjvp
 def _gram64_jvp(primals, tangents):
-    (A,), (dA,) = primals, tangents
-    t = jnp.matmul(dA.T, A, preferred_element_type=jnp.float64)
-    return gram64(A), t + t.T
+    out = []
+    for A, dA in zip(primals, tangents, strict=True):
+        t = jnp.matmul(dA.T, A, preferred_element_type=jnp.float64)
+        out.append(t + t.T)
+    return gram64(*primals), tuple(out)

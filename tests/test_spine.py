@@ -457,18 +457,19 @@ def test_float64_gram_of_float32_data_on_the_host_matches_float64_and_differenti
     A = rng.normal(size=(rows, 16)).astype(np.float32)
     A64 = A.astype(np.float64)
     want = A64.T @ A64
-    np.testing.assert_allclose(np.asarray(jax.jit(gram64)(A)), want, rtol=1e-13, atol=1e-9)
+    (got,) = jax.jit(gram64)(A)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-13, atol=1e-9)
     # The derivative is XLA's dAᵀA + AᵀdA; vmap loops over the host call.
     dA = rng.normal(size=A.shape).astype(np.float32)
-    _, tangent = jax.jvp(gram64, (A,), (dA,))
+    _, (tangent,) = jax.jvp(gram64, (A,), (dA,))
     np.testing.assert_allclose(
         np.asarray(tangent), dA.astype(np.float64).T @ A64 + A64.T @ dA.astype(np.float64),
         rtol=1e-12, atol=1e-8,
     )  # fmt: skip
     small = A[:40]
-    g = jax.grad(lambda X: jnp.sum(jnp.square(gram64(X))))(small)
+    g = jax.grad(lambda X: jnp.sum(jnp.square(gram64(X)[0])))(small)
     small64 = small.astype(np.float64)
     np.testing.assert_allclose(np.asarray(g), 4 * small64 @ (small64.T @ small64), rtol=1e-5)
     stacked = jnp.stack([small, 2 * small])
-    np.testing.assert_allclose(np.asarray(jax.vmap(gram64)(stacked))[1],
+    np.testing.assert_allclose(np.asarray(jax.vmap(gram64)(stacked)[0])[1],
                                4 * small64.T @ small64, rtol=1e-13)  # fmt: skip
