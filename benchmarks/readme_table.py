@@ -110,6 +110,32 @@ def rows() -> list[list[str]]:
             f"{search}; `idlin.audit` end to end {doc['audit_end_to_end_s']:.0f} s",
             _source(doc, "audit"),
         ])  # fmt: skip
+    doc = _load("study")
+    if doc:
+        for r in doc["analysis"]:
+            s = r["sizes"]
+            out.append([
+                f"study: `vmap(analyze)` of {s['seeds']} float64 seeds (Householder route) vs a "
+                "Python loop",
+                f"N={s['N']}, V={s['V']}, d={s['d']}",
+                f"{r['ratio_wall']:.1f}× wall, {r['ratio_cpu']:.1f}× CPU",
+                _source(doc, "study"),
+            ])  # fmt: skip
+        sc, pt = doc["seeds_scaling"], doc.get("study_point")
+        out.append([
+            f"study: training {sc['seeds']} seeds as one program vs 1 seed",
+            f"transformer, morphology truth, {sc['steps']} steps",
+            f"{sc['ratio']:.2f}× the time of one seed (8 = no gain)",
+            _source(doc, "study"),
+        ])  # fmt: skip
+        if pt:
+            out.append([
+                f"study: one point's `run_point` for {pt['seeds']} seeds vs a per-seed loop",
+                f"{pt['point']}, {pt['steps']} steps",
+                f"{pt['ratio_wall']:.1f}× wall warm ({pt['together']['wall']:.2f} s vs "
+                f"{pt['loop']['wall']:.2f} s); {pt['ratio_first_call']:.1f}× with compilation",
+                _source(doc, "study"),
+            ])  # fmt: skip
     return out
 
 
