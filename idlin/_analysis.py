@@ -265,6 +265,22 @@ def _gram_eigh(*grams):
     return out
 
 
+def _short_side(X):
+    """X itself if tall, else Xᵀ: the side whose Gram `AᵀA` is the small one (min(n, d)²)."""
+    return X if X.shape[0] >= X.shape[1] else X.T
+
+
+def _from_gram(X, w, V):
+    """`(s, Vᵀ)` of the thin SVD of X from `eigh` `(w, V)` (ascending) of its short side's Gram:
+    for wide X the eigenvectors are `U`, and `Vᵀ = S⁻¹UᵀX` (one GEMM of the short side, float64
+    accumulation). Returns float64 `s`, `Vᵀ`."""
+    s, V = jnp.sqrt(jnp.maximum(w[::-1], 0.0)), V[:, ::-1]  # descending
+    if X.shape[0] >= X.shape[1]:
+        return s, V.T
+    Vt = jnp.matmul(V.T.astype(X.dtype), X, preferred_element_type=jnp.float64)
+    return s, Vt * _inverse(s)[:, None]
+
+
 def _svd_gram(*matrices):
     """`(s, Vᵀ)` of the thin SVDs of float32 matrices from their float64-accumulated Grams
     (docs/theory.md §3.2); the left factors `U = X V S⁻¹` are not formed (callers multiply X by
@@ -273,34 +289,21 @@ def _svd_gram(*matrices):
     `XᵀX` (or `XXᵀ` for wide X) is accumulated in float64 — float32 products are exact there —
     and diagonalised by `eigh` in float64 (`_gram_eigh`: one LAPACK call for all): `s` and `V`
     carry ~ε₆₄·(σ₁/σᵢ)² relative error, far below the data's own float32 resolution for every σᵢ
-    above the rank threshold `√ε₃₂·σ₁`. For wide X the eigenvectors are `U` and `Vᵀ = S⁻¹UᵀX`
-    (a GEMM of the short side). Returns `s` and `Vᵀ` in float64.
+    above the rank threshold `√ε₃₂·σ₁`.
     """
-    sides = [X if X.shape[0] >= X.shape[1] else X.T for X in matrices]  # (rows, k), k = min
-    grams = gram64(*sides)  # one host call for all
-    out = []
-    for X, A, (w, V) in zip(matrices, sides, _gram_eigh(*grams), strict=True):
-        w, V = w[::-1], V[:, ::-1]  # descending
-        s = jnp.sqrt(jnp.maximum(w, 0.0))
-        if A is X:
-            out.append((s, V.T))
-        else:  # X = U S Vᵀ with U = V here: Vᵀ = S⁻¹ Uᵀ X
-            Vt = jnp.matmul(V.T.astype(X.dtype), X, preferred_element_type=jnp.float64)
-            out.append((s, Vt * _inverse(s)[:, None]))
-    return out
+    grams = gram64(*(_short_side(X) for X in matrices))  # one host call for all
+    eighs = _gram_eigh(*grams)
+    return [_from_gram(X, w, V) for X, (w, V) in zip(matrices, eighs, strict=True)]
 
 
 def _core_svd(K):
-    """SVD of the float64 core K on the Gram route, from `eigh(KᵀK)` (twice as fast as LAPACK's
-    SVD at 768×768): like the Grams of §3.2 it carries ~ε₆₄κ² relative error, ≤ 1e-9 for every
-    singular value above float32's rank threshold. `u = K v / σ` (zero where σ = 0)."""
-    tall = K.shape[0] >= K.shape[1]
-    A = K if tall else K.T
-    w, V = jnp.linalg.eigh(A.T @ A)
-    w, V = w[::-1], V[:, ::-1]
-    s = jnp.sqrt(jnp.maximum(w, 0.0))
-    U = (A @ V) * _inverse(s)[None, :]
-    return (U, s, V.T) if tall else (V, s, U.T)
+    """SVD `(U, s, Vᵀ)` of the float64 core K on the Gram route, from `eigh` of its Gram (twice as
+    fast as LAPACK's SVD at 768×768): like the Grams of §3.2 it carries ~ε₆₄κ² relative error,
+    ≤ 1e-9 for every singular value above float32's rank threshold. `U = K V S⁻¹` (zero columns
+    where σ = 0)."""
+    A = _short_side(K)
+    s, Vt = _from_gram(K, *jnp.linalg.eigh(A.T @ A))
+    return _left(K, s, Vt, s.shape[0]), s, Vt
 
 
 @jax.jit
