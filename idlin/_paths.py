@@ -1,4 +1,5 @@
-"""Checks on user-given paths that need no computation, made before any work starts.
+"""Checks on user-given paths that need no computation, made before any work starts, and the one
+atomic file writer.
 
 A missing input or an output directory that cannot be written is reported in one line at once,
 not after a minute of training (and without importing JAX: the command's fast error paths).
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 from ._errors import ConfigError, FileFormatError
 
@@ -56,3 +59,33 @@ def writable_dir(path: str | os.PathLike, option: str) -> Path:
             f"{option}: expected a writable directory, got {path} ({reason})"
         ) from None
     return path
+
+
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[IO[Any]], None], *, binary: bool
+) -> None:
+    """Write a file through `write(fh)` atomically: into a temporary `PATH.*.tmp` next to it,
+    fsync, `os.replace` — a reader (or a run after `kill -9`) sees the old file or the new one,
+    never half of one; the temporary is removed if `write` fails. Temporaries a kill left behind
+    are the caller's to sweep up (they are named after `path`).
+
+    Example:
+        >>> import json, os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "x.json")
+        >>> atomic_write(p, lambda fh: json.dump([1], fh), binary=False)
+        >>> Path(p).read_text()
+        '[1]'
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

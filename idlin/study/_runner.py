@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +19,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._errors import ConfigError, OutputError
+from .._errors import ConfigError
+from .._paths import atomic_write
+from ..sweep._store import ensure_directory
+from ..train._placement import owned, process_share, seed_sharding
 from ._config import StudyConfig, StudyPoint
 from ._evaluate import analyze_seeds, evaluate_properties, gaps, seed_analysis
 from ._probes import describe, probe_specs
@@ -55,18 +57,9 @@ def make_truth(params: Mapping[str, Any]):
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write `obj` as JSON to `path` atomically (temporary file in the same directory, fsync,
-    `os.replace`): a reader sees the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `obj` as JSON to `path` atomically (`idlin._paths.atomic_write`): a reader sees the
+    old file or the new one, never half of one."""
+    atomic_write(path, lambda fh: json.dump(obj, fh, indent=1, sort_keys=True), binary=False)
 
 
 def _truth_entry(truth, rank: int, specs, tolerances) -> dict[str, Any]:
@@ -206,32 +199,21 @@ def run_study(
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     folder = Path(out_dir) / "points"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"--out {out_dir}: expected a writable directory, got {err}") from err
-    for stale in folder.glob(".*.tmp"):  # a temporary left by an interrupted write
+    ensure_directory(str(folder))
+    for stale in folder.glob("*.tmp"):  # a temporary left by an interrupted write
         stale.unlink(missing_ok=True)
-    count = jax.process_count() if process_count is None else int(process_count)
-    index = jax.process_index() if process_index is None else int(process_index)
-    if count < 1 or not 0 <= index < count:
-        raise ConfigError(f"process_index: expected 0 ≤ index < {count}, got {index}")
-    devices = list(jax.local_devices() if devices is None else devices)
-    sharding = None
-    if len(devices) > 1:
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-        sharding = NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed"))
+    index, count = process_share(process_index, process_count)
+    sharding = seed_sharding(devices)
+    if sharding.mesh.size == 1:
+        sharding = None  # one device: nothing to split
     truths = {name: make_truth(params) for name, params in config.distributions.items()}
     points = config.points({name: r for name, (_, r) in truths.items()})
     done = {p.name[:-5] for p in folder.glob("*.json")}
     cache: dict[str, Any] = {}
-    skipped = owned = 0
+    skipped = 0
     stopped = False
-    for i, point in enumerate(points, 1):
-        if (i - 1) % count != index:
-            continue  # another process's point
-        owned += 1
+    mine = owned(list(enumerate(points, 1)), index, count)  # (number, point): the log counts all
+    for i, point in mine:
         if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
             stopped = True
             log(f"[{i}/{len(points)}] time budget of {max_seconds:g} s spent: stopping here")
@@ -254,7 +236,7 @@ def run_study(
         log(f"[{i}/{len(points)}] {point.label}: {len(point.seeds)} seeds, "
             f"median KL {np.median(kls) if kls else float('nan'):.2e}, "
             f"{time.perf_counter() - t:.1f} s")  # fmt: skip
-    return {"points": len(points), "owned": owned, "skipped": skipped, "stopped_early": stopped,
+    return {"points": len(points), "owned": len(mine), "skipped": skipped, "stopped_early": stopped,
             "process_index": index, "process_count": count,
             "seconds": time.perf_counter() - t0,
             "started": started, "load_average_start": load_start,

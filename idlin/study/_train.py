@@ -56,10 +56,10 @@ def train_seeds(
     from ..sweep._config import GridPoint
     from ..train import init_runner, run_chunks, seed_keys
     from ..train._keys import SWEEP_ROOT
+    from ..train._placement import pad_seeds, replicated
 
     count = len(seeds)
-    devices = 1 if sharding is None else sharding.mesh.size
-    padded = list(seeds) + [seeds[-1]] * (-count % devices)
+    padded = list(pad_seeds(seeds, 1 if sharding is None else sharding.mesh.size))
     keys = seed_keys(jax.random.key(SWEEP_ROOT), padded)
     if sharding is not None:
         keys = jax.device_put(keys, sharding)
@@ -89,9 +89,7 @@ def train_seeds(
             f"architecture: expected 'bilinear', 'mlp' or 'transformer', got {architecture!r}"
         )
     if sharding is not None:
-        from jax.sharding import NamedSharding, PartitionSpec
-
-        data = jax.device_put(data, NamedSharding(sharding.mesh, PartitionSpec()))
+        data = jax.device_put(data, replicated(sharding))
     states = init_runner(init, sharding)(keys, data)
     losses = None
     for _, chunk_states, chunk_losses in run_chunks(

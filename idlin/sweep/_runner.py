@@ -27,9 +27,8 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .._errors import ConfigError, IdlinError
+from .._errors import IdlinError
 from ..train._checkpoint import (
     load_checkpoint,
     remove_checkpoint,
@@ -39,6 +38,13 @@ from ..train._checkpoint import (
 )
 from ..train._driver import init_runner, run_chunks
 from ..train._keys import SWEEP_ROOT, seed_keys
+from ..train._placement import (
+    owned,
+    pad_seeds,
+    process_share,
+    replicated,
+    seed_sharding,
+)
 from ._config import GridPoint, SweepConfig
 from ._lock import exclusive
 from ._registry import build_program
@@ -75,21 +81,15 @@ class SweepRun:
 
 def owned_points(config: SweepConfig, process_index: int, process_count: int) -> list[GridPoint]:
     """Grid point `i` belongs to process `i mod process_count` (a fixed, shared partition)."""
-    return [p for i, p in enumerate(config.points) if i % process_count == process_index]
-
-
-def _pad(seeds: Sequence[int], multiple: int) -> tuple[int, ...]:
-    extra = -len(seeds) % multiple
-    return tuple(seeds) + (seeds[-1],) * extra
+    return owned(config.points, process_index, process_count)
 
 
 def _run_point(point, seeds, config, store, sharding, n_devices, log):
     """Train the missing `seeds` of one point (resuming a checkpoint if any); commit records."""
     program = build_program(point)
-    padded = _pad(seeds, n_devices)
+    padded = pad_seeds(seeds, n_devices)
     keys = jax.device_put(seed_keys(jax.random.key(SWEEP_ROOT), padded), sharding)
-    replicated = NamedSharding(sharding.mesh, PartitionSpec())
-    data = jax.device_put(program.data, replicated)
+    data = jax.device_put(program.data, replicated(sharding))
     path = checkpoint_path(store.directory, point.key)
     init = init_runner(program.init, sharding)
     states, start = None, 0
@@ -176,14 +176,9 @@ def run_sweep(
     """
     log = log or (lambda _msg: None)
     t0 = time.perf_counter()
-    index = jax.process_index() if process_index is None else process_index
-    count = jax.process_count() if process_count is None else process_count
-    if not 0 <= index < count:
-        raise ConfigError(f"process_index: expected 0 ≤ index < {count}, got {index}")
-    devices = list(jax.local_devices() if devices is None else devices)
-    if not devices:
-        raise ConfigError("devices: expected at least one device, got none")
-    sharding = NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed"))
+    index, count = process_share(process_index, process_count)
+    sharding = seed_sharding(devices)
+    devices = list(sharding.mesh.devices.flat)
     owned = owned_points(config, index, count)
     skipped = resumed = written = seed_steps = 0
     directory = os.fspath(out_dir)

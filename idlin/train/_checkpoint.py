@@ -14,7 +14,6 @@ import dataclasses
 import glob
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +22,7 @@ import jax
 import numpy as np
 
 from .._errors import FileFormatError
+from .._paths import atomic_write
 
 _LEAF, _EXTRA = "leaf_", "extra_"
 
@@ -73,20 +73,9 @@ def save_checkpoint(
     arrays["seeds"] = np.asarray(seeds, np.int64)
     if meta is not None:  # a unicode array: loads without pickle
         arrays["meta"] = np.asarray(json.dumps(meta, sort_keys=True))
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    # Named after the checkpoint, so its owner can sweep up a temp file left by a kill -9.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # pyright: ignore[reportArgumentType]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # The temporary is named after the checkpoint: `remove_temporaries` sweeps up a kill -9's.
+    atomic_write(path, lambda fh: np.savez(fh, **arrays), binary=True)  # pyright: ignore
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint | None:
