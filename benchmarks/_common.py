@@ -190,3 +190,20 @@ def fmt_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def load_record(start: float) -> dict[str, Any]:
+    """The payload fields of a benchmark's load: the 1-minute load average at its `start`
+    (`os.getloadavg()[0]` taken then) and now, and `quiet` — whether neither exceeded the cores
+    (results that are not quiet must not be published: figures taken under load do not
+    reproduce)."""
+    end = os.getloadavg()[0]
+    return {"load_average_1min": {"start": start, "end": end},
+            "quiet": max(start, end) <= (os.cpu_count() or 1)}  # fmt: skip
+
+
+def load_line(record: dict[str, Any]) -> str:
+    """`load A → B on C cores`, flagged NOT QUIET when it was not."""
+    load = record["load_average_1min"]
+    flag = "" if record["quiet"] else " — NOT QUIET: do not publish these times"
+    return f"load {load['start']:.2f} → {load['end']:.2f} on {os.cpu_count() or 1} cores{flag}"

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_table, parser, timeit, write_json
+from _common import fmt_table, load_line, load_record, parser, timeit, write_json
 
 
 def main() -> None:
@@ -104,8 +104,6 @@ def main() -> None:
     assert not result.invariant and result.generators["basis"].verdict == "✗"
     assert result.generators["shift"].verdict == "✓"
 
-    load1 = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
     payload = {
         "quick": args.quick,
         "sizes": {"N": N, "V": V, "d": d, "r": r},
@@ -122,8 +120,7 @@ def main() -> None:
         "search": searches,
         "audit_end_to_end_s": end_to_end,
         "verdicts": result.verdicts(),
-        "load_average_1min": {"start": load0, "end": load1},
-        "quiet": max(load0, load1) <= cores,
+        **load_record(load0),
         "seconds": time.perf_counter() - t_start,
     }
     path = write_json("audit", payload, args.out)
@@ -131,8 +128,7 @@ def main() -> None:
           f"({t_local.median / t_eval.median:.3g}× the measure)")  # fmt: skip
     print(fmt_table(rows, ["generator", "compile+1st s", "search s", "× measure", "rel. change"]))
     print(f"audit end to end: {end_to_end:.1f} s; verdicts {result.verdicts()}")
-    print(f"load {load0:.2f} → {load1:.2f} on {cores} cores" + ("" if payload["quiet"] else
-          " — NOT QUIET: do not publish these times"))  # fmt: skip
+    print(load_line(payload))
     print(f"wrote {path}")
 
 

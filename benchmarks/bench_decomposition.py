@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import enable_x64, fmt_table, parser, timeit, write_json
+from _common import enable_x64, fmt_table, load_line, load_record, parser, timeit, write_json
 
 FULL = (4096, 50257, 768)
 QUICK = (128, 700, 24)
@@ -117,8 +117,6 @@ def main() -> None:
     m = min(N, V, d)
     flops = 2.0 * (N + V) * d * d + 2.0 * (N + V) * d * m  # the Grams, then F·B_F and Ĝ·B_G
     floor = flops / rate
-    load1 = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
     rows = [
         [name, f"{t.median:.3f}", f"{t.cpu_median:.3f}", f"{times['numpy'].median / t.median:.2f}×",
          f"{t.median / floor:.2f}×", f"{errors[name]:.1e}", ranks[name]]
@@ -138,16 +136,14 @@ def main() -> None:
         "analyze_over_floor": times["analyze"].median / floor,
         "relative_error_vs_float64": errors,
         "ranks": ranks,
-        "load_average_1min": {"start": load0, "end": load1},
-        "quiet": max(load0, load1) <= cores,
+        **load_record(load0),
         "benchmark_seconds": time.perf_counter() - t0,
     }
     path = write_json("decomposition", payload, args.out)
     print(f"N={N} V={V} d={d} float32; GEMM rate {rate / 1e9:.1f} GFLOP/s → floor {floor:.3f} s")
     print(fmt_table(rows, ["route", "wall s", "CPU s", "vs NumPy", "÷ floor", "σ rel. err",
                            "rank"]))  # fmt: skip
-    print(f"load {load0:.2f} → {load1:.2f} on {cores} cores" + ("" if payload["quiet"] else
-          " — NOT QUIET: do not publish these times"))  # fmt: skip
+    print(load_line(payload))
     print(f"wrote {path}")
 
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_table, parser, timeit, write_json
+from _common import fmt_table, load_line, load_record, parser, timeit, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,16 +153,13 @@ def main() -> None:
              b and f"{b['cpu'] / a['cpu']:.2f}×"]
         )  # fmt: skip
     vm = _vmap_row(*((64, 128, 8) if args.quick else (2048, 4096, 64)), 8, repeats)
-    load1 = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
     payload = {
         "quick": args.quick,
         "sizes": dict(zip(("N", "V", "d"), sizes, strict=True)),
         "after": after,
         "before": before,
         "vmap_analyze_8_seeds": vm,
-        "load_average_1min": {"start": load0, "end": load1},
-        "quiet": max(load0, load1) <= cores,
+        **load_record(load0),
         "seconds": time.perf_counter() - t0,
     }
     path = write_json("spine", payload, args.out)
@@ -170,8 +167,7 @@ def main() -> None:
                            "ratio wall", "ratio CPU"]))  # fmt: skip
     print(f"vmap(analyze) × 8 vs loop: {vm['ratio_wall']:.2f}× wall, {vm['ratio_cpu']:.2f}× CPU "
           f"(max rel. diff {vm['max_relative_difference']:.1e})")  # fmt: skip
-    print(f"load {load0:.2f} → {load1:.2f} on {cores} cores" + ("" if payload["quiet"] else
-          " — NOT QUIET: do not publish these times"))  # fmt: skip
+    print(load_line(payload))
     print(f"wrote {path}")
 
 

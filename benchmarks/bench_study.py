@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import enable_x64, fmt_table, parser, timeit, write_json
+from _common import enable_x64, fmt_table, load_line, load_record, parser, timeit, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,15 +162,12 @@ def main() -> None:
     rows = [analysis_row(*size, seeds, repeats) for size in sizes for seeds in (8, 32)]
     scaling = seeds_scaling(steps=20 if args.quick else 500, repeats=repeats)
     point = study_point(args.quick)
-    load1 = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
     payload = {
         "quick": args.quick,
         "analysis": rows,
         "seeds_scaling": scaling,
         "study_point": point,
-        "load_average_1min": {"start": load0, "end": load1},
-        "quiet": max(load0, load1) <= cores,
+        **load_record(load0),
         "seconds": time.perf_counter() - t0,
     }
     path = write_json("study", payload, args.out)
@@ -186,8 +183,7 @@ def main() -> None:
           f"{point['together']['wall']:.2f} s vs a per-seed loop {point['loop']['wall']:.2f} s = "
           f"{point['ratio_wall']:.1f}× (first calls, compile included: "
           f"{point['ratio_first_call']:.1f}×)")  # fmt: skip
-    print(f"load {load0:.2f} → {load1:.2f} on {cores} cores" + ("" if payload["quiet"] else
-          " — NOT QUIET: do not publish these times"))  # fmt: skip
+    print(load_line(payload))
     print(f"wrote {path}")
 
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import case_main, parser, run_case, timeit, write_json
+from _common import case_main, load_record, parser, run_case, timeit, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_GAP = (16384, 256000, 3584)
@@ -117,7 +117,7 @@ def main() -> None:
         "gap": gap,
         "seeds_scaling": scaling,
         "study": study,
-        "load_average_1min": {"start": load0, "end": os.getloadavg()[0]},
+        **load_record(load0),
         "seconds": time.perf_counter() - t0,
     }
     path = write_json("device_check", payload, args.out)
