@@ -189,14 +189,11 @@ def plot(points: dict, png: Path, base: dict) -> Path:
             line = axes[0, j].loglog(
                 x, [p["seconds"] for p in pts], marker=marker, label=f"{routine} wall"
             )
-            floor = [p["floor_seconds"] for p in pts]
-            first = points[ROUTINES[0]][ax_name]
-            if routine == ROUTINES[0] or floor != [p["floor_seconds"] for p in first]:
-                shared = all(
-                    [p["floor_seconds"] for p in points[r][ax_name]] == floor for r in ROUTINES
-                )
+            floors = {r: [p["floor_seconds"] for p in points[r][ax_name]] for r in ROUTINES}
+            shared = all(f == floors[ROUTINES[0]] for f in floors.values())  # one line if equal
+            if not shared or routine == ROUTINES[0]:
                 axes[0, j].loglog(
-                    x, floor, ls=":", color="k" if shared else line[0].get_color(),
+                    x, floors[routine], ls=":", color="k" if shared else line[0].get_color(),
                     label="GEMM floor (both)" if shared else f"{routine} GEMM floor",
                 )  # fmt: skip
             extra = [p["extra_mib"] for p in pts]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 from test_study import _DOC, _toml
 
@@ -58,7 +59,7 @@ def test_two_processes_on_two_devices_each_equal_one_process(tmp_path):
     assert (out / "summary.json").exists()  # written by the process that finished last
     config = idlin.study.load_config(cfg, "tiny")
     reference = tmp_path / "ref"
-    run_study(config, reference, devices=[idlin_device()])
+    run_study(config, reference, devices=jax.local_devices()[:1])
     got, want = _by_key(load_points(out)), _by_key(load_points(reference))
     assert set(got) == set(want) and len(want) == 4
     for key, rec in want.items():
@@ -68,12 +69,6 @@ def test_two_processes_on_two_devices_each_equal_one_process(tmp_path):
                                    rtol=1e-6, atol=1e-12)  # fmt: skip
         assert [m["rank"] for m in b] == [m["rank"] for m in a]
         _assert_close([m["properties"] for m in b], [m["properties"] for m in a], key)
-
-
-def idlin_device():
-    import jax
-
-    return jax.local_devices()[0]
 
 
 def _assert_close(got, want, where) -> None:
