@@ -306,25 +306,39 @@ def _core_svd(K):
     return _left(K, s, Vt, s.shape[0]), s, Vt
 
 
+def _core(sF, VFt, sG, VGt):
+    """`K = S_F V_Fᵀ V_G S_G` (k_F × k_G): `C = U_F K U_Gᵀ`, so `σ(C) = σ(K)`."""
+    return (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]
+
+
+def _gram_factors(F, Gh):
+    """The Gram route (float32 data, float64 accumulation): `(s_F, V_Fᵀ, s_G, V_Gᵀ, σ, U_C, W)`
+    with `U_C = F (V_F S_F⁻¹ P)` and `W = Ĝ (V_G S_G⁻¹ Q)`: one GEMM of each tall side, `U_F`
+    and `U_G` never formed."""
+    (sF, VFt), (sG, VGt) = _svd_gram(F, Gh)
+    P, sC, Qt = _core_svd(_core(sF, VFt, sG, VGt))
+    UC = F @ ((VFt.T * _inverse(sF)[None, :]) @ P).astype(F.dtype)  # (N, m)
+    W = Gh @ ((VGt.T * _inverse(sG)[None, :]) @ Qt.T).astype(F.dtype)  # (V, m)
+    return sF, VFt, sG, VGt, sC, UC, W
+
+
+def _householder_factors(F, Gh):
+    """The Householder route (LAPACK SVDs, in the data's dtype): the same factors, with
+    `U_C = U_F P`, `W = U_G Q`. One LAPACK call at a time (`_serial`): the second SVD waits
+    for the first."""
+    UF, sF, VFt = _svd(F)
+    UG, sG, VGt = _svd(after(Gh, sF))
+    P, sC, Qt = _svd(_core(sF, VFt, sG, VGt))
+    return sF, VFt, sG, VGt, sC, UF @ P, UG @ Qt.T
+
+
 @jax.jit
 def _decompose(F, G, precision: Precision) -> Analysis:
     gbar = jnp.mean(G, axis=0)
     Gh = G - gbar[None, :]
     dt = F.dtype
-    gram = gram_route(dt, precision.decomposition)
-    if gram:
-        (sF, VFt), (sG, VGt) = _svd_gram(F, Gh)
-    else:  # one LAPACK call at a time (`_serial`): the second SVD waits for the first
-        UF, sF, VFt = _svd(F)
-        UG, sG, VGt = _svd(after(Gh, sF))
-    K = (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]  # (k_F, k_G): C = U_F K U_Gᵀ
-    u, sC, vt = _core_svd(K) if gram else _svd(K)  # small; float64 on the Gram route
-    if gram:  # U_C = U_F u = F (V_F S_F⁻¹ u): one GEMM of the tall side, not two
-        UC = F @ ((VFt.T * _inverse(sF)[None, :]) @ u).astype(dt)  # (N, m)
-        W = Gh @ ((VGt.T * _inverse(sG)[None, :]) @ vt.T).astype(dt)  # (V, m)
-    else:
-        UC = UF @ u.astype(dt)
-        W = UG @ vt.T.astype(dt)
+    route = _gram_factors if gram_route(dt, precision.decomposition) else _householder_factors
+    sF, VFt, sG, VGt, sC, UC, W = route(F, Gh)
     sF, VFt, sG, VGt, sC = (x.astype(dt) for x in (sF, VFt, sG, VGt, sC))
     # Sign convention: the largest |entry| of each column of U_C is positive, so U_C, W (and the
     # canonical coordinates) are functions of the distribution alone (up to rotations inside
