@@ -10,6 +10,9 @@ One float32 model (N contexts, V tokens, width d; effective complexity d/2), in 
                  two Grams, then `U_C = F·(V_F S_F⁻¹ u)` and `W = Ĝ·(V_G S_G⁻¹ v)`, one GEMM
                  each) at the float32 GEMM rate this process measures on a d-wide GEMM
                  of the same shape (so the floor is the machine's, measured in the same run).
+- `gram`         the float64 Gram `GᵀG` alone: XLA's mixed-precision dot vs idlin's `gram64`
+                 (host BLAS dsyrk through a callback on CPU) vs the same NumPy code called
+                 directly (what the callback costs).
 
 Correctness first: singular values of C above the rank threshold against a float64 reference
 (LAPACK on the float64 data, `O((N+V)d²)` via QR) to 1e-6 relative, and ranks identical across
@@ -76,6 +79,28 @@ def gemm_rate(rows: int, d: int, repeats: int) -> float:
     return 2.0 * rows * d * d / t.median
 
 
+def gram_times(G, repeats: int) -> dict:
+    """The float64-accumulated Gram `GᵀG` of the float32 V×d unembeddings three ways: XLA's
+    mixed-precision dot (jitted), idlin's `gram64` (jitted: the host BLAS through a callback on
+    CPU), and the same NumPy code called directly (no callback)."""
+    import jax
+    import jax.numpy as jnp
+
+    from idlin._gram import _host_gram, gram64
+
+    Gj = jnp.asarray(G)
+    xla = jax.jit(lambda A: jnp.matmul(A.T, A, preferred_element_type=jnp.float64))
+    host = jax.jit(gram64)
+    np.testing.assert_allclose(np.asarray(host(Gj)[0]), np.asarray(xla(Gj)), rtol=1e-12,
+                               atol=1e-9 * float(np.abs(G).max()) ** 2)  # fmt: skip
+    out = {}
+    for name, fn in (("xla_mixed_dot", lambda: xla(Gj)), ("gram64", lambda: host(Gj)),
+                     ("numpy_direct", lambda: _host_gram(G))):  # fmt: skip
+        t = timeit(fn, repeats=repeats)
+        out[name] = {"wall": t.median, "cpu": t.cpu_median}
+    return out
+
+
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     enable_x64()
@@ -114,6 +139,7 @@ def main() -> None:
     if args.quick or os.environ.get("IDLIN_BENCH_SVD_ROUTE"):
         times["analyze_svd"] = timeit(lambda: idlin.analyze(p, precision=svd_policy), repeats=1)
     rate = gemm_rate(V, d, repeats)
+    grams = gram_times(G, repeats)
     m = min(N, V, d)
     flops = 2.0 * (N + V) * d * d + 2.0 * (N + V) * d * m  # the Grams, then F·B_F and Ĝ·B_G
     floor = flops / rate
@@ -130,6 +156,7 @@ def main() -> None:
             for k, t in times.items()
         },
         "speedup_vs_numpy": times["numpy"].median / times["analyze"].median,
+        "gram_of_G_float64": grams,
         "gemm_rate_flops": rate,
         "route_flops": flops,
         "floor_seconds": floor,
@@ -141,6 +168,7 @@ def main() -> None:
     }
     path = write_json("decomposition", payload, args.out)
     print(f"N={N} V={V} d={d} float32; GEMM rate {rate / 1e9:.1f} GFLOP/s → floor {floor:.3f} s")
+    print("float64 Gram of G: " + ", ".join(f"{k} {v['wall']:.3f} s" for k, v in grams.items()))
     print(fmt_table(rows, ["route", "wall s", "CPU s", "vs NumPy", "÷ floor", "σ rel. err",
                            "rank"]))  # fmt: skip
     print(load_line(payload))

@@ -4,7 +4,8 @@ Both fast routes — the factored gap's CholeskyQR and `analyze`'s Gram route �
 tall float32 matrix to float64 accuracy (float32 products are exact in float64). XLA's CPU
 backend computes a mixed-precision dot at a quarter of its float32 GEMM rate; the host BLAS's
 symmetric rank-k update (`dsyrk`, which NumPy's `A.T @ A` on one buffer calls) does half the
-FLOPs at the float64 rate, about twice as fast (measured at 50257×768: 0.32 s vs 0.63 s, 2 cores).
+FLOPs at the float64 rate: at 50257×768 on 2 cores 0.43–0.49 s through the callback (0.38 s
+called directly) vs 0.65–0.77 s (`benchmarks/bench_decomposition.py`, its `gram` case).
 So on CPU the Gram is a `jax.pure_callback` into NumPy, over blocks of rows (a float64 copy of
 one block at a time, not of A); elsewhere it is XLA's dot. Its derivative (`dAᵀA + AᵀdA`) is
 XLA's, so `grad` and `vmap` work through it.
