@@ -271,6 +271,31 @@ def test_bad_output_directory_exits_2(tmp_path, capsys):
     assert "expected a directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--process-id", "1"], "expected together with --coordinator"),
+        (["--coordinator", "localhost"], "expected HOST:PORT"),
+        (["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"], "0 ≤ id < "),
+    ],
+)
+def test_bad_process_options_exit_2_before_training(tmp_path, capsys, argv, message):
+    from idlin.cli import run
+
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(_toml(_DOC))
+    assert run(["study", str(cfg), "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_study_refuses_a_process_index_out_of_range(tmp_path):
+    with pytest.raises(ConfigError, match="process_index"):
+        run_study(parse_config(_DOC, "tiny"), tmp_path / "o", process_index=2, process_count=2)
+    assert not (tmp_path / "o").exists()
+
+
 def _toml(doc) -> str:
     def value(v):
         return json.dumps(v)

@@ -198,11 +198,11 @@ def run_study(
     t0 = time.perf_counter()
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    index, count = process_share(process_index, process_count)  # before touching --out
     folder = Path(out_dir) / "points"
     ensure_directory(str(folder))
     for stale in folder.glob("*.tmp"):  # a temporary left by an interrupted write
         stale.unlink(missing_ok=True)
-    index, count = process_share(process_index, process_count)
     sharding = seed_sharding(devices)
     if sharding.mesh.size == 1:
         sharding = None  # one device: nothing to split
