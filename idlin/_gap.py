@@ -3,14 +3,16 @@
 
 `θ ~ θ̃` iff their centered log-odds agree, `C_θ = C_θ̃`. The Frobenius gap uses the factorisation
 `C_θ − C_θ̃ = X Yᵀ`, `X = [F, −F̃]`, `Y = [Ĝ, Ĝ̃]`: with a thin QR `X = Q R` (on the side with fewer
-rows), `‖X Yᵀ‖_F = ‖Y Rᵀ‖_F`, a tall-skinny QR plus one GEMM. Unlike the Gram expansion
-`tr(XᵀX·YᵀY)` nothing cancels, so an exactly equivalent pair measures ~ε·‖X‖‖Y‖, not ~√ε.
+rows), `‖X Yᵀ‖_F = ‖Y Rᵀ‖_F`, an R factor plus GEMMs against the triangle. Unlike the Gram
+expansion `tr(XᵀX·YᵀY)` nothing cancels in float arithmetic of the inputs' precision, so an
+exactly equivalent pair measures ~ε·‖X‖‖Y‖, not ~√ε.
 For float32 inputs (with x64 enabled) `R` comes from a Cholesky factorisation of the Gram matrix
 `XᵀX` accumulated in float64 ("CholeskyQR": `RᵀR = XᵀX` defines the same `R` up to row signs),
 because LAPACK's Householder QR runs at a small fraction of GEMM speed on CPUs; the float64 Gram
 resolves `R` to ~1e-8 relative, below float32's ε, so the result is as accurate as a float32 QR.
 A tiny shift `δI` makes the factorisation succeed on rank-deficient X (equivalent pairs) and
 its exact contribution `δ‖Y‖_F²` is subtracted; a non-finite factor falls back to Householder QR.
+The other side is centred and multiplied a chunk of rows at a time (docs/theory.md §2.1).
 Sup-norm and KL need every logit; they are streamed over blocks of contexts with a `lax.scan`, so
 memory stays at a few `block × V` buffers.
 """
@@ -26,11 +28,13 @@ import numpy as np
 
 from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
-from ._gram import gram64
+from ._gram import gram64, host_gram
 from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
 from ._serial import after
 
+# Rows of Q per chunk of the factored Frobenius gap (2048–4096 measured alike at d = 256–768).
+CHUNK_ROWS = 2048
 # Elements of one streamed logits block (block × V); ~32 MiB per float32 buffer.
 STREAM_BLOCK_ELEMENTS = 1 << 23
 
@@ -106,59 +110,145 @@ def pair_analyses(p, q, *, precision=None, rtol=None):
     return tuple(out)
 
 
-def _r_factor(X):
-    """`(R, δ)` with `RᵀR = XᵀX + δI` (R upper triangular/trapezoidal, `δ ≥ 0`).
-
-    Householder QR (`δ = 0`) except for float32 X with x64 enabled: then the Cholesky factor of
-    the float64-accumulated Gram shifted by `δ = (rows + cols)·ε₆₄·max diag(XᵀX)` (a few hundred
-    float64 ulps, far below float32 resolution). Rank-deficient X (equivalent pairs) is fine
-    thanks to the shift; should the factor still be non-finite, QR is used instead.
-    """
+def _factor_xla(P1, P2):
+    """`(R, δ)` by XLA: see `_r_factor` (the route off CPU, and every route's derivative)."""
+    X = jnp.concatenate([P1, -P2], axis=1)
     n, m = X.shape
-    if X.dtype != jnp.float32 or not jax.config.read("jax_enable_x64"):
-        return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
     (S,) = gram64(X)  # (m, m), float64 accumulation
     delta = (n + m) * float(np.finfo(np.float64).eps) * jnp.max(jnp.diag(S))
     L = jnp.linalg.cholesky(S + delta * jnp.eye(m, dtype=jnp.float64))
+    return L.T, delta
+
+
+def _factor_host(P1, P2):
+    """`(R, δ)` by NumPy in one host call: the float64 Gram of `[P1, P2]` with its off-diagonal
+    blocks negated (exactly the Gram of `[P1, −P2]`), shifted, and its Cholesky factor (NaN if
+    that fails)."""
+    S = host_gram(P1, P2)
+    d1, (n, m) = P1.shape[1], (P1.shape[0], S.shape[0])
+    S[:d1, d1:] *= -1.0
+    S[d1:, :d1] *= -1.0
+    delta = (n + m) * np.finfo(np.float64).eps * (S.diagonal().max() if m else 0.0)
+    S.flat[:: m + 1] += delta
+    try:
+        R = np.linalg.cholesky(S).T
+    except np.linalg.LinAlgError:
+        R = np.full_like(S, np.nan)
+    return np.ascontiguousarray(R), np.float64(delta)
+
+
+@jax.custom_jvp
+def _cholesky_factor(P1, P2):
+    if jax.default_backend() != "cpu":
+        return _factor_xla(P1, P2)
+    m = P1.shape[1] + P2.shape[1]
+    shapes = (
+        jax.ShapeDtypeStruct((m, m), jnp.float64),
+        jax.ShapeDtypeStruct((), jnp.float64),
+    )
+    return jax.pure_callback(_factor_host, shapes, P1, P2, vmap_method="sequential")
+
+
+@_cholesky_factor.defjvp
+def _cholesky_factor_jvp(primals, tangents):
+    return jax.jvp(_factor_xla, primals, tangents)
+
+
+def _r_factor(P1, P2):
+    """`(R, δ)` with `RᵀR = XᵀX + δI` for `X = [P1, −P2]` (R upper triangular/trapezoidal,
+    `δ ≥ 0`).
+
+    Householder QR (`δ = 0`) except for float32 X with x64 enabled: then the Cholesky factor of
+    the float64-accumulated Gram shifted by `δ = (rows + cols)·ε₆₄·max diag(XᵀX)` (a few hundred
+    float64 ulps, far below float32 resolution), on the host on CPU. Rank-deficient X
+    (equivalent pairs) is fine thanks to the shift; should the factor still be non-finite, QR
+    is used instead.
+    """
+    if P1.dtype != jnp.float32 or not jax.config.read("jax_enable_x64"):
+        X = jnp.concatenate([P1, -P2], axis=1)
+        return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
+    m = P1.shape[1] + P2.shape[1]
+    R, delta = _cholesky_factor(P1, P2)
 
     def householder(_):
         # Under vmap both branches run: order the QR after the Cholesky (`_serial`).
-        R = jnp.linalg.qr(after(X, L), mode="r").astype(jnp.float64)
-        return jnp.pad(R, ((0, m - R.shape[0]), (0, 0))), jnp.zeros((), jnp.float64)
+        X = after(jnp.concatenate([P1, -P2], axis=1), R)
+        R_qr = jnp.linalg.qr(X, mode="r").astype(jnp.float64)
+        return jnp.pad(R_qr, ((0, m - R_qr.shape[0]), (0, 0))), jnp.zeros((), jnp.float64)
 
-    ok = jnp.all(jnp.isfinite(L))
-    return jax.lax.cond(ok, lambda _: (L.T, delta), householder, None)
+    ok = jnp.all(jnp.isfinite(R))
+    return jax.lax.cond(ok, lambda _: (R, delta), householder, None)
 
 
-def _diff_norms(P1, Q1, P2, Q2):
-    """`(‖P1 Q1ᵀ − P2 Q2ᵀ‖_F, ‖P1 Q1ᵀ‖_F)` by one R factor of `[P1, −P2]` and a split GEMM.
+def _over_row_chunks(part, init, *arrays, rows: int):
+    """`init + Σ_chunks part(*chunk)` over consecutive chunks of `rows` rows of the arrays (a
+    loop plus one shorter tail): no temporary larger than a chunk, so nothing V×d is written
+    beyond the inputs (fresh large buffers cost page faults on every call)."""
+    total = arrays[0].shape[0]
+    rows = max(1, min(rows, total))
+    full, tail = divmod(total, rows)
 
-    With `RᵀR = [P1, −P2]ᵀ[P1, −P2] + δI`, `R = [R₁ | R₂]` split by columns, the difference's
-    squared norm is `‖Q1 R₁ᵀ + Q2 R₂ᵀ‖_F² − δ(‖Q1‖_F² + ‖Q2‖_F²)`; the first term alone gives
-    `‖P1 Q1ᵀ‖_F² + δ‖Q1‖_F²` because `R₁`'s rows past `d₁` vanish (R is upper trapezoidal).
+    def body(i, acc):
+        chunk = [jax.lax.dynamic_slice_in_dim(A, i * rows, rows) for A in arrays]
+        return acc + part(*chunk)
+
+    acc = jax.lax.fori_loop(0, full, body, init)
+    if tail:
+        acc = acc + part(*(A[full * rows :] for A in arrays))
+    return acc
+
+
+def _times_upper_t(A, T):
+    """`A Tᵀ` for T upper trapezoidal (row i zero left of column i), as two column blocks
+    `A T₀ᵀ` and `A[:, s:] T₁[:, s:]ᵀ` (`T = [T₀; T₁]` split at row s = rows/2): the zero
+    lower-left quarter of T is not multiplied (¾ of the FLOPs)."""
+    s = T.shape[0] // 2
+    return A @ T[:s].T, A[:, s:] @ T[s:, s:].T
+
+
+def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
+    """`(‖P1 Q̂1ᵀ − P2 Q̂2ᵀ‖_F, ‖P1 Q̂1ᵀ‖_F)`, `Q̂ = Q − 1·mu` (mu one row), by one R factor of
+    `[P1, −P2]`.
+
+    With `RᵀR = [P1, −P2]ᵀ[P1, −P2] + δI` and `R = [[R₁₁, R₁₂], [0, R₂₂]]` (blocks by the widths
+    of P1, P2), the difference's squared norm is `‖Q̂1 R₁₁ᵀ + Q̂2 R₁₂ᵀ‖² + ‖Q̂2 R₂₂ᵀ‖² −
+    δ(‖Q̂1‖² + ‖Q̂2‖²)`, and `‖Q̂1 R₁₁ᵀ‖² − δ‖Q̂1‖²` is `‖P1 Q̂1ᵀ‖²` (R is upper trapezoidal).
+    Q's rows are centred and multiplied a chunk at a time; the triangles skip their zero
+    quarters. `(N+V)·(d₁+d₂)²`-order work, no N×V matrix.
     """
     d1 = P1.shape[1]
-    R, delta = _r_factor(jnp.concatenate([P1, -P2], axis=1))  # (k, d1 + d2)
+    R, delta = _r_factor(P1, P2)  # (k, d1 + d2)
     acc = delta.dtype  # sums of squares in the factor's precision
     R = R.astype(Q1.dtype)
     k1 = min(R.shape[0], d1)
-    Z1 = Q1 @ R[:k1, :d1].T  # (rows of Q, k1)
-    Z = Q2 @ R[:, d1:].T  # (rows of Q, k)
-    Z = Z.at[:, :k1].add(Z1)
+    R11, R12, R22 = R[:k1, :d1], R[:k1, d1:], R[k1:, d1:]
 
     def sq(A):
         return jnp.sum(jnp.square(A.astype(acc)))
 
-    diff2 = sq(Z) - delta * (sq(Q1) + sq(Q2))
-    ref2 = sq(Z1) - delta * sq(Q1)
+    def part(q1, q2):
+        q1, q2 = q1 - mu1, q2 - mu2
+        top, bottom = _times_upper_t(q1, R11)  # Q̂1 R₁₁ᵀ in two column blocks
+        cross = q2 @ R12.T
+        s = top.shape[1]
+        z1 = sq(top + cross[:, :s]) + sq(bottom + cross[:, s:])
+        z2 = sum(sq(z) for z in _times_upper_t(q2, R22))
+        return jnp.stack([z1 + z2, sq(top) + sq(bottom), sq(q1), sq(q2)])
+
+    diff2, ref2, q1_2, q2_2 = _over_row_chunks(part, jnp.zeros(4, acc), Q1, Q2, rows=CHUNK_ROWS)
+    diff2 = diff2 - delta * (q1_2 + q2_2)
+    ref2 = ref2 - delta * q1_2
     return jnp.sqrt(jnp.maximum(diff2, 0.0)), jnp.sqrt(jnp.maximum(ref2, 0.0))
 
 
-def _frobenius(F1, Gh1, F2, Gh2):
-    # QR on the side with fewer rows: C − C̃ and its transpose have the same norm.
-    if F1.shape[0] <= Gh1.shape[0]:
-        return _diff_norms(F1, Gh1, F2, Gh2)
-    return _diff_norms(Gh1, F1, Gh2, F2)
+def _frobenius(F1, G1, F2, G2):
+    # QR on the side with fewer rows: C − C̃ and its transpose have the same norm. G's rows are
+    # centred: inside the chunks on the multiplied side, beforehand on the factored one.
+    mu1, mu2 = jnp.mean(G1, axis=0, keepdims=True), jnp.mean(G2, axis=0, keepdims=True)
+    if F1.shape[0] <= G1.shape[0]:
+        return _diff_norms(F1, G1, F2, G2, mu1, mu2)
+    zero1, zero2 = jnp.zeros_like(F1[:1]), jnp.zeros_like(F2[:1])
+    return _diff_norms(G1 - mu1, F1, G2 - mu2, F2, zero1, zero2)
 
 
 def _streamed(F1, Gh1, F2, Gh2, block: int):
@@ -200,13 +290,11 @@ def _streamed(F1, Gh1, F2, Gh2, block: int):
 def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool):
     """Jitted core of `distribution_gap` on raw arrays: returns
     `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped)."""
-    Gh1 = center_rows(G1)
-    Gh2 = center_rows(G2)
-    frob, ref = _frobenius(F1, Gh1, F2, Gh2)
+    frob, ref = _frobenius(F1, G1, F2, G2)
     if frobenius_only:
         zero = jnp.zeros((), F1.dtype)
         return frob, ref, zero, zero
-    max_abs, mean_kl = _streamed(F1, Gh1, F2, Gh2, block)
+    max_abs, mean_kl = _streamed(F1, center_rows(G1), F2, center_rows(G2), block)
     return frob, ref, max_abs, mean_kl
 
 

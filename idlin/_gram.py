@@ -4,11 +4,15 @@ Both fast routes — the factored gap's CholeskyQR and `analyze`'s Gram route �
 tall float32 matrix to float64 accuracy (float32 products are exact in float64). XLA's CPU
 backend computes a mixed-precision dot at a quarter of its float32 GEMM rate; the host BLAS's
 symmetric rank-k update (`dsyrk`, which NumPy's `A.T @ A` on one buffer calls) does half the
-FLOPs at the float64 rate: at 50257×768 on 2 cores 0.43–0.49 s through the callback (0.38 s
-called directly) vs 0.65–0.77 s (`benchmarks/bench_decomposition.py`, its `gram` case).
-So on CPU the Gram is a `jax.pure_callback` into NumPy, over blocks of rows (a float64 copy of
-one block at a time, not of A); elsewhere it is XLA's dot. Its derivative (`dAᵀA + AᵀdA`) is
+FLOPs at the float64 rate (`benchmarks/bench_decomposition.py`, its `gram` case). So on CPU the
+Gram is a `jax.pure_callback` into NumPy, elsewhere XLA's dot. Its derivative (`dAᵀA + AᵀdA`) is
 XLA's, so `grad` and `vmap` work through it.
+
+The host BLAS leaves its worker threads spinning for ~0.1 s after each threaded call (OpenBLAS's
+thread timeout), which takes a core from the XLA work that follows on a small machine (measured
+on 2 cores: an XLA GEMM right after a NumPy one ran at 0.53× its speed). threadpoolctl cannot
+hold OpenBLAS 0.3.31 to one thread from the threads XLA runs callbacks on (a limit set there is
+ignored once the main thread has set one), so each route makes one host call.
 """
 
 from __future__ import annotations
@@ -21,19 +25,26 @@ import numpy as np
 _BLOCK_ELEMENTS = 1 << 23
 
 
-def _host_gram(A: np.ndarray) -> np.ndarray:
-    A = np.asarray(A)
-    rows, k = A.shape
+def host_gram(*blocks: np.ndarray) -> np.ndarray:
+    """`XᵀX` (float64) of the column concatenation `X = [blocks…]` of equally tall arrays, on
+    the host; X is never formed: one float64 block of its rows at a time."""
+    blocks = tuple(np.asarray(B) for B in blocks)
+    rows, widths = blocks[0].shape[0], [B.shape[1] for B in blocks]
+    k = sum(widths)
     out = np.zeros((k, k), np.float64)
     step = max(1, _BLOCK_ELEMENTS // max(k, 1))
+    buf = np.empty((min(step, rows), k), np.float64)
     for i in range(0, rows, step):
-        block = A[i : i + step].astype(np.float64)
-        out += block.T @ block  # one buffer on both sides: BLAS dsyrk
+        x, col = buf[: min(rows, i + step) - i], 0
+        for B, w in zip(blocks, widths, strict=True):
+            x[:, col : col + w] = B[i : i + step]
+            col += w
+        out += x.T @ x  # one buffer on both sides: BLAS dsyrk
     return out
 
 
 def _host_grams(*matrices: np.ndarray) -> tuple[np.ndarray, ...]:
-    return tuple(_host_gram(A) for A in matrices)
+    return tuple(host_gram(A) for A in matrices)
 
 
 def _xla_gram(A):
@@ -43,8 +54,8 @@ def _xla_gram(A):
 @jax.custom_jvp
 def gram64(*matrices):
     """`AᵀA` (k×k, float64) of each float32 (rows×k) matrix A, accumulated in float64; several
-    matrices are done in one host call, one after the other (two BLAS calls at once would only
-    share the same cores)."""
+    matrices are done in one host call, one after the other (two at once would only share the
+    same cores)."""
     if jax.default_backend() != "cpu":
         return tuple(_xla_gram(A) for A in matrices)
     shapes = tuple(jax.ShapeDtypeStruct((A.shape[1],) * 2, jnp.float64) for A in matrices)

@@ -12,9 +12,11 @@ import jax.numpy as jnp
 
 
 def after(x, dep):
-    """`x`, made to depend on `dep` (the first entry of dep times 0, added): what consumes the
-    result starts only once `dep` is computed. `x·0` is not folded for floats (NaN·0 = NaN)."""
-    zero = jnp.ravel(dep)[0].astype(x.dtype) * 0
+    """`x`, made to depend on `dep` (the first entry of dep, made finite, times 0, added): what
+    consumes the result starts only once `dep` is computed. XLA does not fold `y·0` for floats
+    (it would be wrong for NaN), and the entry is made finite first so that a NaN or infinite
+    `dep` (a failed factorisation that `x` is the fallback for) leaves `x` unchanged."""
+    zero = jnp.nan_to_num(jnp.ravel(dep)[0]).astype(x.dtype) * 0
     return x + zero
 
 

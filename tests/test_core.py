@@ -142,6 +142,77 @@ def test_gap_mixes_float32_and_float64():
     assert gap.relative < 1e-6
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("N", "V", "d1", "d2"),
+    [(9, 2 * 2048 + 37, 5, 8), (2048 + 11, 7, 3, 3), (40, 2048, 7, 2)],
+)
+def test_chunked_frobenius_gap_matches_reference(N, V, d1, d2, dtype):
+    """The factored gap multiplies the longer side in chunks of `CHUNK_ROWS` rows (with a
+    shorter tail) and skips the zero quarters of the triangles; odd and unequal widths and both
+    orientations (N < V: G multiplied, centred in the chunks; N > V: F multiplied)."""
+    from idlin._gap import CHUNK_ROWS
+
+    assert max(N, V) >= CHUNK_ROWS  # at least one full chunk
+    p = random_predictor(N, V, d1, seed=N + d1).astype(dtype)
+    rng = np.random.default_rng(V + d2)
+    # Unembedding rows with a large common mean: centring inside the chunks must remove it.
+    q = idlin.Predictor(rng.normal(size=(N, d2)), rng.normal(size=(V, d2)) + 30.0).astype(dtype)
+    gap = idlin.distribution_gap(p, q, frobenius_only=True)
+    frob, rel, _, _ = ref.gap(p, q)
+    rtol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(gap.frobenius, frob, rtol=rtol)
+    np.testing.assert_allclose(gap.relative, rel, rtol=rtol)
+
+
+def test_host_and_xla_cholesky_factors_agree_on_rank_deficient_input():
+    """The CPU route's host factor (`_factor_host`) and XLA's (`_factor_xla`, the other
+    backends' route and every route's derivative) both give `RᵀR = XᵀX + δI`, X = [P1, −P2],
+    on an equivalent pair's rank-deficient X."""
+    from idlin._gap import _factor_host, _factor_xla
+
+    rng = np.random.default_rng(8)
+    P1 = rng.normal(size=(600, 6)).astype(np.float32)
+    P2 = (P1 @ rng.normal(size=(6, 6))).astype(np.float32)  # rank(X) = 6 of 12
+    X = np.concatenate([P1, -P2], axis=1).astype(np.float64)
+    for R, delta in (_factor_host(P1, P2), jax.jit(_factor_xla)(P1, P2)):
+        R, delta = np.asarray(R), float(delta)
+        assert np.all(np.isfinite(R)) and np.allclose(R, np.triu(R))
+        want = X.T @ X + delta * np.eye(12)
+        np.testing.assert_allclose(R.T @ R, want, rtol=0, atol=1e-12 * np.abs(want).max())
+        assert 0 < delta < 1e-10 * np.abs(want).max()
+
+
+def test_float32_gap_falls_back_to_householder_when_cholesky_fails():
+    """An all-zero factored side has a zero Gram and zero shift: the Cholesky fails (NaN), the
+    Householder QR fallback gives the exact answer."""
+    from idlin._gap import _factor_host
+
+    R, _ = _factor_host(np.zeros((5, 2), np.float32), np.zeros((5, 2), np.float32))
+    assert np.all(np.isnan(R))
+    zero = idlin.Predictor(np.zeros((5, 2), np.float32), np.ones((4, 2), np.float32))
+    p = random_predictor(5, 4, 2).astype(np.float32)
+    assert idlin.distribution_gap(zero, zero).frobenius == 0.0
+    want = np.linalg.norm(ref.log_odds(p.embeddings, p.unembeddings))  # C_zero = 0
+    np.testing.assert_allclose(idlin.distribution_gap(zero, p).frobenius, want, rtol=1e-5)
+
+
+def test_float32_gap_differentiates_through_the_host_factor():
+    """`jax.grad` of the float32 Frobenius gap (host Cholesky factor on CPU) equals the
+    analytic gradient `∂‖D‖_F/∂F = D Ĝ / ‖D‖_F`, `D = C_p − C_q`, in float64."""
+    p = random_predictor(30, 50, 4, seed=3).astype(np.float32)
+    q = random_predictor(30, 50, 4, seed=4).astype(np.float32)
+
+    def frob(F):
+        return idlin.distribution_gap(idlin.Predictor(F, p.unembeddings), q,
+                                      frobenius_only=True).frobenius  # fmt: skip
+
+    got = np.asarray(jax.grad(frob)(jnp.asarray(p.embeddings)))
+    Gh = ref.centered(p.unembeddings)
+    D = np.asarray(p.embeddings, np.float64) @ Gh.T - ref.log_odds(q.embeddings, q.unembeddings)
+    np.testing.assert_allclose(got, D @ Gh / np.linalg.norm(D), rtol=1e-3, atol=1e-5)
+
+
 def test_equivalent_rejects_negative_tolerance():
     p = random_predictor(3, 3, 2)
     with pytest.raises(ValueError, match="tolerances"):
