@@ -97,7 +97,30 @@ def machine() -> dict[str, Any]:
         "jax": jax.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
+        "blas": blas(),
     }
+
+
+def blas() -> dict[str, Any]:
+    """NumPy's BLAS: library, kernel architecture and threads (threadpoolctl, when installed),
+    and the OPENBLAS_* variables it ran under. A machine may force an older kernel (e.g.
+    `OPENBLAS_CORETYPE=Haswell` on an AVX-512 CPU halves NumPy's GEMM rate): NumPy baselines
+    and idlin's host Grams are only comparable across runs with the same kernel."""
+    out: dict[str, Any] = {
+        "environment": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS")}
+    }
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return out
+    import numpy  # noqa: F401  (loads NumPy's BLAS so that threadpoolctl sees it)
+
+    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    if libs:
+        lib = libs[0]
+        out.update({k: lib.get(k) for k in ("internal_api", "version", "architecture")})
+        out["num_threads"] = lib.get("num_threads")
+    return out
 
 
 def write_json(name: str, payload: dict[str, Any], out: Path | None) -> Path:

@@ -6,8 +6,8 @@ relative gap ~0.3 (q = p under an invertible change of basis and a token shift, 
 embeddings perturbed):
 
 - `idlin`     `distribution_gap(p, q, frobenius_only=True)` with x64 on: R from a Cholesky of the
-              float64-accumulated Gram (CholeskyQR), then one split GEMM.
-- `idlin_qr`  the same call with x64 off: Householder QR (LAPACK geqrf), then the split GEMM.
+              float64-accumulated Gram (CholeskyQR), then chunked products against the triangles.
+- `idlin_qr`  the same call with x64 off: Householder QR (LAPACK geqrf), then the same products.
 - `numpy`     NumPy materialising both N×V logit matrices in float32: center, difference, norm.
 - `streamed`  the streamed exact max |ΔC| and mean KL pass, and the machine's f32 GEMM peak
               measured in the same process; the pass's FLOP rate as a fraction of that peak.
@@ -17,7 +17,8 @@ The GEMM floor (issue 15's definition): `(N+V)(2d)²` FLOP — a symmetric rank-
 factored side `[F, −F̃]` and a triangular multiply `Y Rᵀ` of the other — at the float32 GEMM
 rate measured in the same run (the `streamed` case's process, n×n×n). Printed with the route's
 own FLOP count (`2·rows·(2d)²` for the Gram, done by the host's dsyrk at half of that, plus
-`6·rows'·d²` for the split GEMM) and `idlin ÷ floor`.
+`5·rows'·d²` for the chunked products against the triangles, docs/theory.md §2.1) and
+`idlin ÷ floor`.
 
 Usage: `python benchmarks/bench_gap.py [--quick] [--repeats R] [--out PATH]`.
 """
@@ -209,7 +210,7 @@ def main() -> None:
         stream_cpu = cases["streamed"]["flops"] / cpu["streamed"] / 1e9
         short, tall = min(N, V), max(N, V)
         floor_flops = (N + V) * (2 * d) ** 2
-        route_flops = {"gram_float64": 2.0 * short * (2 * d) ** 2, "split_gemm": 6.0 * tall * d * d}
+        route_flops = {"gram_float64": 2.0 * short * (2 * d) ** 2, "split_gemm": 5.0 * tall * d * d}
         floor_s = floor_flops / (peak_gflops * 1e9)
         nv_mib = N * V * 4 / 2**20
         extra = {

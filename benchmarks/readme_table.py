@@ -37,7 +37,10 @@ def _source(doc: dict, name: str) -> str:
         load = max(load, *loads.values())
     busy = load > (m.get("cpu_count") or 1)
     date = doc.get("created_utc", "")[:10]
-    return f"`{name}.json`, {date}, load {load:.1f}" + (" **busy**" if busy else "")
+    kernel = (m.get("blas") or {}).get("architecture") or "not recorded"
+    return f"`{name}.json`, {date}, load {load:.1f}, NumPy BLAS {kernel}" + (
+        " **busy**" if busy else ""
+    )
 
 
 def rows() -> list[list[str]]:

@@ -165,6 +165,26 @@ def test_chunked_frobenius_gap_matches_reference(N, V, d1, d2, dtype):
     np.testing.assert_allclose(gap.relative, rel, rtol=rtol)
 
 
+def test_chunked_float32_gap_of_ill_conditioned_equivalent_pair_is_within_its_bound():
+    """Speed never buys a false gap: for an equivalent float32 pair whose basis change has
+    condition number 1e3 (V past two chunks), the fast route's error against a float64
+    evaluation of the same float32 data stays within docs/theory.md §2.1's `ε₃₂·‖X‖_F‖Y‖_F`,
+    and the pair is equivalent at the float32 tolerance. (The data's own gap, from rounding q
+    to float32, is ~1e-5 of ‖C‖; a float32 Gram expansion would be off by ~√ε₃₂ ≈ 3e-4.)"""
+    p = random_predictor(64, 2 * 2048 + 5, 6, seed=11).astype(np.float32)
+    q = idlin.sample_equivalent(p, key=jax.random.key(2), moves=("basis", "shift"),
+                                condition=1e3)  # fmt: skip
+    assert q.dtype == np.float32
+    gap = idlin.distribution_gap(p, q, frobenius_only=True)
+    want = np.linalg.norm(ref.log_odds(p.embeddings, p.unembeddings)
+                          - ref.log_odds(q.embeddings, q.unembeddings))  # fmt: skip
+    X = np.concatenate([p.embeddings, -q.embeddings], axis=1).astype(np.float64)
+    Y = np.concatenate([ref.centered(p.unembeddings), ref.centered(q.unembeddings)], axis=1)
+    bound = np.finfo(np.float32).eps * np.linalg.norm(X) * np.linalg.norm(Y)
+    assert abs(gap.frobenius - want) <= bound
+    assert idlin.equivalent(p, q)
+
+
 def test_host_and_xla_cholesky_factors_agree_on_rank_deficient_input():
     """The CPU route's host factor (`_factor_host`) and XLA's (`_factor_xla`, the other
     backends' route and every route's derivative) both give `RᵀR = XᵀX + δI`, X = [P1, −P2],
