@@ -35,6 +35,8 @@ from ._serial import after
 
 # Rows of Q per chunk of the factored Frobenius gap (2048–4096 measured alike at d = 256–768).
 CHUNK_ROWS = 2048
+# Triangles with fewer rows are multiplied in one product (`_times_upper_t`).
+SPLIT_ROWS = 128
 # Elements of one streamed logits block (block × V); ~32 MiB per float32 buffer.
 STREAM_BLOCK_ELEMENTS = 1 << 23
 
@@ -185,7 +187,8 @@ def _over_row_chunks(part, init, *arrays, rows: int):
     loop plus one shorter tail): no temporary larger than a chunk, so nothing V×d is written
     beyond the inputs (fresh large buffers cost page faults on every call)."""
     total = arrays[0].shape[0]
-    rows = max(1, min(rows, total))
+    if total <= rows:  # one chunk: no loop to compile
+        return init + part(*arrays)
     full, tail = divmod(total, rows)
 
     def body(i, acc):
@@ -201,7 +204,10 @@ def _over_row_chunks(part, init, *arrays, rows: int):
 def _times_upper_t(A, T):
     """`A Tᵀ` for T upper trapezoidal (row i zero left of column i), as two column blocks
     `A T₀ᵀ` and `A[:, s:] T₁[:, s:]ᵀ` (`T = [T₀; T₁]` split at row s = rows/2): the zero
-    lower-left quarter of T is not multiplied (¾ of the FLOPs)."""
+    lower-left quarter of T is not multiplied (¾ of the FLOPs). Below `SPLIT_ROWS` rows one
+    product (the saving is small and the extra operations cost compile time)."""
+    if T.shape[0] < SPLIT_ROWS:
+        return (A @ T.T,)
     s = T.shape[0] // 2
     return A @ T[:s].T, A[:, s:] @ T[s:, s:].T
 
@@ -228,12 +234,12 @@ def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
 
     def part(q1, q2):
         q1, q2 = q1 - mu1, q2 - mu2
-        top, bottom = _times_upper_t(q1, R11)  # Q̂1 R₁₁ᵀ in two column blocks
+        ref = _times_upper_t(q1, R11)  # Q̂1 R₁₁ᵀ in column blocks
         cross = q2 @ R12.T
-        s = top.shape[1]
-        z1 = sq(top + cross[:, :s]) + sq(bottom + cross[:, s:])
+        cuts = np.cumsum([z.shape[1] for z in ref[:-1]]).tolist()
+        z1 = sum(sq(z + c) for z, c in zip(ref, jnp.split(cross, cuts, axis=1), strict=True))
         z2 = sum(sq(z) for z in _times_upper_t(q2, R22))
-        return jnp.stack([z1 + z2, sq(top) + sq(bottom), sq(q1), sq(q2)])
+        return jnp.stack([z1 + z2, sum(sq(z) for z in ref), sq(q1), sq(q2)])
 
     diff2, ref2, q1_2, q2_2 = _over_row_chunks(part, jnp.zeros(4, acc), Q1, Q2, rows=CHUNK_ROWS)
     diff2 = diff2 - delta * (q1_2 + q2_2)

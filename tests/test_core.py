@@ -145,15 +145,17 @@ def test_gap_mixes_float32_and_float64():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     ("N", "V", "d1", "d2"),
-    [(9, 2 * 2048 + 37, 5, 8), (2048 + 11, 7, 3, 3), (40, 2048, 7, 2)],
+    [(9, 2 * 2048 + 37, 5, 8), (2048 + 11, 7, 3, 3), (40, 2048, 7, 2), (300, 2048 + 3, 130, 129)],
 )
 def test_chunked_frobenius_gap_matches_reference(N, V, d1, d2, dtype):
     """The factored gap multiplies the longer side in chunks of `CHUNK_ROWS` rows (with a
-    shorter tail) and skips the zero quarters of the triangles; odd and unequal widths and both
-    orientations (N < V: G multiplied, centred in the chunks; N > V: F multiplied)."""
-    from idlin._gap import CHUNK_ROWS
+    shorter tail; one chunk without a loop) and, for triangles of `SPLIT_ROWS` rows or more,
+    skips their zero quarters; odd and unequal widths and both orientations (N < V: G
+    multiplied, centred in the chunks; N > V: F multiplied)."""
+    from idlin._gap import CHUNK_ROWS, SPLIT_ROWS
 
     assert max(N, V) >= CHUNK_ROWS  # at least one full chunk
+    assert d1 < SPLIT_ROWS or d2 >= SPLIT_ROWS  # the big case splits both triangles
     p = random_predictor(N, V, d1, seed=N + d1).astype(dtype)
     rng = np.random.default_rng(V + d2)
     # Unembedding rows with a large common mean: centring inside the chunks must remove it.
