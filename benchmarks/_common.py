@@ -113,8 +113,6 @@ def blas() -> dict[str, Any]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return out
-    import numpy  # noqa: F401  (loads NumPy's BLAS so that threadpoolctl sees it)
-
     libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     if libs:
         lib = libs[0]

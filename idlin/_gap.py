@@ -112,12 +112,17 @@ def pair_analyses(p, q, *, precision=None, rtol=None):
     return tuple(out)
 
 
+def _shift(rows: int, cols: int, max_diag):
+    """The Cholesky shift `δ = (rows + cols)·ε₆₄·max diag(XᵀX)` (see `_r_factor`)."""
+    return (rows + cols) * float(np.finfo(np.float64).eps) * max_diag
+
+
 def _factor_xla(P1, P2):
     """`(R, δ)` by XLA: see `_r_factor` (the route off CPU, and every route's derivative)."""
     X = jnp.concatenate([P1, -P2], axis=1)
     n, m = X.shape
     (S,) = gram64(X)  # (m, m), float64 accumulation
-    delta = (n + m) * float(np.finfo(np.float64).eps) * jnp.max(jnp.diag(S))
+    delta = _shift(n, m, jnp.max(jnp.diag(S)))
     L = jnp.linalg.cholesky(S + delta * jnp.eye(m, dtype=jnp.float64))
     return L.T, delta
 
@@ -130,13 +135,13 @@ def _factor_host(P1, P2):
     d1, (n, m) = P1.shape[1], (P1.shape[0], S.shape[0])
     S[:d1, d1:] *= -1.0
     S[d1:, :d1] *= -1.0
-    delta = (n + m) * np.finfo(np.float64).eps * (S.diagonal().max() if m else 0.0)
+    delta = np.float64(_shift(n, m, S.diagonal().max() if m else 0.0))
     S.flat[:: m + 1] += delta
     try:
         R = np.linalg.cholesky(S).T
     except np.linalg.LinAlgError:
         R = np.full_like(S, np.nan)
-    return np.ascontiguousarray(R), np.float64(delta)
+    return np.ascontiguousarray(R), delta
 
 
 @jax.custom_jvp
