@@ -28,7 +28,7 @@ import numpy as np
 
 from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
-from ._gram import gram64, host_gram
+from ._gram import gram64, host_call, host_gram
 from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
 from ._serial import after
@@ -138,10 +138,10 @@ def _factor_host(P1, P2):
     delta = np.float64(_shift(n, m, S.diagonal().max() if m else 0.0))
     S.flat[:: m + 1] += delta
     try:
-        R = np.linalg.cholesky(S).T
+        R = np.linalg.cholesky(S, upper=True)
     except np.linalg.LinAlgError:
         R = np.full_like(S, np.nan)
-    return np.ascontiguousarray(R), delta
+    return R, delta
 
 
 @jax.custom_jvp
@@ -153,7 +153,7 @@ def _cholesky_factor(P1, P2):
         jax.ShapeDtypeStruct((m, m), jnp.float64),
         jax.ShapeDtypeStruct((), jnp.float64),
     )
-    return jax.pure_callback(_factor_host, shapes, P1, P2, vmap_method="sequential")
+    return host_call(_factor_host, shapes, P1, P2)
 
 
 @_cholesky_factor.defjvp
