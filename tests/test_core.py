@@ -235,6 +235,25 @@ def test_float32_gap_differentiates_through_the_host_factor():
     np.testing.assert_allclose(got, D @ Gh / np.linalg.norm(D), rtol=1e-3, atol=1e-5)
 
 
+def test_vmapped_float32_gap_matches_each_pair_and_falls_back_per_element():
+    """`jax.vmap` of the float32 gap runs the host factor once per element (a batched host
+    call) and the Householder fallback element-wise: a stack of a generic pair and a pair whose
+    factored side is all zero (its Cholesky fails) gives each pair's float64 reference."""
+    p = random_predictor(40, 2048 + 9, 3, seed=5).astype(np.float32)
+    q = random_predictor(40, 2048 + 9, 4, seed=6).astype(np.float32)
+    zero = idlin.Predictor(np.zeros((40, 3), np.float32), p.unembeddings)
+    zero_q = idlin.Predictor(np.zeros((40, 4), np.float32), q.unembeddings)
+
+    def stack(*ps):
+        return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *ps)
+
+    got = jax.vmap(lambda a, b: idlin.distribution_gap(a, b, frobenius_only=True).frobenius)(
+        stack(p, zero), stack(q, zero_q)
+    )
+    want = [ref.gap(p, q)[0], 0.0]
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+
+
 def test_equivalent_rejects_negative_tolerance():
     p = random_predictor(3, 3, 2)
     with pytest.raises(ValueError, match="tolerances"):
