@@ -24,7 +24,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ._errors import ArgumentError, ConfigError
-from ._gram import gram64
+from ._gram import centered_gram64, refined_spectrum
 from ._precision import Precision, as_precision, kl_threshold, rank_floor
 from ._predictor import Predictor
 from ._serial import after
@@ -68,9 +68,16 @@ class Analysis:
         unembedding_singular_values, unembedding_right: the same for `Ĝ = U_G S_G V_Gᵀ`.
         log_odds_left, log_odds_singular_values, log_odds_right: `C = U_C Σ Wᵀ` ((N, m), (m,),
             (V, m)); signs fixed so the largest |entry| of each column of `U_C` is positive.
+        principal_cross: `V_Fᵀ V_G` (k_F × k_G) in the arithmetic's dtype (float64 on the Gram
+            route): the cosines between the two row spaces' singular vectors.
+        principal_cosines: the cosines of the principal angles between `E` (first `k_f` rows of
+            `V_Fᵀ`) and `U` (first `k_g` of `V_Gᵀ`), descending, zero-padded to `m`: `r` counts
+            those above `rank_rtol` (docs/theory.md §3, "The rank of a stored model").
         embedding_rank, unembedding_rank, effective_complexity: `k_f`, `k_g`, `r` (int32).
-        embedding_threshold, unembedding_threshold, log_odds_threshold: the absolute thresholds
-            the ranks were counted against (precision policy, docs/theory.md §3.1).
+        embedding_threshold, unembedding_threshold: the absolute thresholds `k_f`, `k_g` were
+            counted against; log_odds_threshold: the threshold on the singular values of C when
+            the policy counts r there (KL-tied or explicit `rank_atol`), else 0 (r counted on the
+            cosines, against `precision.resolved_rank_rtol()`; docs/theory.md §3.1).
         precision: the policy used (its `stored` dtype filled in).
     """
 
@@ -85,6 +92,8 @@ class Analysis:
     log_odds_left: Float[Array, "N m"]
     log_odds_singular_values: Float[Array, " m"]
     log_odds_right: Float[Array, "V m"]
+    principal_cross: Float[Array, "kF kG"]
+    principal_cosines: Float[Array, " m"]
     embedding_rank: Int[Array, ""]
     unembedding_rank: Int[Array, ""]
     effective_complexity: Int[Array, ""]
@@ -133,9 +142,34 @@ class Analysis:
         """`σ_r(C)/σ_{r+1}(C)`: how clearly the spectrum separates at r (`spectral_gap`)."""
         return spectral_gap(self.log_odds_singular_values, self.effective_complexity)
 
+    @property
+    def embedding_gap(self):
+        """`σ_{k_f}(F)/σ_{k_f+1}(F)` (`spectral_gap`)."""
+        return spectral_gap(self.embedding_singular_values, self.embedding_rank)
+
+    @property
+    def unembedding_gap(self):
+        """`σ_{k_g}(Ĝ)/σ_{k_g+1}(Ĝ)` (`spectral_gap`)."""
+        return spectral_gap(self.unembedding_singular_values, self.unembedding_rank)
+
+    @property
+    def cosine_gap(self):
+        """`cos_r/cos_{r+1}` of the principal cosines between E and U (`spectral_gap`): how
+        clearly r is separated where it is counted on cosines."""
+        return spectral_gap(self.principal_cosines, self.effective_complexity)
+
+    @property
+    def rank_gap(self):
+        """The gap at r where r was counted: the cosine gap by default, `log_odds_gap` under a
+        KL-tied or absolute policy. Below `CLEAR_GAP`, r is a threshold's choice."""
+        if self.precision.counts_log_odds_spectrum:
+            return self.log_odds_gap
+        return self.cosine_gap
+
     def with_precision(self, precision: Precision | None = None, *, rtol: Any = None) -> Analysis:
         """The same decomposition re-thresholded under another policy (no new SVD)."""
         precision = as_precision(precision, self.precision.stored, rtol=rtol)
+        precision = dataclasses.replace(precision, arithmetic=self.precision.arithmetic)
         return _threshold(self, precision)
 
     def masks(self) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -165,6 +199,11 @@ def rank_mask(n: int, rank) -> jax.Array:
     return jnp.arange(n, dtype=jnp.int32) < jnp.asarray(rank).astype(jnp.int32)
 
 
+# Below this gap at a rank, the rank is a threshold's choice, not a property of the spectrum
+# (docs/theory.md §3): reports say so and show the spectrum.
+CLEAR_GAP = 10.0
+
+
 def spectral_gap(spectrum, rank):
     """`σ_r / σ_{r+1}` (the one definition idlin uses): `inf` when nothing is cut off
     (`r = 0` or `r = len(spectrum)`) or when `σ_{r+1} = 0`. Works on concrete or traced input."""
@@ -182,8 +221,24 @@ def _count(s, threshold):
     return jnp.sum(s > threshold).astype(jnp.int32)
 
 
+def _principal_cosines(cross, kf, kg):
+    """Singular values of `V_F[:k_f]ᵀ V_G[:k_g]` (rows past each rank zeroed): the cosines of the
+    principal angles between E and U, descending, zero-padded."""
+    mf = rank_mask(cross.shape[0], kf).astype(cross.dtype)
+    mg = rank_mask(cross.shape[1], kg).astype(cross.dtype)
+    return jnp.linalg.svd(mf[:, None] * cross * mg[None, :], compute_uv=False)
+
+
 def _threshold(a: Analysis, precision: Precision) -> Analysis:
-    """Thresholds and ranks of `a` under `precision` (the policy of docs/theory.md §3.1)."""
+    """Thresholds and ranks of `a` under `precision` (docs/theory.md §3, §3.1).
+
+    `k_f`, `k_g`: singular values of F and Ĝ above `max(rtol·σ₁, floor)` (rtol = √ε of the
+    arithmetic; the floor guards Ĝ against the rounding of its centering). `r`: by default the
+    principal cosines between E and U above rtol — `C = U_F S_F (V_Fᵀ V_G) S_G U_Gᵀ`, so
+    `r = rank(V_Fᵀ V_G)` restricted to the two spans, which obeys Sylvester's bound
+    `k_f + k_g − d ≤ r ≤ min(k_f, k_g)` by construction and is scale-free. A KL-tied
+    (`mean_kl`) or explicit absolute (`rank_atol`) policy counts r on the spectrum of C instead
+    (rank up to a fit, or a user's cut)."""
     sF, sG, sC = (
         a.embedding_singular_values,
         a.unembedding_singular_values,
@@ -191,31 +246,41 @@ def _threshold(a: Analysis, precision: Precision) -> Analysis:
     )
     rtol = precision.resolved_rank_rtol()
     first = lambda s: s[0] if s.shape[0] else jnp.zeros((), s.dtype)  # noqa: E731
+    zero = jnp.zeros((), sF.dtype)
     if precision.rank_atol is None:
-        floor_c, floor_g = rank_floor(
+        floor_f = zero  # F is stored as is: no rounding from forming it
+        floor_g = rank_floor(
             precision,
             num_contexts=a.num_contexts,
             vocab_size=a.vocab_size,
-            sF1=first(sF),
-            sG1=first(sG),
-            mean_norm=jnp.linalg.norm(a.mean_unembedding),
+            mean_norm=jnp.linalg.norm(a.mean_unembedding.astype(sF.dtype)),
         )
-        floor_f = jnp.zeros((), sF.dtype)  # F is stored as is: no rounding from forming it
     else:
-        floor_f = floor_g = floor_c = jnp.asarray(precision.rank_atol, sF.dtype)
+        floor_f = floor_g = jnp.asarray(precision.rank_atol, sF.dtype)
+    rtol = jnp.asarray(rtol, sF.dtype)
     tF = jnp.maximum(rtol * first(sF), floor_f)
     tG = jnp.maximum(rtol * first(sG), floor_g)
-    tC = jnp.maximum(rtol * first(sC), floor_c)
-    if precision.mean_kl is not None:
-        tC = jnp.maximum(
-            tC,
-            kl_threshold(precision.mean_kl, num_contexts=a.num_contexts, vocab_size=a.vocab_size),
-        )
     kf, kg = _count(sF, tF), _count(sG, tG)
-    # r ≤ min(k_f, k_g) always holds in exact arithmetic; enforce it against rounding.
-    r = jnp.minimum(_count(sC, tC), jnp.minimum(kf, kg))
+    cosines = _principal_cosines(a.principal_cross, kf, kg)
+    if precision.counts_log_odds_spectrum:
+        tC = rtol * first(sC)
+        if precision.rank_atol is not None:
+            tC = jnp.maximum(tC, precision.rank_atol)
+        if precision.mean_kl is not None:
+            tC = jnp.maximum(
+                tC,
+                kl_threshold(
+                    precision.mean_kl, num_contexts=a.num_contexts, vocab_size=a.vocab_size
+                ),
+            )
+        # r ≤ min(k_f, k_g) always holds in exact arithmetic; enforce it against rounding.
+        r = jnp.minimum(_count(sC, tC), jnp.minimum(kf, kg))
+    else:
+        tC = zero
+        r = _count(cosines, rtol.astype(cosines.dtype))
     return dataclasses.replace(
         a,
+        principal_cosines=cosines,
         embedding_rank=kf,
         unembedding_rank=kg,
         effective_complexity=r,
@@ -270,30 +335,43 @@ def _short_side(X):
     return X if X.shape[0] >= X.shape[1] else X.T
 
 
-def _from_gram(X, w, V):
-    """`(s, Vᵀ)` of the thin SVD of X from `eigh` `(w, V)` (ascending) of its short side's Gram:
-    for wide X the eigenvectors are `U`, and `Vᵀ = S⁻¹UᵀX` (one GEMM of the short side, float64
-    accumulation). Returns float64 `s`, `Vᵀ`."""
-    s, V = jnp.sqrt(jnp.maximum(w[::-1], 0.0)), V[:, ::-1]  # descending
+def _descending(w, V):
+    """`(s, V)` descending from `eigh`'s ascending `(w, V)` of a Gram: `s = √max(w, 0)`."""
+    return jnp.sqrt(jnp.maximum(w[::-1], 0.0)), V[:, ::-1]
+
+
+def _from_gram(X, s, V):
+    """`(s, Vᵀ)` of the thin SVD of X from the singular values `s` and right singular vectors `V`
+    (columns, descending) of its short side: for wide X those are `U`, and `Vᵀ = S⁻¹UᵀX` (one
+    GEMM of the short side, float64 accumulation). Returns float64 `s`, `Vᵀ`."""
     if X.shape[0] >= X.shape[1]:
         return s, V.T
     Vt = jnp.matmul(V.T.astype(X.dtype), X, preferred_element_type=jnp.float64)
     return s, Vt * _inverse(s)[:, None]
 
 
-def _svd_gram(*matrices):
-    """`(s, Vᵀ)` of the thin SVDs of float32 matrices from their float64-accumulated Grams
+def _svd_gram(F, G, gbar):
+    """`(s, Vᵀ)` of the thin SVDs of float32 `F` and `Ĝ = G − 1ḡᵀ` from their float64 Grams
     (docs/theory.md §3.2); the left factors `U = X V S⁻¹` are not formed (callers multiply X by
     the small `V S⁻¹ ·` product they need, one GEMM instead of two).
 
-    `XᵀX` (or `XXᵀ` for wide X) is accumulated in float64 — float32 products are exact there —
-    and diagonalised by `eigh` in float64 (`_gram_eigh`: one LAPACK call for all): `s` and `V`
-    carry ~ε₆₄·(σ₁/σᵢ)² relative error, far below the data's own float32 resolution for every σᵢ
-    above the rank threshold `√ε₃₂·σ₁`.
+    `FᵀF` (or `FFᵀ` for wide F) and `ĜᵀĜ` are accumulated in float64 — float32 products are exact
+    there, and `ḡ` (float64) is subtracted from G's rows in float64, so Ĝ carries no float32
+    rounding of its own (docs/theory.md §3) — and diagonalised by `eigh` in float64
+    (`_gram_eigh`: one LAPACK call for all). Singular values too small for a Gram to resolve
+    (`refine_tail`) are recomputed from `A V`, so ranks counted at float64's `√ε` agree with a
+    float64 SVD of the same numbers.
     """
-    grams = gram64(*(_short_side(X) for X in matrices))  # one host call for all
-    eighs = _gram_eigh(*grams)
-    return [_from_gram(X, w, V) for X, (w, V) in zip(matrices, eighs, strict=True)]
+    tall_g = G.shape[0] >= G.shape[1]
+    # A wide Ĝ (V < d, tiny) is formed in float64 outright.
+    AG = G if tall_g else (G.astype(jnp.float64) - gbar[None, :]).T
+    cG = gbar if tall_g else None
+    AF = _short_side(F)
+    grams = centered_gram64((AF, AG), (None, cG))  # one host call for both
+    (wF, QF), (wG, QG) = _gram_eigh(*grams)
+    sF, QF = refined_spectrum(AF, None, *_descending(wF, QF))
+    sG, QG = refined_spectrum(AG, cG, *_descending(wG, QG))
+    return _from_gram(F, sF, QF), _from_gram(AG.T if not tall_g else AG, sG, QG)
 
 
 def _core_svd(K):
@@ -302,44 +380,61 @@ def _core_svd(K):
     ≤ 1e-9 for every singular value above float32's rank threshold. `U = K V S⁻¹` (zero columns
     where σ = 0)."""
     A = _short_side(K)
-    s, Vt = _from_gram(K, *jnp.linalg.eigh(A.T @ A))
+    s, Vt = _from_gram(K, *_descending(*jnp.linalg.eigh(A.T @ A)))
     return _left(K, s, Vt, s.shape[0]), s, Vt
 
 
-def _core(sF, VFt, sG, VGt):
-    """`K = S_F V_Fᵀ V_G S_G` (k_F × k_G): `C = U_F K U_Gᵀ`, so `σ(C) = σ(K)`."""
-    return (sF[:, None] * (VFt @ VGt.T)) * sG[None, :]
+def _core(sF, cross, sG):
+    """`K = S_F (V_Fᵀ V_G) S_G` (k_F × k_G): `C = U_F K U_Gᵀ`, so `σ(C) = σ(K)`."""
+    return (sF[:, None] * cross) * sG[None, :]
 
 
-def _gram_factors(F, Gh):
-    """The Gram route (float32 data, float64 accumulation): `(s_F, V_Fᵀ, s_G, V_Gᵀ, σ, U_C, W)`
-    with `U_C = F (V_F S_F⁻¹ P)` and `W = Ĝ (V_G S_G⁻¹ Q)`: one GEMM of each tall side, `U_F`
-    and `U_G` never formed."""
-    (sF, VFt), (sG, VGt) = _svd_gram(F, Gh)
-    P, sC, Qt = _core_svd(_core(sF, VFt, sG, VGt))
+def _gram_factors(F, G, gbar):
+    """The Gram route (float32 data, float64 arithmetic): `(s_F, V_Fᵀ, s_G, V_Gᵀ, V_FᵀV_G, σ,
+    U_C, W)` with `U_C = F (V_F S_F⁻¹ P)` and `W = Ĝ (V_G S_G⁻¹ Q)`: one GEMM of each tall side,
+    `U_F` and `U_G` never formed."""
+    (sF, VFt), (sG, VGt) = _svd_gram(F, G, gbar)
+    cross = VFt @ VGt.T
+    P, sC, Qt = _core_svd(_core(sF, cross, sG))
+    Gh = G - gbar.astype(G.dtype)[None, :]
     UC = F @ ((VFt.T * _inverse(sF)[None, :]) @ P).astype(F.dtype)  # (N, m)
     W = Gh @ ((VGt.T * _inverse(sG)[None, :]) @ Qt.T).astype(F.dtype)  # (V, m)
-    return sF, VFt, sG, VGt, sC, UC, W
+    return sF, VFt, sG, VGt, cross, sC, UC, W
 
 
-def _householder_factors(F, Gh):
+def _householder_factors(F, G, gbar):
     """The Householder route (LAPACK SVDs, in the data's dtype): the same factors, with
     `U_C = U_F P`, `W = U_G Q`. One LAPACK call at a time (`_serial`): the second SVD waits
     for the first."""
     UF, sF, VFt = _svd(F)
-    UG, sG, VGt = _svd(after(Gh, sF))
-    P, sC, Qt = _svd(_core(sF, VFt, sG, VGt))
-    return sF, VFt, sG, VGt, sC, UF @ P, UG @ Qt.T
+    UG, sG, VGt = _svd(after(G - gbar[None, :], sF))
+    cross = VFt @ VGt.T
+    P, sC, Qt = _svd(_core(sF, cross, sG))
+    return sF, VFt, sG, VGt, cross, sC, UF @ P, UG @ Qt.T
+
+
+def arithmetic_dtype(dtype) -> np.dtype:
+    """The dtype `analyze` computes in: float64 whenever x64 is on (float32 data goes through the
+    float64-accumulated Gram route, or is upcast for Householder SVDs), else the data's."""
+    return np.dtype(np.float64) if jax.config.read("jax_enable_x64") else np.dtype(dtype)
 
 
 @jax.jit
 def _decompose(F, G, precision: Precision) -> Analysis:
-    gbar = jnp.mean(G, axis=0)
-    Gh = G - gbar[None, :]
     dt = F.dtype
-    route = _gram_factors if gram_route(dt, precision.decomposition) else _householder_factors
-    sF, VFt, sG, VGt, sC, UC, W = route(F, Gh)
-    sF, VFt, sG, VGt, sC = (x.astype(dt) for x in (sF, VFt, sG, VGt, sC))
+    gram = gram_route(dt, precision.decomposition)
+    # ḡ in the arithmetic's dtype (the reduction converts per element: no V×d float64 buffer)
+    arith = precision.arithmetic or dt
+    gbar = jnp.mean(G, axis=0, dtype=arith)
+    if gram:
+        sF, VFt, sG, VGt, cross, sC, UC, W = _gram_factors(F, G, gbar)
+    else:  # Householder SVDs in the arithmetic's dtype (float32 data upcast under x64)
+        sF, VFt, sG, VGt, cross, sC, UC, W = _householder_factors(
+            F.astype(arith), G.astype(arith), gbar
+        )
+        UC, W = UC.astype(dt), W.astype(dt)
+    Gh = G - gbar.astype(dt)[None, :]
+    sF, VFt, sG, VGt, sC, gbar = (x.astype(dt) for x in (sF, VFt, sG, VGt, sC, gbar))
     # Sign convention: the largest |entry| of each column of U_C is positive, so U_C, W (and the
     # canonical coordinates) are functions of the distribution alone (up to rotations inside
     # repeated singular values).
@@ -360,6 +455,8 @@ def _decompose(F, G, precision: Precision) -> Analysis:
         log_odds_left=UC * signs,
         log_odds_singular_values=sC,
         log_odds_right=W * signs,
+        principal_cross=cross,
+        principal_cosines=jnp.zeros((min(cross.shape),), cross.dtype),
         embedding_rank=zero_i,
         unembedding_rank=zero_i,
         effective_complexity=zero_i,
@@ -413,6 +510,7 @@ def analyze(
             "is accepted too)"
         )
     precision = as_precision(precision, p.dtype, rtol=rtol)
+    precision = dataclasses.replace(precision, arithmetic=arithmetic_dtype(p.dtype))
     return _decompose(p.embeddings, p.unembeddings, precision)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._analysis import Analysis, analyze, spectral_gap
+from ._analysis import CLEAR_GAP, Analysis, analyze, spectral_gap
 from ._errors import ConfigError, IdlinError
 from ._gap import Gap, distribution_gap, pair_analyses
 from ._maps import recover_extended_map, recover_linear_map
@@ -41,9 +41,15 @@ class Side:
         stored_dtype: the precision its tolerances follow.
         effective_complexity, embedding_rank, unembedding_rank: r, k_f, k_g (precision policy).
         diverse: `k_f = k_g = d`.
-        log_odds_threshold: the absolute threshold r was counted against.
+        log_odds_threshold: the threshold on σ(C) when r was counted there (KL-tied or explicit
+            `rank_atol`), else 0.
         log_odds_gap: `σ_r(C)/σ_{r+1}(C)` (`spectral_gap`; inf when nothing is cut off).
         log_odds_spectrum: singular values of C (largest first).
+        rank_rule: how r was counted: "principal cosines" (default, obeys Sylvester's bound),
+            "KL-tied" or "absolute" (on the spectrum of C; docs/theory.md §3).
+        rank_gap: the gap where r was counted (`Analysis.rank_gap`); embedding_gap,
+            unembedding_gap: the gaps at k_f and k_g.
+        clear_rank: every gap ≥ `CLEAR_GAP` (10); otherwise a rank is a threshold's choice.
     """
 
     contexts: int
@@ -57,6 +63,11 @@ class Side:
     log_odds_threshold: float
     log_odds_gap: float
     log_odds_spectrum: tuple[float, ...]
+    rank_rule: str
+    rank_gap: float
+    embedding_gap: float
+    unembedding_gap: float
+    clear_rank: bool
 
     @classmethod
     def of(cls, a: Analysis) -> Side:
@@ -72,7 +83,22 @@ class Side:
             log_odds_threshold=float(a.log_odds_threshold),
             log_odds_gap=float(a.log_odds_gap),
             log_odds_spectrum=tuple(float(s) for s in np.asarray(a.log_odds_singular_values)),
+            rank_rule=rank_rule(a.precision),
+            rank_gap=float(a.rank_gap),
+            embedding_gap=float(a.embedding_gap),
+            unembedding_gap=float(a.unembedding_gap),
+            clear_rank=bool(
+                min(float(a.rank_gap), float(a.embedding_gap), float(a.unembedding_gap))
+                >= CLEAR_GAP
+            ),
         )
+
+
+def rank_rule(precision: Precision) -> str:
+    """How a policy counts r (docs/theory.md §3): on principal cosines unless KL-tied/absolute."""
+    if precision.mean_kl is not None:
+        return "KL-tied"
+    return "absolute" if precision.rank_atol is not None else "principal cosines"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,8 @@ ignored once the main thread has set one), so each route makes one host call.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,13 +28,12 @@ from jax.experimental.buffer_callback import buffer_callback
 _BLOCK_ELEMENTS = 1 << 23
 
 
-def host_gram(*blocks: np.ndarray) -> np.ndarray:
-    """`XᵀX` (float64) of the column concatenation `X = [blocks…]` of equally tall arrays, on
-    the host; X is never formed: one float64 block of its rows at a time."""
+def _float64_rows(blocks, center=None):
+    """Yield float64 row blocks of the column concatenation `X = [blocks…]` (minus the row vector
+    `center`, subtracted in float64), one buffer of at most ~64 MiB reused: X is never formed."""
     blocks = tuple(np.asarray(B) for B in blocks)
     rows, widths = blocks[0].shape[0], [B.shape[1] for B in blocks]
     k = sum(widths)
-    out = np.zeros((k, k), np.float64)
     step = max(1, _BLOCK_ELEMENTS // max(k, 1))
     buf = np.empty((min(step, rows), k), np.float64)
     for i in range(0, rows, step):
@@ -40,14 +41,59 @@ def host_gram(*blocks: np.ndarray) -> np.ndarray:
         for B, w in zip(blocks, widths, strict=True):
             x[:, col : col + w] = B[i : i + step]
             col += w
+        if center is not None:
+            x -= center[None, :]
+        yield x
+
+
+def host_gram(*blocks: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
+    """`XᵀX` (float64) of the column concatenation `X = [blocks…]` of equally tall arrays, on
+    the host, with the row vector `center` subtracted from every row of X in float64 first (the
+    centered Gram `ĜᵀĜ` of float32 unembeddings to float64 accuracy: forming Ĝ in float32 would
+    round each entry by ε₃₂·|ḡ|, docs/theory.md §3); X is never formed."""
+    k = sum(np.shape(B)[1] for B in blocks)
+    out = np.zeros((k, k), np.float64)
+    for x in _float64_rows(blocks, center):
         # BLAS dsyrk: `np.dot` of a buffer's transpose with itself (measured 0.073 s on
         # 4096×1536 float64, 2 cores; `x.T @ x` 0.112 s).
         out += np.dot(x.T, x)
     return out
 
 
-def _host_grams(*matrices: np.ndarray) -> tuple[np.ndarray, ...]:
-    return tuple(host_gram(A) for A in matrices)
+# Eigenvalues of a Gram accumulated in float64 over n rows of width k carry an absolute error of
+# up to ~(√n + k)·ε₆₄·‖A‖_F²; singular values whose square is below this many times that bound
+# are recomputed from `A V` (`refine_tail`).
+_TAIL_FACTOR = 16.0
+
+
+def refine_tail(A: np.ndarray, center: np.ndarray | None, s: np.ndarray, V: np.ndarray):
+    """Singular values `s` (descending) and right singular vectors `V` (columns) of a tall A
+    (minus `center` per row) from the `eigh` of its float64 Gram, with the unresolved tail
+    recomputed (docs/theory.md §3.2): a Gram squares the condition number, so singular values
+    below ~`((√n + k)·ε₆₄)^{1/2}·‖A‖_F` are rounding there. For those columns `V_t`, the R factor
+    of `Y = A V_t` (float64 rows, a chunked TSQR: no n×t buffer) and its SVD `R = P Σ Zᵀ` give
+    `σ(A V_t) = Σ` to ~ε₆₄·‖A‖₂ absolute (a Householder SVD's accuracy) and vectors `V_t Z`.
+    Nothing is recomputed when there is no tail (a real LM's F and Ĝ)."""
+    s, V = np.array(s, np.float64), np.array(V, np.float64)
+    n, k = A.shape
+    bound = _TAIL_FACTOR * (math.sqrt(n) + k) * np.finfo(np.float64).eps * float(np.sum(s**2))
+    tail = np.flatnonzero(s**2 <= bound)
+    if tail.size == 0 or bound == 0.0:
+        return s, V
+    Vt = V[:, tail]
+    R = np.zeros((0, tail.size))
+    for x in _float64_rows((A,), center):
+        R = np.linalg.qr(np.vstack([R, x @ Vt]), mode="r")
+    _, sigma, Zt = np.linalg.svd(R)
+    s[tail], V[:, tail] = sigma, Vt @ Zt.T
+    order = np.argsort(-s, kind="stable")
+    return s[order], V[:, order]
+
+
+def _host_grams(*args: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Grams of `(matrix, center)` pairs; a zero-length center means none."""
+    pairs = zip(args[::2], args[1::2], strict=True)
+    return tuple(host_gram(A, center=c if c.size else None) for A, c in pairs)
 
 
 def host_call(fn, shapes, *args) -> tuple:
@@ -71,21 +117,58 @@ def _xla_gram(A):
     return jnp.matmul(A.T, A, preferred_element_type=jnp.float64)
 
 
+def _no_center():
+    return jnp.zeros((0,), jnp.float64)
+
+
 @jax.custom_jvp
-def gram64(*matrices):
-    """`AᵀA` (k×k, float64) of each float32 (rows×k) matrix A, accumulated in float64; several
+def centered_gram64(matrices, centers):
+    """`(A − 1cᵀ)ᵀ(A − 1cᵀ)` (k×k, float64) of each float32 (rows×k) matrix A with its float64
+    row vector c (None: no centering), the subtraction and the accumulation in float64; several
     matrices are done in one host call, one after the other (two at once would only share the
     same cores)."""
+    centers = tuple(_no_center() if c is None else c for c in centers)
     if jax.default_backend() != "cpu":
-        return tuple(_xla_gram(A) for A in matrices)
+        return tuple(
+            _xla_gram(A.astype(jnp.float64) - c[None, :] if c.size else A)
+            for A, c in zip(matrices, centers, strict=True)
+        )
     shapes = tuple(jax.ShapeDtypeStruct((A.shape[1],) * 2, jnp.float64) for A in matrices)
-    return host_call(_host_grams, shapes, *matrices)
+    args = [x for pair in zip(matrices, centers, strict=True) for x in pair]
+    return host_call(_host_grams, shapes, *args)
 
 
-@gram64.defjvp
-def _gram64_jvp(primals, tangents):
+@centered_gram64.defjvp
+def _centered_gram64_jvp(primals, tangents):
+    matrices, centers = primals
+    dmatrices, dcenters = tangents
     out = []
-    for A, dA in zip(primals, tangents, strict=True):
+    for A, c, dA, dc in zip(matrices, centers, dmatrices, dcenters, strict=True):
+        if c is not None:  # tangents in A's dtype: (dA − 1dcᵀ)ᵀ(A − 1cᵀ)
+            A = A - c.astype(A.dtype)[None, :]
+            dA = dA - dc.astype(dA.dtype)[None, :]
         t = jnp.matmul(dA.T, A, preferred_element_type=jnp.float64)
         out.append(t + t.T)
-    return gram64(*primals), tuple(out)
+    return centered_gram64(matrices, centers), tuple(out)
+
+
+def gram64(*matrices):
+    """`AᵀA` (k×k, float64) of each float32 (rows×k) matrix A, accumulated in float64
+    (`centered_gram64` without centers)."""
+    return centered_gram64(tuple(matrices), (None,) * len(matrices))
+
+
+def refined_spectrum(A, center, s, V):
+    """`refine_tail` inside a traced computation (a host call on CPU; elsewhere `s`, `V` as
+    they are). Its derivative is the Gram route's: the host result only corrects values."""
+    if jax.default_backend() != "cpu":
+        return s, V
+    c = _no_center() if center is None else center
+    sg = jax.lax.stop_gradient
+
+    def fn(A, c, s, V):
+        return refine_tail(A, c if c.size else None, s, V)
+
+    shapes = (jax.ShapeDtypeStruct(s.shape, s.dtype), jax.ShapeDtypeStruct(V.shape, V.dtype))
+    s_ref, V_ref = host_call(fn, shapes, sg(A), sg(c), sg(s), sg(V))
+    return s + sg(s_ref - s), V + sg(V_ref - V)

@@ -2,11 +2,14 @@
 
 Three questions, three named tolerances:
 
-- **rank** — which singular values of F, Ĝ and C count as nonzero. Threshold
-  `τ = max(rank_rtol·σ₁, floor, τ_KL)`: relative `rank_rtol` (default `√ε` of the *stored* dtype),
-  an absolute floor tied to ε and the data scale (so a C made of rounding noise has r = 0), and,
-  for a trained model that matches a distribution only to mean KL `mean_kl`, the KL-tied
-  `τ_KL = 2·√(2·KL)·(√N + √V)` (a rank is only as sharp as the fit).
+- **rank** — which singular values of F and Ĝ count as nonzero (`k_f`, `k_g`), and which principal
+  cosines between their row spaces E and U do (`r`, so Sylvester's bound `k_f + k_g − d ≤ r` holds
+  by construction, docs/theory.md §3). Thresholds `max(rank_rtol·σ₁, floor)` on the spectra and
+  `rank_rtol` on the cosines, with `rank_rtol = √ε` of the *arithmetic* (float64 whenever the
+  decomposition runs in float64, whatever the stored dtype: the model is the numbers as stored) and
+  an absolute floor for the rounding of forming Ĝ. Two policies count `r` on the spectrum of C
+  instead, and say so: a trained model that matches a distribution only to mean KL `mean_kl` (the
+  KL-tied `τ_KL = 2·√(2·KL)·(√N + √V)`: rank up to the fit), and an explicit `rank_atol`.
 - **equivalence** — the tolerance on the relative gap `‖C_p − C_q‖_F/‖C_p‖_F` (`equivalence_rtol`),
   per stored dtype; a pair stored at different precisions is judged at the coarser one.
 - **verdicts** — the relative tolerance of property verdicts (`verdict_tol`, default `√ε`).
@@ -48,7 +51,7 @@ EQUIVALENCE_RTOL = {
 
 DECOMPOSITIONS = ("auto", "svd", "gram")
 
-# Constant of the absolute rank floor `FLOOR_FACTOR·√max(N, V)·ε·σ₁(F)·(σ₁(Ĝ) + √V‖ḡ‖)`.
+# Constant of the absolute rank floor of Ĝ, `FLOOR_FACTOR·√max(N, V)·ε·√V‖ḡ‖`.
 FLOOR_FACTOR = 4.0
 
 
@@ -104,9 +107,11 @@ class Precision:
     stored dtype".
 
     Attributes:
-        rank_rtol: relative rank threshold on singular values (default `√ε(stored)`).
-        rank_atol: absolute rank threshold (default: the rounding floor
-            `4·√max(N,V)·ε·σ₁(F)·(σ₁(Ĝ) + √V‖ḡ‖)`, ḡ the mean unembedding).
+        rank_rtol: relative rank threshold on singular values of F and Ĝ, and threshold on the
+            principal cosines that count r (default `√ε` of the arithmetic).
+        rank_atol: an explicit absolute threshold on the singular values of F, Ĝ and C (r is
+            then counted on C's spectrum; default: none — the rounding floor of forming Ĝ,
+            `4·√max(N,V)·ε·√V‖ḡ‖`, guards k_g).
         mean_kl: the model's mean KL (nats) to the distribution it approximates; adds the
             KL-tied threshold `2·√(2·KL)·(√N + √V)` on the singular values of C.
         equivalence_rtol: tolerance on the relative gap `‖C_p − C_q‖_F/‖C_p‖_F`
@@ -118,6 +123,8 @@ class Precision:
             with x64 on, Householder SVDs otherwise), "svd" or "gram" (docs/theory.md §3.2). The
             Gram route's singular values are more accurate than a float32 SVD's; its singular
             vectors lose orthogonality like `ε₃₂·σ₁/σᵢ`.
+        arithmetic: the dtype the decomposition computes in (filled in by `analyze`: float64 on
+            the Gram route); its ε sets the default rank thresholds.
 
     Raises:
         ConfigError: a tolerance that is NaN, infinite, negative, or (relative ones) ≥ 1.
@@ -136,13 +143,15 @@ class Precision:
     verdict_tol: float | None = None
     stored: Any = None
     decomposition: str = "auto"
+    arithmetic: Any = None
 
     _LEAVES = ("rank_rtol", "rank_atol", "mean_kl", "equivalence_rtol", "verdict_tol")
 
     # -- pytree protocol: the tolerances are leaves, the stored dtype is static; rebuilding from
     # leaves skips validation (leaves may be tracers, or placeholders JAX passes through).
     def tree_flatten(self):
-        return tuple(getattr(self, n) for n in self._LEAVES), (self.stored, self.decomposition)
+        aux = (self.stored, self.decomposition, self.arithmetic)
+        return tuple(getattr(self, n) for n in self._LEAVES), aux
 
     @classmethod
     def tree_unflatten(cls, aux, leaves):
@@ -151,6 +160,7 @@ class Precision:
             object.__setattr__(obj, n, v)
         object.__setattr__(obj, "stored", aux[0])
         object.__setattr__(obj, "decomposition", aux[1])
+        object.__setattr__(obj, "arithmetic", aux[2])
         return obj
 
     def __post_init__(self) -> None:
@@ -161,6 +171,8 @@ class Precision:
         _check_fraction("verdict_tol", self.verdict_tol)
         if self.stored is not None:
             object.__setattr__(self, "stored", _dtype("stored", self.stored))
+        if self.arithmetic is not None:
+            object.__setattr__(self, "arithmetic", _dtype("arithmetic", self.arithmetic))
         if self.decomposition not in DECOMPOSITIONS:
             raise ConfigError(
                 f"decomposition: expected one of {DECOMPOSITIONS}, got {self.decomposition!r}"
@@ -174,11 +186,27 @@ class Precision:
 
     @property
     def eps(self) -> float:
-        """ε of the stored dtype (float64's if unset)."""
+        """ε of the stored dtype (float64's if unset): the resolution of the numbers themselves,
+        which sets the equivalence and verdict tolerances."""
         return _RESOLUTIONS[self.stored or np.dtype("float64")]
 
+    @property
+    def arithmetic_eps(self) -> float:
+        """ε of the arithmetic the decomposition runs in (`analyze` fills `arithmetic` in; the
+        stored dtype's ε until then): the error every default rank threshold is set by
+        (docs/theory.md §3, "The rank of a stored model")."""
+        if self.arithmetic is not None:
+            return _RESOLUTIONS[self.arithmetic]
+        return self.eps
+
+    @property
+    def counts_log_odds_spectrum(self) -> bool:
+        """Whether `r` is counted on the spectrum of C (a KL-tied or explicit absolute threshold:
+        rank up to a fit or a user's cut) instead of the principal cosines between E and U."""
+        return self.mean_kl is not None or self.rank_atol is not None
+
     def resolved_rank_rtol(self):
-        return math.sqrt(self.eps) if self.rank_rtol is None else self.rank_rtol
+        return math.sqrt(self.arithmetic_eps) if self.rank_rtol is None else self.rank_rtol
 
     def resolved_verdict_tol(self) -> float:
         return math.sqrt(self.eps) if self.verdict_tol is None else float(self.verdict_tol)
@@ -204,14 +232,14 @@ def as_precision(precision: Any, dtype: Any, *, rtol: Any = None) -> Precision:
     return precision.for_dtype(dtype)
 
 
-def rank_floor(precision: Precision, *, num_contexts: int, vocab_size: int, sF1, sG1, mean_norm):
-    """The absolute rounding floor on singular values of C (docs/theory.md §3.1):
-    `4·√max(N,V)·ε·σ₁(F)·(σ₁(Ĝ) + √V‖ḡ‖)` — forming Ĝ rounds each entry by ~ε·|g|, and the
-    factored SVD rounds by ~ε·‖F‖₂‖Ĝ‖₂, so singular values below it are indistinguishable from
-    rounding (a model whose every context predicts the uniform distribution gets r = 0)."""
-    scale_g = sG1 + math.sqrt(vocab_size) * mean_norm
-    c = FLOOR_FACTOR * math.sqrt(max(num_contexts, vocab_size)) * precision.eps
-    return c * sF1 * scale_g, c * scale_g
+def rank_floor(precision: Precision, *, num_contexts: int, vocab_size: int, mean_norm):
+    """The absolute rounding floor on singular values of Ĝ (docs/theory.md §3.1):
+    `4·√max(N,V)·ε·√V‖ḡ‖` with ε of the arithmetic — forming Ĝ = G − 1ḡᵀ rounds each entry by
+    ~ε·|ḡ|, a perturbation of spectral norm up to ~ε√V‖ḡ‖, so singular values below it are
+    indistinguishable from rounding (a model whose every token has the same unembedding gets
+    k_g = 0, hence r = 0)."""
+    c = FLOOR_FACTOR * math.sqrt(max(num_contexts, vocab_size)) * precision.arithmetic_eps
+    return c * math.sqrt(vocab_size) * mean_norm
 
 
 def kl_threshold(mean_kl, *, num_contexts: int, vocab_size: int):

@@ -16,21 +16,29 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._analysis import Analysis, as_analysis, concrete_int, is_traced, rank_mask, to_host
+from ._analysis import (
+    Analysis,
+    arithmetic_dtype,
+    as_analysis,
+    concrete_int,
+    is_traced,
+    rank_mask,
+    to_host,
+)
 from ._errors import RankError
 from ._precision import Precision, kl_threshold
 from ._predictor import Predictor
 
 
 def default_rtol(p: Predictor | Analysis) -> float:
-    """`√ε(dtype)` relative to the largest singular value (1.5e-8 in float64, 3.5e-4 in float32):
-    the default `Precision.rank_rtol` (docs/theory.md §3.1).
+    """`√ε` of the arithmetic `analyze` runs p in (1.5e-8 in float64 — for float32 data too when
+    x64 is on — and 3.5e-4 in float32): the default `Precision.rank_rtol` (docs/theory.md §3).
 
     NumPy's exact-arithmetic convention `max(N, V)·ε` is too strict here: a member reached by a
     basis change of condition κ carries rounding of ~κ·ε·‖F‖‖Ĝ‖ in its factors, which shows up
     as spurious small singular values of C. Trained models need a threshold tied to their
     accuracy (docs/theory.md §8): `Precision(mean_kl=...)`."""
-    return float(np.sqrt(np.finfo(p.dtype).eps))
+    return float(np.sqrt(np.finfo(arithmetic_dtype(p.dtype)).eps))
 
 
 def accuracy_rtol(p: Predictor | Analysis, mean_kl: float, *, spectrum=None) -> float:

@@ -151,15 +151,23 @@ def verify(
 def _print_verification(v, a: Path, b: Path) -> None:
     t = _table(
         "Models (docs/theory.md §3)",
-        ("", "N", "V", "d", "stored", "r = rank C", "rank F", "rank Ĝ", "diverse", "σ_r/σ_r+1"),
-    )
+        ("", "N", "V", "d", "stored", "r = rank C", "rank F", "rank Ĝ", "diverse", "gap at r",
+         "σ_r/σ_r+1"),
+    )  # fmt: skip
     for name, m in ((f"A {a.name}", v.p), (f"B {b.name}", v.q)):
         t.add_row(
             name, str(m.contexts), str(m.vocab), str(m.width), m.stored_dtype,
             str(m.effective_complexity), str(m.embedding_rank), str(m.unembedding_rank),
-            "yes" if m.diverse else "no", _fmt(m.log_odds_gap, ".2e"),
+            "yes" if m.diverse else "no", _fmt(m.rank_gap, ".2e"), _fmt(m.log_odds_gap, ".2e"),
         )  # fmt: skip
     _show(t)
+    for name, m in (("A", v.p), ("B", v.q)):
+        if not m.clear_rank:
+            _out.print(
+                f"note: model {name} has no clear rank (a gap below 10 at k_f, k_g or r, counted "
+                f"on {m.rank_rule}): its ranks are a threshold's choice; read the spectra "
+                "(docs/theory.md §3)"
+            )
     g = v.gap
     _out.print(
         f"gap (docs/theory.md §2): ‖C_A − C_B‖_F = {_fmt(g.frobenius)}, "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._analysis import Analysis, analyze
+from .._analysis import Analysis, analyze, arithmetic_dtype
 from .._compare import Comparison, Side, compare
 from .._precision import Precision
 from .._precision import equivalence_rtol as _pair_rtol
@@ -22,9 +22,9 @@ from .._predictor import Predictor
 
 
 def rank_rtol(stored: np.dtype) -> float:
-    """The relative rank threshold for a model stored as `stored`: the precision policy's
-    `√ε(stored)` (a float32 export computed in float64 keeps float32's threshold, §3.1)."""
-    return Precision(stored=stored).resolved_rank_rtol()
+    """The relative rank threshold for a model stored as `stored`: the precision policy's `√ε` of
+    the arithmetic `analyze` runs it in (float64 with x64 on, whatever `stored` is, §3)."""
+    return Precision(stored=stored, arithmetic=arithmetic_dtype(stored)).resolved_rank_rtol()
 
 
 def equivalence_rtol(stored: np.dtype) -> float:
