@@ -6,7 +6,9 @@
     idlin --version
 
 The command enables JAX float64 (`jax_enable_x64`) before anything is computed, so verification
-runs in double precision whatever the files store; tolerances follow the *stored* precision.
+and ranks run in float64 arithmetic whatever the files store (float32 files stay float32 in memory
+and go through the float64-accumulated Gram route, docs/theory.md §3.2); equivalence and verdict
+tolerances follow the *stored* precision.
 Exit codes: 0 success (verify: equivalent), 1 verify: not equivalent, 2 bad input (idlin's
 errors, usage errors, unreadable or unwritable paths), 3 an unexpected error (a bug: rerun with
 `--debug`). Errors print one line on stderr, `idlin: error: ...`; `--debug` (after the command
@@ -120,7 +122,6 @@ def verify(
         for f in (a, b):
             require_file(f, "a predictor file")
 
-        import numpy as np
 
         from . import io
         from ._errors import IncompatibleError
@@ -129,7 +130,7 @@ def verify(
         arrays = [io.read_arrays(a), io.read_arrays(b)]
         stored = (io.stored_dtype(arrays[0]), io.stored_dtype(arrays[1]))
         pa, pb = (
-            io.from_arrays(x, dtype=np.float64, source=str(f))
+            io.from_arrays(x, dtype="compute", source=str(f))
             for x, f in zip(arrays, (a, b), strict=True)
         )
         if (pa.num_contexts, pa.vocab_size) != (pb.num_contexts, pb.vocab_size):
@@ -252,12 +253,13 @@ def inspect(
             if f is not None:
                 require_file(f, f"a TSV file for {option}")
 
-        import numpy as np
 
         from . import io
         from .report import inspect_model as examine
 
-        named = io.load_named(a, dtype=np.float64)  # its names resolve named probe items
+        # its names resolve named probe items; float32 stays float32 (float64 arithmetic on the
+        # Gram route, docs/theory.md §3.2: a third of the memory of a float64 copy)
+        named = io.load_named(a, dtype="compute")
         p, contexts, tokens = named.predictor, named.contexts, named.tokens
         probes: dict = {}
         if pairs is not None:

@@ -12,7 +12,8 @@ contexts (docs/theory.md §1), and optionally the names of its tokens and contex
 | `contexts` (optional) | (N,) | name of each context (e.g. its text) |
 
 Arrays are float32 or float64 (either byte order; big-endian is converted to native);
-float16/bfloat16 files load only with a `dtype` to cast to (the CLI casts everything to float64;
+float16/bfloat16 files load only with a `dtype` to cast to (the CLI computes float64 files in
+float64 and everything else in float32, `compute_dtype`, with float64 arithmetic either way;
 casting up is exact). No other keys are allowed, so that a typo (`bias_`) cannot be silently
 ignored. Names are stored without pickle: in `.npz` as fixed-width unicode arrays (`<U…`), in
 `.safetensors` as JSON lists in the header's metadata (`{"tokens": "[...]", ...}`).
@@ -316,9 +317,18 @@ def load_named(path: str | os.PathLike, *, dtype: Any = None) -> NamedPredictor:
     return NamedPredictor(p, names.get("tokens"), names.get("contexts"), stored_dtype(arrays))
 
 
+def compute_dtype(stored: Any) -> np.dtype:
+    """The dtype a stored precision is computed in: float64 stays float64, everything else
+    (float32, float16, bfloat16) becomes float32 — `analyze` then runs float64 arithmetic on it
+    (the Gram route, docs/theory.md §3.2) at half the memory of a float64 copy."""
+    return np.dtype(np.float64) if np.dtype(stored) == np.float64 else np.dtype(np.float32)
+
+
 def from_arrays(arrays: dict[str, np.ndarray], *, dtype: Any = None, source: str = "") -> Predictor:
     """The `Predictor` of arrays already read by `read_arrays` (see `load`); `source` prefixes
-    error messages."""
+    error messages. `dtype="compute"` casts to `compute_dtype` of the stored precision."""
+    if isinstance(dtype, str) and dtype == "compute":
+        dtype = compute_dtype(stored_dtype(arrays))
     if dtype is not None:
         arrays = {k: (a.astype(dtype) if _is_float(a.dtype) else a) for k, a in arrays.items()}
     try:
