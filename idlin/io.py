@@ -35,6 +35,7 @@ from typing import IO, Any
 import numpy as np
 
 from ._errors import DTypeError, FileFormatError, IdlinError, ShapeError
+from ._paths import atomic_write
 from ._predictor import Predictor
 from ._probe_files import read_labels as read_labels
 from ._probe_files import read_pairs as read_pairs
@@ -433,13 +434,15 @@ def save_arrays(
     from safetensors import SafetensorError
 
     try:
+        # Atomic and never through a link (`atomic_write`); a handle, not a str: np.savez
+        # would append ".npz" to a str.
         if kind == "npz":
-            with open(path, "wb") as fh:  # an open handle: np.savez would append ".npz" to a str
-                np.savez(fh, allow_pickle=False, **arrays)
+            atomic_write(path, lambda fh: np.savez(fh, allow_pickle=False, **arrays), binary=True)
         else:
-            from safetensors.numpy import save_file
+            from safetensors.numpy import save
 
             metadata = {k: json.dumps(list(v), ensure_ascii=False) for k, v in names.items()}
-            save_file(arrays, str(path), metadata=metadata or None)
+            blob = save(arrays, metadata=metadata or None)
+            atomic_write(path, lambda fh: fh.write(blob), binary=True)
     except (OSError, SafetensorError) as e:  # missing directory, read-only or full disk
         raise FileFormatError(f"{path}: expected a writable file path, got {e}") from e
