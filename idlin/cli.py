@@ -462,12 +462,24 @@ def command():
     return cmd
 
 
+def _seed_in_range(ctx, param, value):
+    """A `--seed` callback: `0 ≤ seed ≤ 2⁶³ − 1` (`idlin._checks.MAX_SEED`; no JAX import)."""
+    if value is not None and not 0 <= value <= 2**63 - 1:
+        raise typer.BadParameter(f"expected a seed 0 ≤ seed ≤ 2**63 - 1, got {value}", ctx, param)
+    return value
+
+
 def _plain_flags(cmd) -> None:
+    """Flags shown without a value placeholder; every `--seed` option of every command bounded
+    to the seeds `jax.random.key` takes (a usage error, exit 2, instead of an OverflowError or
+    a silently wrapped negative seed deep inside JAX)."""
     import typer.models
 
     for param in [*cmd.params, cmd.get_help_option(typer.models.Context(cmd))]:
         if param is not None and getattr(param, "is_flag", False):
             param.metavar = ""  # rich help prints the metavar in place of the type `<bool>`
+        if param is not None and param.name == "seed" and param.callback is None:
+            param.callback = _seed_in_range
     for sub in getattr(cmd, "commands", {}).values():
         _plain_flags(sub)
 

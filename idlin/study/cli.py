@@ -54,6 +54,12 @@ def study(
     try:
         from ._config import load_config
 
+        if quick and size not in ("full", "tiny"):
+            from .._errors import ConfigError
+
+            raise ConfigError(
+                f"--quick is --size tiny: expected one of them, got --size {size} too"
+            )
         config = load_config(config_path, "tiny" if quick else size)
         if out.exists() and not out.is_dir():
             raise OutputError(f"--out {out}: expected a directory, got an existing file")
