@@ -387,7 +387,11 @@ def distribution_gap(
     p, q = _predictors(p, q)
     if block is None:
         block = stream_block(p.num_contexts, p.vocab_size)
-    block = max(1, min(int(block), p.num_contexts))
+    else:
+        from ._checks import integer
+
+        block = integer("block", block, minimum=1)
+    block = min(block, p.num_contexts)
     s_diff, s_ref, e, max_abs, mean_kl = gap_kernel(
         p.embeddings,
         p.unembeddings,

@@ -28,9 +28,25 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
     """
     path = Path(path)
     if not path.is_file():
-        got = "a directory" if path.is_dir() else "no such file"
+        got = "a directory" if path.is_dir() else kind_of(path)
         raise FileFormatError(f"{path}: expected {what}, got {got}")
     return path
+
+
+def kind_of(path: Path) -> str:
+    """What is at `path` that is not a regular file or a directory, in words."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "no such file"
+    kinds = {"a FIFO": stat.S_ISFIFO, "a socket": stat.S_ISSOCK,
+             "a character device": stat.S_ISCHR, "a block device": stat.S_ISBLK}  # fmt: skip
+    for what, test in kinds.items():
+        if test(mode):
+            return f"{what}, not a regular file"
+    return "not a regular file"
 
 
 def writable_dir(path: str | os.PathLike, option: str) -> Path:

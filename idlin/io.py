@@ -123,6 +123,42 @@ def _npy_member(path: Path, key: str, fh: IO[bytes], size: int) -> np.ndarray:
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
+# A compressed .npz may declare at most this many bytes of arrays beyond `INFLATION` times its
+# own size (checked on the zip headers, before inflating anything): real embeddings compress
+# ~1.1×, so only a "zip bomb" (e.g. 0.4 MB declaring 400 MB of zeros) is refused.
+INFLATION, INFLATION_FREE_BYTES = 100, 256 << 20
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    """`dtype` as float32 or float64, the dtypes idlin computes in: `DTypeError` otherwise, and
+    for float64 while JAX's x64 is off (the arrays would silently come back float32)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise DTypeError(f"dtype: expected float32 or float64, got {dt}")
+    if dt == np.float64:
+        import jax
+
+        if not jax.config.read("jax_enable_x64"):
+            raise DTypeError(
+                "dtype: expected float32 while JAX's x64 is off (float64 arrays become float32), "
+                "got float64; enable it with jax.config.update('jax_enable_x64', True)"
+            )
+    return dt
+
+
+def _check_inflation(path: Path, infos) -> None:
+    declared = sum(i.file_size for i in infos)
+    size = path.stat().st_size
+    if declared > INFLATION_FREE_BYTES and declared > INFLATION * size:
+        raise FileFormatError(
+            f"{path}: expected arrays at most {INFLATION}× the file's size ({size:,} bytes), got "
+            f"{declared:,} bytes declared (a compression bomb?); re-save it uncompressed"
+        )
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -135,7 +171,15 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
+            infos = archive.infolist()
+            names = [i.filename for i in infos]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:  # zipfile would silently read the last one
+                raise FileFormatError(
+                    f"{path}: expected each array once in the archive, got {twice} twice or more"
+                )
+            _check_inflation(path, infos)
+            for info in infos:
                 if not info.filename.endswith(".npy"):
                     raise FileFormatError(
                         f"{path}: expected only .npy arrays in the archive, got member "
@@ -165,6 +209,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]
             if "bf16" in msg.lower() or "bfloat16" in msg.lower()
             else ""
         )
+        if "incomplete metadata" in msg or "file not fully covered" in msg:
+            hint = "; the file is truncated (shorter than its header declares)" + hint
         raise FileFormatError(f"{path}: unreadable .safetensors file ({msg}){hint}") from e
 
 
@@ -202,7 +248,9 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, tup
         raise FileFormatError(f"{path}: expected a predictor file, got a directory")
     kind = _format(path)
     if not path.is_file():
-        raise FileFormatError(f"{path}: expected a predictor file, got no such file")
+        from ._paths import kind_of
+
+        raise FileFormatError(f"{path}: expected a predictor file, got {kind_of(path)}")
     names: dict[str, tuple[str, ...]] = {}
     if kind == "npz":
         arrays = _read_npz(path)
@@ -321,6 +369,7 @@ def from_arrays(arrays: dict[str, np.ndarray], *, dtype: Any = None, source: str
     """The `Predictor` of arrays already read by `read_arrays` (see `load`); `source` prefixes
     error messages."""
     if dtype is not None:
+        dtype = _float_dtype(dtype)
         arrays = {k: (a.astype(dtype) if _is_float(a.dtype) else a) for k, a in arrays.items()}
     try:
         return Predictor(arrays["embeddings"], arrays["unembeddings"], arrays.get("bias"))
@@ -381,6 +430,13 @@ def save(
         tokens = p.tokens if tokens is None else tokens
         contexts = p.contexts if contexts is None else contexts
         p = p.predictor
+    if not isinstance(p, Predictor):
+        from ._errors import ArgumentError
+
+        raise ArgumentError(
+            f"p: expected an idlin.Predictor (or io.NamedPredictor), got {type(p).__name__}; "
+            "for raw arrays use idlin.io.save_arrays(path, F, G)"
+        )
     save_arrays(path, p.embeddings, p.unembeddings, tokens=tokens, contexts=contexts)
 
 
