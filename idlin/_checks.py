@@ -3,7 +3,9 @@
 - a wrong *kind* of argument (not a number, not a key, not a Predictor) → `ArgumentError`;
 - a real vector or scalar that is NaN/Inf → `NonFiniteError`; complex/strings/bools where reals
   are expected → `DTypeError`; the wrong shape → `ShapeError`;
-- integer indices of the wrong dtype → `DTypeError`, out of range → `ProbeError`.
+- integer indices of the wrong dtype → `DTypeError`, out of range → `ProbeError`;
+- configuration values (seeds, step counts, rates, keyword names): the wrong type →
+  `ArgumentError`, out of range → `ConfigError`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._errors import ArgumentError, DTypeError, NonFiniteError, ProbeError, ShapeError
+from ._errors import (
+    ArgumentError,
+    ConfigError,
+    DTypeError,
+    NonFiniteError,
+    ProbeError,
+    ShapeError,
+)
+
+# The largest seed `jax.random.key` takes (a C long); larger ones overflow inside JAX.
+MAX_SEED = 2**63 - 1
 
 
 def real_scalar(name: str, value: Any) -> float:
@@ -75,3 +87,51 @@ def prng_key(name: str, key: Any) -> jax.Array:
         f"{name}: expected a JAX PRNG key such as jax.random.key(0), got "
         f"{type(key).__name__}{'' if not hasattr(key, 'shape') else f' of shape {key.shape}'}"
     )
+
+
+def integer(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An integer (Python or NumPy; never a bool, a float or a string) in
+    `[minimum, maximum]`.
+
+    Raises:
+        ArgumentError: not an integer. ConfigError: out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ArgumentError(f"{name}: expected an integer, got {value!r}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        lo = "" if minimum is None else f"{minimum} ≤ "
+        hi = "" if maximum is None else f" ≤ {maximum}"
+        raise ConfigError(f"{name}: expected an integer {lo}n{hi}, got {value}")
+    return value
+
+
+def seed(name: str, value: Any) -> int:
+    """A PRNG seed: an integer in `[0, 2⁶³ − 1]` (what `jax.random.key` accepts without
+    wrapping or overflowing)."""
+    return integer(name, value, minimum=0, maximum=MAX_SEED)
+
+
+def positive_number(name: str, value: Any) -> float:
+    """A finite real number > 0 (a learning rate, a scale); `ArgumentError` for non-numbers,
+    `ConfigError` for ≤ 0, NaN or ±inf."""
+    x = real_scalar(name, value)
+    if not (np.isfinite(x) and x > 0):
+        raise ConfigError(f"{name}: expected a finite number > 0, got {value!r}")
+    return x
+
+
+def known_keys(name: str, given: Any, allowed) -> None:
+    """`given` (a mapping's keys) ⊆ `allowed`, else a `ConfigError` naming the unknown ones and
+    the nearest allowed name ("did you mean")."""
+    import difflib
+
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ConfigError(
+            f"{name}: unknown keys {unknown}{hint}; expected some of {sorted(allowed)}"
+        )

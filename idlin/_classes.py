@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._checks import prng_key, real_scalar
 from ._errors import ConfigError
 from ._predictor import Predictor, as_predictor
 from ._subspaces import minimal, subspaces
@@ -206,8 +207,15 @@ def sample_equivalent(
         raise ConfigError(f"moves: expected names from {MOVES}, got {unknown}")
     if int(extra_width) < 1:
         raise ConfigError(f"extra_width: expected ≥ 1, got {extra_width}")
-    if not condition >= 1.0:
-        raise ConfigError(f"condition: expected a condition number ≥ 1, got {condition}")
+    condition, null_scale = (
+        real_scalar("condition", condition),
+        real_scalar("null_scale", null_scale),
+    )
+    if not (condition >= 1.0 and np.isfinite(condition)):
+        raise ConfigError(f"condition: expected a finite condition number ≥ 1, got {condition}")
+    if not (null_scale >= 0.0 and np.isfinite(null_scale)):
+        raise ConfigError(f"null_scale: expected a finite scale ≥ 0, got {null_scale}")
+    prng_key("key", key)
     rng = _generator(key)  # one stream, consumed move after move in order
     for name in moves:
         p = _move(

@@ -2,7 +2,8 @@
 subcommands that register themselves: sweep, export, audit, study — which may not import the CLI).
 
 Exit codes: 0 success, 1 "no" (verify: not equivalent; audit: not invariant), 2 bad input (one
-`idlin: error: …` line on stderr), 3 an unexpected error (a bug: rerun with `--debug`).
+`idlin: error: …` line on stderr), 3 an unexpected error (a bug: rerun with `--debug`),
+130 interrupted (one line, `idlin._cli_interrupt`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 
-EXIT_OK, EXIT_NO, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_NO, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # `idlin --debug COMMAND ...` (set by the root callback) or `--debug` on the subcommand.
 DEBUG = {"on": False}

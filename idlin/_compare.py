@@ -278,7 +278,8 @@ def compare(
         gap=gap,
         kl_pq=kl_pq,
         kl_qp=float(back.mean_kl or 0.0),
-        d_logit=float(gap.frobenius) ** 2 / ap.num_contexts,
+        d_logit=float(gap.frobenius) * float(gap.frobenius) / ap.num_contexts,  # inf, not
+        # OverflowError (`**`), past 1e154
         tolerance=tol,
         near_tolerance=float(near_rtol),
         smallest_tolerance=relative,

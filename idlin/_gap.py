@@ -217,20 +217,45 @@ def _times_upper_t(A, T):
     return A @ T[:s].T, A[:, s:] @ T[s:, s:].T
 
 
+def _exponent(*arrays):
+    """`e` with `max |arrays| = f·2^e`, `f ∈ [½, 1)` (0 for all-zero arrays), clipped so that
+    `2^±e` is a normal number of their dtype: multiplying by `2^-e` is then exact (an exponent
+    shift) and brings the largest entry to [½, 1)."""
+    m = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(A)) for A in arrays])
+    _, e = jnp.frexp(m)
+    limit = jnp.finfo(m.dtype).maxexp - 2
+    return jnp.clip(e, -limit, limit)
+
+
+def _pow2(e, dtype):
+    """`2^e` as a scalar of `dtype` (exact; `e` within `_exponent`'s clip)."""
+    return jnp.ldexp(jnp.ones((), dtype), e.astype(jnp.int32))
+
+
 def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
-    """`(‖P1 Q̂1ᵀ − P2 Q̂2ᵀ‖_F, ‖P1 Q̂1ᵀ‖_F)`, `Q̂ = Q − 1·mu` (mu one row), by one R factor of
-    `[P1, −P2]`.
+    """`(s_diff, s_ref, e)` with `2^e·s_diff = ‖P1 Q̂1ᵀ − P2 Q̂2ᵀ‖_F` and `2^e·s_ref = ‖P1 Q̂1ᵀ‖_F`,
+    `Q̂ = Q − 1·mu` (mu one row), by one R factor of `[P1, −P2]`.
+
+    Both sides are first scaled by powers of two, `P·2^-a` and `Q̂·2^-b` with their largest
+    entries in [½, 1) (`_exponent`; exact), and `e = a + b`: squared logits overflow at
+    |logit| ≳ 1e154 (float64) or 1e19 (float32) and a gap's squares underflow at |logit| ≲ 1e-154
+    or 1e-19, which made `equivalent` wrong at such scales (an overflowed pair "equivalent", a
+    perturbed tiny pair a 0 gap). The ratio `s_diff/s_ref` is the relative gap at any scale.
 
     With `RᵀR = [P1, −P2]ᵀ[P1, −P2] + δI` and `R = [[R₁₁, R₁₂], [0, R₂₂]]` (blocks by the widths
     of P1, P2), the difference's squared norm is `‖Q̂1 R₁₁ᵀ + Q̂2 R₁₂ᵀ‖² + ‖Q̂2 R₂₂ᵀ‖² −
     δ(‖Q̂1‖² + ‖Q̂2‖²)`, and `‖Q̂1 R₁₁ᵀ‖² − δ‖Q̂1‖²` is `‖P1 Q̂1ᵀ‖²` (R is upper trapezoidal).
-    Q's rows are centred and multiplied a chunk at a time; the triangles skip their zero
+    Q's rows are centred, scaled and multiplied a chunk at a time; the triangles skip their zero
     quarters. `(N+V)·(d₁+d₂)²`-order work, no N×V matrix.
     """
     d1 = P1.shape[1]
-    R, delta = _r_factor(P1, P2)  # (k, d1 + d2)
+    a = _exponent(P1, P2)
+    b = _exponent(Q1, Q2) + 1  # |Q − mu| ≤ 2 max|Q|
+    down_p = _pow2(-a, P1.dtype)
+    R, delta = _r_factor(P1 * down_p, P2 * down_p)  # (k, d1 + d2)
     acc = delta.dtype  # sums of squares in the factor's precision
     R = R.astype(Q1.dtype)
+    down_q = _pow2(-b, Q1.dtype)
     k1 = min(R.shape[0], d1)
     R11, R12, R22 = R[:k1, :d1], R[:k1, d1:], R[k1:, d1:]
 
@@ -238,7 +263,7 @@ def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
         return jnp.sum(jnp.square(A.astype(acc)))
 
     def part(q1, q2):
-        q1, q2 = q1 - mu1, q2 - mu2
+        q1, q2 = (q1 - mu1) * down_q, (q2 - mu2) * down_q
         ref = _times_upper_t(q1, R11)  # Q̂1 R₁₁ᵀ in column blocks
         cross = q2 @ R12.T
         cuts = np.cumsum([z.shape[1] for z in ref[:-1]]).tolist()
@@ -249,10 +274,12 @@ def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
     diff2, ref2, q1_2, q2_2 = _over_row_chunks(part, jnp.zeros(4, acc), Q1, Q2, rows=CHUNK_ROWS)
     diff2 = diff2 - delta * (q1_2 + q2_2)
     ref2 = ref2 - delta * q1_2
-    return jnp.sqrt(jnp.maximum(diff2, 0.0)), jnp.sqrt(jnp.maximum(ref2, 0.0))
+    s_diff, s_ref = jnp.sqrt(jnp.maximum(diff2, 0.0)), jnp.sqrt(jnp.maximum(ref2, 0.0))
+    return s_diff, s_ref, a + b
 
 
 def _frobenius(F1, G1, F2, G2):
+    """`(s_diff, s_ref, e)` of `_diff_norms` for `C_p − C_q` and `C_p`."""
     # QR on the side with fewer rows: C − C̃ and its transpose have the same norm. G's rows are
     # centred: inside the chunks on the multiplied side, beforehand on the factored one.
     mu1, mu2 = jnp.mean(G1, axis=0, keepdims=True), jnp.mean(G2, axis=0, keepdims=True)
@@ -297,16 +324,21 @@ def _streamed(F1, Gh1, F2, Gh2, block: int):
     return max_abs, kl_sum / n
 
 
-@functools.partial(jax.jit, static_argnames=("block", "frobenius_only"))
-def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool):
+@functools.partial(jax.jit, static_argnames=("block", "frobenius_only", "scaled"))
+def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool, scaled: bool = False):
     """Jitted core of `distribution_gap` on raw arrays: returns
-    `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped)."""
-    frob, ref = _frobenius(F1, G1, F2, G2)
+    `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped);
+    with `scaled`, `(s_diff, s_ref, e, max_abs, mean_kl)` where `frobenius = 2^e·s_diff` and
+    `reference_norm = 2^e·s_ref` (`_diff_norms`: finite, and their ratio exact, at any scale)."""
+    s_diff, s_ref, e = _frobenius(F1, G1, F2, G2)
     if frobenius_only:
-        zero = jnp.zeros((), F1.dtype)
-        return frob, ref, zero, zero
-    max_abs, mean_kl = _streamed(F1, center_rows(G1), F2, center_rows(G2), block)
-    return frob, ref, max_abs, mean_kl
+        max_abs = mean_kl = jnp.zeros((), F1.dtype)
+    else:
+        max_abs, mean_kl = _streamed(F1, center_rows(G1), F2, center_rows(G2), block)
+    if scaled:
+        return s_diff, s_ref, e, max_abs, mean_kl
+    up = e.astype(jnp.int32)
+    return jnp.ldexp(s_diff, up), jnp.ldexp(s_ref, up), max_abs, mean_kl
 
 
 def stream_block(num_contexts: int, vocab_size: int) -> int:
@@ -355,23 +387,33 @@ def distribution_gap(
     p, q = _predictors(p, q)
     if block is None:
         block = stream_block(p.num_contexts, p.vocab_size)
-    block = max(1, min(int(block), p.num_contexts))
-    frob, ref, max_abs, mean_kl = gap_kernel(
+    else:
+        from ._checks import integer
+
+        block = integer("block", block, minimum=1)
+    block = min(block, p.num_contexts)
+    s_diff, s_ref, e, max_abs, mean_kl = gap_kernel(
         p.embeddings,
         p.unembeddings,
         q.embeddings,
         q.unembeddings,
         block=block,
         frobenius_only=frobenius_only,
+        scaled=True,
     )
-    relative = jnp.where(
-        ref > 0, frob / jnp.where(ref > 0, ref, 1), jnp.where(frob == 0, 0.0, jnp.inf)
-    )
+    relative = _relative(s_diff, s_ref)  # of the scaled norms: right even where 2^e·s overflows
+    frob, ref = jnp.ldexp(s_diff, e.astype(jnp.int32)), jnp.ldexp(s_ref, e.astype(jnp.int32))
     if frobenius_only:
         gap = Gap(frobenius=frob, relative=relative, reference_norm=ref)
     else:
         gap = Gap(frob, relative, ref, max_abs=max_abs, mean_kl=mean_kl)
     return to_host(gap)
+
+
+def _relative(s_diff, s_ref):
+    """`s_diff / s_ref` (0 when both are 0, inf when only `s_ref` is)."""
+    safe = jnp.where(s_ref > 0, s_ref, 1)
+    return jnp.where(s_ref > 0, s_diff / safe, jnp.where(s_diff == 0, 0.0, jnp.inf))
 
 
 def _predictors(p, q) -> tuple[Predictor, Predictor]:
@@ -427,6 +469,13 @@ def equivalent(
         _check_nonnegative("atol", atol)
     except ConfigError as e:
         raise ConfigError(f"tolerances must be finite and ≥ 0: {e}") from None
-    gap = distribution_gap(p, q, frobenius_only=True)
-    verdict = gap.frobenius <= atol + rtol * gap.reference_norm
+    p_, q_ = _predictors(p, q)
+    s_diff, s_ref, e, _, _ = gap_kernel(
+        p_.embeddings, p_.unembeddings, q_.embeddings, q_.unembeddings,
+        block=1, frobenius_only=True, scaled=True,
+    )  # fmt: skip
+    # ‖ΔC‖ ≤ atol + rtol‖C‖ in the scaled units (`_diff_norms`): no overflow or underflow
+    # decides it. 2^-e·atol may overflow to inf: then ‖ΔC‖ < atol indeed.
+    atol_scaled = jnp.ldexp(jnp.asarray(atol, s_diff.dtype), -e.astype(jnp.int32))
+    verdict = s_diff <= atol_scaled + rtol * s_ref
     return verdict if is_traced(verdict) else bool(verdict)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from ._errors import ConfigError, FileFormatError
+from ._errors import ConfigError, FileFormatError, OutputError
 
 
 def require_file(path: str | os.PathLike, what: str) -> Path:
@@ -28,9 +28,25 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
     """
     path = Path(path)
     if not path.is_file():
-        got = "a directory" if path.is_dir() else "no such file"
+        got = "a directory" if path.is_dir() else kind_of(path)
         raise FileFormatError(f"{path}: expected {what}, got {got}")
     return path
+
+
+def kind_of(path: Path) -> str:
+    """What is at `path` that is not a regular file or a directory, in words."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "no such file"
+    kinds = {"a FIFO": stat.S_ISFIFO, "a socket": stat.S_ISSOCK,
+             "a character device": stat.S_ISCHR, "a block device": stat.S_ISBLK}  # fmt: skip
+    for what, test in kinds.items():
+        if test(mode):
+            return f"{what}, not a regular file"
+    return "not a regular file"
 
 
 def writable_dir(path: str | os.PathLike, option: str) -> Path:
@@ -61,13 +77,48 @@ def writable_dir(path: str | os.PathLike, option: str) -> Path:
     return path
 
 
+def not_a_link(path: str | os.PathLike) -> str:
+    """`path` as a str, once it is known not to be a symbolic link: idlin never writes *through*
+    a link (a link planted in an output directory would make it truncate or alter the file it
+    points to). Files written whole go through `atomic_write`, which replaces a link itself;
+    files updated in place (locks, SQLite stores) are checked here or opened with `open_output`.
+
+    Raises:
+        OutputError: `path` is a symbolic link.
+    """
+    path = os.fspath(path)
+    if os.path.islink(path):
+        raise OutputError(
+            f"{path}: expected a regular file (or none), got a symbolic link to "
+            f"{os.readlink(path)!r}; idlin does not write through links: remove it"
+        )
+    return path
+
+
+def open_output(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
+    """`os.open(path, flags)` for writing, never following a symbolic link at `path`
+    (`O_NOFOLLOW`, no race between a check and the open).
+
+    Raises:
+        OutputError: `path` is a symbolic link.
+        OSError: any other failure of `os.open`.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError:
+        if os.path.islink(path):
+            not_a_link(path)
+        raise
+
+
 def atomic_write(
     path: str | os.PathLike, write: Callable[[IO[Any]], None], *, binary: bool
 ) -> None:
     """Write a file through `write(fh)` atomically: into a temporary `PATH.*.tmp` next to it,
     fsync, `os.replace` — a reader (or a run after `kill -9`) sees the old file or the new one,
     never half of one; the temporary is removed if `write` fails. Temporaries a kill left behind
-    are the caller's to sweep up (they are named after `path`).
+    are the caller's to sweep up (they are named after `path`). A symbolic link at `path` is
+    replaced by the file, never written through (`os.replace` renames over the link itself).
 
     Example:
         >>> import json, os, tempfile
@@ -85,7 +136,22 @@ def atomic_write(
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, OutputError) and not err.filename:
+            # A full disk fails in write/flush/fsync with no file named: name the output.
+            raise OSError(err.errno, err.strerror or str(err), path) from err
         raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """`Path(path).write_text(text)` (UTF-8), atomically and never through a link."""
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")), binary=True)
+
+
+def save_figure(fig: Any, path: str | os.PathLike, **savefig: Any) -> None:
+    """`fig.savefig(path, **savefig)` (format from the suffix), atomically and never through a
+    link: a full disk leaves the old file (or none), not a 0-byte PNG."""
+    fmt = savefig.pop("format", None) or Path(path).suffix.lstrip(".") or "png"
+    atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, **savefig), binary=True)

@@ -11,8 +11,9 @@ and go through the float64-accumulated Gram route, docs/theory.md §3.2); equiva
 tolerances follow the *stored* precision.
 Exit codes: 0 success (verify: equivalent), 1 verify: not equivalent, 2 bad input (idlin's
 errors, usage errors, unreadable or unwritable paths), 3 an unexpected error (a bug: rerun with
-`--debug`). Errors print one line on stderr, `idlin: error: ...`; `--debug` (after the command
-name, or `idlin --debug COMMAND ...`) prints the traceback as well.
+`--debug`), 130 interrupted (Ctrl-C: one line `idlin: interrupted; …`, `_cli_interrupt`).
+Errors print one line on stderr, `idlin: error: ...`; `--debug` (after the command name, or
+`idlin --debug COMMAND ...`) prints the traceback as well.
 
 Help, `--version`, usage errors and the checks on paths import neither JAX nor the numerical
 core: only a command that computes pays for them.
@@ -32,7 +33,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._cli_errors import DEBUG, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_NO, EXIT_OK, error, user_errors
+from ._cli_errors import (
+    DEBUG,
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NO,
+    EXIT_OK,
+    error,
+    user_errors,
+)
 
 app = typer.Typer(
     name="idlin",
@@ -338,18 +348,20 @@ def reproduce(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with user_errors(debug):
-        from ._paths import writable_dir
+        from ._paths import writable_dir, write_text
 
         # Before computing: a run that cannot write its report must not train for a minute first.
         writable_dir(out, "--out")
         writable_dir(out / "models", "--out")
 
         from . import io
+        from ._cli_interrupt import kept
         from .report import write_report
         from .reproduce import ReproduceConfig
         from .reproduce import reproduce as run
 
         config = dataclasses.replace(ReproduceConfig.preset(quick=quick), seed=seed)
+        kept(f"each file in {out} is whole (written atomically); rerun to write them all")
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=_out, transient=True) as progress:
             task = progress.add_task("starting", total=None)
@@ -374,7 +386,7 @@ def reproduce(
             probes = out / "probes"
             probes.mkdir(parents=True, exist_ok=True)
             for fname, text in artifacts.probes.items():
-                (probes / fname).write_text(text, encoding="utf-8")
+                write_text(probes / fname, text)
     _print_summary(result)
     _out.print(
         f"wrote {', '.join(p.name for p in written)}, models/*.npz and probes/*.tsv to {out}/"
@@ -460,12 +472,24 @@ def command():
     return cmd
 
 
+def _seed_in_range(ctx, param, value):
+    """A `--seed` callback: `0 ≤ seed ≤ 2⁶³ − 1` (`idlin._checks.MAX_SEED`; no JAX import)."""
+    if value is not None and not 0 <= value <= 2**63 - 1:
+        raise typer.BadParameter(f"expected a seed 0 ≤ seed ≤ 2**63 - 1, got {value}", ctx, param)
+    return value
+
+
 def _plain_flags(cmd) -> None:
+    """Flags shown without a value placeholder; every `--seed` option of every command bounded
+    to the seeds `jax.random.key` takes (a usage error, exit 2, instead of an OverflowError or
+    a silently wrapped negative seed deep inside JAX)."""
     import typer.models
 
     for param in [*cmd.params, cmd.get_help_option(typer.models.Context(cmd))]:
         if param is not None and getattr(param, "is_flag", False):
             param.metavar = ""  # rich help prints the metavar in place of the type `<bool>`
+        if param is not None and param.name == "seed" and param.callback is None:
+            param.callback = _seed_in_range
     for sub in getattr(cmd, "commands", {}).values():
         _plain_flags(sub)
 
@@ -485,9 +509,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         rv = command().main(args=args, prog_name="idlin", standalone_mode=False)
     except typer.Exit as e:  # raised outside a command's context (e.g. by a parameter callback)
         return e.exit_code
-    except typer.Abort:
-        error("aborted")
-        return 130
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C outside typer's own handler
+        return _interrupted()
     except typer.TyperException as e:  # usage errors: bad option, missing argument, bad value
         if type(e).__name__ == "NoArgsIsHelpError":
             return EXIT_BAD_INPUT  # `idlin` alone: the help was printed while raising this
@@ -501,9 +524,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         what = f"{e.filename}: " if e.filename else ""
         error(f"{what}{e.strerror or e}")
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        error("interrupted")
-        return 130
     except Exception as e:
         if debug or DEBUG["on"]:
             traceback.print_exc()
@@ -512,9 +532,23 @@ def run(argv: Sequence[str] | None = None) -> int:
             "(e.g. `idlin --debug COMMAND ...`) and report the traceback"
         )
         return EXIT_INTERNAL
+    if rv == EXIT_INTERRUPTED:  # typer's answer to KeyboardInterrupt (no command exits 130)
+        return _interrupted()
     return rv if isinstance(rv, int) else EXIT_OK
 
 
+def _interrupted() -> int:
+    from ._cli_interrupt import message
+
+    sys.stdout.flush()
+    print(message(), file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
 def main() -> None:
-    """Console-script entry point (`idlin = "idlin.cli:main"`)."""
+    """Console-script entry point (`idlin = "idlin.cli:main"`): Ctrl-C is taken by a watcher
+    thread that prints one line and exits 130 at once (`idlin._cli_interrupt`)."""
+    from ._cli_interrupt import guard
+
+    guard()
     sys.exit(run())

@@ -36,6 +36,7 @@ from typing import IO, Any
 import numpy as np
 
 from ._errors import DTypeError, FileFormatError, IdlinError, ShapeError
+from ._paths import atomic_write
 from ._predictor import Predictor
 from ._probe_files import read_labels as read_labels
 from ._probe_files import read_pairs as read_pairs
@@ -123,6 +124,42 @@ def _npy_member(path: Path, key: str, fh: IO[bytes], size: int) -> np.ndarray:
     return array if dtype.isnative else array.astype(dtype.newbyteorder("="))
 
 
+# A compressed .npz may declare at most this many bytes of arrays beyond `INFLATION` times its
+# own size (checked on the zip headers, before inflating anything): real embeddings compress
+# ~1.1×, so only a "zip bomb" (e.g. 0.4 MB declaring 400 MB of zeros) is refused.
+INFLATION, INFLATION_FREE_BYTES = 100, 256 << 20
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    """`dtype` as float32 or float64, the dtypes idlin computes in: `DTypeError` otherwise, and
+    for float64 while JAX's x64 is off (the arrays would silently come back float32)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise DTypeError(f"dtype: expected float32 or float64, got {dt}")
+    if dt == np.float64:
+        import jax
+
+        if not jax.config.read("jax_enable_x64"):
+            raise DTypeError(
+                "dtype: expected float32 while JAX's x64 is off (float64 arrays become float32), "
+                "got float64; enable it with jax.config.update('jax_enable_x64', True)"
+            )
+    return dt
+
+
+def _check_inflation(path: Path, infos) -> None:
+    declared = sum(i.file_size for i in infos)
+    size = path.stat().st_size
+    if declared > INFLATION_FREE_BYTES and declared > INFLATION * size:
+        raise FileFormatError(
+            f"{path}: expected arrays at most {INFLATION}× the file's size ({size:,} bytes), got "
+            f"{declared:,} bytes declared (a compression bomb?); re-save it uncompressed"
+        )
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -135,7 +172,15 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
+            infos = archive.infolist()
+            names = [i.filename for i in infos]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:  # zipfile would silently read the last one
+                raise FileFormatError(
+                    f"{path}: expected each array once in the archive, got {twice} twice or more"
+                )
+            _check_inflation(path, infos)
+            for info in infos:
                 if not info.filename.endswith(".npy"):
                     raise FileFormatError(
                         f"{path}: expected only .npy arrays in the archive, got member "
@@ -165,6 +210,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]
             if "bf16" in msg.lower() or "bfloat16" in msg.lower()
             else ""
         )
+        if "incomplete metadata" in msg or "file not fully covered" in msg:
+            hint = "; the file is truncated (shorter than its header declares)" + hint
         raise FileFormatError(f"{path}: unreadable .safetensors file ({msg}){hint}") from e
 
 
@@ -202,7 +249,9 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, tup
         raise FileFormatError(f"{path}: expected a predictor file, got a directory")
     kind = _format(path)
     if not path.is_file():
-        raise FileFormatError(f"{path}: expected a predictor file, got no such file")
+        from ._paths import kind_of
+
+        raise FileFormatError(f"{path}: expected a predictor file, got {kind_of(path)}")
     names: dict[str, tuple[str, ...]] = {}
     if kind == "npz":
         arrays = _read_npz(path)
@@ -330,6 +379,7 @@ def from_arrays(arrays: dict[str, np.ndarray], *, dtype: Any = None, source: str
     if isinstance(dtype, str) and dtype == "compute":
         dtype = compute_dtype(stored_dtype(arrays))
     if dtype is not None:
+        dtype = _float_dtype(dtype)
         arrays = {k: (a.astype(dtype) if _is_float(a.dtype) else a) for k, a in arrays.items()}
     try:
         return Predictor(arrays["embeddings"], arrays["unembeddings"], arrays.get("bias"))
@@ -390,6 +440,13 @@ def save(
         tokens = p.tokens if tokens is None else tokens
         contexts = p.contexts if contexts is None else contexts
         p = p.predictor
+    if not isinstance(p, Predictor):
+        from ._errors import ArgumentError
+
+        raise ArgumentError(
+            f"p: expected an idlin.Predictor (or io.NamedPredictor), got {type(p).__name__}; "
+            "for raw arrays use idlin.io.save_arrays(path, F, G)"
+        )
     save_arrays(path, p.embeddings, p.unembeddings, tokens=tokens, contexts=contexts)
 
 
@@ -443,13 +500,15 @@ def save_arrays(
     from safetensors import SafetensorError
 
     try:
+        # Atomic and never through a link (`atomic_write`); a handle, not a str: np.savez
+        # would append ".npz" to a str.
         if kind == "npz":
-            with open(path, "wb") as fh:  # an open handle: np.savez would append ".npz" to a str
-                np.savez(fh, allow_pickle=False, **arrays)
+            atomic_write(path, lambda fh: np.savez(fh, allow_pickle=False, **arrays), binary=True)
         else:
-            from safetensors.numpy import save_file
+            from safetensors.numpy import save
 
             metadata = {k: json.dumps(list(v), ensure_ascii=False) for k, v in names.items()}
-            save_file(arrays, str(path), metadata=metadata or None)
+            blob = save(arrays, metadata=metadata or None)
+            atomic_write(path, lambda fh: fh.write(blob), binary=True)
     except (OSError, SafetensorError) as e:  # missing directory, read-only or full disk
         raise FileFormatError(f"{path}: expected a writable file path, got {e}") from e

@@ -194,3 +194,207 @@ def test_morphology_rank_does_not_depend_on_x64():
     t = morphology_truth()
     F, G = np.asarray(t.predictor.embeddings), np.asarray(t.predictor.unembeddings)
     assert t.rank == int(rank) == np.linalg.matrix_rank(F @ (G - G.mean(axis=0)).T)
+
+
+# -- issue 25: the adversary's catalogue (API, files, study configs, CLI), each a specific error --
+
+_P = idlin.Predictor(np.random.default_rng(0).normal(size=(4, 3)), ok_G)
+
+
+def _npz_with_two_embeddings(d):
+    import io as _io
+    import warnings
+    import zipfile
+
+    f = d / "two.npz"
+    with zipfile.ZipFile(f, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it writes
+        for name, shape in (
+            ("embeddings", (4, 3)),
+            ("embeddings", (4, 3)),
+            ("unembeddings", (5, 3)),
+        ):
+            b = _io.BytesIO()
+            np.save(b, np.ones(shape))
+            z.writestr(f"{name}.npy", b.getvalue())
+    return idlin.io.load(f)
+
+
+def _npz_bomb(d):
+    import zipfile
+
+    f = d / "bomb.npz"
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("embeddings.npy", "w", force_zip64=True) as m:
+            np.lib.format.write_array_header_1_0(
+                m, {"descr": "<f8", "fortran_order": False, "shape": (40_000_000,)}
+            )
+            chunk = bytes(1 << 20)
+            for _ in range(320):
+                m.write(chunk)
+    return idlin.io.load(f)
+
+
+def _truncated_safetensors(d):
+    idlin.io.save(d / "a.safetensors", _P)
+    blob = (d / "a.safetensors").read_bytes()
+    (d / "t.safetensors").write_bytes(blob[: len(blob) // 2])
+    return idlin.io.load(d / "t.safetensors")
+
+
+def _fifo(d):
+    import os
+
+    os.mkfifo(d / "f.npz")
+    return idlin.io.load(d / "f.npz")
+
+
+def _checkpoint_past_the_end(d):
+    from idlin.train._checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(d / "c.npz", {"w": np.zeros((2, 3))}, step=10**6, seeds=(0, 1))
+    return load_checkpoint(d / "c.npz", last=299)
+
+
+def _load_points(d, text):
+    from idlin.study._runner import load_points
+
+    (d / "points").mkdir()
+    (d / "points" / "abc.json").write_text(text)
+    return load_points(d)
+
+
+API_CASES = {
+    "sample_equivalent condition=inf": (
+        lambda d: idlin.sample_equivalent(_P, key=_key(), condition=float("inf")),
+        idlin.ConfigError, "condition: expected a finite condition number",
+    ),
+    "sample_equivalent null_scale=nan": (
+        lambda d: idlin.sample_equivalent(_P, key=_key(), null_scale=float("nan")),
+        idlin.ConfigError, "null_scale: expected a finite scale",
+    ),
+    "sample_equivalent key=0": (
+        lambda d: idlin.sample_equivalent(_P, key=0), idlin.ArgumentError, "key: expected a JAX",
+    ),
+    "sample_equivalent key=None": (
+        lambda d: idlin.sample_equivalent(_P, key=None), idlin.ArgumentError, "got NoneType",
+    ),
+    "a tuple for a Predictor": (
+        lambda d: idlin.subspaces((ok_F, ok_G)), idlin.ArgumentError, "got tuple",
+    ),
+    "distribution_gap block='x'": (
+        lambda d: idlin.distribution_gap(_P, _P, block="x"), idlin.ArgumentError,
+        "block: expected an integer, got 'x'",
+    ),
+    "io.save of an ndarray": (
+        lambda d: idlin.io.save(d / "x.npz", np.ones((3, 3))), idlin.ArgumentError,
+        "expected an idlin.Predictor .* got ndarray",
+    ),
+    "io.load dtype='banana'": (
+        lambda d: (idlin.io.save(d / "ok.npz", _P), idlin.io.load(d / "ok.npz", dtype="banana")),
+        idlin.DTypeError, "dtype: expected float32 or float64, got 'banana'",
+    ),
+    "npz with two embeddings.npy": (
+        _npz_with_two_embeddings, idlin.FileFormatError, r"\['embeddings.npy'\] twice",
+    ),
+    "npz inflating 0.3 MB to 320 MB": (_npz_bomb, idlin.FileFormatError, "compression bomb"),
+    "truncated safetensors": (_truncated_safetensors, idlin.FileFormatError, "truncated"),
+    "a FIFO for a predictor file": (_fifo, idlin.FileFormatError, "got a FIFO"),
+    "checkpoint claiming step 10⁶ of 300": (
+        _checkpoint_past_the_end, idlin.FileFormatError, r"expected a step in \[0, 299\]",
+    ),
+    "truncated points/X.json": (
+        lambda d: _load_points(d, '{"format": "idl'), idlin.FileFormatError,
+        "expected a study point record",
+    ),
+    "points/X.json of another key": (
+        lambda d: _load_points(
+            d, '{"format": "idlin-study-point/1", "key": "zzz", "truth": {}, "models": [], '
+            '"distribution": "x"}'
+        ), idlin.FileFormatError, "expected the record of point 'abc', got key 'zzz'",
+    ),
+    "points/X.json without truth": (
+        lambda d: _load_points(d, '{"format": "idlin-study-point/1", "key": "abc"}'),
+        idlin.FileFormatError, "missing",
+    ),
+}  # fmt: skip
+
+
+def _key():
+    import jax
+
+    return jax.random.key(0)
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_adversary_catalogue_api(case, tmp_path):
+    fn, error, match = API_CASES[case]
+    with pytest.raises(error, match=match):
+        fn(tmp_path)
+
+
+_STUDY = {
+    "study": {"seeds": 2, "architectures": ["bilinear"], "width_multiples": [1]},
+    "train": {"bilinear": {"steps": 10, "learning_rate": 0.05}},
+    "distributions": {"m": {"kind": "markov", "vocab_size": 4, "context_length": 2, "rank": 2}},
+}
+
+
+def _study(**over):
+    import copy
+
+    doc = copy.deepcopy(_STUDY)
+    for path, value in over.items():
+        *tables, key = path.split("__")
+        t = doc
+        for name in tables:
+            t = t[name]
+        t[key] = value
+    return doc
+
+
+STUDY_CASES = [
+    (_study(train__bilinear__steps="x"), "steps: expected an integer, got 'x'"),
+    (_study(train__bilinear__steps=-5), r"steps: expected an integer 1 ≤ n, got -5"),
+    (_study(train__bilinear__learning_rate=-0.05), "learning_rate: expected a finite number > 0"),
+    (_study(distributions__m__seed="x"), r"\[distributions.m\] seed: expected an integer"),
+    (
+        _study(distributions__m__seed=2**70),
+        "seed: expected an integer 0 ≤ n ≤ 9223372036854775807, got 1180591620717411303424",
+    ),
+    (_study(size={"tiny": {"steps_scale": float("inf")}}), "steps_scale: expected a finite number"),
+    (_study(train=3), r"\[train\]: expected a table, got 3"),
+    (_study(size=3), r"\[size\]: expected a table, got 3"),
+    (_study(study__seeds=-3), "expected a seed count ≥ 1 or a list of seeds, got -3"),
+    (_study(study__architectures=["bilinear", "bilinear"]), "distinct names"),
+    (_study(train__bilinear__widht=4), r"unknown keys \['widht'\]"),
+]
+
+
+@pytest.mark.parametrize(("doc", "match"), STUDY_CASES)
+def test_adversary_catalogue_study_configs(doc, match):
+    from idlin.study import parse_config
+
+    size = "tiny" if isinstance(doc.get("size"), dict) else "full"
+    with pytest.raises(idlin.ConfigError, match=match):
+        parse_config(doc, size)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["audit", "--seed", "-1", "--measure", "d_logit", "x.npz"], "--seed"),
+        (["audit", "--seed", str(2**70), "--measure", "d_logit", "x.npz"], "--seed"),
+        (["reproduce", "--seed", str(2**64)], r"expected a seed 0 ≤ seed ≤ 2\*\*63 - 1"),
+        (["study", "cfg.toml", "--out", "o", "--quick", "--size", "gpu"], "--quick is --size tiny"),
+    ],
+)
+def test_adversary_catalogue_cli(args, match, capsys, tmp_path, monkeypatch):
+    import re
+
+    from idlin.cli import run
+
+    monkeypatch.chdir(tmp_path)
+    assert run(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("idlin: error:") and re.search(match, err[0])

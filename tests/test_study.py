@@ -250,14 +250,17 @@ def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path):
         True, True, True]  # planted: the differences are all E_0[1] − E_0[0]  # fmt: skip
     assert (out / "agreement.png").stat().st_size > 10_000
     assert "identifiable" in (out / "table.md").read_text()
-    # Interrupt-safety: a temporary left by a killed write is removed, nothing is redone.
-    (out / "points" / ".x.json.tmp").write_text("{")
+    # Interrupt-safety: a temporary left by a killed write of one of this run's points (named
+    # as `atomic_write` names it) is removed, nothing is redone; any other temporary is another
+    # process's write in progress, and kept.
+    (out / "points" / f"{records[0]['key']}.json.x1.tmp").write_text("{")
+    (out / "points" / "other.json.x2.tmp").write_text("{")
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
     config = idlin.study.load_config(cfg, "tiny")
     run_again = run_study(config, out)
     assert run_again["skipped"] == 8
     assert {p: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")} == mtimes
-    assert not list((out / "points").glob(".*.tmp"))
+    assert [p.name for p in (out / "points").glob("*.tmp")] == ["other.json.x2.tmp"]
 
 
 def test_bad_output_directory_exits_2(tmp_path, capsys):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._paths import save_figure
+
 
 def _pyplot():
     import matplotlib
@@ -46,7 +48,7 @@ def spectra(result, path: Path) -> Path:
         row[0].set_ylabel(f"singular value (truth r = {truth.rank})")
         row[2].legend(fontsize=6, loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return path
 
@@ -113,7 +115,7 @@ def property_scores(result, path: Path) -> Path:
     for i, note in enumerate(notes):
         fig.text(0.02, 0.02 + 0.05 * (len(notes) - 1 - i), note, fontsize=7.5, color="0.3")
     fig.tight_layout(rect=(0, bottom, 1, 0.93))
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return path
 
@@ -176,7 +178,7 @@ def map_fit(result, path: Path) -> Path:
         # Legends below the axes: they never cover a point.
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return path
 
@@ -238,6 +240,6 @@ def parallel(models, pairs: np.ndarray, labels, path: Path) -> Path:
     )
     rows_of_legend = -(-len(labels) // 5)
     fig.tight_layout(rect=(0, 0.035 * rows_of_legend + 0.02, 1, 0.97))
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path, dpi=90)
     plt.close(fig)
     return path

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._paths import write_text
 from ._summary import jsonable
 
 FIGURES = ("spectra.png", "property_scores.png", "map_fit.png", "parallel.png")
@@ -160,6 +161,6 @@ def write_report(result, artifacts, out: Path, *, figures: bool = True) -> list[
         names = [p.name for p in written]
     data = jsonable(dataclasses.asdict(result))
     data["figures"] = names
-    (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(markdown(result, names), encoding="utf-8")
+    write_text(out / "report.json", json.dumps(data, indent=2) + "\n")
+    write_text(out / "report.md", markdown(result, names))
     return [*written, out / "report.json", out / "report.md"]

@@ -39,7 +39,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import ConfigError
+from .._checks import integer, known_keys, positive_number, seed
+from .._errors import ArgumentError, ConfigError
 from ..sweep._config import read_toml
 
 ARCHITECTURES = ("bilinear", "mlp", "transformer")
@@ -116,8 +117,21 @@ class StudyConfig:
         return out
 
 
+def _checked(check, where: str, value: Any, **kwargs):
+    """`idlin._checks.check(where, value)`, a wrong type reported as a `ConfigError` (a config
+    file's value, not an argument)."""
+    try:
+        return check(where, value, **kwargs)
+    except ArgumentError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _int_list(where: str, value: Any, minimum: int) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
+        if where.endswith("seeds") and value < 1:
+            raise ConfigError(
+                f"{where}: expected a seed count ≥ 1 or a list of seeds, got {value!r}"
+            )
         value = list(range(value)) if where.endswith("seeds") else [value]
     if (not isinstance(value, list) or not value or len(set(value)) != len(value)
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum
@@ -129,11 +143,19 @@ def _int_list(where: str, value: Any, minimum: int) -> tuple[int, ...]:
 
 
 def _names(where: str, value: Any, allowed) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(v in allowed for v in value):
+    if (not isinstance(value, list) or not value or not all(v in allowed for v in value)
+            or len(set(value)) != len(value)):  # fmt: skip
         raise ConfigError(
-            f"{where}: expected a non-empty list from {sorted(allowed)}, got {value!r}"
+            f"{where}: expected a non-empty list of distinct names from {sorted(allowed)}, got "
+            f"{value!r}"
         )
     return tuple(value)
+
+
+def _table(where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {value!r}")
+    return value
 
 
 def parse_config(data: Mapping[str, Any], size: str = "full") -> StudyConfig:
@@ -165,11 +187,11 @@ def parse_config(data: Mapping[str, Any], size: str = "full") -> StudyConfig:
         raise ConfigError(
             f"[study]: unknown keys {sorted(unknown)}; expected {sorted(_STUDY_KEYS)}"
         )
-    sizes = data.get("size", {})
+    sizes = _table("config: [size]", data.get("size", {}))
     if size != "full" or size in sizes:
         if size not in sizes:
             raise ConfigError(f"--size: expected one of {sorted({'full', *sizes})}, got {size!r}")
-        over = sizes[size]
+        over = _table(f"[size.{size}]", sizes[size])
         unknown = set(over) - _SIZE_KEYS
         if unknown:
             raise ConfigError(f"[size.{size}]: unknown keys {sorted(unknown)}")
@@ -179,29 +201,31 @@ def parse_config(data: Mapping[str, Any], size: str = "full") -> StudyConfig:
         raise ConfigError(f"config: expected a [distributions] table, got {dists!r}")
     chosen = _names("study.distributions", study.get("distributions", list(dists)), set(dists))
     for name in chosen:
-        kind = dists[name].get("kind") if isinstance(dists[name], Mapping) else None
+        kind = _table(f"[distributions.{name}]", dists[name]).get("kind")
         if kind not in KINDS:
             raise ConfigError(f"[distributions.{name}] kind: expected one of {KINDS}, got {kind!r}")
         if kind == "hmm" and "rank" not in dists[name]:
             raise ConfigError(f"[distributions.{name}]: an HMM has no exact rank; expected a "
                               "`rank` key for its widths, got none")  # fmt: skip
+        if "seed" in dists[name]:
+            _checked(seed, f"[distributions.{name}] seed", dists[name]["seed"])
+        if "rank" in dists[name]:
+            _checked(integer, f"[distributions.{name}] rank", dists[name]["rank"], minimum=1)
     archs = _names("study.architectures", study.get("architectures", list(ARCHITECTURES)),
                    set(ARCHITECTURES))  # fmt: skip
-    train = data.get("train", {})
+    train = _table("config: [train]", data.get("train", {}))
     for arch in archs:
         table = train.get(arch)
         if not isinstance(table, Mapping) or not {"steps", "learning_rate"} <= set(table):
             raise ConfigError(f"[train.{arch}]: expected steps and learning_rate, got {table!r}")
-        unknown = set(table) - _TRAIN_KEYS
-        if unknown:
-            raise ConfigError(f"[train.{arch}]: unknown keys {sorted(unknown)}")
+        known_keys(f"[train.{arch}]", table, _TRAIN_KEYS)
+        _checked(integer, f"[train.{arch}] steps", table["steps"], minimum=1)
+        _checked(positive_number, f"[train.{arch}] learning_rate", table["learning_rate"])
     tols = study.get("tolerances", [0.03, 0.1, 0.3])
     if (not isinstance(tols, list) or not tols
             or not all(isinstance(t, float | int) and 0 < t < 1 for t in tols)):  # fmt: skip
         raise ConfigError(f"study.tolerances: expected a list of numbers in (0, 1), got {tols!r}")
-    scale = study.get("steps_scale", 1.0)
-    if not isinstance(scale, float | int) or not scale > 0:
-        raise ConfigError(f"size.{size}.steps_scale: expected a number > 0, got {scale!r}")
+    scale = _checked(positive_number, f"size.{size}.steps_scale", study.get("steps_scale", 1.0))
     return StudyConfig(
         name=str(study.get("name", "study")),
         size=size,

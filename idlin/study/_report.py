@@ -184,6 +184,8 @@ def figure(summary: Mapping[str, Any], path: Path) -> Path:
                  "(bars: mean bootstrap 95% interval)", fontsize=11)  # fmt: skip
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    from .._paths import save_figure  # a link at `path` is replaced, never written through
+
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

@@ -3,11 +3,14 @@
 Each point's result is written atomically (`points/KEY.json` via a temporary file and
 `os.replace`), so an interrupted run loses at most the point in progress and a rerun skips
 every finished point (the key names the point's whole configuration, see `StudyPoint`). One
-progress line per point goes to `log`.
+progress line per point goes to `log`. A run holds `OUT/study-pNNNN.lock` (the sweep's lock,
+`idlin.sweep._lock`): a second run on the same --out and process index is refused, and a start
+removes only the temporaries of its own points.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import platform
@@ -19,8 +22,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._errors import ConfigError
+from .._errors import ConfigError, FileFormatError
 from .._paths import atomic_write
+from ..sweep._lock import exclusive
 from ..sweep._store import ensure_directory
 from ..train._placement import owned, process_share, seed_sharding
 from ._config import StudyConfig, StudyPoint
@@ -150,16 +154,41 @@ def machine() -> dict[str, Any]:
     }
 
 
-def load_points(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every finished point record under `out_dir/points/` (unfinished temporaries ignored)."""
-    folder = Path(out_dir) / "points"
-    records = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        with open(path) as fh:
+def read_point(path: Path) -> dict[str, Any]:
+    """One point record, checked: JSON whose `format` is this one's and whose `key` is the file's
+    name (a truncated, foreign or renamed file is refused, not half-read).
+
+    Raises:
+        FileFormatError: the file is not such a record (naming it, and how to recompute it).
+    """
+    fix = "delete it to recompute the point"
+    try:
+        with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
-        if rec.get("format") == FORMAT:
-            records.append(rec)
-    return records
+    except (ValueError, UnicodeDecodeError) as err:
+        raise FileFormatError(
+            f"{path}: expected a study point record (JSON), got {err}; {fix}"
+        ) from None
+    got = rec.get("format") if isinstance(rec, dict) else type(rec).__name__
+    if got != FORMAT:
+        raise FileFormatError(f"{path}: expected a record of format {FORMAT}, got {got!r}; {fix}")
+    missing = sorted({"key", "truth", "models", "distribution"} - set(rec))
+    if missing or rec["key"] != path.name[:-5]:
+        got = f"missing {missing}" if missing else f"key {rec['key']!r}"
+        raise FileFormatError(
+            f"{path}: expected the record of point {path.name[:-5]!r}, got {got}; {fix}"
+        )
+    return rec
+
+
+def load_points(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every finished point record under `out_dir/points/` (unfinished temporaries ignored).
+
+    Raises:
+        FileFormatError: a `points/*.json` that is not a point record (`read_point`).
+    """
+    folder = Path(out_dir) / "points"
+    return [read_point(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
 
 
 def run_study(
@@ -188,7 +217,7 @@ def run_study(
         "machine": machine()}` of this call (the machine's load average is the one at the end).
 
     Raises:
-        OutputError: `out_dir` is a file or cannot be created.
+        OutputError: `out_dir` is a file, cannot be created, or another run holds its lock.
         ConfigError: bad distribution parameters or training options, a process index out of
             range.
 
@@ -201,18 +230,33 @@ def run_study(
     index, count = process_share(process_index, process_count)  # before touching --out
     folder = Path(out_dir) / "points"
     ensure_directory(str(folder))
-    for stale in folder.glob("*.tmp"):  # a temporary left by an interrupted write
-        stale.unlink(missing_ok=True)
+    with exclusive(os.fspath(out_dir), index, stem="study", what="study"):
+        stopped, skipped, points, mine = _run_owned(
+            config, folder, index, count, devices, log, max_seconds, t0
+        )
+    return {"points": len(points), "owned": len(mine), "skipped": skipped, "stopped_early": stopped,
+            "process_index": index, "process_count": count,
+            "seconds": time.perf_counter() - t0,
+            "started": started, "load_average_start": load_start,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": machine()}  # fmt: skip
+
+
+def _run_owned(config, folder: Path, index: int, count: int, devices, log, max_seconds, t0):
+    """`run_study`'s loop over this process's points, under its lock."""
     sharding = seed_sharding(devices)
     if sharding.mesh.size == 1:
         sharding = None  # one device: nothing to split
     truths = {name: make_truth(params) for name, params in config.distributions.items()}
     points = config.points({name: r for name, (_, r) in truths.items()})
-    done = {p.name[:-5] for p in folder.glob("*.json")}
+    done = {rec["key"] for rec in load_points(folder.parent)}  # each file checked
     cache: dict[str, Any] = {}
     skipped = 0
     stopped = False
     mine = owned(list(enumerate(points, 1)), index, count)  # (number, point): the log counts all
+    for _, point in mine:  # temporaries an interrupted write of *this* process's points left
+        for stale in folder.glob(f"{glob.escape(point.key)}.json.*.tmp"):
+            stale.unlink(missing_ok=True)
     for i, point in mine:
         if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
             stopped = True
@@ -236,9 +280,4 @@ def run_study(
         log(f"[{i}/{len(points)}] {point.label}: {len(point.seeds)} seeds, "
             f"median KL {np.median(kls) if kls else float('nan'):.2e}, "
             f"{time.perf_counter() - t:.1f} s")  # fmt: skip
-    return {"points": len(points), "owned": len(mine), "skipped": skipped, "stopped_early": stopped,
-            "process_index": index, "process_count": count,
-            "seconds": time.perf_counter() - t0,
-            "started": started, "load_average_start": load_start,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": machine()}  # fmt: skip
+    return stopped, skipped, points, mine

@@ -109,9 +109,9 @@ def train_seeds(
 
 def stack(F: jax.Array, G: jax.Array) -> Predictor:
     """A Predictor whose leaves carry a leading seed axis (F: K×N×d, G: K×V×d), built through
-    the pytree protocol (the constructor checks one model; seed 0 is checked here, every seed's
-    finiteness by the caller)."""
-    one = Predictor(F[0], G[0])
+    the pytree protocol (the constructor checks the shapes and dtypes of one model; every seed's
+    finiteness is the caller's: a diverged seed, 0 or any other, is a failed-seed record)."""
+    one = Predictor(jnp.zeros_like(F[0]), jnp.zeros_like(G[0]))  # finite: only the structure
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(one), [F, G])
 
 

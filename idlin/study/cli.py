@@ -54,14 +54,23 @@ def study(
     try:
         from ._config import load_config
 
+        if quick and size not in ("full", "tiny"):
+            from .._errors import ConfigError
+
+            raise ConfigError(
+                f"--quick is --size tiny: expected one of them, got --size {size} too"
+            )
         config = load_config(config_path, "tiny" if quick else size)
         if out.exists() and not out.is_dir():
             raise OutputError(f"--out {out}: expected a directory, got an existing file")
         check_process_options(coordinator, num_processes, process_id, distributed)
+        from .._cli_interrupt import kept
+        from .._paths import write_text
         from ._report import figure, summarize, table
         from ._runner import load_points, run_study, write_json
 
         start_processes(coordinator, num_processes, process_id, distributed)
+        kept(f"finished points are kept in {out}/points; rerun the same command to resume")
         run = run_study(config, out, log=lambda m: print(m, flush=True))
         keys = {p for p in _keys(config)}
         records = [r for r in load_points(out) if r["key"] in keys]
@@ -69,7 +78,7 @@ def study(
         if complete:
             summary = summarize(records, config, run)
             write_json(out / "summary.json", summary)
-            (out / "table.md").write_text(table(summary))
+            write_text(out / "table.md", table(summary))
             figure(summary, out / "agreement.png")
     except IdlinError as err:
         print(f"idlin: error: {err}", file=sys.stderr)

@@ -6,7 +6,9 @@ index) is refused at once with an `OutputError` naming the holder, instead of re
 everything next to the first and racing it for checkpoints. The kernel drops the lock when the
 holder dies (even by `kill -9`), so a stale lock file never blocks a rerun. Processes of one
 multi-host sweep have different indices, hence different locks. Readers (`--status`,
-`sweep-summary`) take no lock; `writer_active` tells them whether one is running.
+`sweep-summary`) take no lock; `writer_active` tells them whether one is running. `idlin study`
+takes the same lock (`DIR/study-pNNNN.lock`). A lock file that is a symbolic link is refused, not
+followed (opening it for writing would truncate the link's target).
 """
 
 from __future__ import annotations
@@ -20,24 +22,32 @@ import socket
 from collections.abc import Iterator
 
 from .._errors import OutputError
+from .._paths import open_output
 
 
-def lock_path(directory: str, process_index: int) -> str:
-    """`DIR/records-pNNNN.lock`, next to the store file it protects."""
-    return os.path.join(directory, f"records-p{process_index:04d}.lock")
+def lock_path(directory: str, process_index: int, stem: str = "records") -> str:
+    """`DIR/STEM-pNNNN.lock` (`records` for a sweep, next to the store file it protects;
+    `study` for a study)."""
+    return os.path.join(directory, f"{stem}-p{process_index:04d}.lock")
 
 
 @contextlib.contextmanager
-def exclusive(directory: str, process_index: int) -> Iterator[None]:
-    """Hold the writer's lock of `directory` for process `process_index`.
+def exclusive(
+    directory: str, process_index: int, *, stem: str = "records", what: str = "sweep"
+) -> Iterator[None]:
+    """Hold the writer's lock of `directory` for process `process_index` (`what`, a sweep or a
+    study, names the holder in the error).
 
     Raises:
-        OutputError: another live process holds it (its pid and host are named), or the lock
-            file cannot be created (a read-only or unwritable directory).
+        OutputError: another live process holds it (its pid and host are named), the lock
+            file cannot be created (a read-only or unwritable directory), or it is a symbolic
+            link (never followed: the link's target would be truncated).
     """
-    path = lock_path(directory, process_index)
+    path = lock_path(directory, process_index, stem)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_output(path, os.O_RDWR | os.O_CREAT)
+    except OutputError:
+        raise
     except OSError as err:
         raise OutputError(
             f"--out {directory}: expected a writable directory, got {err.strerror.lower()} "
@@ -52,8 +62,8 @@ def exclusive(directory: str, process_index: int) -> Iterator[None]:
             holder = os.pread(fd, 200, 0).decode(errors="replace").split()
             pid, host = [*holder, "?", "?"][:2]
             raise OutputError(
-                f"{directory} is locked by pid {pid} (host {host}): another sweep is writing "
-                "to it; wait for it to finish or use another --out"
+                f"{directory} is locked by pid {pid} (host {host}): another {what} is "
+                "writing to it; wait for it to finish or use another --out"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
@@ -62,9 +72,9 @@ def exclusive(directory: str, process_index: int) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
-def writer_active(directory: str) -> bool:
+def writer_active(directory: str, stem: str = "records") -> bool:
     """Whether some process holds a writer's lock in `directory` right now."""
-    for path in glob.glob(os.path.join(glob.escape(directory), "records-p*.lock")):
+    for path in glob.glob(os.path.join(glob.escape(directory), f"{stem}-p*.lock")):
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:

@@ -94,7 +94,7 @@ def _run_point(point, seeds, config, store, sharding, n_devices, log):
     init = init_runner(program.init, sharding)
     states, start = None, 0
     remove_temporaries(path)
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, last=config.steps - 1)  # saved only before the last step
     if ckpt is not None and set(seeds) <= set(ckpt.seeds):
         rows = np.asarray([ckpt.seeds.index(s) for s in padded])
         restored = restore(jax.eval_shape(init, keys, data), ckpt, rows)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._errors import FileFormatError, OutputError
+from .._paths import not_a_link
 from ._lock import writer_active
 
 _SCHEMA = """
@@ -86,6 +87,7 @@ def store_path(directory: str | os.PathLike[str], process_index: int) -> str:
 
 
 def _connect(path: str, journal_mode: str) -> sqlite3.Connection:
+    not_a_link(path)  # SQLite would follow it and add its table to the link's target
     try:
         conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
     except sqlite3.OperationalError as err:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._errors import FileFormatError, OutputError
+from .._paths import save_figure
 from ..train._checkpoint import load_checkpoint
 from ._config import SweepConfig
 from ._store import Record, ResultsStore, checkpoint_path
@@ -225,7 +226,7 @@ def plot_summary(
         axes[0][0].legend(fontsize="x-small")
     fig.tight_layout()
     try:
-        fig.savefig(path)
+        save_figure(fig, path)
     except OSError as err:
         raise OutputError(f"--plot {path}: expected a writable file, got {err}") from err
     finally:

@@ -94,6 +94,10 @@ def sweep(
         from ._runner import run_sweep
 
         start_processes(coordinator, num_processes, process_id, distributed)
+        from .._cli_interrupt import kept
+
+        kept(f"records and checkpoints so far are kept in {out_dir}; rerun the same command to "
+             "resume")  # fmt: skip
         result = run_sweep(config, out_dir, log=_out.print)
     except IdlinError as err:
         raise _fail(err) from None

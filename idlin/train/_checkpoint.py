@@ -78,11 +78,18 @@ def save_checkpoint(
     atomic_write(path, lambda fh: np.savez(fh, **arrays), binary=True)  # pyright: ignore
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint | None:
+def load_checkpoint(path: str | os.PathLike[str], last: int | None = None) -> Checkpoint | None:
     """The checkpoint at `path`, or None if there is none.
 
+    Args:
+        last: the largest step a checkpoint of this run can hold, if known (a sweep saves
+            only before its last step, `idlin.train.train` at most at `steps`): any other step
+            means a file of another run (or a forged one), which would otherwise "resume" with
+            no steps left and commit untrained results.
+
     Raises:
-        FileFormatError: the file exists but is not a checkpoint written by `save_checkpoint`.
+        FileFormatError: the file exists but is not a checkpoint written by `save_checkpoint`,
+            or its step is outside `[0, last]`.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -99,6 +106,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint | None:
             f"checkpoint {path}: expected an .npz with leaf_*, step and seeds, got {err}; "
             "delete it to restart from step 0"
         ) from err
+    if step < 0 or (last is not None and step > last):
+        raise FileFormatError(
+            f"checkpoint {path}: expected a step in [0, {'∞' if last is None else last}] "
+            f"(this run's), got step {step}; delete it to restart from step 0"
+        )
     return Checkpoint(step, seeds, leaves, extras, meta)
 
 

@@ -87,7 +87,7 @@ def _resume(path: str, meta: dict, states: TrainState, losses: np.ndarray):
         FileFormatError: it cannot be read into this run's structure.
     """
     remove_temporaries(path)  # a kill -9 inside save_checkpoint leaves one; it is ours
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, last=losses.shape[0])  # at most at the run's last step
     if ckpt is None:
         return None
     saved = ckpt.meta or {}
