@@ -465,6 +465,35 @@ def _float64() -> None:
         os.environ["JAX_ENABLE_X64"] = "1"
 
 
+def compile_cache_dir() -> Path | None:
+    """Where the CLI keeps JAX's persistent compilation cache: `$IDLIN_COMPILE_CACHE`, else
+    `$XDG_CACHE_HOME/idlin/jax` (default `~/.cache/idlin/jax`); None when switched off
+    (`IDLIN_COMPILE_CACHE=off`, or `0`) or when JAX's own `JAX_COMPILATION_CACHE_DIR` is set
+    (the user's choice wins)."""
+    chosen = os.environ.get("IDLIN_COMPILE_CACHE", "")
+    if chosen.lower() in ("off", "0", "no", "false") or os.environ.get(
+        "JAX_COMPILATION_CACHE_DIR"
+    ):
+        return None
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "idlin" / "jax"
+
+
+def _compile_cache() -> None:
+    """A persistent compilation cache for the command (issue 23: small models are
+    compile-bound): every compiled program is kept, so a second `idlin verify` of the same
+    shapes skips XLA. Set through JAX's environment variables before JAX is imported; a process
+    that has already imported JAX (a test calling `run`) is left as it is."""
+    folder = compile_cache_dir()
+    if folder is None or "jax" in sys.modules:
+        return
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(folder)
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
 def command():
     """The click command behind `app`, with flags shown without a `<bool>` value placeholder."""
     cmd = typer.main.get_command(app)
@@ -503,6 +532,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _compile_cache()
     _float64()
     DEBUG["on"] = False
     try:
