@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import solve
 
 
 def cover_probability(n: int, k: int, *, bias: bool = True) -> float:
@@ -62,10 +63,10 @@ def ridge_heldout_accuracy(
         lam = ridge * float(np.sum(Xc**2)) / k
         lam = lam if lam > 0 else 1.0
         if Xc.shape[0] < k:  # dual: an (n_train × n_train) system
-            alpha = np.linalg.solve(Xc @ Xc.T + lam * np.eye(Xc.shape[0]), Yc)
+            alpha = solve(Xc @ Xc.T + lam * np.eye(Xc.shape[0]), Yc, assume_a="pos")
             W = Xc.T @ alpha
         else:
-            W = np.linalg.solve(Xc.T @ Xc + lam * np.eye(k), Xc.T @ Yc)
+            W = solve(Xc.T @ Xc + lam * np.eye(k), Xc.T @ Yc, assume_a="pos")
         pred = (X[test] - mu) @ W + ym
         correct += np.sum(np.sign(pred) == Y[test], axis=0)
     return correct / n
