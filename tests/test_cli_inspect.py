@@ -224,3 +224,19 @@ def test_whitened_geometry_and_bad_options(named):
     assert white["geometry"] == "whitened" and white["score"] != iso["score"]
     assert_one_line_error(run_idlin(*args, "--geometry", "round"), "geometry", "'round'")
     assert_one_line_error(run_idlin(*args, "--permutations", "-1"), "permutations", "-1")
+
+
+def test_reading_names_the_vacuous_form_and_keeps_the_other_verdict():
+    """Raw (rank 30) vacuous at N = 40, identifiable (r ≤ 11) not: the reading says which."""
+    import idlin
+    from idlin.report._inspect import reading
+
+    rng = np.random.default_rng(0)
+    p = idlin.Predictor(rng.normal(size=(40, 30)), rng.normal(size=(12, 30)))
+    args = (p, np.arange(40), np.arange(40) % 2)
+    raw = idlin.linear_probe(*args, form="raw", folds=0)
+    ident = idlin.linear_probe(*args, form="identifiable", folds=0)
+    assert raw.vacuous and not ident.vacuous
+    text = reading(raw, ident)
+    assert text.startswith("separability is vacuous here (raw: ")
+    assert text.endswith(f"identifiable verdict: {'yes' if ident.holds else 'no'}")

@@ -57,18 +57,22 @@ def reading(raw: PropertyResult, ident: PropertyResult) -> str:
     §6.5, §7.3–§7.4). Vacuous verdicts are not read as evidence; inclusion makes the *verdicts*
     agree, not the scores."""
     if raw.vacuous or ident.vacuous:
+        both = (("raw", raw), ("identifiable", ident))
+        empty = " and ".join(form for form, r in both if r.vacuous)
         if raw.name == "linear_probe":
-            verdict_text = (
-                "separability is vacuous here (random labels would be separable with "
-                f"probability {ident.cover_probability:.2g}, Cover): judge the probe by its "
-                "held-out accuracy against random labels"
+            chance = max(r.cover_probability for _, r in both if r.vacuous)
+            text = (
+                f"separability is vacuous here ({empty}: random labels would be separable with "
+                f"probability {chance:.2g}, Cover): judge the probe by its held-out accuracy "
+                "against random labels"
             )
         else:
-            verdict_text = (
-                "an affine map fits these pairs whatever they are (vacuous: too few pairs for "
+            text = (
+                f"an affine map fits these pairs whatever they are ({empty}: too few pairs for "
                 "the dimension): judge the relation by its held-out faithfulness"
             )
-        return verdict_text
+        rest = [f"{form} verdict: {verdict(r)}" for form, r in both if not r.vacuous]
+        return "; ".join([text, *rest])
     if ident.holds and raw.holds:
         verdict_text = "holds and is identifiable: a fact about the distribution"
     elif ident.holds:
