@@ -246,14 +246,29 @@ def inspect(
             "for a trained model choose one at the scale of its fit, e.g. 0.05)."
         ),
     ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the controls (shuffles, random draws).")] = 0,
+    permutations: Annotated[
+        int,
+        typer.Option(
+            help="Samples per control: shuffled pairings, random pairs, random labels, random "
+            "vectors (0: no controls)."
+        ),
+    ] = 200,
+    geometry: Annotated[
+        str,
+        typer.Option(
+            help="Identifiable coordinates: 'isometric' (to rows of C) or 'whitened' (unit-scale "
+            "canonical coordinates; docs/theory.md §6.5)."
+        ),
+    ] = "isometric",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
     """Is each linear property a fact about the distribution, or about these coordinates?
 
     Prints the effective complexity and diversity (docs/theory.md §3) and each requested property
-    in raw
-    and identifiable form with its inclusion condition (docs/theory.md §6–§7).
+    in raw and identifiable form with its inclusion condition (docs/theory.md §6–§7), its score
+    against seeded controls, and "vacuous" where a verdict is no evidence (docs/theory.md §6.5).
     """
     with user_errors(debug):
         from ._paths import require_file
@@ -287,8 +302,10 @@ def inspect(
         files = {"pairs": pairs, "token_pairs": token_pairs, "labels": labels, "steering": steering}
         sources = {k: f.name for k, f in files.items() if f is not None}
         result = examine(
-            p, tol=tol, holdout=holdout, stored=named.stored_dtype, sources=sources, **probes
-        )
+            p, tol=tol, holdout=holdout, stored=named.stored_dtype, sources=sources,
+            names={"contexts": contexts, "tokens": tokens}, seed=seed, permutations=permutations,
+            geometry=geometry, **probes,
+        )  # fmt: skip
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -296,39 +313,96 @@ def inspect(
 
 
 def _print_inspection(r, a: Path) -> None:
-    m = r.model
+    from .report._inspect import verdict
+
+    m, k = r.model, r.ranks
     _out.print(
         f"{a.name}: N = {m.contexts} contexts, V = {m.vocab} tokens, width d = {m.width} "
         f"({m.stored_dtype})"
     )
     _out.print(
         f"effective complexity r = rank C = {m.effective_complexity} (σ_r/σ_r+1 = "
-        f"{_fmt(m.log_odds_gap, '.2e')}); rank F = {m.embedding_rank}, rank Ĝ = "
-        f"{m.unembedding_rank}; {'diverse' if m.diverse else 'not diverse'} (docs/theory.md §3)"
+        f"{_fmt(m.log_odds_gap, '.2e')}); rank F = {m.embedding_rank} (gap "
+        f"{_fmt(k.embedding_gap, '.2e')}), rank Ĝ = {m.unembedding_rank} (gap "
+        f"{_fmt(k.unembedding_gap, '.2e')}); {'diverse' if m.diverse else 'not diverse'} "
+        "(docs/theory.md §3)"
     )
+    if not k.clear:
+        _out.print(
+            "note: a spectral gap is below 10, so that rank is a threshold's choice, not a clear "
+            "fact; read the spectrum (--json)"
+        )
     if m.contexts < m.width:
         _out.print(
             f"note: N = {m.contexts} contexts < width {m.width}: identifiability is relative to "
             "these contexts; E has dimension ≤ N and the class of equivalent models is large"
+        )
+    elif m.diverse:
+        _out.print(
+            f"note: N = {m.contexts} ≥ d and diverse: raw and identifiable verdicts agree "
+            "(docs/theory.md §7.5); only the scores differ"
         )
     if not r.properties:
         _out.print("no probe files given: pass --pairs, --token-pairs, --labels or --steering")
         return
     t = _table(
         f"Linear properties, raw vs identifiable (docs/theory.md §6–§7; tol {r.tol:.1e})",
-        ("#", "property", "side", "raw: holds (score)", "identifiable", "inclusion (res.)"),
-    )
+        ("#", "property", "side", "score", "raw: verdict (score)", "identifiable",
+         "inclusion (res.)"),
+    )  # fmt: skip
     for i, pr in enumerate(r.properties, start=1):
         t.add_row(
-            str(i), pr.name, pr.side,
-            f"{'yes' if pr.raw.holds else 'no'} ({pr.raw.score:.3g})",
-            f"{'yes' if pr.identifiable.holds else 'no'} ({pr.identifiable.score:.3g})",
+            str(i), pr.name, pr.side, pr.score_name,
+            f"{verdict(pr.raw)} ({pr.raw.score:.3g})",
+            f"{verdict(pr.identifiable)} ({pr.identifiable.score:.3g})",
             f"{'yes' if pr.raw.inclusion.holds else 'no'} ({pr.raw.inclusion.residual:.2g})",
         )  # fmt: skip
     _show(t)
     for i, pr in enumerate(r.properties, start=1):
         note = f" [{pr.raw.note}]" if pr.raw.note else ""
         _out.print(f"{i}. {pr.name} on {pr.probe}: {pr.reading}{note}", soft_wrap=True)
+        raw, ident = pr.evidence.get("raw", ()), pr.evidence.get("identifiable", ())
+        if raw == ident:
+            raw, ident = (), [f"raw = identifiable: {line}" for line in raw]
+        else:
+            raw, ident = [f"raw: {x}" for x in raw], [f"identifiable: {x}" for x in ident]
+        for line in (*raw, *ident):
+            _out.print(f"   {line}", soft_wrap=True)
+    if r.permutations:
+        _out.print(
+            f"controls: {r.permutations} samples each, seed {r.seed}; p = (1 + #{{control at "
+            "least as strong}) / (1 + samples); identifiable scores in the "
+            f"{r.geometry} geometry (docs/theory.md §6.5)",
+            soft_wrap=True,
+        )
+    for i, pr in enumerate(r.properties, start=1):
+        if pr.name == "parallelism":
+            _print_pairs(i, pr)
+    verdicts = [v for pr in r.properties for v in (pr.raw, pr.identifiable) if not v.vacuous]
+    if r.default_tol and verdicts and not any(v.holds for v in verdicts):
+        _out.print(
+            f"hint: every verdict is 'no' at the default tol {r.tol:.1e} (√ε: exact properties "
+            "only). A trained model never has them exactly: read the scores against their "
+            "controls, or pass --tol at the scale of its fit (e.g. --tol 0.05).",
+            soft_wrap=True,
+        )
+
+
+def _print_pairs(i: int, pr) -> None:
+    """The per-pair table of a parallelism row: names, and each difference's cosine with the
+    leading direction in both forms."""
+    _out.print(f"{i}. {pr.side} parallelism per pair: cosine with the leading direction")
+    t = Table()
+    for col in ("pair", "raw cos", "identifiable cos"):
+        t.add_column(col, no_wrap=True, overflow="fold")
+    for row, ident in zip(pr.raw.pairs, pr.identifiable.pairs, strict=True):
+        name = (
+            f"{row.source_name}→{row.target_name}"
+            if row.source_name is not None
+            else f"{row.source}→{row.target}"
+        )
+        t.add_row(name, f"{row.cosine:.3f}", f"{ident.cosine:.3f}")
+    _show(t)
 
 
 @app.command()

@@ -9,6 +9,11 @@ columns, so `‖z(x) − z(x')‖ = ‖C[x, :] − C[x', :]‖`. Likewise `z(y) 
 are the same in every member of the class up to an orthogonal map (the sign convention of
 `canonical`), which no score below sees. Note: φ itself is *not* isometric to rows of C, so a
 ratio of lengths measured in φ would differ from one measured in C.
+
+A second identifiable geometry (docs/theory.md §6.5), `geometry="whitened"`: the canonical
+coordinates with unit scale, `z(x) = U_C[x]` (`= Σ^{-1/2}φ(x)`) decoded by `WΣ`, and `z(y) = W[y]`
+decoded by `U_CΣ`. It weighs every direction of C equally, so a dominant direction of the
+contexts does not dominate every score; it is as invariant over the class as the default.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from .._analysis import Analysis, as_analysis
 from .._errors import RankError
 from .._predictor import Predictor
+from ._result import GEOMETRIES, check_choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,16 +65,20 @@ def raw_coordinates(a: Analysis, side: str) -> Coordinates:
     return Coordinates(Gh, F, _projector(a.embedding_right, a.embedding_rank), Gh)
 
 
-def identifiable_coordinates(a: Analysis, side: str) -> tuple[np.ndarray, np.ndarray]:
+def identifiable_coordinates(
+    a: Analysis, side: str, geometry: str = "isometric"
+) -> tuple[np.ndarray, np.ndarray]:
     """`(z, decoder)`: `z = Σ U_C = Σ^{1/2}φ` decoded by `W` (embedding side) or `z = Σ W =
     Σ^{1/2}γ` decoded by `U_C` (unembedding side); `z @ decoder.T` reproduces rows (columns) of
-    C (docs/theory.md §4, §6).
+    C (docs/theory.md §4, §6). With `geometry="whitened"`: `z = U_C` decoded by `WΣ` (`z = W`
+    decoded by `U_CΣ`), docs/theory.md §6.5.
 
     Raises:
         RankError: effective complexity 0 (every context has the same next-token distribution:
             the identifiable form has nothing to measure).
     """
     a = as_analysis("a", a)
+    check_choice("geometry", geometry, GEOMETRIES)
     r = int(a.effective_complexity)
     if r == 0:
         raise RankError(
@@ -78,17 +88,23 @@ def identifiable_coordinates(a: Analysis, side: str) -> tuple[np.ndarray, np.nda
     U_C = np.asarray(a.log_odds_left)[:, :r]
     W = np.asarray(a.log_odds_right)[:, :r]
     s = np.asarray(a.log_odds_singular_values)[None, :r]
+    if geometry == "whitened":
+        return (U_C, W * s) if side == "embedding" else (W, U_C * s)
     if side == "embedding":
         return U_C * s, W
     return W * s, U_C
 
 
-def coordinates(a: Analysis | Predictor, side: str, form: str) -> Coordinates:
+def coordinates(
+    a: Analysis | Predictor, side: str, form: str, geometry: str = "isometric"
+) -> Coordinates:
     """The coordinates of `form` on `side` of a model (its `Analysis`, or a `Predictor`, which
-    is analysed here); the inclusion projector is always the raw model's."""
+    is analysed here); the inclusion projector is always the raw model's. `geometry` chooses the
+    identifiable coordinates ("isometric" to rows of C, or "whitened"); the raw form has one."""
     a = as_analysis("a", a)
+    check_choice("geometry", geometry, GEOMETRIES)
     raw = raw_coordinates(a, side)
     if form == "raw":
         return raw
-    z, dec = identifiable_coordinates(a, side)
+    z, dec = identifiable_coordinates(a, side, geometry)
     return Coordinates(z, dec, raw.inclusion_projector, raw.raw_points)

@@ -8,18 +8,25 @@ orthogonal directions at least as strong as the first). Identifiable form: the s
 (columns) of C, in the isometric coordinates of `_coordinates`, so the score is the same in every
 member of the class. Inclusion condition: every `Δᵢ ∈ U` (embedding side) or `∈ E` (unembedding
 side); residual `maxᵢ ‖(I−P)Δᵢ‖/‖Δᵢ‖`.
+
+Controls (docs/theory.md §6.5): the same scores on shuffled pairings `(aᵢ, b_{π(i)})` (which keep
+any common offset of the targets, so they isolate the pairing) and on random pairs of items of
+the same side (no shared relation), all scored by one batched SVD per chunk of samples.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from jaxtyping import Int
 
 from .._analysis import Analysis
-from .._errors import ProbeError
+from .._errors import ProbeError, ShapeError
 from .._predictor import Predictor
+from ._controls import check_count, check_seed, summarise
 from ._coordinates import coordinates
 from ._result import (
     PropertyResult,
@@ -47,6 +54,104 @@ def parallelism_kernel(points, pairs):
     return float(ratio), norms, float(np.max(np.linalg.norm(ends, axis=1)))
 
 
+@dataclasses.dataclass(frozen=True)
+class PairRow:
+    """One pair of a parallelism probe set (docs/theory.md §6.5).
+
+    Attributes:
+        source, target: the indices `(aᵢ, bᵢ)`.
+        source_name, target_name: their names, when given.
+        norm: `‖Δᵢ‖` in the coordinates the score was measured in.
+        cosine: cosine of `Δᵢ` with the leading direction (the first right singular vector of
+            the stacked unit differences, signed so that the cosines sum to ≥ 0).
+    """
+
+    source: int
+    target: int
+    source_name: str | None
+    target_name: str | None
+    norm: float
+    cosine: float
+
+
+_CHUNK = 2**22  # float64 entries per batched SVD (32 MiB): bounds the controls' memory
+
+
+def batch_scores(points: np.ndarray, sources: np.ndarray, targets: np.ndarray):
+    """`(σ₂/σ₁, mean pairwise cosine)` of each row of index arrays `(S, m)`: one batched SVD
+    of the `(S, m, k)` unit differences per chunk. A zero difference is a zero row (a shuffled
+    pairing may pair an item with itself); σ₂/σ₁ is 0 with one column or σ₁ = 0."""
+    S, m = sources.shape
+    k = points.shape[1]
+    ratio, cosine = np.empty(S), np.empty(S)
+    step = max(1, _CHUNK // max(1, m * k))
+    for lo in range(0, S, step):
+        D = points[targets[lo : lo + step]] - points[sources[lo : lo + step]]  # (s, m, k)
+        norms = np.linalg.norm(D, axis=-1, keepdims=True)
+        unit = D / np.where(norms > 0, norms, 1.0)
+        sv = np.linalg.svd(unit, compute_uv=False)
+        top = sv[:, 0]
+        second = sv[:, 1] if sv.shape[1] > 1 else np.zeros_like(top)
+        ratio[lo : lo + step] = np.where(top > 0, second / np.where(top > 0, top, 1.0), 0.0)
+        gram = unit @ unit.swapaxes(-1, -2)
+        off = gram.sum(axis=(-1, -2)) - np.trace(gram, axis1=-2, axis2=-1)
+        cosine[lo : lo + step] = off / (m * (m - 1))
+    return ratio, cosine
+
+
+def pair_table(points, pairs, names: Sequence[str] | None) -> tuple[PairRow, ...]:
+    """One `PairRow` per pair: its names and its difference's cosine with the leading
+    direction (sign fixed so the cosines sum to ≥ 0)."""
+    D = points[pairs[:, 1]] - points[pairs[:, 0]]
+    norms = np.linalg.norm(D, axis=1)
+    unit = D / np.where(norms > 0, norms, 1.0)[:, None]
+    lead = np.linalg.svd(unit, full_matrices=False)[2][0]
+    cos = unit @ lead
+    if np.sum(cos) < 0:
+        cos = -cos
+
+    def name(i: int) -> str | None:
+        return None if names is None else str(names[i])
+
+    return tuple(
+        PairRow(int(a), int(b), name(a), name(b), float(n), float(c))
+        for (a, b), n, c in zip(pairs.tolist(), norms, cos, strict=True)
+    )
+
+
+def check_names(names: Sequence[str] | None, size: int, what: str) -> Sequence[str] | None:
+    """Item names, one per context (token) of the side, or None."""
+    if names is None:
+        return None
+    names = list(names)
+    if len(names) != size:
+        raise ShapeError(f"names: expected {size} names (one per {what}), got {len(names)}")
+    return names
+
+
+def parallelism_controls(points, pairs, ratio, cosine, permutations: int, seed: int):
+    """The four `Null`s of docs/theory.md §6.5: σ₂/σ₁ (lower = more parallel) and mean cosine
+    (higher = more aligned) on shuffled targets `(aᵢ, b_{π(i)})` and on random pairs.
+
+    Draws, in order, from `rng = np.random.default_rng(seed)`: the permutations
+    `rng.permuted(np.tile(arange(m), (permutations, 1)), axis=1)`, then random sources
+    `rng.integers(0, n, (permutations, m))` and offsets `rng.integers(1, n, …)` (targets =
+    sources + offset mod n, so a random pair never repeats an item)."""
+    m, n = len(pairs), points.shape[0]
+    rng = np.random.default_rng(seed)
+    perm = rng.permuted(np.tile(np.arange(m), (permutations, 1)), axis=1)
+    src = np.broadcast_to(pairs[:, 0], (permutations, m))
+    shuffled = batch_scores(points, src, pairs[perm, 1])
+    a = rng.integers(0, n, (permutations, m))
+    b = (a + rng.integers(1, n, (permutations, m))) % n
+    random = batch_scores(points, a, b)
+    out = []
+    for control, (r, c) in (("shuffled targets", shuffled), ("random pairs", random)):
+        out.append(summarise(control, "sigma ratio", ratio, r, "lower", seed))
+        out.append(summarise(control, "mean cosine", cosine, c, "higher", seed))
+    return tuple(out)
+
+
 def parallelism(
     p: Predictor | Analysis,
     pairs: Int[Any, "m 2"],
@@ -55,13 +160,24 @@ def parallelism(
     form: str = "raw",
     tol: float | None = None,
     rtol: float | None = None,
+    geometry: str = "isometric",
+    permutations: int = 200,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
 ) -> PropertyResult:
     """Whether the differences of the given pairs are parallel (docs/theory.md §6, first two rows).
 
     Symbols: pairs `(aᵢ, bᵢ)`; raw differences `Δᵢ = f(bᵢ) − f(aᵢ)` (embedding side) or
     `ĝ(bᵢ) − ĝ(aᵢ)` (unembedding side); identifiable differences `C[bᵢ,:] − C[aᵢ,:]` (or
     columns), measured in the coordinates `z = Σ^{1/2}φ` (`Σ^{1/2}γ`) isometric to them.
-    `score = σ₂/σ₁` of the rows `Δᵢ/‖Δᵢ‖`; `holds = score ≤ tol`.
+    `score = σ₂/σ₁` of the rows `Δᵢ/‖Δᵢ‖`; `holds = score ≤ tol`. `mean_cosine` is the mean of
+    `cos(Δᵢ, Δⱼ)` over `i < j`; `pairs` the per-pair table (`PairRow`: names, `‖Δᵢ‖`, cosine
+    with the leading direction).
+
+    Controls (docs/theory.md §6.5; `permutations` samples each, 0 turns them off): the same two
+    scores with shuffled targets `(aᵢ, b_{π(i)})` and on random pairs of items of the side, each
+    summarised as a `Null` with the p-value `(1 + #{null ≤ matched}) / (1 + permutations)`
+    for σ₂/σ₁ (lower is more parallel) and `≥` for the mean cosine.
 
     A zero difference has no direction: a pair whose difference is below `tol ×` the largest
     endpoint norm raises `ProbeError` (for the identifiable form this means two contexts with the
@@ -75,6 +191,11 @@ def parallelism(
         form: "raw" or "identifiable".
         tol: relative tolerance (default `√ε` of p's dtype).
         rtol: rank threshold for the spans (see `subspaces`).
+        geometry: identifiable coordinates, "isometric" to rows of C (default) or "whitened"
+            (unit-scale canonical coordinates, docs/theory.md §6.5); the raw form ignores it.
+        permutations: samples per control (default 200; 0: no controls).
+        seed: seed of `np.random.default_rng` for the controls.
+        names: optional names of the items on `side` (one per context or token), for the table.
 
     Returns:
         A `PropertyResult`; `inclusion` tests `Δᵢ ∈ U` (embedding) or `∈ E` (unembedding).
@@ -84,7 +205,8 @@ def parallelism(
         DTypeError: non-integer pairs.
         ProbeError: fewer than 2 pairs, duplicate pairs, indices out of range, a zero-length
             difference.
-        ConfigError: unknown side or form, tol outside (0, 1).
+        ConfigError: unknown side, form or geometry, tol outside (0, 1), a negative count.
+        ShapeError: names of the wrong length.
 
     Example:
         >>> import numpy as np, idlin
@@ -96,7 +218,10 @@ def parallelism(
     call = check_call(p, side, form, tol, rtol)
     a, tol, size, what = call.a, call.tol, call.size, call.what
     idx = as_pairs("pairs", pairs, size=size, what=what, min_pairs=2, unordered=True)
-    coords = coordinates(a, side, form)
+    permutations = check_count("permutations", permutations)
+    seed = check_seed(seed)
+    names = check_names(names, size, what)
+    coords = coordinates(a, side, form, geometry)
     ratio, norms, scale = parallelism_kernel(coords.points, idx)
     zero = np.flatnonzero(norms <= tol * float(scale))
     if zero.size:
@@ -115,6 +240,11 @@ def parallelism(
     D = np.asarray(H[idx[:, 1]] - H[idx[:, 0]])
     residual = float(np.max(relative_residual(D, np.asarray(coords.inclusion_projector))))
     score = float(ratio)
+    points = np.asarray(coords.points, dtype=np.float64)
+    _, cosine = batch_scores(points, idx[None, :, 0], idx[None, :, 1])
+    controls = ()
+    if permutations:
+        controls = parallelism_controls(points, idx, score, cosine[0], permutations, seed)
     return PropertyResult(
         name="parallelism",
         form=form,
@@ -123,4 +253,8 @@ def parallelism(
         score=score,
         tol=tol,
         inclusion=inclusion_of(residual, tol),
+        mean_cosine=float(cosine[0]),
+        geometry=None if form == "raw" else geometry,
+        pairs=pair_table(points, idx, names),
+        controls=controls,
     )

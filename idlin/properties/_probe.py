@@ -1,6 +1,5 @@
 """Linear probing: are binary labels linearly separable, raw and identifiable (docs/theory.md §6,
-fourth
-row).
+fourth row), and is a probe evidence at all (docs/theory.md §6.5).
 
 Raw: `∃w, b: sign(wᵀf(x) + b) = ℓ(x)`. Identifiable: the same with `w ∈ U`, i.e. scores
 `aᵀC[x,:] + b` — evaluated in the coordinates `z` isometric to rows of C. The score is a margin:
@@ -10,6 +9,10 @@ penalised like a weight). It is found exactly, as a least-distance problem solve
 least squares (Lawson & Hanson 1974, ch. 23): minimise `‖u‖` subject to `ℓᵢ x̃ᵢᵀu ≥ 1`. The
 labels are separable iff that problem is feasible, and then `margin = 1/‖u*‖ > 0`; otherwise the
 reported margin is ≤ 0.
+
+Separability of N points in dimension k is vacuous when Cover's probability of separating random
+labels is ≥ ½ (`N ≤ 2(k + 1)` with a bias); probes are then judged by k-fold held-out accuracy
+of a ridge classifier against random labels of the same class balance (`_heldout`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import numpy as np
 from jaxtyping import Int, Shaped
 
 from .._analysis import Analysis
-from .._errors import ProbeError, ShapeError
+from .._errors import ConfigError, ProbeError, ShapeError
 from .._predictor import Predictor
+from ._controls import check_count, check_seed, summarise
 from ._coordinates import coordinates
+from ._heldout import cover_probability, ridge_heldout_accuracy, stratified_folds
 from ._nnls import nnls
 from ._result import (
     PropertyResult,
@@ -87,6 +92,29 @@ def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray) -> float:
     return float(np.mean(np.sign(X1 @ w) == signs))
 
 
+def coordinate_dimension(a: Analysis, side: str, form: str) -> int:
+    """The dimension Cover's count uses: rank F (embedding side) or rank Ĝ (unembedding side)
+    in the raw form, the effective complexity r in the identifiable form."""
+    if form == "identifiable":
+        return int(a.effective_complexity)
+    return int(a.embedding_rank if side == "embedding" else a.unembedding_rank)
+
+
+def heldout_controls(X, signs, *, folds, random_labels, seed, ridge):
+    """`(held-out accuracy, its random-label Null or None)`: stratified `folds`-fold accuracy
+    of the ridge classifier on the real labels, and on `random_labels` permutations of them
+    (same class balance, same folds), all solved together. Draws from
+    `np.random.default_rng(seed)`: the folds, then `rng.permuted(tile(signs), axis=1)`."""
+    rng = np.random.default_rng(seed)
+    fold_of = stratified_folds(signs, min(folds, signs.size), rng)
+    shuffled = rng.permuted(np.tile(signs, (random_labels, 1)), axis=1).T  # (n, R)
+    acc = ridge_heldout_accuracy(X, np.column_stack([signs, shuffled]), fold_of, ridge)
+    if not random_labels:
+        return float(acc[0]), None
+    null = summarise("random labels", "held-out accuracy", acc[0], acc[1:], "higher", seed)
+    return float(acc[0]), null
+
+
 def linear_probe(
     p: Predictor | Analysis,
     contexts: Int[Any, " n"],
@@ -96,6 +124,11 @@ def linear_probe(
     form: str = "raw",
     tol: float | None = None,
     rtol: float | None = None,
+    geometry: str = "isometric",
+    folds: int = 5,
+    random_labels: int = 100,
+    seed: int = 0,
+    ridge: float = 1e-3,
 ) -> PropertyResult:
     """Whether a linear probe separates the labels (docs/theory.md §6).
 
@@ -109,17 +142,29 @@ def linear_probe(
     residual `‖(I−P)w‖/‖w‖`. When the raw labels are not separable it holds vacuously (then
     both forms are false: identifiable ⇒ raw, docs/theory.md §7.2).
 
+    Is it evidence (docs/theory.md §6.5)? `cover_probability` is Cover's
+    `P = 2^{1−n} Σ_{i=0}^{k} C(n−1, i)` (with a bias) for `k` = rank F (rank Ĝ) in the raw form,
+    r in the identifiable form; `vacuous = P ≥ ½` (⇔ `n ≤ 2(k + 1)`): then `holds` is a fact of
+    linear algebra, not about the labels, and reports print "vacuous". `heldout_accuracy` is the
+    stratified `folds`-fold accuracy of the ridge classifier (`_heldout`); its control is the
+    same accuracy on `random_labels` permutations of the labels (same class balance, same
+    folds), with p-value `(1 + #{random ≥ real}) / (1 + random_labels)`.
+
     Args:
         p: the model, or its `Analysis` (then no decomposition is recomputed).
         contexts: (n,) distinct integer indices of contexts (tokens).
         labels: (n,) booleans, {0, 1} or {−1, +1}, both classes present.
-        side, form, tol, rtol: as in `parallelism`.
+        side, form, tol, rtol, geometry, seed: as in `parallelism`.
+        folds: k of the k-fold held-out accuracy (default 5, at most n; 0: none, no control).
+        random_labels: label permutations of the control (default 100; 0: none).
+        ridge: the ridge penalty relative to the mean eigenvalue of the training Gram.
 
     Raises:
         ShapeError: labels and contexts of different lengths.
         DTypeError: non-integer contexts.
         ProbeError: a single class, duplicate or out-of-range contexts, all-zero points.
-        ConfigError: unknown side or form, tol outside (0, 1).
+        ConfigError: unknown side, form or geometry, tol outside (0, 1), folds = 1, a negative
+            count, ridge ≤ 0.
     """
     call = check_call(p, side, form, tol, rtol)
     a, tol, size, what = call.a, call.tol, call.size, call.what
@@ -129,7 +174,14 @@ def linear_probe(
     if np.unique(idx).size != idx.size:
         raise ProbeError(f"contexts: expected distinct indices, got duplicates in {idx.tolist()}")
     signs = as_labels(labels, idx.size)
-    coords = coordinates(a, side, form)
+    folds = check_count("folds", folds)
+    if folds == 1:
+        raise ConfigError("folds: expected 0 (no held-out accuracy) or ≥ 2, got 1")
+    random_labels = check_count("random_labels", random_labels)
+    seed = check_seed(seed)
+    if isinstance(ridge, bool) or not isinstance(ridge, int | float) or not ridge > 0:
+        raise ConfigError(f"ridge: expected a positive relative penalty, got {ridge!r}")
+    coords = coordinates(a, side, form, geometry)
     raw_margin, u = max_margin(np.asarray(coords.raw_points)[idx], signs)
     X = np.asarray(coords.points)[idx]
     margin = raw_margin if form == "raw" else max_margin(X, signs)[0]
@@ -140,6 +192,20 @@ def linear_probe(
         residual = float(np.linalg.norm(w - P @ w) / max(np.linalg.norm(w), 1e-300))
     else:
         residual = 0.0
+    heldout, null = None, None
+    if folds:
+        X64 = np.asarray(X, dtype=np.float64)
+        heldout, null = heldout_controls(
+            X64, signs, folds=folds, random_labels=random_labels, seed=seed, ridge=float(ridge)
+        )
+    k = coordinate_dimension(a, side, form)
+    cover = cover_probability(idx.size, k)
+    note = (
+        f"vacuous: {idx.size} points ≤ 2(k + 1) = {2 * (k + 1)} in dimension k = {k}, so random "
+        f"labels are separable with probability {cover:.2g} (Cover)"
+        if cover >= 0.5
+        else ""
+    )
     return PropertyResult(
         name="linear_probe",
         form=form,
@@ -149,4 +215,10 @@ def linear_probe(
         tol=tol,
         inclusion=inclusion_of(residual, tol),
         accuracy=1.0 if holds else _least_squares_accuracy(X, signs),
+        note=note,
+        vacuous=bool(cover >= 0.5),
+        heldout_accuracy=heldout,
+        cover_probability=float(cover),
+        geometry=None if form == "raw" else geometry,
+        controls=() if null is None else (null,),
     )

@@ -81,6 +81,7 @@ def relational_linearity(
     form: str = "raw",
     tol: float | None = None,
     rtol: float | None = None,
+    geometry: str = "isometric",
 ) -> PropertyResult:
     """Whether one affine map sends sources to targets, and how faithful it is (docs/theory.md §6).
 
@@ -89,7 +90,8 @@ def relational_linearity(
 
     - `holds`: `∃A, b: h(tᵢ) = A h(sᵢ) + b` on **all** pairs (train and test), decided by the
       least-squares relative residual `‖T − [S,1]X‖_F / ‖T − mean T‖_F ≤ tol` (reported as
-      `residual`). With `m ≤ rank[S,1]` pairs this is vacuous; `note` says so.
+      `residual`). With `m ≤ rank[S,1]` pairs this is vacuous: `vacuous` is True and `note`
+      says so (docs/theory.md §6.5); reports print "vacuous", not the verdict.
     - `score`: faithfulness — fit `(A, b)` on `train_pairs`, predict the targets of `test_pairs`
       (of `train_pairs` when None), decode `ĥ(t) ↦ ĥ(t)ᵀ(decoder)` into log-odds and report the
       fraction whose top-1 token (context, on the unembedding side) matches the model's own;
@@ -104,12 +106,12 @@ def relational_linearity(
         p: the model, or its `Analysis` (then no decomposition is recomputed).
         train_pairs: (m, 2) integer (source, target) indices, m ≥ 1, no duplicates.
         test_pairs: optional (n, 2) held-out pairs, disjoint from `train_pairs`.
-        side, form, tol, rtol: as in `parallelism`.
+        side, form, tol, rtol, geometry: as in `parallelism`.
 
     Raises:
         ShapeError, DTypeError: malformed pairs.
         ProbeError: duplicate pairs (within or across the sets), indices out of range.
-        ConfigError: unknown side or form, tol outside (0, 1).
+        ConfigError: unknown side, form or geometry, tol outside (0, 1).
     """
     call = check_call(p, side, form, tol, rtol)
     a, tol, size, what = call.a, call.tol, call.size, call.what
@@ -122,7 +124,7 @@ def relational_linearity(
     both = train if test_pairs is None else np.concatenate([train, test])
     if test_pairs is not None:
         as_pairs("train_pairs + test_pairs", both, size=size, what=what, min_pairs=1)
-    coords = coordinates(a, side, form)
+    coords = coordinates(a, side, form, geometry)
     points, decoder = np.asarray(coords.points), np.asarray(coords.decoder)
     residual = fit_residual_kernel(points, both, tol)
     agree, kl = faithfulness_kernel(points, decoder, train, test, tol)
@@ -147,4 +149,6 @@ def relational_linearity(
         mean_kl=float(kl) if side == "embedding" else None,
         residual=residual,
         note=note,
+        vacuous=len(both) <= dof,
+        geometry=None if form == "raw" else geometry,
     )

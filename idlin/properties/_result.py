@@ -9,7 +9,7 @@ continuous score and the inclusion condition of docs/theory.md §6 under which t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,8 +17,13 @@ from .._analysis import Analysis, as_analysis
 from .._checks import indices
 from .._errors import ConfigError, ProbeError, ShapeError
 
+if TYPE_CHECKING:
+    from ._controls import Null
+    from ._parallelism import PairRow
+
 FORMS = ("raw", "identifiable")
 SIDES = ("embedding", "unembedding")
+GEOMETRIES = ("isometric", "whitened")
 
 
 def default_tol(dtype: Any) -> float:
@@ -58,10 +63,25 @@ class PropertyResult:
         inclusion: the inclusion condition of docs/theory.md §6 (computed from the raw model; the
         same
             for both forms).
-        accuracy: probing only: training accuracy of the best probe found.
+        accuracy: probing only: training accuracy of the best probe found (1.0 when
+            separable, else the least-squares probe's).
         mean_kl: relational linearity (embedding side) only: mean KL(model ‖ decoded prediction).
         residual: relational linearity: relative residual of the affine fit on all pairs.
         note: anything the verdict depends on that a reader should know (e.g. vacuous fits).
+        vacuous: the verdict is no evidence (docs/theory.md §6.5): probing with Cover's
+            probability of separating random labels ≥ ½; relational linearity with
+            m ≤ rank[S, 1] pairs. `holds` is still the mathematical fact; reports print
+            "vacuous" instead of it.
+        heldout_accuracy: probing only: k-fold held-out accuracy of the ridge probe (None when
+            folds = 0).
+        cover_probability: probing only: Cover's probability that random labels of these
+            items are linearly separable (with a bias) in the coordinates' dimension.
+        mean_cosine: parallelism only: mean cosine over pairs i < j of the differences.
+        relative_shift: steering with a vector only: `‖Ĝv‖ / (σ₁(Ĝ)‖v‖)` in [0, 1].
+        geometry: identifiable form only: "isometric" or "whitened" (docs/theory.md §6.5).
+        pairs: parallelism only: one `PairRow` per pair (names, norm, cosine with the leading
+            direction).
+        controls: the `Null`s of docs/theory.md §6.5 (empty when turned off).
     """
 
     name: str
@@ -75,6 +95,21 @@ class PropertyResult:
     mean_kl: float | None = None
     residual: float | None = None
     note: str = ""
+    vacuous: bool = False
+    heldout_accuracy: float | None = None
+    cover_probability: float | None = None
+    mean_cosine: float | None = None
+    relative_shift: float | None = None
+    geometry: str | None = None
+    pairs: tuple[PairRow, ...] = ()
+    controls: tuple[Null, ...] = ()
+
+    def control(self, control: str, statistic: str) -> Null | None:
+        """The `Null` of `control` for `statistic`, or None when not computed."""
+        for c in self.controls:
+            if c.control == control and c.statistic == statistic:
+                return c
+        return None
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:

@@ -72,7 +72,8 @@ class Parallelism(Property):
     name = "parallelism"
 
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
-        return parallelism(a, self.pairs, side=self.side, form=form, tol=self.tol)
+        # Controls answer "is this score evidence?", not the class questions asked here.
+        return parallelism(a, self.pairs, side=self.side, form=form, tol=self.tol, permutations=0)
 
     def candidates(self, a, *, raw, identifiable, key):
         if raw != identifiable:
@@ -152,7 +153,9 @@ class LinearProbe(Property):
     name = "linear_probe"
 
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
-        return linear_probe(a, self.contexts, self.labels, side=self.side, form=form, tol=self.tol)
+        return linear_probe(
+            a, self.contexts, self.labels, side=self.side, form=form, tol=self.tol, folds=0
+        )
 
     def candidates(self, a, *, raw, identifiable, key):
         if raw != identifiable:
@@ -193,7 +196,7 @@ class Steering(Property):
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         if self.shift is None:
             raise ConfigError("Steering: call spec.resolve(a) to turn the vector into a shift")
-        return steering(a, shift=self.shift, form=form, tol=self.tol)
+        return steering(a, shift=self.shift, form=form, tol=self.tol, random_vectors=0)
 
     def resolve(self, a: Analysis) -> Steering:
         if self.shift is not None:

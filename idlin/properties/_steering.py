@@ -1,6 +1,5 @@
 """Linear steering: can a model shift every context's log-odds by a given `δ` (docs/theory.md §6,
-last
-row).
+last row).
 
 Adding `αv` to every embedding shifts every row of the centered log-odds by `δ = αĜv`. A model
 θ̃ *reaches* `δ` when some steering vector does that in θ̃: `δ ∈ col(Ĝ_θ̃)` (raw form; depends on
@@ -8,6 +7,11 @@ the member). The identifiable form asks for `δ ∈ rowspace(C) = col(W)`, which
 the class reaches because `col(W) ⊆ col(Ĝ_θ̃)` for all of them; it is also the inclusion
 condition (`⇔ P_U v ∈ P_U(E)`). A constant shift of all log-odds changes no distribution, so a
 given `δ` is centered first.
+
+The zero test and the control (docs/theory.md §6.5): `‖Ĝv‖` is compared with `σ₁(Ĝ)‖v‖`, the
+largest shift a vector of that norm can make (`‖Ĝ‖_F‖v‖` overstates it ~√V-fold on a real LM and
+calls ordinary vectors null), and a vector's shift and reach are set against random vectors of
+the same norm, computed from the factors of Ĝ and C (d-dimensional work, no V-long shift each).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .._analysis import Analysis, as_analysis
 from .._checks import real_vector
 from .._errors import ConfigError, ProbeError
 from .._predictor import Predictor
+from ._controls import check_count, check_seed, summarise
 from ._coordinates import identifiable_coordinates
 from ._result import FORMS, PropertyResult, check_choice, check_tol, inclusion_of
 
@@ -46,6 +51,43 @@ def _reach_residual(basis, delta) -> float:
     return float(np.linalg.norm(delta - basis @ (basis.T @ delta)) / np.linalg.norm(delta))
 
 
+def random_vector_scores(a: Analysis, vectors: np.ndarray, tol: float):
+    """`(relative shift, reach residual)` of each row `u` of `vectors` (R, d):
+    `‖Ĝu‖/(σ₁‖u‖)` and the distance of `δ = Ĝu` from rowspace(C) relative to `‖δ‖`, in the
+    coordinates of `Ĝ = U_G S_G V_Gᵀ`: `δ = U_G c` with `c = S_G V_Gᵀ u`, and
+    `col(W) = U_G col(Q)` with `Q = U_Gᵀ W = S_G V_Gᵀ Fᵀ U_C Σ⁻¹` (as `ĜᵀĜ = V_G S_G² V_Gᵀ`), so
+    the residual is `‖c − Π_Q c‖/‖c‖`, d-dimensional work. Residuals ≤ tol are reported as 0
+    (rounding, so that the real vector and the random ones are compared alike)."""
+    sG = np.asarray(a.unembedding_singular_values, dtype=np.float64)
+    VGt = np.asarray(a.unembedding_right, dtype=np.float64)
+    r = int(a.effective_complexity)
+    U_C = np.asarray(a.log_odds_left, dtype=np.float64)[:, :r]
+    sC = np.asarray(a.log_odds_singular_values, dtype=np.float64)[:r]
+    F = np.asarray(a.embeddings, dtype=np.float64)
+    Q = np.linalg.qr((sG[:, None] * (VGt @ (F.T @ U_C))) / sC[None, :])[0]  # basis of col(Q)
+    c = (vectors @ VGt.T) * sG  # (R, kG)
+    shift = np.linalg.norm(c, axis=1)
+    out = np.linalg.norm(c - (c @ Q) @ Q.T, axis=1)
+    residual = np.where(shift > 0, out / np.where(shift > 0, shift, 1.0), 0.0)
+    relative = shift / (sG[0] * np.linalg.norm(vectors, axis=1))
+    return relative, np.where(residual <= tol, 0.0, residual)
+
+
+def steering_controls(a: Analysis, v: np.ndarray, form: str, tol: float, n: int, seed: int):
+    """The `Null`s of random vectors of `‖v‖` (Gaussian directions drawn by
+    `np.random.default_rng(seed).normal(size=(n, d))`): the relative shift (higher = the vector
+    moves the log-odds more than a random one), and in the identifiable form the reach residual
+    (lower = more reachable than a random one)."""
+    R = np.random.default_rng(seed).normal(size=(n, v.size))
+    R *= np.linalg.norm(v) / np.linalg.norm(R, axis=1, keepdims=True)
+    (rel_v,), (res_v,) = random_vector_scores(a, v[None, :], tol)
+    rel, res = random_vector_scores(a, R, tol)
+    out = [summarise("random vectors", "relative shift", rel_v, rel, "higher", seed)]
+    if form == "identifiable":
+        out.append(summarise("random vectors", "reach residual", res_v, res, "lower", seed))
+    return tuple(out)
+
+
 def steering(
     p: Predictor | Analysis,
     vector: Float[Any, " dim"] | None = None,
@@ -54,6 +96,8 @@ def steering(
     form: str = "raw",
     tol: float | None = None,
     rtol: float | None = None,
+    random_vectors: int = 100,
+    seed: int = 0,
 ) -> PropertyResult:
     """Whether the log-odds shift of a steering vector is reachable (docs/theory.md §6, §7.4).
 
@@ -64,16 +108,24 @@ def steering(
     With `vector` the raw verdict on p itself is true by construction; pass `shift` to ask the
     question of another member (that is what `all_or_none` does).
 
+    Zero test (docs/theory.md §6.5): `‖δ‖ ≤ tol · σ₁(Ĝ)‖v‖` (the largest shift a vector of norm
+    `‖v‖` can make) raises, as does `‖δ‖ ≤ tol · ‖shift‖` for a given shift. With `vector`,
+    `relative_shift = ‖Ĝv‖/(σ₁(Ĝ)‖v‖)`, and the control sets it (and, in the identifiable form,
+    the reach residual) against `random_vectors` random vectors of the same norm.
+
     Args:
         p: the model.
         vector: steering vector of shape (p.width,); exactly one of `vector`, `shift`.
         shift: target log-odds shift δ of shape (V,).
-        form, tol, rtol: as in `parallelism`.
+        form, tol, rtol, seed: as in `parallelism`.
+        random_vectors: random vectors of the control (default 100; 0: none; only with
+            `vector`).
 
     Raises:
         ShapeError: a vector of the wrong width, a shift of the wrong length.
         ProbeError: δ = 0 (after centering), e.g. `v` in the null space of Ĝ.
-        ConfigError: both or neither of `vector` and `shift`, unknown form, tol outside (0, 1).
+        ConfigError: both or neither of `vector` and `shift`, unknown form, tol outside (0, 1),
+            a negative count.
     """
     a = as_analysis("p", p, rtol=rtol)
     check_choice("form", form, FORMS)
@@ -83,10 +135,12 @@ def steering(
             "steering: expected exactly one of vector= or shift=, got "
             + ("both" if vector is not None else "neither")
         )
+    random_vectors = check_count("random_vectors", random_vectors)
+    seed = check_seed(seed)
     if vector is not None:
         delta = steering_shift(a, vector)
-        Gh = np.asarray(a.centered_unembeddings)
-        scale = float(np.linalg.norm(Gh) * np.linalg.norm(np.asarray(vector, dtype=float)))
+        sigma1 = float(np.asarray(a.unembedding_singular_values)[0])
+        scale = sigma1 * float(np.linalg.norm(np.asarray(vector, dtype=float)))
     else:
         d = real_vector("shift", shift, size=a.vocab_size, what="one per token")
         d = d.astype(a.dtype)
@@ -106,6 +160,12 @@ def steering(
     else:
         UG = np.asarray(a.unembedding_left)[:, : int(a.unembedding_rank)]  # basis of col(Ĝ)
         score = float(_reach_residual(UG, delta))
+    relative, controls = None, ()
+    if vector is not None:
+        relative = size / scale
+        if random_vectors:
+            v = np.asarray(vector, dtype=np.float64)
+            controls = steering_controls(a, v, form, tol, random_vectors, seed)
     return PropertyResult(
         name="steering",
         form=form,
@@ -114,4 +174,6 @@ def steering(
         score=score,
         tol=tol,
         inclusion=inclusion_of(incl, tol),
+        relative_shift=relative,
+        controls=controls,
     )
