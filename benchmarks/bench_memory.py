@@ -66,9 +66,14 @@ def measure(cmd: list[str]) -> dict:
     wall = time.perf_counter() - t0
     out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
     rc = os.waitstatus_to_exitcode(status)
-    return {"command": " ".join(Path(c).name if "/" in c else c for c in cmd), "rc": rc,
-            "wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024.0,
-            "stderr_tail": err[-300:] if rc not in (0, 1) else "", "stdout_tail": out[-200:]}  # fmt: skip
+    return {
+        "command": " ".join(Path(c).name if "/" in c else c for c in cmd),
+        "rc": rc,
+        "wall_s": wall,
+        "peak_rss_mib": usage.ru_maxrss / 1024.0,
+        "stderr_tail": err[-300:] if rc not in (0, 1) else "",
+        "stdout_tail": out[-200:],
+    }
 
 
 def main() -> None:

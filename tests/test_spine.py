@@ -439,8 +439,8 @@ def test_left_factors_computed_on_access_are_the_thin_svds(decomposition):
     dtype = np.float32 if decomposition == "gram" else np.float64
     # k_f = 3 is the planted rank of the float32-rounded F at float32's √ε (docs/theory.md §3)
     rtol = np.sqrt(np.finfo(dtype).eps)
-    a = idlin.analyze(idlin.Predictor(F.astype(dtype), G.astype(dtype)),
-                      precision=idlin.Precision(decomposition=decomposition, rank_rtol=rtol))  # fmt: skip
+    precision = idlin.Precision(decomposition=decomposition, rank_rtol=rtol)
+    a = idlin.analyze(idlin.Predictor(F.astype(dtype), G.astype(dtype)), precision=precision)
     tol = 1e-5 if dtype == np.float32 else 1e-10
     for X, U, s, Vt, k in (
         (F, a.embedding_left, a.embedding_singular_values, a.embedding_right, a.embedding_rank),
