@@ -132,23 +132,25 @@ def verify(
         for f in (a, b):
             require_file(f, "a predictor file")
 
-
         from . import io
         from ._errors import IncompatibleError
         from .report import verify as compare
 
-        arrays = [io.read_arrays(a), io.read_arrays(b)]
-        stored = (io.stored_dtype(arrays[0]), io.stored_dtype(arrays[1]))
-        pa, pb = (
-            io.from_arrays(x, dtype="compute", source=str(f))
-            for x, f in zip(arrays, (a, b), strict=True)
-        )
+        # load_named checks stored names against the sizes, as `inspect` does
+        na, nb = io.load_named(a, dtype="compute"), io.load_named(b, dtype="compute")
+        stored = (na.stored_dtype, nb.stored_dtype)
+        pa, pb = na.predictor, nb.predictor
         if (pa.num_contexts, pa.vocab_size) != (pb.num_contexts, pb.vocab_size):
             raise IncompatibleError(
                 f"{a} and {b} must share contexts and vocabulary: expected equal (N, V), got "
                 f"A (N={pa.num_contexts}, V={pa.vocab_size}) and "
                 f"B (N={pb.num_contexts}, V={pb.vocab_size})"
             )
+        for what, x, y in (
+            ("contexts", na.contexts, nb.contexts),
+            ("tokens", na.tokens, nb.tokens),
+        ):
+            _same_names(what, x, y, a, b)
         result = compare(pa, pb, stored=stored, rtol=rtol)
     if as_json:
         from .report import comparison_dict
@@ -157,6 +159,20 @@ def verify(
     else:
         _print_verification(result, a, b)
     raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NO)
+
+
+def _same_names(what: str, x, y, a: Path, b: Path) -> None:
+    """Two files that both name their contexts (tokens) must name them alike: models exported
+    on different contexts or vocabularies are not comparable row by row (docs/theory.md §10)."""
+    if x is None or y is None or x == y:
+        return
+    from ._errors import IncompatibleError
+
+    i = next(i for i, (u, v) in enumerate(zip(x, y, strict=True)) if u != v)
+    raise IncompatibleError(
+        f"{a} and {b} must name their {what} alike: expected the same names, got {what} {i} "
+        f"named {x[i]!r} in A and {y[i]!r} in B"
+    )
 
 
 def _print_verification(v, a: Path, b: Path) -> None:
@@ -277,7 +293,6 @@ def inspect(
         for option, f in (("--pairs", pairs), ("--token-pairs", token_pairs), ("--labels", labels)):
             if f is not None:
                 require_file(f, f"a TSV file for {option}")
-
 
         from . import io
         from .report import inspect_model as examine
@@ -545,9 +560,7 @@ def compile_cache_dir() -> Path | None:
     (`IDLIN_COMPILE_CACHE=off`, or `0`) or when JAX's own `JAX_COMPILATION_CACHE_DIR` is set
     (the user's choice wins)."""
     chosen = os.environ.get("IDLIN_COMPILE_CACHE", "")
-    if chosen.lower() in ("off", "0", "no", "false") or os.environ.get(
-        "JAX_COMPILATION_CACHE_DIR"
-    ):
+    if chosen.lower() in ("off", "0", "no", "false") or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return None
     if chosen:
         return Path(chosen).expanduser()

@@ -148,3 +148,28 @@ def test_debug_shows_the_traceback(files):
     proc = run_idlin("verify", root / "p.npz", root / "vocab.npz", "--debug")
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr and "IncompatibleError" in proc.stderr
+
+
+def test_files_that_name_their_contexts_differently_are_not_compared(files, tmp_path):
+    """Exports on different contexts (or vocabularies) are not comparable row by row: both files'
+    names are checked (docs/theory.md §10), and a name list of the wrong length is refused as in
+    `inspect`."""
+    import idlin
+    import idlin.io
+
+    root, arrays, _ = files
+    F, G = arrays["p.npz"]
+    tokens = [f"t{i}" for i in range(V)]
+    idlin.io.save(tmp_path / "a.npz", idlin.Predictor(F, G), tokens=tokens,
+                  contexts=[f"c{i}" for i in range(N)])  # fmt: skip
+    idlin.io.save(tmp_path / "b.npz", idlin.Predictor(F, G), tokens=tokens,
+                  contexts=[f"c{i}" for i in range(N - 1)] + ["other"])  # fmt: skip
+    assert_one_line_error(
+        run_idlin("verify", tmp_path / "a.npz", tmp_path / "b.npz"), "contexts", "'c29'", "'other'"
+    )
+    rc, _ = _verify_json(tmp_path, "a.npz", "a.npz")
+    assert rc == 0
+    np.savez(tmp_path / "few.npz", embeddings=F, unembeddings=G, tokens=np.array(["x", "y", "z"]))
+    assert_one_line_error(
+        run_idlin("verify", tmp_path / "few.npz", root / "p.npz"), "tokens", "expected V = 20"
+    )
