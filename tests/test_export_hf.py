@@ -360,8 +360,8 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
     ids, out = tmp_path / "ids.txt", tmp_path / "o.safetensors"
     by_ids = ["--token-ids", ids, "--out", out]
     cases = [
-        ([model_dir, "--out", out], "one of --contexts FILE or --token-ids FILE, got neither"),
-        ([model_dir, "--contexts", ids, *by_ids], "got both"),
+        ([model_dir, "--out", out], "one of --contexts FILE, --token-ids FILE or --prefixes FILE, got neither"),
+        ([model_dir, "--contexts", ids, *by_ids], "got --contexts and --token-ids"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path / "o.pt"], "never loaded"),
         ([model_dir, *by_ids, "--dtype", "float16"], "float32 or float64"),
         ([model_dir, *by_ids], r"contexts[1]: expected token ids in [0, 14)"),
@@ -369,8 +369,8 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
          "blank.txt:2: expected one context per line"),
         ([model_dir, "--token-ids", tmp_path / "sup.txt", "--out", out],
          "sup.txt:1: expected whitespace-separated non-negative token ids"),
-        ([tmp_path / "file", *by_ids], "directory (config.json and *.safetensors), got a file"),
-        ([tmp_path / "empty", *by_ids], "with config.json, got none"),
+        ([tmp_path / "file", *by_ids], "(config.json and *.safetensors) or a .gguf file, got a"),
+        ([tmp_path / "empty", *by_ids], "with config.json (or one .gguf file), got neither"),
         ([pickled, *by_ids], "only pickle-based ['pytorch_model.bin'] (never unpickled)"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path], "--out: expected a file to write"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path / "absent" / "o.npz"],
