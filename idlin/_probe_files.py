@@ -15,6 +15,26 @@ An item is
   surrounding whitespace stripped on both sides.
 A field that is both an index and the name of a *different* item, a name shared by several items,
 and an unknown name are refused with the line number (and, for an unknown name, the closest names).
+
+Tokens are also reached from the *word* (docs/theory.md, "Tokens"; `what="token"`). Tokenizers
+name a token by its text with the leading space written as a marker: `Ġeasy` (GPT-2's byte-level
+BPE, where every byte has a printable stand-in: space `Ġ`, `é` → `Ã©`) or `▁easy`
+(SentencePiece). The vocabulary's style is the marker its names use most. Then
+
+- `Ġeasy`, or any exact token name: that token (exact names win);
+- `"easy"` / `" easy"` (in double quotes): the token whose *text* is exactly that, leading space
+  included, written in the vocabulary's style: `" easy"` is `Ġeasy` (never `easy`), `"easy"` is
+  `easy`; an unquoted field with a leading space (after a tab) reads as the quoted text when the
+  vocabulary has a space marker and no token carries the literal name;
+- `easy` (a bare word): the token `easy` *or* `Ġeasy`; when both exist the field is ambiguous and
+  refused, listing both — write `"easy"`, `" easy"` / `Ġeasy`, or `@index`;
+- a word that is no single token (either reading) is refused by name with its split into the
+  vocabulary's tokens (longest match over the stored names, e.g. `' luckiest'` → `Ġluck` +
+  `iest`; the tokenizer's own split can differ, the file stores names only). With
+  `first_subtoken=True` (opt-in, never the default) such a word resolves to the first token of
+  that split — a bare word only when both readings agree on it.
+Integer fields are indices as above (a token named `12` or `Ġ12` never shadows index 12 unless
+the field is exactly its name).
 """
 
 from __future__ import annotations
@@ -49,17 +69,43 @@ class _Bad(Exception):
     """A field that does not resolve; the caller adds the file and line."""
 
 
-class _Resolver:
-    """Turns a field into an item index, by index or (with `names`) by name."""
+_MARKERS = ("Ġ", "▁")  # GPT-2 byte-level BPE, SentencePiece
 
-    def __init__(self, names: Sequence[str] | None, what: str) -> None:
+
+def _byte_level_table() -> dict[int, str]:
+    """GPT-2's printable stand-in for each byte (its `bytes_to_unicode`): printable Latin-1 bytes
+    are themselves, the others (space, control bytes, …) map to U+0100 onward (space → `Ġ`)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
+    table, extra = {b: chr(b) for b in keep}, 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+_BYTE_LEVEL = _byte_level_table()
+
+
+class _Resolver:
+    """Turns a field into an item index, by index or (with `names`) by name; token names also
+    from the word (module docstring)."""
+
+    def __init__(
+        self, names: Sequence[str] | None, what: str, *, first_subtoken: bool = False
+    ) -> None:
         self.what = what
+        self.first_subtoken = first_subtoken
         self.names = None if names is None else tuple(names)
         self.exact: dict[str, list[int]] = {}
         self.stripped: dict[str, list[int]] = {}
         for i, name in enumerate(self.names or ()):
             self.exact.setdefault(name, []).append(i)
             self.stripped.setdefault(name.strip(), []).append(i)
+        counts = {m: sum(n.startswith(m) for n in self.exact) for m in _MARKERS}
+        best = max(_MARKERS, key=counts.__getitem__)
+        self.style = best if what == "token" and counts[best] > 0 else None
+        self.longest = max(map(len, self.exact), default=0)
 
     def _index(self, text: str) -> int:
         value = int(text)
@@ -68,6 +114,72 @@ class _Resolver:
         if self.names is not None and not 0 <= value < len(self.names):
             raise _Bad(f"expected a {self.what} index in [0, {len(self.names)}), got {value}")
         return value
+
+    # -- words → tokens (what == "token")
+
+    def _encode(self, text: str) -> str:
+        """`text` as the vocabulary writes it (spaces as its marker, bytes as GPT-2's)."""
+        if self.style == "Ġ":
+            return "".join(_BYTE_LEVEL[b] for b in text.encode("utf-8"))
+        return text.replace(" ", "▁") if self.style == "▁" else text
+
+    def _readings(self, text: str, *, bare: bool) -> list[str]:
+        """The strings `text` can stand for (a bare word also for itself after a space)."""
+        forms = [text, self._encode(text)]
+        if bare and self.style is not None:
+            forms.append(self._encode(" " + text))
+        return list(dict.fromkeys(forms))
+
+    def _split(self, form: str) -> list[str] | None:
+        """`form` as a longest-match sequence of vocabulary names, or None if it has none."""
+        parts, at = [], 0
+        while at < len(form):
+            for end in range(min(len(form), at + self.longest), at, -1):
+                if form[at:end] in self.exact:
+                    parts.append(form[at:end])
+                    at = end
+                    break
+            else:
+                return None
+        return parts
+
+    def _word(self, text: str, field: str, *, bare: bool, known: Sequence[int] = ()) -> int:
+        """The token a word or quoted text names (module docstring): one reading, or an error;
+        `known` are the tokens the field already names (exactly or up to surrounding spaces)."""
+        forms = self._readings(text, bare=bare)
+        hits = {i: self.names[i] for i in known}
+        hits.update({i: form for form in forms for i in self.exact.get(form, ())})
+        if len(hits) == 1:
+            return next(iter(hits))
+        if len(hits) > 1:
+            listed = ", ".join(f"{form!r} (@{i})" for i, form in hits.items())
+            marked = self._encode(" " + text.lstrip())
+            raise _Bad(
+                f"{self.what} {field!r} is ambiguous: {listed} all match; write the name exactly "
+                f'(e.g. {marked!r}), the text in double quotes ("{text.strip()}" without, '
+                f'" {text.strip()}" with the leading space) or @index'
+            )
+        spaced = [f" {text}"] if bare and self.style is not None else []
+        splits = {t: self._split(self._encode(t)) for t in [*spaced, text]}
+        splits = {t: parts for t, parts in splits.items() if parts}
+        if self.first_subtoken:
+            firsts = {parts[0] for parts in splits.values()}
+            if len(firsts) == 1:
+                return self.exact[firsts.pop()][0]
+        close = difflib.get_close_matches(field, list(self.exact), n=4, cutoff=0.6)
+        hint = f"; close names: {', '.join(map(repr, close))}" if close else ""
+        shown = "; ".join(f"{t!r} is {' + '.join(map(repr, p))}" for t, p in splits.items())
+        if not splits:
+            how = "use a single-token word"
+        elif self.first_subtoken:
+            how = 'its readings start with different tokens: quote it (" word" or "word")'
+        else:
+            how = "use a single-token word, or opt in to its first sub-token (first_subtoken=True)"
+        raise _Bad(
+            f"unknown {self.what} name {field!r}{hint}; not a single token in this vocabulary"
+            + (f" ({shown}, by longest match over the stored names)" if shown else "")
+            + f": {how}"
+        )
 
     def __call__(self, raw: str) -> int:
         field = raw.strip()
@@ -99,6 +211,15 @@ class _Resolver:
                 return others[0]
             if not others:
                 return self._index(field)
+        if self.what == "token" and len(hits) <= 1:
+            quoted = len(field) >= 2 and field[0] == field[-1] == '"'
+            literal = raw != field and raw in self.exact  # spaces typed as part of a name
+            if quoted and not hits:
+                return self._word(field[1:-1], field, bare=False)
+            if raw.startswith(" ") and self.style is not None and not literal:
+                return self._word(raw.rstrip(), field, bare=False)
+            if not (quoted or literal or field.startswith(_MARKERS)):
+                return self._word(field, field, bare=True, known=hits)
         if not hits:
             close = difflib.get_close_matches(field, list(self.exact), n=4, cutoff=0.6)
             hint = f"; close names: {', '.join(map(repr, close))}" if close else ""
@@ -154,7 +275,11 @@ def _rows(path: str | os.PathLike, kind: str, parse) -> list[tuple[int, int]]:
 
 
 def read_pairs(
-    path: str | os.PathLike, names: Sequence[str] | None = None, *, what: str = "item"
+    path: str | os.PathLike,
+    names: Sequence[str] | None = None,
+    *,
+    what: str = "item",
+    first_subtoken: bool = False,
 ) -> np.ndarray:
     """Item pairs from a TSV file (format: module docstring) as an (m, 2) int64 array.
 
@@ -162,7 +287,10 @@ def read_pairs(
         path: the TSV file.
         names: the names of the items the pairs index (a predictor file's `contexts` for
             context pairs, `tokens` for token pairs); None allows indices only.
-        what: the item kind in messages ("context", "token").
+        what: the item kind in messages ("context", "token"); "token" also resolves words
+            to tokens (module docstring).
+        first_subtoken: with `what="token"`, a word that is no single token resolves to the first
+            token of its split (opt-in; module docstring).
 
     Raises:
         FileFormatError: missing or unreadable file; a malformed line, a non-ASCII or 64-bit
@@ -176,20 +304,25 @@ def read_pairs(
         >>> idlin.io.read_pairs(path, names=["x", "easy", "easiest"]).tolist()
         [[1, 2], [1, 2]]
     """
-    resolve = _Resolver(names, what)
+    resolve = _Resolver(names, what, first_subtoken=first_subtoken)
     rows = _rows(path, "pairs", lambda f: (resolve(f[0]), resolve(f[1])))
     return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
 
 def read_labels(
-    path: str | os.PathLike, names: Sequence[str] | None = None, *, what: str = "context"
+    path: str | os.PathLike,
+    names: Sequence[str] | None = None,
+    *,
+    what: str = "context",
+    first_subtoken: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`(indices, labels)` from a TSV file (format: module docstring); labels as 0/1 int64.
 
     Args:
         path: the TSV file.
         names: the items' names (usually a predictor file's `contexts`); None: indices only.
-        what: the item kind in messages.
+        what: the item kind in messages ("token": words resolve as in `read_pairs`).
+        first_subtoken: as in `read_pairs`.
 
     Raises:
         FileFormatError: as `read_pairs`, and a label outside 0/1/-1/+1/true/false.
@@ -202,7 +335,7 @@ def read_labels(
         >>> idx.tolist(), lab.tolist()
         ([1, 0], [1, 0])
     """
-    resolve = _Resolver(names, what)
+    resolve = _Resolver(names, what, first_subtoken=first_subtoken)
 
     def parse(fields: list[str]) -> tuple[int, int]:
         label = _LABELS.get(fields[1].strip().lower())

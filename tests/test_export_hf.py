@@ -360,8 +360,9 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
     ids, out = tmp_path / "ids.txt", tmp_path / "o.safetensors"
     by_ids = ["--token-ids", ids, "--out", out]
     cases = [
-        ([model_dir, "--out", out], "one of --contexts FILE or --token-ids FILE, got neither"),
-        ([model_dir, "--contexts", ids, *by_ids], "got both"),
+        ([model_dir, "--out", out],
+         "one of --contexts FILE, --token-ids FILE or --prefixes FILE, got neither"),
+        ([model_dir, "--contexts", ids, *by_ids], "got --contexts and --token-ids"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path / "o.pt"], "never loaded"),
         ([model_dir, *by_ids, "--dtype", "float16"], "float32 or float64"),
         ([model_dir, *by_ids], r"contexts[1]: expected token ids in [0, 14)"),
@@ -369,8 +370,8 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
          "blank.txt:2: expected one context per line"),
         ([model_dir, "--token-ids", tmp_path / "sup.txt", "--out", out],
          "sup.txt:1: expected whitespace-separated non-negative token ids"),
-        ([tmp_path / "file", *by_ids], "directory (config.json and *.safetensors), got a file"),
-        ([tmp_path / "empty", *by_ids], "with config.json, got none"),
+        ([tmp_path / "file", *by_ids], "(config.json and *.safetensors) or a .gguf file, got a"),
+        ([tmp_path / "empty", *by_ids], "with config.json (or one .gguf file), got neither"),
         ([pickled, *by_ids], "only pickle-based ['pytorch_model.bin'] (never unpickled)"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path], "--out: expected a file to write"),
         ([model_dir, "--token-ids", ids, "--out", tmp_path / "absent" / "o.npz"],
@@ -384,3 +385,85 @@ def test_cli_export_bad_input_exits_2_with_one_line(tmp_path, model_dir):
         assert line.startswith("idlin: error: ") and "\n" not in line, line
         assert message in line, (message, line)
     assert not out.exists()
+
+
+# -- prefixes: every position of one forward pass per text
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_prefix_export_equals_each_prefix_run_alone(models, tokenizer, arch, side):
+    model = models[arch]
+    texts = ["the cat sat on the mat", "the cat ran", "easy", "a dog ran on the easiest mat"]
+    ex = export_hf(model, tokenizer, texts, batch_size=3, progress=False, padding_side=side,
+                   prefixes=True)  # fmt: skip
+    # The independent reference: every distinct prefix of every text, run alone, in text order.
+    prefixes = []
+    for text in texts:
+        ids = tokenizer(text)["input_ids"]
+        prefixes += [ids[: k + 1] for k in range(len(ids)) if ids[: k + 1] not in prefixes]
+    assert len(prefixes) == 6 + 1 + 1 + 7  # "the", "the cat" are shared with the first text
+    assert ex.contexts == tuple(tokenizer.decode(p) for p in prefixes)
+    assert ex.contexts[:3] == ("the", "the cat", "the cat sat") and len(set(ex.contexts)) == 15
+    rows = [_alone(model, p) for p in prefixes]
+    logits, hidden = np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+    np.testing.assert_allclose(ex.embeddings, hidden, rtol=0, atol=1e-5)
+    got = ex.embeddings.astype(np.float64) @ ex.unembeddings.T.astype(np.float64)
+    np.testing.assert_allclose(got, logits, rtol=0, atol=1e-5 * np.abs(logits).max())
+    assert 0 < ex.max_logit_error <= 1e-5 * np.abs(logits).max()
+
+
+def test_prefix_export_of_token_ids_and_without_logits_to_keep(models, monkeypatch):
+    """Token-id texts are named by their ids; a model whose forward lacks `logits_to_keep` (older
+    architectures) gets full logits and the same F."""
+    model = models["llama"]
+    ids = [[1, 2, 3, 4], [5, 6], [1, 2, 9]]
+    ex = export_hf(model, None, ids, batch_size=2, progress=False, prefixes=True)
+    assert ex.contexts == ("1", "1 2", "1 2 3", "1 2 3 4", "5", "5 6", "1 2 9")
+    ref = np.stack([_alone(model, [int(t) for t in name.split()])[1] for name in ex.contexts])
+    np.testing.assert_allclose(ex.embeddings, ref, rtol=0, atol=1e-5)
+    forward = model.forward
+
+    def plain(input_ids=None, attention_mask=None, position_ids=None, use_cache=None):
+        return forward(input_ids=input_ids, attention_mask=attention_mask,
+                       position_ids=position_ids, use_cache=use_cache)  # fmt: skip
+
+    monkeypatch.setattr(model, "forward", plain)
+    full = export_hf(model, None, ids, batch_size=2, progress=False, prefixes=True)
+    np.testing.assert_allclose(full.embeddings, ex.embeddings, rtol=0, atol=1e-6)
+    last = export_hf(model, None, ids, batch_size=2, progress=False)
+    np.testing.assert_allclose(last.embeddings, ex.embeddings[[3, 5, 6]], rtol=0, atol=1e-5)
+
+
+def test_batches_are_sorted_by_length_and_ask_only_for_the_exported_logits(models, tokenizer):
+    model = models["gpt2"]
+    seen = []
+
+    def spy(_module, _args, kwargs, out):
+        seen.append((tuple(kwargs["input_ids"].shape), tuple(out.logits.shape)))
+
+    handle = model.register_forward_hook(spy, with_kwargs=True)
+    try:
+        texts = ["the cat sat on the mat", "dog", "a dog ran on the mat", "easy"]
+        ex = export_hf(model, tokenizer, texts, batch_size=2, progress=False, padding_side="left")
+    finally:
+        handle.remove()
+    # lengths 6, 1, 6, 1: sorted, each batch has one length, and one logit row per context
+    assert seen == [((2, 1), (2, 1, len(WORDS))), ((2, 6), (2, 1, len(WORDS)))]
+    logits, _ = _reference(model, tokenizer, texts)
+    np.testing.assert_allclose(ex.embeddings @ ex.unembeddings.T, logits, rtol=0, atol=1e-5 * 6)
+
+
+def test_cli_export_prefixes(tmp_path, model_dir, models, tokenizer):
+    (tmp_path / "texts.txt").write_text("the cat sat\na dog ran\n", encoding="utf-8")
+    out = tmp_path / "prefixes.safetensors"
+    result = _run("export", model_dir, "--prefixes", tmp_path / "texts.txt", "--out", out,
+                  "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "N = 6 contexts" in result.output
+    assert "exported 6 every prefix of 2 texts in" in result.output
+    named = io.load_named(out)
+    assert named.contexts == ("the", "the cat", "the cat sat", "a", "a dog", "a dog ran")
+    logits, _ = _reference(models["gpt2"], tokenizer, list(named.contexts))
+    got = np.asarray(named.predictor.logits(), dtype=np.float64)
+    np.testing.assert_allclose(got, logits, rtol=0, atol=1e-5 * np.abs(logits).max())

@@ -15,7 +15,7 @@ _EXPORTS = {
     "MissingDependencyError": ".._errors",
     "HFExport": "._hf",
     "export_hf": "._hf",
-    "load_hf": "._hf",
+    "load_hf": "._load",
     "read_contexts": "._inputs",
     "read_token_ids": "._inputs",
 }

@@ -16,9 +16,11 @@ Architectures whose logits are not a softmax of `f·g` — final-logit soft-capp
 `c·tanh(z/c)` (Gemma 2/3) — are refused; an architecture that transforms logits in a way this
 module does not know fails the reproduction check instead of writing a wrong file.
 
-torch and transformers are imported here only, lazily (`pip install 'idlin[hf]'`). Weights are
-loaded from safetensors only (`use_safetensors=True`): pickle-based `pytorch_model.bin` files are
-never read. Nothing is downloaded (`local_files_only=True`).
+With `prefixes`, every position of a text is a context (its prefix), from one forward pass.
+
+torch and transformers are imported here only, lazily (`pip install 'idlin[hf]'`). Models load
+through `_load.load_hf` (Hugging Face folders from safetensors only, or GGUF files; nothing
+downloaded).
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ import dataclasses
 import inspect
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from jaxtyping import Float
 
-from .._errors import DTypeError, ExportError, FileFormatError, MissingDependencyError, ShapeError
+from .._errors import DTypeError, ExportError, ShapeError
+from ._load import load_hf, torch_modules
 
 # Architectures that scale logits after the LM head, and the factor folded into f(x).
 _SCALE_ATTRIBUTE = {
@@ -44,18 +46,6 @@ _SCALE_ATTRIBUTE = {
     "granitemoeshared": ("logits_scaling", True),
     "granitemoehybrid": ("logits_scaling", True),
 }
-
-
-def _torch():
-    try:
-        import torch
-        import transformers  # noqa: F401  (checked here so the message names both)
-    except ImportError as e:
-        raise MissingDependencyError(
-            f"exporting a Hugging Face model needs torch and transformers, got {e}: install "
-            "them with pip install 'idlin[hf]'"
-        ) from e
-    return torch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,59 +111,6 @@ class HFExport:
         )  # fmt: skip
 
 
-def load_hf(model_dir: str | os.PathLike, *, progress: bool = True) -> tuple[Any, Any]:
-    """`(model, tokenizer or None)` from a local Hugging Face directory, offline, safetensors only.
-
-    The model is loaded in float32 (exact for bfloat16/float16 checkpoints) and put in eval mode;
-    `progress=False` hides transformers' loading bar.
-
-    Raises:
-        MissingDependencyError: torch/transformers not installed.
-        FileFormatError: not a directory, no `config.json`, no `*.safetensors` weights.
-        ExportError: transformers cannot build a causal LM from the directory.
-    """
-    torch = _torch()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = Path(model_dir)
-    if not path.is_dir():
-        got = "a file" if path.exists() else "no such directory"
-        raise FileFormatError(
-            f"{path}: expected a Hugging Face model directory (config.json and *.safetensors), "
-            f"got {got}"
-        )
-    if not (path / "config.json").is_file():
-        raise FileFormatError(f"{path}: expected a model directory with config.json, got none")
-    if not any(path.glob("*.safetensors")):
-        pickled = sorted(p.name for p in path.glob("*.bin")) + sorted(
-            p.name for p in path.glob("*.pt")
-        )
-        raise FileFormatError(
-            f"{path}: expected *.safetensors weights, got "
-            + (f"only pickle-based {pickled[:3]} (never unpickled)" if pickled else "none")
-            + "; convert them with save_pretrained(..., safe_serialization=True)"
-        )
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    if not progress:
-        hf_logging.disable_progress_bar()
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            path, local_files_only=True, use_safetensors=True, dtype=torch.float32
-        )
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise ExportError(f"{path}: transformers could not load a causal LM ({e})") from e
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError):
-        tokenizer = None  # token-id contexts still work; texts are refused with a clear error
-    return model.eval(), tokenizer
-
-
 def _logit_scale(config: Any) -> float:
     """The factor by which the architecture multiplies `head(h)`; refuses soft-capping."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
@@ -214,11 +151,13 @@ def _encode(
         )
     if len(contexts) == 0:
         raise ShapeError("contexts: expected at least one context, got none")
-    if all(isinstance(c, str) for c in contexts):
+    texts = all(isinstance(c, str) for c in contexts)
+    if texts:
         if tokenizer is None:
             raise ExportError(
-                "contexts: texts need a tokenizer, got none (the model directory has no "
-                "tokenizer files?): pass token ids instead (--token-ids)"
+                "contexts: texts need a tokenizer, got none (the model folder has no tokenizer "
+                "files: tokenizer.json, tokenizer.model, vocab.json, …): pass token ids instead "
+                "(--token-ids)"
             )
         ids = [list(tokenizer(text, add_special_tokens=True)["input_ids"]) for text in contexts]
         names = tuple(contexts)
@@ -237,7 +176,10 @@ def _encode(
         names = tuple(" ".join(map(str, row)) for row in ids)
     for x, row in enumerate(ids):
         if not row:
-            raise ShapeError(f"contexts[{x}]: expected at least one token, got none")
+            raise (ExportError if texts else ShapeError)(
+                f"contexts[{x}]: expected at least one token, got none"
+                + (f" from the text {names[x][:40]!r} (an empty tokenizer?)" if texts else "")
+            )
         bad = [t for t in row if not 0 <= t < num_embeddings]
         if bad:
             raise ExportError(
@@ -252,12 +194,44 @@ def _encode(
     return ids, names
 
 
-def _batch(rows: list[list[int]], pad_id: int, side: str, torch) -> tuple[Any, Any, Any, Any]:
-    """`(input_ids, attention_mask, position_ids, last)` for a batch padded on `side`.
+def _prefix_name(tokenizer: Any, ids: list[int]) -> str:
+    """A prefix's name: its tokens decoded (special tokens kept), or its ids without a tokenizer."""
+    if tokenizer is None:
+        return " ".join(map(str, ids))
+    return str(tokenizer.decode(ids, skip_special_tokens=False))
+
+
+def _plan(
+    ids: list[list[int]], names: tuple[str, ...], tokenizer: Any, prefixes: bool
+) -> tuple[list[list[int]], tuple[str, ...]]:
+    """`(positions per row, context names)`: which positions of each row become rows of F.
+
+    Last-position export: position len − 1 of each row, named as given. Prefix export: every
+    position k of each text (the context `ids[:k + 1]`), named by its decoded tokens, in text
+    order; a prefix already exported from an earlier text (same token ids) is not repeated, so
+    that F has no duplicate rows and names stay distinct.
+    """
+    if not prefixes:
+        return [[len(row) - 1] for row in ids], names
+    seen: set[tuple[int, ...]] = set()
+    positions, out = [], []
+    for row in ids:
+        keep = []
+        for k in range(len(row)):
+            key = tuple(row[: k + 1])
+            if key not in seen:
+                seen.add(key)
+                keep.append(k)
+                out.append(_prefix_name(tokenizer, row[: k + 1]))
+        positions.append(keep)
+    return positions, tuple(out)
+
+
+def _batch(rows: list[list[int]], pad_id: int, side: str, torch) -> tuple[Any, Any, Any]:
+    """`(input_ids, attention_mask, position_ids)` for a batch padded on `side`.
 
     Positions count real tokens only (`cumsum(mask) − 1`), so a left-padded context sees the
-    same positions as alone — GPT-2's absolute position embeddings would otherwise shift; `last`
-    is each row's last non-pad position.
+    same positions as alone — GPT-2's absolute position embeddings would otherwise shift.
     """
     width = max(map(len, rows))
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -267,8 +241,7 @@ def _batch(rows: list[list[int]], pad_id: int, side: str, torch) -> tuple[Any, A
         ids[i, span] = torch.tensor(row, dtype=torch.long)
         mask[i, span] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    last = width - 1 - mask.flip(-1).argmax(-1)  # (B,) index of each row's last 1
-    return ids, mask, positions, last
+    return ids, mask, positions
 
 
 def _reproduction_rtol(dtype) -> float:
@@ -286,24 +259,37 @@ def export_hf(
     progress: bool = True,
     dtype: Any = np.float32,
     padding_side: str | None = None,
+    prefixes: bool = False,
 ) -> HFExport:
     """Export a causal LM's `f` on N contexts and its LM head `g`, `b` (module docstring).
 
     Symbols (docs/theory.md §1): `F` (N×d) row x = `s·h(x)` with `h(x)` the LM head's input at
-    context x's last non-pad position and `s` the architecture's logit scale; `G` (V×d) the head
+    context x's last position and `s` the architecture's logit scale; `G` (V×d) the head
     weight, `b` (V,) its bias; logits `F Gᵀ + b`.
 
+    With `prefixes=True` every prefix of every text is a context: one forward pass per text
+    gives `h` at each position k, which is `h(ids[:k+1])` because attention is causal — the same
+    `f` as exporting each prefix on its own, for the cost of one pass. Contexts are then named
+    by their decoded tokens; a prefix shared with an earlier text is exported once.
+
+    Batches group contexts of similar length (sorted by length, so little padding) and ask the
+    model for logits only at the positions exported (`logits_to_keep`, where the architecture
+    takes it): the head's V-wide product is not spent on the other positions.
+
     Args:
-        model: a transformers causal LM (`AutoModelForCausalLM`), or a local model directory
-            (loaded by `load_hf`, which also supplies the tokenizer).
+        model: a transformers causal LM (`AutoModelForCausalLM`), or a local model folder or
+            `.gguf` file (loaded by `load_hf`, which also supplies the tokenizer).
         tokenizer: its tokenizer, or None (then contexts must be token ids and tokens are
             named `str(id)`).
-        contexts: N texts, or N lists of token ids.
-        batch_size: contexts per forward pass (memory ∝ batch · length · V for the logits).
-        progress: show a tqdm progress bar (on stderr).
+        contexts: N texts, or N lists of token ids (with `prefixes`, the texts whose prefixes
+            are exported).
+        batch_size: contexts (with `prefixes`: texts) per forward pass; memory ∝ batch · length
+            · V for the logits with `prefixes`, batch · V without.
+        progress: show a tqdm progress bar of contexts exported (on stderr).
         dtype: float32 or float64 for the exported arrays (float64 of a float32 model is exact).
-        padding_side: "left" or "right"; default the tokenizer's, else "right". Either gives the
-            same result (up to float rounding).
+        padding_side: "left" or "right"; default "right" with `prefixes`, else the tokenizer's,
+            else "right". Either gives the same result (up to float rounding).
+        prefixes: export every prefix of each text (above) instead of each text's last position.
 
     Returns:
         `HFExport` with the arrays, names and `max_logit_error` (the model is left in eval
@@ -323,8 +309,12 @@ def export_hf(
         >>> ex = export_hf(GPT2LMHeadModel(config), None, [[1, 2, 3], [4, 5]], progress=False)
         >>> ex.embeddings.shape, ex.unembeddings.shape, ex.contexts, ex.max_logit_error < 1e-5
         ((2, 16), (64, 16), ('1 2 3', '4 5'), True)
+        >>> ex = export_hf(GPT2LMHeadModel(config), None, [[1, 2, 3], [1, 2, 5]], progress=False,
+        ...                prefixes=True)
+        >>> ex.contexts
+        ('1', '1 2', '1 2 3', '1 2 5')
     """
-    torch = _torch()
+    torch = torch_modules()
     from tqdm import tqdm
 
     if isinstance(model, str | os.PathLike):
@@ -335,7 +325,8 @@ def export_hf(
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise DTypeError(f"dtype: expected float32 or float64, got {dtype}")
-    side = padding_side or getattr(tokenizer, "padding_side", None) or "right"
+    default_side = "right" if prefixes else getattr(tokenizer, "padding_side", None) or "right"
+    side = padding_side or default_side
     if side not in ("left", "right"):
         raise ExportError(f"padding_side: expected 'left' or 'right', got {side!r}")
 
@@ -357,7 +348,9 @@ def export_hf(
         text_config, "n_positions", None
     )
     inputs = getattr(model.get_input_embeddings(), "num_embeddings", head.weight.shape[0])
-    ids, names = _encode(contexts, tokenizer, inputs, max_positions)
+    ids, given = _encode(contexts, tokenizer, inputs, max_positions)
+    keep_at, names = _plan(ids, given, tokenizer, prefixes)
+    starts = np.cumsum([0] + [len(k) for k in keep_at])  # row i's contexts: starts[i]:starts[i+1]
     pad_id = getattr(tokenizer, "pad_token_id", None)
     pad_id = 0 if pad_id is None else int(pad_id)  # any id: padded positions are masked
 
@@ -369,21 +362,33 @@ def export_hf(
     )
     G64, b64 = G.astype(np.float64), (0.0 if b is None else b.astype(np.float64))
     device = next(model.parameters()).device
-    takes_positions = "position_ids" in inspect.signature(model.forward).parameters
+    accepted = inspect.signature(model.forward).parameters
     captured: list[Any] = []
     hook = head.register_forward_pre_hook(lambda _module, args: captured.append(args[0]))
-    F = np.empty((len(ids), G.shape[1]), dtype=dtype)
+    F = np.empty((len(names), G.shape[1]), dtype=dtype)
     max_error = max_logit = 0.0
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
     model.eval()
     try:
         with (
             torch.inference_mode(),
-            tqdm(total=len(ids), unit="context", desc="export", disable=not progress) as bar,
+            tqdm(total=len(names), unit="context", desc="export", disable=not progress) as bar,
         ):
-            for start in range(0, len(ids), batch_size):
-                rows = ids[start : start + batch_size]
-                input_ids, mask, positions, last = _batch(rows, pad_id, side, torch)
-                extra = {"position_ids": positions.to(device)} if takes_positions else {}
+            for first in range(0, len(order), batch_size):
+                batch = order[first : first + batch_size]
+                input_ids, mask, positions = _batch([ids[i] for i in batch], pad_id, side, torch)
+                width = input_ids.shape[1]
+                # (row in batch, column in the padded batch, row of F) of every context exported
+                shift = [width - len(ids[i]) if side == "left" else 0 for i in batch]
+                pick_row = [r for r, i in enumerate(batch) for _ in keep_at[i]]
+                pick_col = [shift[r] + k for r, i in enumerate(batch) for k in keep_at[i]]
+                targets = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in batch])
+                columns = torch.tensor(pick_col, dtype=torch.long)
+                extra = {"position_ids": positions.to(device)} if "position_ids" in accepted else {}
+                if "logits_to_keep" in accepted:  # logits only where exported
+                    kept = torch.unique(columns)  # sorted
+                    extra["logits_to_keep"] = kept.to(device)
+                    columns = torch.searchsorted(kept, columns)
                 captured.clear()
                 out = model(
                     input_ids=input_ids.to(device), attention_mask=mask.to(device),
@@ -394,14 +399,14 @@ def export_hf(
                         f"{type(model).__name__}: expected one call of the LM head per forward "
                         f"pass, got {len(captured)}"
                     )
-                pick = torch.arange(len(rows), device=device), last.to(device)
-                h = captured[0][pick].to(torch.float64).cpu().numpy() * scale  # (B, d)
-                F[start : start + len(rows)] = h.astype(dtype)
-                want = out.logits[pick].to(torch.float64).cpu().numpy()  # (B, V)
-                got = F[start : start + len(rows)].astype(np.float64) @ G64.T + b64
+                pick = torch.tensor(pick_row, device=device), columns.to(device)
+                h = captured[0][pick].to(torch.float64).cpu().numpy() * scale  # (n, d)
+                F[targets] = h.astype(dtype)
+                want = out.logits[pick].to(torch.float64).cpu().numpy()  # (n, V)
+                got = F[targets].astype(np.float64) @ G64.T + b64
                 max_error = max(max_error, float(np.max(np.abs(got - want))))
                 max_logit = max(max_logit, float(np.max(np.abs(want))))
-                bar.update(len(rows))
+                bar.update(len(targets))
     finally:
         hook.remove()
     model_type = str(getattr(text_config, "model_type", type(model).__name__))

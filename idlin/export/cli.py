@@ -1,7 +1,8 @@
-"""`idlin export`: a local Hugging Face causal LM → a predictor file with names.
+"""`idlin export`: a local causal LM (Hugging Face folder or GGUF file) → a named predictor file.
 
-    idlin export MODEL_DIR --contexts contexts.txt --out model.safetensors
-    idlin export MODEL_DIR --token-ids ids.txt --out model.npz [--batch-size 8] [--dtype float64]
+    idlin export MODEL --contexts contexts.txt --out model.safetensors
+    idlin export MODEL --token-ids ids.txt --out model.npz [--batch-size 8] [--dtype float64]
+    idlin export model.gguf --prefixes texts.txt --out model.safetensors   # every prefix
 
 Registered on the main app by `register(app)` (called from `idlin/cli.py`). torch and
 transformers are imported only when the command runs.
@@ -10,6 +11,7 @@ transformers are imported only when the command runs.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +25,11 @@ _out = Console(width=110)
 
 def export(
     model_dir: Annotated[
-        Path, typer.Argument(help="Local model directory (config.json, *.safetensors, tokenizer).")
+        Path,
+        typer.Argument(
+            help="Local model: a folder (config.json, *.safetensors, tokenizer) or a .gguf file "
+            "(or a folder holding one)."
+        ),
     ],
     out: Annotated[
         Path, typer.Option("--out", help="Predictor file to write (.safetensors or .npz).")
@@ -35,11 +41,24 @@ def export(
         Path | None,
         typer.Option("--token-ids", help="One context per line as whitespace-separated token ids."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Contexts per forward pass.")] = 8,
+    prefixes: Annotated[
+        Path | None,
+        typer.Option(
+            "--prefixes",
+            help="Text file, one text per line: every prefix of each text is a context (one "
+            "forward pass per text), named by its decoded tokens.",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(help="Contexts (with --prefixes: texts) per forward pass.")
+    ] = 8,
     dtype: Annotated[str, typer.Option(help="Stored precision: float32 or float64.")] = "float32",
     padding_side: Annotated[
         str | None,
-        typer.Option(help="Pad batches on the 'left' or 'right' (default: tokenizer's)."),
+        typer.Option(
+            help="Pad batches on the 'left' or 'right' (default: the tokenizer's; right with "
+            "--prefixes)."
+        ),
     ] = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
@@ -47,6 +66,9 @@ def export(
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
     """Export F (last hidden state after the final norm), G (LM head), bias and names.
+
+    With --prefixes, F has a row for every prefix of every text (the hidden state at each
+    position of one forward pass per text).
 
     Checks that F Gᵀ + b reproduces the model's logits on every context and prints the largest
     difference. Identifiability is relative to the contexts exported (docs/theory.md §3): with
@@ -58,10 +80,15 @@ def export(
         from ._hf import export_hf, load_hf
         from ._inputs import read_contexts, read_token_ids
 
-        if (contexts is None) == (token_ids is None):
+        given = [
+            flag for flag, value in
+            (("--contexts", contexts), ("--token-ids", token_ids), ("--prefixes", prefixes))
+            if value is not None
+        ]  # fmt: skip
+        if len(given) != 1:
             raise ConfigError(
-                "expected exactly one of --contexts FILE or --token-ids FILE, got "
-                + ("both" if contexts is not None else "neither")
+                "expected exactly one of --contexts FILE, --token-ids FILE or --prefixes FILE, "
+                "got " + (" and ".join(given) if given else "neither")
             )
         if dtype not in ("float32", "float64"):
             raise ConfigError(f"--dtype: expected float32 or float64, got {dtype!r}")
@@ -74,12 +101,17 @@ def export(
                 + ("(missing)" if not parent.is_dir() else "(not writable)")
             )
         io._format(out)  # refuse a bad suffix before loading a model
-        items = read_contexts(contexts) if contexts is not None else read_token_ids(token_ids)
+        if token_ids is not None:
+            items = read_token_ids(token_ids)
+        else:
+            items = read_contexts(contexts if contexts is not None else prefixes)
         model, tokenizer = load_hf(model_dir, progress=progress)
+        start = time.perf_counter()
         result = export_hf(
             model, tokenizer, items, batch_size=batch_size, progress=progress, dtype=dtype,
-            padding_side=padding_side,
+            padding_side=padding_side, prefixes=prefixes is not None,
         )  # fmt: skip
+        seconds = time.perf_counter() - start
         result.save(out)
     n, d = result.embeddings.shape
     v = result.unembeddings.shape[0]
@@ -88,6 +120,12 @@ def export(
     _out.print(
         f"wrote {out}: N = {n} contexts, V = {v} tokens, width d = {d}{bias} ({dtype}, "
         f"{result.model_type}{scale}), with token and context names",
+        soft_wrap=True,
+    )
+    source = f"every prefix of {len(items)} texts" if prefixes is not None else "contexts"
+    _out.print(
+        f"exported {n} {source} in {seconds:.1f} s ({n / seconds:.1f} contexts/s, batch size "
+        f"{batch_size})",
         soft_wrap=True,
     )
     _out.print(

@@ -1,0 +1,115 @@
+"""`idlin export` on a real LM: SmolLM2-135M-Instruct from its GGUF file (tests/_real_lm.py).
+
+References are independent of the exporter: contexts run *alone* through the transformers model
+(no padding, no batching, no hook), their logits and `hidden_states[-1]` compared in float64 with
+the file read back. Skipped with a reason when the GGUF file is absent (`.ci/run` fetches it).
+"""
+
+import re
+
+import numpy as np
+import pytest
+from _real_lm import smollm2_contexts, texts
+
+from idlin import io
+from idlin._errors import FileFormatError
+
+V, D = 49152, 576
+
+
+def _alone(model, ids):
+    import torch
+
+    with torch.inference_mode():
+        out = model(torch.tensor([ids]), output_hidden_states=True)
+    return out.logits[0].double().numpy(), out.hidden_states[-1][0].double().numpy()
+
+
+def _max_error(text):
+    return float(re.search(r"max \|F Gᵀ \+ b − model logits\| = ([0-9.e+-]+)", text)[1])
+
+
+def test_gguf_export_through_the_cli_reproduces_logits_and_stores_names(smollm2_export, smollm2):
+    model, tokenizer = smollm2
+    named = io.load_named(smollm2_export)
+    printed = smollm2_export.with_suffix(".txt").read_text(encoding="utf-8")
+    assert f"N = 200 contexts, V = {V} tokens, width d = {D} (float32, llama)" in printed
+    assert "caveat: identifiability is relative to the N = 200 contexts" in printed
+    assert _max_error(printed) < 1e-3
+    contexts = smollm2_contexts()
+    assert named.contexts == tuple(contexts) and len(set(contexts)) == 200
+    assert len(named.tokens) == V and named.tokens[2807] == "Ġeasy"
+    assert list(named.tokens[:3]) == tokenizer.convert_ids_to_tokens([0, 1, 2])
+    arrays = io.read_arrays(smollm2_export)
+    F, G = arrays["embeddings"].astype(np.float64), arrays["unembeddings"].astype(np.float64)
+    assert F.shape == (200, D) and G.shape == (V, D) and "bias" not in arrays
+    np.testing.assert_array_equal(arrays["unembeddings"], model.lm_head.weight.detach().numpy())
+    for x in (0, 57, 123, 199):  # short and long contexts, several batches
+        logits, hidden = _alone(model, tokenizer(contexts[x])["input_ids"])
+        np.testing.assert_allclose(F[x], hidden[-1], rtol=0, atol=2e-4 * np.abs(hidden).max())
+        np.testing.assert_allclose(F[x] @ G.T, logits[-1], rtol=0, atol=1e-4 * np.abs(logits).max())
+
+
+def test_prefix_export_has_every_prefix_of_every_text(smollm2_prefix_export, smollm2):
+    model, tokenizer = smollm2
+    named = io.load_named(smollm2_prefix_export)
+    F = io.read_arrays(smollm2_prefix_export)["embeddings"].astype(np.float64)
+    G = model.lm_head.weight.detach().double().numpy()
+    printed = smollm2_prefix_export.with_suffix(".txt").read_text(encoding="utf-8")
+    assert _max_error(printed) < 1e-3 and "every prefix of 48 texts" in printed
+    # Independent count: distinct token-id prefixes over the texts, in text order.
+    seen, order = set(), []
+    for text in texts():
+        ids = tokenizer(text)["input_ids"]
+        for k in range(1, len(ids) + 1):
+            if tuple(ids[:k]) not in seen:
+                seen.add(tuple(ids[:k]))
+                order.append(ids[:k])
+    assert len(order) == F.shape[0] > D  # N > d: a diverse-capable context set
+    assert named.contexts == tuple(tokenizer.decode(p) for p in order)
+    # The text's full prefix is the text; its rows are the positions of one pass run alone.
+    third = texts()[2]
+    assert third in named.contexts
+    ids = tokenizer(third)["input_ids"]
+    logits, hidden = _alone(model, ids)
+    rows = [order.index(ids[:k]) for k in range(1, len(ids) + 1)]
+    np.testing.assert_allclose(F[rows], hidden, rtol=0, atol=2e-4 * np.abs(hidden).max())
+    np.testing.assert_allclose(F[rows] @ G.T, logits, rtol=0, atol=1e-4 * np.abs(logits).max())
+
+
+def _resolve(tmp_path, names, fields, **kw):
+    path = tmp_path / "p.tsv"
+    path.write_text("".join(f"{f}\tĠthe\n" for f in fields), encoding="utf-8")
+    return io.read_pairs(path, names, what="token", **kw)[:, 0].tolist()
+
+
+def test_words_reach_smollm2_tokens(smollm2_export, smollm2, tmp_path):
+    _, tokenizer = smollm2
+    names = io.load_named(smollm2_export).tokens
+    ids = tokenizer.convert_tokens_to_ids
+    spaced, bare = ids("Ġeasy"), ids("easy")
+    assert spaced == tokenizer(" easy", add_special_tokens=False)["input_ids"][0] != bare
+    assert _resolve(tmp_path, names, ['" easy"', "Ġeasy", '"easy"']) == [spaced, spaced, bare]
+    with pytest.raises(FileFormatError, match=rf"'easy' \(@{bare}\), 'Ġeasy' \(@{spaced}\)"):
+        _resolve(tmp_path, names, ["easy"])
+    # A word with only the space-marked token resolves bare (the usual case for adjectives).
+    assert "easiest" not in names
+    assert _resolve(tmp_path, names, ["easiest"]) == [ids("Ġeasiest")]
+
+
+def test_a_multi_token_word_is_reported_with_the_tokenizers_split(
+    smollm2_export, smollm2, tmp_path
+):
+    _, tokenizer = smollm2
+    names = io.load_named(smollm2_export).tokens
+    split = tokenizer.tokenize(" luckiest")
+    assert len(split) > 1  # lucky → luckiest is not one token in SmolLM2
+    with pytest.raises(FileFormatError) as info:
+        _resolve(tmp_path, names, ['" luckiest"'])
+    message = str(info.value)
+    assert "unknown token name '\" luckiest\"'" in message
+    assert "not a single token in this vocabulary" in message
+    assert f"' luckiest' is {' + '.join(map(repr, split))}" in message  # same as the tokenizer
+    assert _resolve(tmp_path, names, ['" luckiest"'], first_subtoken=True) == [
+        tokenizer.convert_tokens_to_ids(split[0])
+    ]
