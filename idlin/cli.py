@@ -277,6 +277,14 @@ def inspect(
             "canonical coordinates; docs/theory.md §6.5)."
         ),
     ] = "isometric",
+    first_subtoken: Annotated[
+        bool,
+        typer.Option(
+            "--first-subtoken",
+            help="In --token-pairs, a word that is not one token stands for its first sub-token "
+            "(opt-in; by default such a word is refused by name, docs/theory.md §10).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -305,7 +313,9 @@ def inspect(
         if pairs is not None:
             probes["pairs"] = io.read_pairs(pairs, contexts, what="context")
         if token_pairs is not None:
-            probes["token_pairs"] = io.read_pairs(token_pairs, tokens, what="token")
+            probes["token_pairs"] = io.read_pairs(
+                token_pairs, tokens, what="token", first_subtoken=first_subtoken
+            )
         if labels is not None:
             probes["labels"] = io.read_labels(labels, contexts, what="context")
         if steering is not None:

@@ -113,3 +113,47 @@ def test_a_multi_token_word_is_reported_with_the_tokenizers_split(
     assert _resolve(tmp_path, names, ['" luckiest"'], first_subtoken=True) == [
         tokenizer.convert_tokens_to_ids(split[0])
     ]
+
+
+def test_smollm2_ranks_obey_sylvester_in_float32_and_float64(smollm2_export, smollm2_prefix_export):
+    """THEORY §3's regression: the float32 export printed r = 575 with k_f = k_g = d = 576. Now
+    r = d when N > d (diverse), r = N when N < d, the same for the numbers saved as float64, and
+    nothing is a threshold's choice (the gap where r is counted is infinite: nothing cut)."""
+    import idlin
+
+    for path, want in ((smollm2_prefix_export, (D, D, D)), (smollm2_export, (200, D, 200))):
+        p32 = io.load(path)
+        p64 = idlin.Predictor(np.asarray(p32.embeddings, np.float64),
+                              np.asarray(p32.unembeddings, np.float64))  # fmt: skip
+        for p in (p32, p64):
+            a = idlin.analyze(p)
+            got = (int(a.embedding_rank), int(a.unembedding_rank), int(a.effective_complexity))
+            assert got == want
+            assert float(a.rank_gap) == np.inf
+
+
+def test_inspect_on_smollm2_names_pairs_and_reports_controls(smollm2_prefix_export, tmp_path):
+    """`idlin inspect` on the real model: words reach tokens, the per-pair table and the controls
+    are in the JSON by name, a multi-token word is refused by name unless --first-subtoken."""
+    import json
+
+    from test_cli_helpers import run_idlin
+
+    pairs = tmp_path / "sup.tsv"
+    pairs.write_text('" easy"\t" easiest"\n" big"\t" biggest"\n" small"\t" smallest"\n'
+                     '" fast"\t" fastest"\n', encoding="utf-8")  # fmt: skip
+    proc = run_idlin("inspect", smollm2_prefix_export, "--token-pairs", pairs, "--json",
+                     "--permutations", "50", timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["ranks"]["effective_complexity"] == D
+    (par,) = [p for p in out["properties"] if p["name"] == "parallelism"]
+    names = [(q["source_name"], q["target_name"]) for q in par["identifiable"]["pairs"]]
+    assert names[0] == ("Ġeasy", "Ġeasiest") and len(names) == 4
+    controls = {c["control"]: c for c in par["identifiable"]["controls"]}
+    assert "shuffled targets" in controls
+    assert 0 < controls["shuffled targets"]["p_value"] <= 1
+    pairs.write_text('" lucky"\t" luckiest"\n" easy"\t" easiest"\n', encoding="utf-8")
+    refused = run_idlin("inspect", smollm2_prefix_export, "--token-pairs", pairs, timeout=600)
+    assert refused.returncode == 2 and "luckiest" in refused.stderr
+    assert "not a single token" in refused.stderr
