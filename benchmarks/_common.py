@@ -72,6 +72,37 @@ def rss_mib(field: str = "VmHWM") -> float:
     return peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
 
 
+def run_measured(cmd: Sequence[str]) -> dict[str, Any]:
+    """Run a command in a child process: its wall time, exit code, stdout, stderr and **its own**
+    peak resident set in MiB. The peak comes from GNU time (`/usr/bin/time -f %M`): rusage of a
+    child forked from this process would report *this* process's resident set when it is larger
+    (Linux carries the forked copy's high-water mark across exec), and a fork from the small
+    `time` process does not. Output goes to files, not pipes (a child blocked on a full pipe never
+    exits)."""
+    import shutil
+    import tempfile
+
+    gnu_time = shutil.which("time") or "/usr/bin/time"
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = os.path.join(tmp, "rss")
+        full = [gnu_time, "-f", "%M", "-o", rss_file, *cmd] if os.path.exists(gnu_time) else cmd
+        with (
+            open(os.path.join(tmp, "out"), "w+") as out,
+            open(os.path.join(tmp, "err"), "w+") as err,
+        ):
+            t0 = time.perf_counter()
+            rc = subprocess.run(full, stdout=out, stderr=err, check=False).returncode
+            wall = time.perf_counter() - t0
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        peak = float("nan")
+        if os.path.exists(rss_file):
+            lines = [ln for ln in open(rss_file).read().splitlines() if ln.strip().isdigit()]
+            peak = int(lines[-1]) / 1024.0 if lines else peak
+    return {"rc": rc, "wall_s": wall, "peak_rss_mib": peak, "stdout": stdout, "stderr": stderr}
+
+
 def machine() -> dict[str, Any]:
     """Device, library versions and CPU facts recorded with every result."""
     import jax

@@ -4,9 +4,9 @@ Synthetic float32 predictor files of the shapes `idlin export` writes for SmolLM
 (N = 1078, V = 49152, d = 576) and Gemma 3 270M (N = 1078, V = 262144, d = 640), shaped like real
 LMs (a dominant context direction, a large common unembedding offset, token and context names),
 and an equivalent second file (a basis change) for `verify`. Each command runs in its own process;
-its peak resident set comes from `os.wait4`'s rusage, and the interpreter's own footprint
-(`python -c "import idlin.cli, jax"`) is subtracted, so "above the interpreter" is what the
-command's data cost. The target is ≤ 3× the input file's size.
+its own peak resident set comes from GNU time (`_common.run_measured`), and the interpreter's
+own footprint (`python -c "import idlin.cli, jax"`) is subtracted, so "above the interpreter"
+is what the command's data cost. The target is ≤ 3× the input file's size.
 
 Usage: `python benchmarks/bench_memory.py [--quick] [--only smollm2|gemma] [--out PATH]`.
 """
@@ -14,14 +14,12 @@ Usage: `python benchmarks/bench_memory.py [--quick] [--only smollm2|gemma] [--ou
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fmt_table, load_line, load_record, parser, write_json
+from _common import fmt_table, load_line, load_record, parser, run_measured, write_json
 
 SHAPES = {"smollm2": (1078, 49152, 576), "gemma": (1078, 262144, 640)}
 QUICK_SHAPES = {"smollm2": (60, 2000, 48), "gemma": (60, 4000, 40)}
@@ -43,9 +41,11 @@ def write_models(folder: Path, shape: tuple[int, int, int], seed: int = 0) -> tu
     N, V, d = shape
     rng = np.random.default_rng(seed)
     F = rng.normal(size=(N, d)).astype(np.float32) * np.logspace(0, -2, d, dtype=np.float32)
-    F += np.float32(10) * rng.normal(size=(N, 1)).astype(np.float32) * rng.normal(
-        size=(1, d)
-    ).astype(np.float32)
+    F += (
+        np.float32(10)
+        * rng.normal(size=(N, 1)).astype(np.float32)
+        * rng.normal(size=(1, d)).astype(np.float32)
+    )
     G = rng.standard_normal(size=(V, d), dtype=np.float32)
     G += np.float32(5) * rng.normal(size=(1, d)).astype(np.float32)
     tokens = [f"tok{i}" for i in range(V)]
@@ -59,20 +59,14 @@ def write_models(folder: Path, shape: tuple[int, int, int], seed: int = 0) -> tu
 
 
 def measure(cmd: list[str]) -> dict:
-    """Run `cmd`; its wall time, exit code and peak RSS (MiB) from `wait4`."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    rc = os.waitstatus_to_exitcode(status)
+    """Run `cmd` (`_common.run_measured`): wall time, exit code, its own peak RSS (MiB)."""
+    m = run_measured(cmd)
     return {
         "command": " ".join(Path(c).name if "/" in c else c for c in cmd),
-        "rc": rc,
-        "wall_s": wall,
-        "peak_rss_mib": usage.ru_maxrss / 1024.0,
-        "stderr_tail": err[-300:] if rc not in (0, 1) else "",
-        "stdout_tail": out[-200:],
+        "rc": m["rc"],
+        "wall_s": m["wall_s"],
+        "peak_rss_mib": m["peak_rss_mib"],
+        "stderr_tail": m["stderr"][-300:] if m["rc"] not in (0, 1) else "",
     }
 
 
@@ -95,8 +89,16 @@ def main() -> None:
                 "analyze (API)": [py, "-c", _ANALYZE, str(a)],
                 "inspect": [py, "-m", "idlin", "inspect", str(a), "--json"],
                 "verify": [py, "-m", "idlin", "verify", str(a), str(b), "--json"],
-                "audit raw_cosine": [py, "-m", "idlin", "audit", str(a), "--measure",
-                                     "raw_cosine", "--json"],  # fmt: skip
+                "audit raw_cosine": [
+                    py,
+                    "-m",
+                    "idlin",
+                    "audit",
+                    str(a),
+                    "--measure",
+                    "raw_cosine",
+                    "--json",
+                ],
             }
             cases = {}
             for label, cmd in commands.items():

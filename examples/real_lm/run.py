@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,26 +32,20 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent / "benchmarks"))
+from _common import run_measured  # noqa: E402
 from contexts import FRAMES, adjective_pairs, labelled  # noqa: E402
 
 
 def _measured(cmd: list[str]) -> tuple[dict, str]:
-    """Run a command; its wall time, its own peak RSS (MiB, `os.wait4` on the child) and stdout."""
-    t0 = time.perf_counter()
-    # stderr to a file and stdout read to EOF (full pipes would block the child), then reap the
-    # child with wait4 for its own rusage
-    with tempfile.TemporaryFile("w+") as errfile:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile, text=True)
-        out = proc.stdout.read()  # type: ignore[union-attr]
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        errfile.seek(0)
-        err = errfile.read()
-    wall = time.perf_counter() - t0
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
-    return {"wall_s": round(wall, 2), "peak_rss_mib": round(usage.ru_maxrss / 1024.0),
-            "rc": proc.returncode}, out  # fmt: skip
+    """Run a command; its wall time, its own peak RSS (MiB) and stdout (`run_measured` of the
+    benchmarks: GNU time reports the child's own peak)."""
+    m = run_measured(cmd)
+    if m["rc"] not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} failed ({m['rc']}):\n{m['stderr'][-3000:]}")
+    cost = {"wall_s": round(m["wall_s"], 2), "peak_rss_mib": round(m["peak_rss_mib"]),
+            "rc": m["rc"]}  # fmt: skip
+    return cost, m["stdout"]
 
 
 def _cpu() -> str:
