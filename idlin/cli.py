@@ -132,7 +132,6 @@ def verify(
         for f in (a, b):
             require_file(f, "a predictor file")
 
-
         from . import io
         from ._errors import IncompatibleError
         from .report import verify as compare
@@ -202,17 +201,21 @@ def _print_verification(v, a: Path, b: Path) -> None:
         )
     for note in v.notes:
         _out.print(f"note: {note}")
-    verdict = "EQUIVALENT" if v.equivalent else "NOT EQUIVALENT"
-    near = (
-        f"; near-equivalent (relative gap ≤ {v.near_tolerance:g}): equivalent at any tolerance "
-        f"≥ {v.smallest_tolerance:.1e}"
-        if v.verdict == "near-equivalent"
-        else ""
-    )
-    _out.print(
-        f"verdict: {verdict} (relative gap {_fmt(v.gap.relative)} vs "
-        f"{_fmt(v.tolerance, '.1e')}){near}"
-    )
+    _out.print(f"verdict: {v.verdict} ({_verdict_reason(v)})")
+
+
+def _verdict_reason(v) -> str:
+    """Why `v.verdict` (one of `idlin.compare`'s three words, as in `--json`): the relative gap
+    against the equivalence tolerance and the near-equivalence bound."""
+    gap, tol = f"relative gap {_fmt(v.gap.relative)}", _fmt(v.tolerance, ".1e")
+    if v.verdict == "equivalent":
+        return f"{gap} ≤ tolerance {tol}"
+    if v.verdict == "near-equivalent":
+        return (
+            f"{gap} > tolerance {tol} but ≤ {v.near_tolerance:g}; equivalent at any tolerance "
+            f"≥ {v.smallest_tolerance:.1e}"
+        )
+    return f"{gap} > tolerance {tol} and > {v.near_tolerance:g}"
 
 
 @app.command()
