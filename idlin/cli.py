@@ -132,23 +132,12 @@ def verify(
         for f in (a, b):
             require_file(f, "a predictor file")
 
-        from . import io
-        from ._errors import IncompatibleError
-        from .report import verify as compare
+        from ._cli_progress import steps
+        from .report._summary import VERIFY_STEPS
 
-        arrays = [io.read_arrays(a), io.read_arrays(b)]
-        stored = (io.stored_dtype(arrays[0]), io.stored_dtype(arrays[1]))
-        pa, pb = (
-            io.from_arrays(x, dtype="compute", source=str(f))
-            for x, f in zip(arrays, (a, b), strict=True)
-        )
-        if (pa.num_contexts, pa.vocab_size) != (pb.num_contexts, pb.vocab_size):
-            raise IncompatibleError(
-                f"{a} and {b} must share contexts and vocabulary: expected equal (N, V), got "
-                f"A (N={pa.num_contexts}, V={pa.vocab_size}) and "
-                f"B (N={pb.num_contexts}, V={pb.vocab_size})"
-            )
-        result = compare(pa, pb, stored=stored, rtol=rtol)
+        with steps("reading", 1 + VERIFY_STEPS, quiet=as_json) as bar:
+            bar.step(f"reading {a.name} and {b.name}")
+            result = _compare_files(a, b, rtol, bar)
     if as_json:
         from .report import comparison_dict
 
@@ -156,6 +145,28 @@ def verify(
     else:
         _print_verification(result, a, b)
     raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NO)
+
+
+def _compare_files(a: Path, b: Path, rtol: float | None, bar):
+    """Read A and B (float32 stays float32: float64 arithmetic on the Gram route) and compare
+    them with each model's tolerances following its stored dtype (`report.verify`)."""
+    from . import io
+    from ._errors import IncompatibleError
+    from .report import verify as compare
+
+    arrays = [io.read_arrays(a), io.read_arrays(b)]
+    stored = (io.stored_dtype(arrays[0]), io.stored_dtype(arrays[1]))
+    pa, pb = (
+        io.from_arrays(x, dtype="compute", source=str(f))
+        for x, f in zip(arrays, (a, b), strict=True)
+    )
+    if (pa.num_contexts, pa.vocab_size) != (pb.num_contexts, pb.vocab_size):
+        raise IncompatibleError(
+            f"{a} and {b} must share contexts and vocabulary: expected equal (N, V), got "
+            f"A (N={pa.num_contexts}, V={pa.vocab_size}) and "
+            f"B (N={pb.num_contexts}, V={pb.vocab_size})"
+        )
+    return compare(pa, pb, stored=stored, rtol=rtol, say=bar.step)
 
 
 def _print_verification(v, a: Path, b: Path) -> None:
@@ -266,7 +277,6 @@ def inspect(
             if f is not None:
                 require_file(f, f"a TSV file for {option}")
 
-
         from . import io
         from .report import inspect_model as examine
 
@@ -348,8 +358,6 @@ def reproduce(
     """
     import dataclasses
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     with user_errors(debug):
         from ._paths import writable_dir, write_text
 
@@ -359,19 +367,18 @@ def reproduce(
 
         from . import io
         from ._cli_interrupt import kept
+        from ._cli_progress import steps
         from .report import write_report
-        from .reproduce import ReproduceConfig
+        from .reproduce import ReproduceConfig, model_stem, stages
         from .reproduce import reproduce as run
 
         config = dataclasses.replace(ReproduceConfig.preset(quick=quick), seed=seed)
         kept(f"each file in {out} is whole (written atomically); rerun to write them all")
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=_out, transient=True) as progress:
-            task = progress.add_task("starting", total=None)
+        with steps("starting", stages(config) + 1) as bar:
 
             def say(message: str) -> None:
-                progress.console.print(f"[dim]·[/dim] {message}")
-                progress.update(task, description=message)
+                _out.print(f"[dim]·[/dim] {message}")
+                bar.step(message)
 
             result, artifacts = run(config, say=say)
             say("writing the report and figures")
@@ -379,29 +386,32 @@ def reproduce(
             models = out / "models"
             for name, p in artifacts.truths.items():
                 tokens, contexts = artifacts.names.get(name, (None, None))
-                io.save(models / f"{name}_truth.npz", p, tokens=tokens, contexts=contexts)
+                io.save(models / f"{model_stem(name)}.npz", p, tokens=tokens, contexts=contexts)
             for name, trained in artifacts.trained.items():
                 tokens, contexts = artifacts.names.get(name, (None, None))
                 for width, s, q in trained:
-                    io.save(
-                        models / f"{name}_d{width}_seed{s}.npz", q, tokens=tokens, contexts=contexts
-                    )
+                    stem = model_stem(name, width, s)
+                    io.save(models / f"{stem}.npz", q, tokens=tokens, contexts=contexts)
             probes = out / "probes"
             probes.mkdir(parents=True, exist_ok=True)
             for fname, text in artifacts.probes.items():
                 write_text(probes / fname, text)
     _print_summary(result)
     _out.print(
-        f"wrote {', '.join(p.name for p in written)}, models/*.npz and probes/*.tsv to {out}/"
+        f"wrote {', '.join(p.name for p in written)}, models/*.npz and probes/ (pairs and labels "
+        f"for every model, one steering_<model>.txt per model: a vector is in its model's "
+        f"coordinates) to {out}/"
     )
-    m = f"{out}/models"
+    m, pr = f"{out}/models", f"{out}/probes"
+    trained = model_stem("morphology", _widest(artifacts), 0)
     _out.print(
-        f"in {result.seconds:.0f} s. Try: idlin verify {m}/morphology_truth.npz "
-        f"{m}/morphology_d{_widest(artifacts)}_seed0.npz (a trained model against its truth: "
-        "KL both ways, its rank at the fit's threshold, canonical R²), or "
-        f"idlin inspect {m}/morphology_truth.npz --pairs {out}/probes/context_pairs.tsv "
-        f"--token-pairs {out}/probes/token_pairs.tsv --labels {out}/probes/labels.tsv "
-        f"--steering {out}/probes/steering.txt --holdout 0 (the report's property rows)"
+        f"in {result.seconds:.0f} s. Try: idlin verify {m}/morphology_truth.npz {m}/{trained}.npz "
+        "(a trained model against its truth: KL both ways, its rank at the fit's threshold, "
+        f"canonical R²), or idlin inspect {m}/morphology_truth.npz --pairs "
+        f"{pr}/context_pairs.tsv --token-pairs {pr}/token_pairs.tsv --labels {pr}/labels.tsv "
+        f"--steering {pr}/steering_morphology_truth.txt --holdout 0 (the report's property rows; "
+        f"for {trained}.npz pass --steering {pr}/steering_{trained}.txt and a --tol at the "
+        "scale of its fit, e.g. 0.05)"
     )
 
 

@@ -127,16 +127,27 @@ def test_float32_files_get_float32_tolerances(files):
 )  # fmt: skip
 def test_text_and_json_give_one_verdict_in_one_word_set(files, b, verdict):
     """The text's `verdict:` line uses the JSON's word (issue 25: it once printed
-    "NOT EQUIVALENT …; near-equivalent" for a pair the JSON called "near-equivalent")."""
+    "NOT EQUIVALENT …; near-equivalent" for a pair the JSON called "near-equivalent"), and the
+    JSON is standard: non-finite values are null, never "inf" strings or bare NaN tokens."""
     root, _, _ = files
-    rc, out = _verify_json(root, "p.npz", b)
+    as_json = run_idlin("verify", root / "p.npz", root / b, "--json")
+    bad = lambda c: pytest.fail(f"non-standard JSON constant {c}")  # noqa: E731
+    out = json.loads(as_json.stdout, parse_constant=bad)
+    assert not _strings(out) & {"inf", "-inf", "nan", "Infinity", "NaN"}
     proc = run_idlin("verify", root / "p.npz", root / b)
-    assert out["verdict"] == verdict and proc.returncode == rc == (
-        0 if verdict == "equivalent" else 1
-    )
+    rc = 0 if verdict == "equivalent" else 1
+    assert out["verdict"] == verdict and proc.returncode == as_json.returncode == rc
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("verdict:"))
     assert line.split(" (")[0] == f"verdict: {verdict}", line
     assert "EQUIVALENT" not in proc.stdout
+
+
+def _strings(x) -> set:
+    if isinstance(x, dict):
+        return set().union(*map(_strings, x.values())) if x else set()
+    if isinstance(x, list):
+        return set().union(*map(_strings, x)) if x else set()
+    return {x} if isinstance(x, str) else set()
 
 
 @pytest.mark.parametrize(
