@@ -9,14 +9,18 @@ The command enables JAX float64 (`jax_enable_x64`) before anything is computed, 
 and ranks run in float64 arithmetic whatever the files store (float32 files stay float32 in memory
 and go through the float64-accumulated Gram route, docs/theory.md §3.2); equivalence and verdict
 tolerances follow the *stored* precision.
-Exit codes: 0 success (verify: equivalent), 1 verify: not equivalent, 2 bad input (idlin's
-errors, usage errors, unreadable or unwritable paths), 3 an unexpected error (a bug: rerun with
-`--debug`), 130 interrupted (Ctrl-C: one line `idlin: interrupted; …`, `_cli_interrupt`).
-Errors print one line on stderr, `idlin: error: ...`; `--debug` (after the command name, or
-`idlin --debug COMMAND ...`) prints the traceback as well.
+Exit codes: 0 success (verify: equivalent; audit: invariant), 1 "no" (verify: near-equivalent
+or not equivalent; audit: not invariant), 2 bad input (idlin's errors, usage errors, unreadable or
+unwritable paths), 3 an unexpected error (a bug: rerun with `--debug`), 130 interrupted (Ctrl-C:
+one line `idlin: interrupted; …`, `_cli_interrupt`). Errors print one line on stderr,
+`idlin: error: ...`; `--debug` (after the command name, or `idlin --debug COMMAND ...`) prints
+the traceback as well.
 
-Help, `--version`, usage errors and the checks on paths import neither JAX nor the numerical
-core: only a command that computes pays for them.
+Help, `--version`, usage errors, a missing file for `verify`/`inspect`, an unwritable
+`reproduce --out` and a missing `sweep` config answer without importing JAX or NumPy; the other
+checks on files (the extension and contents of a predictor file, `audit`'s, `export`'s,
+`study`'s and `sweep-summary`'s) import them first (`tests/test_cli_help.py` checks both lists).
+Long commands show a progress bar with an estimate on a terminal (`_cli_progress`).
 """
 
 from __future__ import annotations
@@ -495,7 +499,7 @@ def _seed_in_range(ctx, param, value):
 def _plain_flags(cmd) -> None:
     """Flags shown without a value placeholder; every `--seed` option of every command bounded
     to the seeds `jax.random.key` takes (a usage error, exit 2, instead of an OverflowError or
-    a silently wrapped negative seed deep inside JAX)."""
+    a silently wrapped negative seed deep inside JAX); help paragraphs reflowed (`reflow`)."""
     import typer.models
 
     for param in [*cmd.params, cmd.get_help_option(typer.models.Context(cmd))]:
@@ -503,8 +507,21 @@ def _plain_flags(cmd) -> None:
             param.metavar = ""  # rich help prints the metavar in place of the type `<bool>`
         if param is not None and param.name == "seed" and param.callback is None:
             param.callback = _seed_in_range
+    if cmd.help:
+        cmd.help = reflow(cmd.help)
     for sub in getattr(cmd, "commands", {}).values():
         _plain_flags(sub)
+
+
+def reflow(doc: str) -> str:
+    """A docstring as help text: each paragraph one line, which the help then wraps to the
+    terminal (typer's rich help keeps single line breaks after the first paragraph, so a
+    docstring wrapped at 100 columns printed as ragged half-lines); a paragraph starting with
+    `\\b` is kept verbatim, as click does."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
