@@ -152,9 +152,22 @@ def blas() -> dict[str, Any]:
     return out
 
 
+def result_path(name: str, *, quick: bool, out: Path | None = None) -> Path:
+    """Where a benchmark writes: `out`, else `results/<name>.json` — or `results/<name>_quick.json`
+    for a `--quick` run, so that a smoke run never overwrites the committed full-size result the
+    README table is generated from (`readme_table.py` refuses quick results)."""
+    if out is not None:
+        return Path(out)
+    base = name.removesuffix("_quick")
+    return RESULTS_DIR / (f"{base}_quick.json" if quick else f"{base}.json")
+
+
 def write_json(name: str, payload: dict[str, Any], out: Path | None) -> Path:
-    """Write `payload` (plus machine facts and a timestamp) to `out` or `results/<name>.json`."""
-    path = Path(out) if out is not None else RESULTS_DIR / f"{name}.json"
+    """Write `payload` (plus machine facts and a timestamp) to `out` or `result_path(name, ...)`;
+    `payload["quick"]` is required (every benchmark says whether it ran at `--quick` size)."""
+    if "quick" not in payload:
+        raise ValueError(f"benchmark {name}: payload must say whether it is quick")
+    path = result_path(name, quick=bool(payload["quick"]), out=out)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "benchmark": name,

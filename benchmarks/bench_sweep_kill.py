@@ -169,6 +169,7 @@ def main() -> None:
         stats = kill_campaign(cfg, Path(tmp), trials=trials, seed=args.seed)
     result = {
         "benchmark": "sweep_kill",
+        "quick": args.quick,
         **dataclasses.asdict(stats),
         "passed": True,
         "device": f"{jax.devices()[0].platform} ({jax.devices()[0].device_kind})",
@@ -178,7 +179,9 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sweep_kill.json").write_text(json.dumps(result, indent=2) + "\n")
+    # a --quick run never replaces the committed full-size result (readme_table.py, issue 25)
+    name = "sweep_kill_quick.json" if args.quick else "sweep_kill.json"
+    (args.out / name).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Every row states where its numbers come from: the JSON file, the date, and the 1-minute load
 average the benchmark recorded. A result taken while the load exceeded the machine's cores is
 marked "busy" and its times are not to be trusted (figures measured under load do not
-reproduce); results a benchmark produced with `--quick` are skipped. The table replaces the text
-between `<!-- bench-table:start -->` and `<!-- bench-table:end -->` in README.md.
+reproduce). A result produced with `--quick` is refused (exit with a message): quick runs write
+`*_quick.json`, so a `<name>.json` saying `"quick": true` was overwritten by mistake. The table
+replaces the text between `<!-- bench-table:start -->` and `<!-- bench-table:end -->` in README.md.
 
 Usage: `python benchmarks/readme_table.py [--check]` (`--check`: exit 1 if README is stale).
 """
@@ -21,12 +22,22 @@ RESULTS = ROOT / "benchmarks" / "results"
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
 
+class QuickResultError(SystemExit):
+    """A result file the table would cite holds a `--quick` run (tiny sizes: not publishable)."""
+
+
 def _load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     if not path.exists():
         return None
     doc = json.loads(path.read_text())
-    return None if doc.get("quick") else doc
+    if doc.get("quick"):
+        raise QuickResultError(
+            f"{path}: expected a full-size result, got a --quick one (quick runs write "
+            f"{name}_quick.json; rerun `python benchmarks/bench_{name}.py` without --quick, or "
+            f"restore the committed file with `git checkout -- {path}`)"
+        )
+    return doc
 
 
 def _source(doc: dict, name: str) -> str:

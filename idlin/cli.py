@@ -9,14 +9,18 @@ The command enables JAX float64 (`jax_enable_x64`) before anything is computed, 
 and ranks run in float64 arithmetic whatever the files store (float32 files stay float32 in memory
 and go through the float64-accumulated Gram route, docs/theory.md §3.2); equivalence and verdict
 tolerances follow the *stored* precision.
-Exit codes: 0 success (verify: equivalent), 1 verify: not equivalent, 2 bad input (idlin's
-errors, usage errors, unreadable or unwritable paths), 3 an unexpected error (a bug: rerun with
-`--debug`), 130 interrupted (Ctrl-C: one line `idlin: interrupted; …`, `_cli_interrupt`).
-Errors print one line on stderr, `idlin: error: ...`; `--debug` (after the command name, or
-`idlin --debug COMMAND ...`) prints the traceback as well.
+Exit codes: 0 success (verify: equivalent; audit: invariant), 1 "no" (verify: near-equivalent
+or not equivalent; audit: not invariant), 2 bad input (idlin's errors, usage errors, unreadable or
+unwritable paths), 3 an unexpected error (a bug: rerun with `--debug`), 130 interrupted (Ctrl-C:
+one line `idlin: interrupted; …`, `_cli_interrupt`). Errors print one line on stderr,
+`idlin: error: ...`; `--debug` (after the command name, or `idlin --debug COMMAND ...`) prints
+the traceback as well.
 
-Help, `--version`, usage errors and the checks on paths import neither JAX nor the numerical
-core: only a command that computes pays for them.
+Help, `--version`, usage errors, a missing file for `verify`/`inspect`, an unwritable
+`reproduce --out` and a missing `sweep` config answer without importing JAX or NumPy; the other
+checks on files (the extension and contents of a predictor file, `audit`'s, `export`'s,
+`study`'s and `sweep-summary`'s) import them first (`tests/test_cli_help.py` checks both lists).
+Long commands show a progress bar with an estimate on a terminal (`_cli_progress`).
 """
 
 from __future__ import annotations
@@ -132,26 +136,12 @@ def verify(
         for f in (a, b):
             require_file(f, "a predictor file")
 
-        from . import io
-        from ._errors import IncompatibleError
-        from .report import verify as compare
+        from ._cli_progress import steps
+        from .report._summary import VERIFY_STEPS
 
-        # load_named checks stored names against the sizes, as `inspect` does
-        na, nb = io.load_named(a, dtype="compute"), io.load_named(b, dtype="compute")
-        stored = (na.stored_dtype, nb.stored_dtype)
-        pa, pb = na.predictor, nb.predictor
-        if (pa.num_contexts, pa.vocab_size) != (pb.num_contexts, pb.vocab_size):
-            raise IncompatibleError(
-                f"{a} and {b} must share contexts and vocabulary: expected equal (N, V), got "
-                f"A (N={pa.num_contexts}, V={pa.vocab_size}) and "
-                f"B (N={pb.num_contexts}, V={pb.vocab_size})"
-            )
-        for what, x, y in (
-            ("contexts", na.contexts, nb.contexts),
-            ("tokens", na.tokens, nb.tokens),
-        ):
-            _same_names(what, x, y, a, b)
-        result = compare(pa, pb, stored=stored, rtol=rtol)
+        with steps("reading", 1 + VERIFY_STEPS, quiet=as_json) as bar:
+            bar.step(f"reading {a.name} and {b.name}")
+            result = _compare_files(a, b, rtol, bar)
     if as_json:
         from .report import comparison_dict
 
@@ -159,6 +149,28 @@ def verify(
     else:
         _print_verification(result, a, b)
     raise typer.Exit(EXIT_OK if result.equivalent else EXIT_NO)
+
+
+def _compare_files(a: Path, b: Path, rtol: float | None, bar):
+    """Read A and B (float32 stays float32: float64 arithmetic on the Gram route) and compare
+    them with each model's tolerances following its stored dtype (`report.verify`)."""
+    from . import io
+    from ._errors import IncompatibleError
+    from .report import verify as compare
+
+    # load_named checks stored names against the sizes, as `inspect` does
+    na, nb = io.load_named(a, dtype="compute"), io.load_named(b, dtype="compute")
+    stored = (na.stored_dtype, nb.stored_dtype)
+    pa, pb = na.predictor, nb.predictor
+    if (pa.num_contexts, pa.vocab_size) != (pb.num_contexts, pb.vocab_size):
+        raise IncompatibleError(
+            f"{a} and {b} must share contexts and vocabulary: expected equal (N, V), got "
+            f"A (N={pa.num_contexts}, V={pa.vocab_size}) and "
+            f"B (N={pb.num_contexts}, V={pb.vocab_size})"
+        )
+    _same_names("contexts", na.contexts, nb.contexts, a, b)
+    _same_names("tokens", na.tokens, nb.tokens, a, b)
+    return compare(pa, pb, stored=stored, rtol=rtol, say=bar.step)
 
 
 def _same_names(what: str, x, y, a: Path, b: Path) -> None:
@@ -218,17 +230,21 @@ def _print_verification(v, a: Path, b: Path) -> None:
         )
     for note in v.notes:
         _out.print(f"note: {note}")
-    verdict = "EQUIVALENT" if v.equivalent else "NOT EQUIVALENT"
-    near = (
-        f"; near-equivalent (relative gap ≤ {v.near_tolerance:g}): equivalent at any tolerance "
-        f"≥ {v.smallest_tolerance:.1e}"
-        if v.verdict == "near-equivalent"
-        else ""
-    )
-    _out.print(
-        f"verdict: {verdict} (relative gap {_fmt(v.gap.relative)} vs "
-        f"{_fmt(v.tolerance, '.1e')}){near}"
-    )
+    _out.print(f"verdict: {v.verdict} ({_verdict_reason(v)})")
+
+
+def _verdict_reason(v) -> str:
+    """Why `v.verdict` (one of `idlin.compare`'s three words, as in `--json`): the relative gap
+    against the equivalence tolerance and the near-equivalence bound."""
+    gap, tol = f"relative gap {_fmt(v.gap.relative)}", _fmt(v.tolerance, ".1e")
+    if v.verdict == "equivalent":
+        return f"{gap} ≤ tolerance {tol}"
+    if v.verdict == "near-equivalent":
+        return (
+            f"{gap} > tolerance {tol} but ≤ {v.near_tolerance:g}; equivalent at any tolerance "
+            f"≥ {v.smallest_tolerance:.1e}"
+        )
+    return f"{gap} > tolerance {tol} and > {v.near_tolerance:g}"
 
 
 @app.command()
@@ -444,8 +460,6 @@ def reproduce(
     """
     import dataclasses
 
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     with user_errors(debug):
         from ._paths import writable_dir, write_text
 
@@ -455,19 +469,18 @@ def reproduce(
 
         from . import io
         from ._cli_interrupt import kept
+        from ._cli_progress import steps
         from .report import write_report
-        from .reproduce import ReproduceConfig
+        from .reproduce import ReproduceConfig, model_stem, stages
         from .reproduce import reproduce as run
 
         config = dataclasses.replace(ReproduceConfig.preset(quick=quick), seed=seed)
         kept(f"each file in {out} is whole (written atomically); rerun to write them all")
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-        with Progress(*columns, console=_out, transient=True) as progress:
-            task = progress.add_task("starting", total=None)
+        with steps("starting", stages(config) + 1) as bar:
 
             def say(message: str) -> None:
-                progress.console.print(f"[dim]·[/dim] {message}")
-                progress.update(task, description=message)
+                _out.print(f"[dim]·[/dim] {message}")
+                bar.step(message)
 
             result, artifacts = run(config, say=say)
             say("writing the report and figures")
@@ -475,29 +488,32 @@ def reproduce(
             models = out / "models"
             for name, p in artifacts.truths.items():
                 tokens, contexts = artifacts.names.get(name, (None, None))
-                io.save(models / f"{name}_truth.npz", p, tokens=tokens, contexts=contexts)
+                io.save(models / f"{model_stem(name)}.npz", p, tokens=tokens, contexts=contexts)
             for name, trained in artifacts.trained.items():
                 tokens, contexts = artifacts.names.get(name, (None, None))
                 for width, s, q in trained:
-                    io.save(
-                        models / f"{name}_d{width}_seed{s}.npz", q, tokens=tokens, contexts=contexts
-                    )
+                    stem = model_stem(name, width, s)
+                    io.save(models / f"{stem}.npz", q, tokens=tokens, contexts=contexts)
             probes = out / "probes"
             probes.mkdir(parents=True, exist_ok=True)
             for fname, text in artifacts.probes.items():
                 write_text(probes / fname, text)
     _print_summary(result)
     _out.print(
-        f"wrote {', '.join(p.name for p in written)}, models/*.npz and probes/*.tsv to {out}/"
+        f"wrote {', '.join(p.name for p in written)}, models/*.npz and probes/ (pairs and labels "
+        f"for every model, one steering_<model>.txt per model: a vector is in its model's "
+        f"coordinates) to {out}/"
     )
-    m = f"{out}/models"
+    m, pr = f"{out}/models", f"{out}/probes"
+    trained = model_stem("morphology", _widest(artifacts), 0)
     _out.print(
-        f"in {result.seconds:.0f} s. Try: idlin verify {m}/morphology_truth.npz "
-        f"{m}/morphology_d{_widest(artifacts)}_seed0.npz (a trained model against its truth: "
-        "KL both ways, its rank at the fit's threshold, canonical R²), or "
-        f"idlin inspect {m}/morphology_truth.npz --pairs {out}/probes/context_pairs.tsv "
-        f"--token-pairs {out}/probes/token_pairs.tsv --labels {out}/probes/labels.tsv "
-        f"--steering {out}/probes/steering.txt --holdout 0 (the report's property rows)"
+        f"in {result.seconds:.0f} s. Try: idlin verify {m}/morphology_truth.npz {m}/{trained}.npz "
+        "(a trained model against its truth: KL both ways, its rank at the fit's threshold, "
+        f"canonical R²), or idlin inspect {m}/morphology_truth.npz --pairs "
+        f"{pr}/context_pairs.tsv --token-pairs {pr}/token_pairs.tsv --labels {pr}/labels.tsv "
+        f"--steering {pr}/steering_morphology_truth.txt --holdout 0 (the report's property rows; "
+        f"for {trained}.npz pass --steering {pr}/steering_{trained}.txt and a --tol at the "
+        "scale of its fit, e.g. 0.05)"
     )
 
 
@@ -608,7 +624,7 @@ def _seed_in_range(ctx, param, value):
 def _plain_flags(cmd) -> None:
     """Flags shown without a value placeholder; every `--seed` option of every command bounded
     to the seeds `jax.random.key` takes (a usage error, exit 2, instead of an OverflowError or
-    a silently wrapped negative seed deep inside JAX)."""
+    a silently wrapped negative seed deep inside JAX); help paragraphs reflowed (`reflow`)."""
     import typer.models
 
     for param in [*cmd.params, cmd.get_help_option(typer.models.Context(cmd))]:
@@ -616,8 +632,21 @@ def _plain_flags(cmd) -> None:
             param.metavar = ""  # rich help prints the metavar in place of the type `<bool>`
         if param is not None and param.name == "seed" and param.callback is None:
             param.callback = _seed_in_range
+    if cmd.help:
+        cmd.help = reflow(cmd.help)
     for sub in getattr(cmd, "commands", {}).values():
         _plain_flags(sub)
+
+
+def reflow(doc: str) -> str:
+    """A docstring as help text: each paragraph one line, which the help then wraps to the
+    terminal (typer's rich help keeps single line breaks after the first paragraph, so a
+    docstring wrapped at 100 columns printed as ragged half-lines); a paragraph starting with
+    `\\b` is kept verbatim, as click does."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

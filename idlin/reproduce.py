@@ -239,8 +239,9 @@ class Artifacts:
             *easy→easiest ∥ lucky→luckiest* picture; counterexample_member: the truth's class
             member that breaks raw token parallelism (or None).
         names: experiment → `(tokens, contexts)` strings for its model files (or absent).
-        probes: file name → text of the morphology probe sets (TSVs by name, the steering
-            vector), which `idlin inspect` reads to reproduce the report's property rows.
+        probes: file name → text of the morphology probe sets (TSVs by name; one steering vector
+            per model, `steering_<model file stem>.txt`), which `idlin inspect` reads to
+            reproduce the report's property rows.
     """
 
     truths: dict[str, Predictor]
@@ -337,26 +338,48 @@ def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tup
     ]  # fmt: skip
 
 
-def _probe_files(truth, contexts: tuple[str, ...]) -> dict[str, str]:
+def model_stem(experiment: str, width: int | None = None, seed: int | None = None) -> str:
+    """The file stem of a model `idlin reproduce` writes: `lowrank_truth`, `morphology_d13_seed0`
+    (`models/STEM.npz`, `probes/steering_STEM.txt`)."""
+    return f"{experiment}_truth" if width is None else f"{experiment}_d{width}_seed{seed}"
+
+
+def _probe_files(truth, contexts: tuple[str, ...], trained=()) -> dict[str, str]:
     """The probe sets of `_morphology_specs` as the files `idlin inspect` reads (items by name;
-    `--holdout 0` for the in-sample relational score the report gives)."""
+    `--holdout 0` for the in-sample relational score the report gives).
+
+    Pairs and labels name contexts and tokens, so one file serves every model; a steering vector
+    is d numbers in one model's own coordinates (`mean f(superlative) − mean f(positive)` of that
+    model), so there is one per model, named after its model file:
+    `steering_morphology_truth.txt` (width of the truth), `steering_morphology_d{w}_seed{s}.txt`
+    for each trained model in `trained` (`(width, seed, Predictor)`)."""
     specs = dict((type(spec).__name__ + spec.side, spec) for _, spec in _morphology_specs(truth))
     tokens = truth.tokens
     ctx = specs["Parallelismembedding"].pairs
     tok = specs["Parallelismunembedding"].pairs
     probe = specs["LinearProbeembedding"]
-    vector = specs["Steeringembedding"].vector
     rows = lambda pairs, names: "".join(f"{names[a]}\t{names[b]}\n" for a, b in pairs)  # noqa: E731
     head = "# idlin reproduce: the morphology truth's probe sets (docs/theory.md §6)\n"
-    return {
+
+    def steering(model, name: str) -> tuple[str, str]:
+        vector = _morphology_specs(truth, model)[-1][1].vector
+        text = f"# steering vector of {name}.npz (its own coordinates, width {len(vector)})\n"
+        return f"steering_{name}.txt", text + "\n".join(repr(float(v)) for v in vector) + "\n"
+
+    files = {
         "context_pairs.tsv": head + rows(ctx, contexts),
         "token_pairs.tsv": head + rows(tok, tokens),
         "labels.tsv": head
         + "".join(
             f"{contexts[i]}\t{int(l)}\n" for i, l in zip(probe.contexts, probe.labels, strict=True)
         ),
-        "steering.txt": head + "\n".join(repr(float(v)) for v in vector) + "\n",
     }
+    for model, name in [(None, model_stem("morphology"))] + [
+        (q, model_stem("morphology", w, k)) for w, k, q in trained
+    ]:
+        fname, text = steering(model, name)
+        files[fname] = text
+    return files
 
 
 def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[PropertyRecord], Any]:
@@ -382,8 +405,7 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
                 r_q, i_q = own(q, form="raw"), own(q, form="identifiable")
             except IdlinError as e:  # a degenerate probe on a trained model: report, go on
                 skipped.append(f"{spec.name} ({spec.side}) on width {width} seed {seed}: {e}")
-                say(skipped[-1])
-                continue
+                continue  # reported with the result (`skipped`), not as a stage
             scores.append(ScoreRecord(width, seed, r_q.score, i_q.score, r_q.holds, i_q.holds))
         records.append(
             PropertyRecord(
@@ -402,6 +424,16 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
     return records, member
 
 
+PROPERTIES = 5  # the properties of `_morphology_specs`, one stage each
+
+
+def stages(config: ReproduceConfig) -> int:
+    """How many times `reproduce` calls `say` (once at the start of each stage): building the
+    truths, per truth one training per width and one comparison, one per property — the total of
+    the CLI's progress bar."""
+    return 1 + 2 * (len(config.width_offsets) + 1) + PROPERTIES
+
+
 def reproduce(
     config: ReproduceConfig | None = None,
     *,
@@ -415,7 +447,8 @@ def reproduce(
     Args:
         config: sizes (default `ReproduceConfig()`; `ReproduceConfig.preset(quick=True)` for a
             run of well under a minute).
-        say: called with a short message at the start of each stage (progress display).
+        say: called with a short message at the start of each stage (progress display;
+            `stages(config)` calls in all).
 
     Returns:
         `(ReproduceResult, Artifacts)`.
@@ -454,7 +487,7 @@ def reproduce(
     arts.names["morphology"] = (tuple(morph.tokens), contexts)
     arts = dataclasses.replace(
         arts,
-        probes=_probe_files(morph, contexts),
+        probes=_probe_files(morph, contexts, arts.trained["morphology"]),
         parallel_pairs=token_pairs,
         parallel_labels=tuple(f"{morph.tokens[a]}→{morph.tokens[b]}" for a, b in token_pairs),
         counterexample_member=member,

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
+from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
 
@@ -124,7 +125,7 @@ axes[2].set_ylabel("recovered M = (F⁺F̃)ᵀ")
 axes[2].set_title("Theorem L: M is recovered")
 axes[2].legend(loc="upper left")
 fig.tight_layout()
-plt.show()
+show_figure(fig, "01_equivalence_theorem_L_1")
 
 # %% [markdown]
 # ## How recovery degrades: conditioning and non-equivalence
@@ -191,7 +192,7 @@ axes[1].set_ylabel("relative size")
 axes[1].set_title("Inequivalent pairs: gap and residual grow with ε")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+show_figure(fig, "01_equivalence_theorem_L_2")
 
 # %% [markdown]
 # ## The hypotheses are checked, not assumed

@@ -35,6 +35,7 @@ import os
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
 
@@ -139,7 +140,7 @@ ax = axes[0]
 ax.set_ylabel("σ_i")
 axes[2].legend(fontsize=7, loc="lower left")
 fig.tight_layout()
-plt.show()
+show_figure(fig, "02_extended_linear_EL_1")
 for name, s in analyses.items():
     print(f"{name:24s} σ_r/σ_(r+1) of C = {s.log_odds_gap:.2e}")
 
@@ -196,7 +197,7 @@ axes[1].set_ylabel(f"{b_name}: φ(x)")
 for ax in axes:
     ax.legend(fontsize=7)
 fig.tight_layout()
-plt.show()
+show_figure(fig, "02_extended_linear_EL_2")
 
 # %% [markdown]
 # ## Theorem L does not apply; Theorem EL does
@@ -289,4 +290,4 @@ ax.set_ylabel("distance to the distribution (Frobenius, log-odds)")
 ax.set_title("No model narrower than r is equivalent")
 ax.legend(fontsize=8)
 fig.tight_layout()
-plt.show()
+show_figure(fig, "02_extended_linear_EL_3")

@@ -39,6 +39,7 @@ import os
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
 import idlin.data
@@ -172,7 +173,7 @@ fig.suptitle(
     "Raw parallelism is a property of the coordinates, identifiable parallelism of the distribution"
 )
 fig.tight_layout()
-plt.show()
+show_figure(fig, "03_parallelism_counterexample_1")
 
 # %% [markdown]
 # ## All or none over the class
@@ -243,7 +244,7 @@ ax.set_title(
 )
 ax.legend(fontsize=8, loc="center right")
 fig.tight_layout()
-plt.show()
+show_figure(fig, "03_parallelism_counterexample_2")
 
 # %% [markdown]
 # ## When the identifiable form fails, no member is parallel

@@ -38,6 +38,7 @@ import os
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
 import idlin.data
@@ -302,4 +303,4 @@ ax.set_ylabel("relative residual of the affine fit")
 ax.set_title("Planted relation: identifiable fit exact in every member", fontsize=10)
 ax.legend(fontsize=8, loc="center right")
 fig.tight_layout()
-plt.show()
+show_figure(fig, "04_relations_probes_steering_1")

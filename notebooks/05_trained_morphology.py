@@ -35,6 +35,7 @@ import os
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
 import idlin.data
@@ -181,7 +182,7 @@ for ax, side, what in (
     ax.legend(fontsize=8)
 fig.suptitle("Identifiable parallelism agrees across seeds and widths; raw parallelism scatters")
 fig.tight_layout()
-plt.show()
+show_figure(fig, "05_trained_morphology_1")
 
 # %% [markdown]
 # **Reading the figure.** The identifiable scores sit together for every seed and width: the

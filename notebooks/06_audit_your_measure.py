@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
+from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
 from idlin.testing import NotIdentifiable, assert_identifiable, planted_predictor
@@ -215,4 +216,4 @@ out = Path(tempfile.mkdtemp()) if TINY else Path("..") / "docs" / "figures"
 out.mkdir(parents=True, exist_ok=True)
 fig.savefig(out / "report_card.png", dpi=130)
 print(f"saved {out / 'report_card.png'}")
-plt.show()
+show_figure(fig, "06_audit_your_measure_1")

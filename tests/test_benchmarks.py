@@ -167,3 +167,53 @@ def test_device_check_quick(tmp_path):
     assert gap["float32_accurate_enough"] and 0.01 < gap["float64_accumulated"]["relative"] < 1
     assert doc["seeds_scaling"]["ratio"] > 0
     assert doc["study"]["size"] == "tiny" and doc["study"]["points_done"] >= 1
+
+
+# --- quick runs never replace the committed results the README table cites (issue 25) ----------
+
+QUICK_AWARE = ("audit", "decomposition", "spine", "study", "gap", "llv", "maps", "training")
+
+
+@pytest.mark.parametrize("name", QUICK_AWARE)
+def test_quick_results_go_to_their_own_file(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(_common, "RESULTS_DIR", tmp_path)
+    full = _common.write_json(name, {"quick": False, "x": 1}, None)
+    quick = _common.write_json(name, {"quick": True, "x": 2}, None)
+    assert full == tmp_path / f"{name}.json" and quick == tmp_path / f"{name}_quick.json"
+    assert json.loads(full.read_text())["x"] == 1  # the full-size result is untouched
+    # a script that already names its quick file is not doubled
+    assert _common.result_path(f"{name}_quick", quick=True) == tmp_path / f"{name}_quick.json"
+
+
+def test_a_payload_must_say_whether_it_is_quick(tmp_path):
+    with pytest.raises(ValueError, match="quick"):
+        _common.write_json("gap", {"x": 1}, tmp_path / "gap.json")
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCH.glob("bench_*.py")))
+def test_every_benchmark_writes_quick_results_apart(script):
+    """Every script writes through `write_json` (which names quick results `*_quick.json`) or
+    names its quick file itself; none writes a fixed `results/<name>.json` on `--quick`."""
+    text = (BENCH / script).read_text(encoding="utf-8")
+    assert "write_json(" in text or "_quick.json" in text, script
+
+
+def test_readme_table_refuses_a_quick_result(tmp_path, monkeypatch):
+    import readme_table
+
+    for name in ("gap", "audit"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"quick": True, "machine": {}}))
+    monkeypatch.setattr(readme_table, "RESULTS", tmp_path)
+    with pytest.raises(readme_table.QuickResultError, match="expected a full-size result"):
+        readme_table.rows()
+    # the committed results are full-size: the table builds from them
+    monkeypatch.setattr(readme_table, "RESULTS", BENCH / "results")
+    assert len(readme_table.rows()) >= 10
+
+
+def test_readme_benchmark_table_is_generated_from_the_results():
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "readme_table.py"), "--check"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -105,7 +105,7 @@ def test_tolerance_decides_the_exit_code(files):
     root, _, _ = files
     proc = run_idlin("verify", root / "p.npz", root / "near.npz")
     assert proc.returncode == 1, proc.stderr
-    assert "verdict: NOT EQUIVALENT" in proc.stdout
+    assert "verdict: near-equivalent (" in proc.stdout  # not equivalent at 1e-8, gap ≤ 0.1
     rc, out = _verify_json(root, "p.npz", "near.npz", "--rtol", "1e-4")
     assert rc == 0 and 1e-8 < out["gap"]["relative"] < 1e-4
 
@@ -114,10 +114,40 @@ def test_float32_files_get_float32_tolerances(files):
     root, _, _ = files
     proc = run_idlin("verify", root / "p32.npz", root / "lin32.npz")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "verdict: EQUIVALENT" in proc.stdout and "float32" in proc.stdout
+    assert "verdict: equivalent (" in proc.stdout and "float32" in proc.stdout
     # Float32 rounding leaves a gap far above float64's tolerance: stated, not hidden.
     rc, out = _verify_json(root, "p32.npz", "lin32.npz", "--rtol", "1e-12")
     assert rc == 1 and 1e-12 < out["gap"]["relative"] < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("b", "verdict"),
+    [("lin.safetensors", "equivalent"), ("near.npz", "near-equivalent"),
+     ("other.npz", "not equivalent")],
+)  # fmt: skip
+def test_text_and_json_give_one_verdict_in_one_word_set(files, b, verdict):
+    """The text's `verdict:` line uses the JSON's word (issue 25: it once printed
+    "NOT EQUIVALENT …; near-equivalent" for a pair the JSON called "near-equivalent"), and the
+    JSON is standard: non-finite values are null, never "inf" strings or bare NaN tokens."""
+    root, _, _ = files
+    as_json = run_idlin("verify", root / "p.npz", root / b, "--json")
+    bad = lambda c: pytest.fail(f"non-standard JSON constant {c}")  # noqa: E731
+    out = json.loads(as_json.stdout, parse_constant=bad)
+    assert not _strings(out) & {"inf", "-inf", "nan", "Infinity", "NaN"}
+    proc = run_idlin("verify", root / "p.npz", root / b)
+    rc = 0 if verdict == "equivalent" else 1
+    assert out["verdict"] == verdict and proc.returncode == as_json.returncode == rc
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("verdict:"))
+    assert line.split(" (")[0] == f"verdict: {verdict}", line
+    assert "EQUIVALENT" not in proc.stdout
+
+
+def _strings(x) -> set:
+    if isinstance(x, dict):
+        return set().union(*map(_strings, x.values())) if x else set()
+    if isinstance(x, list):
+        return set().union(*map(_strings, x)) if x else set()
+    return {x} if isinstance(x, str) else set()
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ def test_inspect_on_the_written_files_reproduces_the_report_property_rows(run):
     args = [
         "inspect", out / "models" / "morphology_truth.npz",
         "--pairs", probes / "context_pairs.tsv", "--token-pairs", probes / "token_pairs.tsv",
-        "--labels", probes / "labels.tsv", "--steering", probes / "steering.txt",
+        "--labels", probes / "labels.tsv", "--steering", probes / "steering_morphology_truth.txt",
         "--holdout", "0", "--json",
     ]  # fmt: skip
     res = run_idlin(*args)
@@ -135,3 +135,51 @@ def test_inspect_on_the_written_files_reproduces_the_report_property_rows(run):
     first = (probes / "token_pairs.tsv").read_text().splitlines()[1]
     assert first.split("\t")[0].isalpha()
     assert "idlin inspect" in proc.stdout and "--holdout 0" in proc.stdout
+
+
+def test_one_steering_vector_per_model_in_its_own_width(run):
+    """issue 25: a single steering.txt fitted only the truth's width (`expected 13 numbers, got
+    11` on a trained model). Each model gets its own, named after its model file."""
+    out, proc, report, _ = run
+    probes = out / "probes"
+    models = sorted((out / "models").glob("morphology_*.npz"))
+    assert len(models) == 1 + sum(m["experiment"] == "morphology" for m in report["models"])
+    for model in models:
+        vector = probes / f"steering_{model.stem}.txt"
+        numbers = [ln for ln in vector.read_text().splitlines() if not ln.startswith("#")]
+        assert len(numbers) == _load(model)[0].shape[1], model.name
+    assert not (probes / "steering.txt").exists()
+    assert "steering_morphology_truth.txt" in proc.stdout
+
+
+def test_inspect_on_a_trained_model_with_its_files_gives_its_report_rows(run):
+    out, _, report, _ = run
+    m = next(m for m in report["models"] if m["experiment"] == "morphology")
+    stem = f"morphology_d{m['width']}_seed{m['seed']}"
+    probes = out / "probes"
+    res = run_idlin(
+        "inspect", out / "models" / f"{stem}.npz", "--pairs", probes / "context_pairs.tsv",
+        "--token-pairs", probes / "token_pairs.tsv", "--labels", probes / "labels.tsv",
+        "--steering", probes / f"steering_{stem}.txt", "--holdout", "0", "--json",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = {(p["name"], p["side"]): p for p in json.loads(res.stdout)["properties"]}
+    for row in report["properties"]:
+        score = next(
+            s for s in row["trained"] if (s["width"], s["seed"]) == (m["width"], m["seed"])
+        )
+        g = got[(row["name"], row["side"])]
+        assert g["raw"]["score"] == pytest.approx(score["raw_score"], rel=1e-9, abs=1e-12)
+        assert g["identifiable"]["score"] == pytest.approx(
+            score["identifiable_score"], rel=1e-9, abs=1e-12
+        )
+
+
+def test_each_stage_is_announced_as_the_progress_total_says(run):
+    """The progress bar's total (`reproduce.stages` + writing) is the number of stages run."""
+    from idlin.reproduce import ReproduceConfig, stages
+
+    _, proc, _, _ = run
+    announced = [ln for ln in proc.stdout.splitlines() if ln.startswith("· ")]
+    assert len(announced) == stages(ReproduceConfig.preset(quick=True)) + 1, announced
+    assert proc.stderr == ""  # not a terminal: no bar, stderr is for errors only

@@ -103,3 +103,30 @@ def test_python3_kernelspec_is_found():
 
     spec = KernelSpecManager().get_kernel_spec("python3")
     assert spec.language == "python", spec.to_dict()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_figures_go_through_show_figure(path: Path):
+    """issue 25: `plt.show()` discards figures when a notebook runs as a script; `show_figure`
+    displays them in a notebook and saves them under a non-interactive backend."""
+    code = path.read_text(encoding="utf-8")
+    assert not re.search(r"^\s*plt\.show\(\)", code, flags=re.M), path.name
+    assert "from _show import show_figure" in code and "show_figure(fig, " in code
+
+
+@pytest.mark.slow
+def test_a_notebook_run_as_a_script_saves_its_figures(tmp_path):
+    import subprocess
+    import sys
+
+    path = NOTEBOOK_DIR / "03_parallelism_counterexample.py"
+    names = re.findall(r'show_figure\(fig, "([^"]+)"\)', path.read_text(encoding="utf-8"))
+    env = {**_kernel_env(), "MPLBACKEND": "Agg", "IDLIN_NOTEBOOK_FIGURES": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert names and saved == sorted(f"{n}.png" for n in names)
+    assert all((tmp_path / s).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for s in saved)

@@ -1,11 +1,14 @@
-"""Every ```python block of README.md runs, in order, as a user would paste it (issue 11).
+"""Every ```python block of README.md runs as a user would paste it (issues 11, 25).
 
-The blocks build on each other, so they run cumulatively in one namespace, in a fresh
-interpreter without the suite's JAX settings (conftest's strict promotion is not a user's
-default). Only a block preceded by `<!-- not-run: needs torch -->` is skipped. The core example's
-printed numbers are checked against what its comments say.
+Each block runs ALONE, in a fresh interpreter without the suite's JAX settings (conftest's strict
+promotion is not a user's default): a block that uses a name another block defined, or relies on
+a setting another block made (`jax_enable_x64`), fails here. Only a block preceded by
+`<!-- not-run: needs torch -->` is skipped. The core example's printed numbers are checked
+against what its comments say. The README's numbers from `idlin reproduce` are generated from the
+committed run (`docs/reproduce/`), and checked to be what the generator writes.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -13,28 +16,44 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 SKIP_MARKER = "<!-- not-run: needs torch -->"
 
-# Runs in the subprocess: execute each block, print a JSON line per block with its output.
+# Runs in the subprocess: execute one block, print a JSON line with its output.
 DRIVER = r"""
 import contextlib, io, json, sys, time, traceback
-blocks = json.loads(sys.stdin.read())
-namespace = {"__name__": "__main__"}
-for i, code in enumerate(blocks):
-    out = io.StringIO()
-    start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, f"README block {i}", "exec"), namespace)
-    except BaseException:
-        print(json.dumps({"block": i, "ok": False, "out": out.getvalue(),
-                          "error": traceback.format_exc()}))
-        sys.exit(1)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"block": i, "ok": True, "out": out.getvalue(), "seconds": seconds}))
+code = sys.stdin.read()
+out = io.StringIO()
+start = time.perf_counter()
+try:
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README block", "exec"), {"__name__": "__main__"})
+except BaseException:
+    print(json.dumps({"ok": False, "out": out.getvalue(), "error": traceback.format_exc()}))
+    sys.exit(1)
+print(json.dumps({"ok": True, "out": out.getvalue(), "seconds": time.perf_counter() - start}))
 """
+
+
+def run_block(code: str, cwd: Path) -> dict:
+    """Run one README block alone in a fresh interpreter; its JSON result line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
+    env.update(PYTHONPATH=str(REPO), MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER],
+        input=code,
+        capture_output=True,
+        text=True,
+        cwd=cwd,  # blocks may write files (checkpoints)
+        env=env,
+        timeout=300,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert lines, proc.stderr[-3000:]
+    return {**lines[-1], "returncode": proc.returncode}
 
 
 def python_blocks(text: str) -> tuple[list[str], list[str]]:
@@ -56,25 +75,17 @@ def test_the_extractor_honours_only_the_marker():
     assert run == ["a = 1\n", "b = a\n"] and skipped == ["import torch\n"]
 
 
-def test_every_readme_python_block_runs_and_prints_what_it_says(tmp_path):
+def test_every_readme_python_block_runs_alone_and_prints_what_it_says(tmp_path):
     run, skipped = python_blocks(README.read_text(encoding="utf-8"))
     assert len(run) >= 3, "README lost its Python examples"
     assert all("torch" in code for code in skipped), "only the torch export may be skipped"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
-    env.update(PYTHONPATH=str(REPO), MPLBACKEND="Agg")
-    proc = subprocess.run(
-        [sys.executable, "-c", DRIVER],
-        input=json.dumps(run),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,  # blocks may write files (checkpoints)
-        env=env,
-        timeout=300,
-    )
-    results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    failed = [r for r in results if not r["ok"]]
-    assert proc.returncode == 0 and not failed, failed or proc.stderr[-3000:]
-    assert len(results) == len(run)
+    results = []
+    for i, code in enumerate(run):
+        folder = tmp_path / f"block{i}"  # a fresh directory and interpreter per block
+        folder.mkdir()
+        results.append(run_block(code, folder))
+    failed = [(i, r["error"]) for i, r in enumerate(results) if not r["ok"] or r["returncode"]]
+    assert not failed, failed
 
     # The core example: three printed numbers, as its comments say.
     core = next(i for i, code in enumerate(run) if "sample_equivalent" in code)
@@ -86,6 +97,49 @@ def test_every_readme_python_block_runs_and_prints_what_it_says(tmp_path):
     # The properties example prints its commented verdicts.
     props = next(i for i, code in enumerate(run) if "counterexample(" in code)
     assert results[props]["out"].split() == ["True", "False", "True"]
+
+
+def test_a_block_that_leans_on_another_fails_alone(tmp_path):
+    """The check above can fail: a block using a name it does not define is an error alone."""
+    result = run_block("print(np.zeros(2))\n", tmp_path)
+    assert not result["ok"] and "NameError" in result["error"]
+
+
+def _reproduce_section():
+    spec = importlib.util.spec_from_file_location(
+        "readme_section", REPO / "docs" / "reproduce" / "readme_section.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_reproduce_numbers_are_generated_from_the_committed_run():
+    """issue 25: the README quoted a run ~150 commits old. Its `idlin reproduce` numbers are now
+    the generator's output on the committed `docs/reproduce/report.json`, word for word."""
+    module = _reproduce_section()
+    report = json.loads((REPO / "docs" / "reproduce" / "report.json").read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    generated = module.section(report)
+    assert module.readme_with(text, generated) == text, "README is stale: run the generator"
+    # The excerpt's rows are report.md's rows: README, report.md and report.json agree.
+    md = (REPO / "docs" / "reproduce" / "report.md").read_text(encoding="utf-8")
+    rows = [ln for ln in generated.splitlines() if ln.startswith("| parallelism | unembedding")]
+    assert len(rows) == 6 and all(row in md for row in rows)
+    # No number the old README quoted from an older run survives outside the generated part.
+    for stale in ("0.2045", "0.04993", "≤ 0.075", "0.511–0.519", "0.435–0.512", "Orbax"):
+        assert stale not in text, stale
+
+
+def test_the_generator_refuses_a_claim_the_numbers_do_not_support():
+    module = _reproduce_section()
+    report = json.loads((REPO / "docs" / "reproduce" / "report.json").read_text(encoding="utf-8"))
+    par = next(p for p in report["properties"] if p["name"] == "parallelism"
+               and p["side"] == "unembedding")  # fmt: skip
+    for s in par["trained"]:  # raw no longer larger in the wider models
+        s["raw_score"] = 0.9 if s["width"] == min(t["width"] for t in par["trained"]) else 0.5
+    with pytest.raises(module.UnsupportedClaim, match="wider models"):
+        module.section(report)
 
 
 def test_ci_runs_exactly_the_quickstart_test_commands():

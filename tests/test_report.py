@@ -35,7 +35,10 @@ def test_fmt_rounds_floats_to_four_significant_digits():
 def test_jsonable_gives_plain_json():
     data = {"a": (np.float64(1.5), np.bool_(True)), "b": float("inf"), "c": [float("nan")]}
     out = jsonable(data)
-    assert json.loads(json.dumps(out)) == {"a": [1.5, True], "b": "inf", "c": ["nan"]}
+    # non-finite values are null (standard JSON), never strings or bare NaN tokens (issue 25)
+    text = json.dumps(out, allow_nan=False)
+    assert json.loads(text) == {"a": [1.5, True], "b": None, "c": [None]}
+    assert jsonable({"x": np.float32(-np.inf), "y": [np.float64(2.0)]}) == {"x": None, "y": [2.0]}
 
 
 @pytest.mark.parametrize(

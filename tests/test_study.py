@@ -2,6 +2,7 @@
 per-seed loop, configuration errors, and the study end to end at a tiny size."""
 
 import json
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -229,7 +230,7 @@ def test_config_sizes_and_errors(tmp_path):
 # -- end to end ------------------------------------------------------------------------------
 
 
-def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path):
+def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path, capsys):
     from idlin.cli import run
 
     doc = dict(_DOC, size={"tiny": {"seeds": 3, "width_multiples": [1, 2]}})
@@ -250,6 +251,19 @@ def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path):
         True, True, True]  # planted: the differences are all E_0[1] − E_0[0]  # fmt: skip
     assert (out / "agreement.png").stat().st_size > 10_000
     assert "identifiable" in (out / "table.md").read_text()
+    # A tiny run says it is a plumbing check (issue 25), on stdout and atop table.md, with the
+    # worst point's median KL taken from the point records.
+    printed = capsys.readouterr().out
+    worst = max(float(np.median([m["mean_kl"] for m in r["models"]])) for r in records)
+    for text in (printed, (out / "table.md").read_text(), summary["caveat"]):
+        assert "--size tiny is a plumbing check, not a result" in text
+        assert f"up to {worst:.2g} nats" in text
+    # --json: the summary alone on stdout, standard JSON (nothing to train: every point is done)
+    assert run(["study", str(cfg), "--out", str(out), "--quick", "--json"]) == 0
+    bad = lambda c: pytest.fail(f"non-standard JSON constant {c}")  # noqa: E731
+    shown = json.loads(capsys.readouterr().out, parse_constant=bad)
+    assert shown["headline"] == json.loads((out / "summary.json").read_text())["headline"]
+    assert shown["sizes"]["points"] == 8 and "plumbing check" in shown["caveat"]
     # Interrupt-safety: a temporary left by a killed write of one of this run's points (named
     # as `atomic_write` names it) is removed, nothing is redone; any other temporary is another
     # process's write in progress, and kept.
@@ -329,3 +343,21 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(f"idlin.study.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_out_has_a_default_per_size(tmp_path, capsys, monkeypatch):
+    """`--out` is optional, as for sweeps: idlin-out/study/NAME (NAME-SIZE below full size)."""
+    from idlin.cli import run
+    from idlin.study.cli import default_out
+
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(_toml(dict(_DOC, size={"tiny": {"seeds": 1}})))
+    name = idlin.study.load_config(cfg).name
+    assert default_out(idlin.study.load_config(cfg)) == Path("idlin-out", "study", name)
+    assert default_out(idlin.study.load_config(cfg, "tiny")) == Path(
+        "idlin-out", "study", f"{name}-tiny"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run(["study", str(cfg), "--process-id", "1"]) == 2  # checked before --out is made
+    assert "expected together with --coordinator" in capsys.readouterr().err
+    assert not (tmp_path / "idlin-out").exists()

@@ -416,6 +416,49 @@ def test_cli_status_and_summary_on_a_stored_sweep(tmp_path):
     args = ["sweep-summary", str(cfg), "--out", str(tmp_path / "out"), "--json"]
     summary = runner.invoke(app, [*args, "--plot", str(tmp_path / "f.png")])
     assert summary.exit_code == 0, summary.output
-    rows = json.loads(summary.output[: summary.output.rindex("]") + 1])
+    rows = json.loads(summary.output)  # --json: nothing but the JSON on stdout
     assert [(r["metric"], r["n"], r["mean"], r["sem"]) for r in rows] == [("loss", 2, 2.0, 1.0)]
     assert (tmp_path / "f.png").exists()
+    # --status --json; one seed's sem is undefined: null, never a bare NaN token (issue 25)
+    status = runner.invoke(app, ["sweep", str(cfg), "--out", str(tmp_path / "out"), "--status",
+                                 "--json"])  # fmt: skip
+    assert status.exit_code == 0 and json.loads(status.output)["done"] == 2
+    with ResultsStore(tmp_path / "one") as s:
+        s.put([Record(point.key, 0, {}, {"loss": 1.0})])
+    args = ["sweep-summary", str(cfg), "--out", str(tmp_path / "one"), "--json"]
+    one = runner.invoke(app, args)
+    bad = lambda c: pytest.fail(f"non-standard JSON constant {c}")  # noqa: E731
+    assert json.loads(one.output, parse_constant=bad)[0]["sem"] is None
+
+
+def test_cli_sweep_and_study_list_json_and_debug_in_help(capsys, monkeypatch):
+    from idlin.cli import run
+
+    monkeypatch.setenv("COLUMNS", "200")
+    for name in ("sweep", "sweep-summary", "study"):
+        assert run([name, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert "--json" in text and "--debug" in text, (name, text)
+
+
+@pytest.mark.parametrize(("panels", "shape"), [(1, (1, 1)), (2, (1, 2)), (4, (2, 2)),
+                                               (5, (2, 3)), (9, (3, 3)), (10, (4, 3))])  # fmt: skip
+def test_summary_plot_is_a_grid_not_a_strip(panels, shape, tmp_path):
+    """issue 25: 9 metrics were 9 panels in one 2880×280 row."""
+    from idlin.sweep._summary import grid_shape, plot_summary
+
+    assert grid_shape(panels) == shape
+    rows, cols = shape
+    assert rows * cols >= panels > (rows - 1) * cols  # no empty row
+    if panels == 9:
+        import matplotlib.image
+
+        c = parse_config(make_config(grid={"learning_rate": [0.1]}))
+        recs = [
+            Record(p.key, s, {}, {f"m{i}": float(s + i) for i in range(9)})
+            for p in c.points
+            for s in c.seeds
+        ]
+        plot_summary(c, summarize_records(c, recs), tmp_path / "g.png")
+        height, width = matplotlib.image.imread(tmp_path / "g.png").shape[:2]
+        assert 0.6 < width / height < 2.0, (width, height)

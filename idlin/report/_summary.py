@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,16 @@ def summarise_model(p: Predictor | Analysis, stored: Any = None) -> Side:
 
 
 def jsonable(x: Any) -> Any:
-    """Plain JSON types: tuples as lists, NumPy scalars as Python ones, inf/nan as strings."""
+    """Plain, standard JSON types: tuples as lists, NumPy scalars as Python ones, and every
+    non-finite float (inf, -inf, nan) as `None` (JSON `null`).
+
+    idlin's one convention for JSON output (`verify`, `inspect`, `audit`, `reproduce`'s
+    report.json, `sweep-summary`, the study's summary.json): numbers are JSON numbers, and a
+    value that is infinite or undefined — the spectral gap `σ_r/σ_{r+1}` of an exact rank
+    (`σ_{r+1} = 0`), a condition number of a singular matrix, an R² or a rate with nothing to
+    measure — is `null`; the text output prints it as `inf`/`nan`. Never the strings "inf" or
+    "nan" (which a reader must special-case), never the bare tokens `Infinity`/`NaN` (which strict
+    JSON parsers reject)."""
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if isinstance(x, np.generic):
@@ -53,7 +63,7 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, list | tuple):
         return [jsonable(v) for v in x]
     if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
+        return None
     return x
 
 
@@ -73,6 +83,7 @@ def verify(
     *,
     stored: tuple[Any, Any] | None = None,
     rtol: float | None = None,
+    say: Callable[[str], None] = lambda message: None,
 ) -> Comparison:
     """`idlin.compare(a, b)` with each model's tolerances following the dtype it was stored in.
 
@@ -80,11 +91,18 @@ def verify(
         a, b: predictors on the same contexts and vocabulary (widths may differ).
         stored: the dtypes the two were stored in (default: their dtypes).
         rtol: equivalence tolerance on `‖C_A − C_B‖_F / ‖C_A‖_F`.
+        say: called at the start of each of `VERIFY_STEPS` steps (the CLI's progress bar).
 
     Raises:
         IncompatibleError: different N or V.
     """
     sa, sb = stored if stored is not None else (a.dtype, b.dtype)
+    say("analysing A (docs/theory.md §3)")
     aa = analyze(a, precision=Precision(stored=sa))
+    say("analysing B")
     ab = analyze(b, precision=Precision(stored=sb))
+    say("comparing: gap, KL, map, R² (docs/theory.md §2, §4, §8)")
     return compare(aa, ab, rtol=rtol)
+
+
+VERIFY_STEPS = 3  # the `say` calls of `verify`

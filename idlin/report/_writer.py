@@ -1,8 +1,8 @@
 """`report.json`, `report.md` and the figures of `idlin reproduce` (docs/theory.md §3–§8).
 
-`report.json` is the `ReproduceResult` as plain JSON (non-finite floats as the strings "inf",
-"-inf", "nan"); `report.md` shows the same numbers rounded by `fmt` (4 significant digits), so
-every number in the markdown can be traced to the JSON.
+`report.json` is the `ReproduceResult` as plain JSON (non-finite floats as `null`, idlin's JSON
+convention: `report._summary.jsonable`); `report.md` shows the same numbers rounded by `fmt`
+(4 significant digits), so every number in the markdown can be traced to the JSON.
 """
 
 from __future__ import annotations
@@ -161,6 +161,6 @@ def write_report(result, artifacts, out: Path, *, figures: bool = True) -> list[
         names = [p.name for p in written]
     data = jsonable(dataclasses.asdict(result))
     data["figures"] = names
-    write_text(out / "report.json", json.dumps(data, indent=2) + "\n")
+    write_text(out / "report.json", json.dumps(data, indent=2, allow_nan=False) + "\n")
     write_text(out / "report.md", markdown(result, names))
     return [*written, out / "report.json", out / "report.md"]

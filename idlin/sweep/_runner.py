@@ -193,6 +193,7 @@ def run_sweep(
             if not missing:
                 skipped += 1
                 remove_checkpoint(checkpoint_path(store.directory, point.key))
+                log(f"{point.label}: done earlier, skipped")
                 continue
             w, s, r = _run_point(point, missing, config, store, sharding, len(devices), log)
             written, seed_steps, resumed = written + w, seed_steps + s, resumed + int(r)

@@ -183,12 +183,22 @@ def check_plot_path(path: str | os.PathLike[str]) -> str:
     return path
 
 
+MAX_COLUMNS = 3
+
+
+def grid_shape(panels: int) -> tuple[int, int]:
+    """(rows, columns) of a near-square grid for `panels` panels, at most `MAX_COLUMNS` wide:
+    9 metrics → 3 × 3 (not a 1 × 9 strip), 4 → 2 × 2, 1 → 1 × 1."""
+    cols = max(1, min(MAX_COLUMNS, math.ceil(math.sqrt(panels))))
+    return max(1, math.ceil(panels / cols)), cols
+
+
 def plot_summary(
     config: SweepConfig, rows: Sequence[SummaryRow], path: str | os.PathLike[str]
 ) -> str:
-    """One panel per metric: mean ± sem against width, one line per (distribution,
-    architecture, learning rate). Writes `path` (PNG/PDF/SVG by suffix; its parent directory is
-    created if missing) and returns it.
+    """One panel per metric, in a grid of at most `MAX_COLUMNS` columns (`grid_shape`): mean ±
+    sem against width, one line per (distribution, architecture, learning rate). Writes `path`
+    (PNG/PDF/SVG by suffix; its parent directory is created if missing) and returns it.
 
     Raises:
         OutputError: as `check_plot_path`, or the file cannot be written.
@@ -201,10 +211,12 @@ def plot_summary(
 
     point_of = {p.key: p for p in config.points}
     metrics = sorted({r.metric for r in rows})
-    fig, axes = plt.subplots(
-        1, max(len(metrics), 1), figsize=(3.2 * max(len(metrics), 1), 2.8), squeeze=False
-    )
-    for ax, metric in zip(axes[0], metrics, strict=False):
+    nrows, ncols = grid_shape(len(metrics))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(metrics) :]:
+        ax.set_visible(False)  # the grid's last row may be short
+    for ax, metric in zip(flat, metrics, strict=False):
         lines: dict[str, list[SummaryRow]] = defaultdict(list)
         for r in rows:
             if r.metric == metric:
@@ -223,7 +235,7 @@ def plot_summary(
         ax.set_xlabel("width d")
         ax.set_title(metric)
     if metrics:
-        axes[0][0].legend(fontsize="x-small")
+        flat[0].legend(fontsize="x-small")
     fig.tight_layout()
     try:
         save_figure(fig, path)
