@@ -52,10 +52,12 @@ def render(results: list[dict]) -> str:
             regime = "N < d: E has dim ≤ N" if mo["contexts"] < mo["width"] else (
                 "diverse (k_f = k_g = d)" if mo["diverse"] else "N ≥ d, not diverse"
             )  # fmt: skip
+            gap = mo["rank_gap"]  # JSON null (or the old "inf"): nothing cut off
+            gap = "∞, nothing cut" if gap in (None, "inf") else f"{gap:.3g}"
             lines.append(
                 f"| {which} | {mo['contexts']} | {mo['embedding_rank']} | "
                 f"{mo['unembedding_rank']} | {mo['effective_complexity']} | {regime} | "
-                f"{mo['rank_gap']} ({mo['rank_rule']}; nothing cut) |"
+                f"{gap} ({mo['rank_rule']}) |"
             )
         lines += [
             "",
