@@ -126,9 +126,12 @@ def verify(
     with user_errors(debug):
         from ._errors import ConfigError
         from ._paths import require_file
+        from ._precision import Precision
 
-        if rtol is not None and not rtol >= 0:
-            raise ConfigError(f"--rtol: expected a tolerance ≥ 0, got {rtol}")
+        try:  # the library's own check: a finite tolerance > 0, as `compare` requires
+            precision = Precision(equivalence_rtol=rtol)
+        except ConfigError as e:
+            raise ConfigError(f"--rtol: {e}") from None
         for f in (a, b):
             require_file(f, "a predictor file")
 
@@ -151,7 +154,7 @@ def verify(
             ("tokens", na.tokens, nb.tokens),
         ):
             _same_names(what, x, y, a, b)
-        result = compare(pa, pb, stored=stored, rtol=rtol)
+        result = compare(pa, pb, stored=stored, precision=precision)
     if as_json:
         from .report import comparison_dict
 
