@@ -255,7 +255,7 @@ def compare(
         ap.precision if precision is None else precision,
         stored=coarser(ap.precision.stored, aq.precision.stored),
         arithmetic=ap.precision.arithmetic,
-    )
+    ).on_host()
     tol = equivalence_rtol(ap.precision.stored, aq.precision.stored, policy)
     near = float(policy.resolved_near_rtol())
     relative = float(gap.relative)

@@ -290,7 +290,7 @@ class Precision:
     def resolved_zero_rtol(self):
         """Zero length: `zero_rtol`, else the verdict tolerance. A vector shorter than this
         times its scale (the largest endpoint for a difference, `σ₁(Ĝ)·‖v‖` for a steering
-        shift) has no direction (docs/theory.md §6.5, §10)."""
+        shift) has no direction (docs/theory.md §6.5)."""
         return self.resolved_verdict_tol() if self.zero_rtol is None else self.zero_rtol
 
     def resolved_rounding_rtol(self, *sizes: int, dtype: Any) -> float:
@@ -304,6 +304,12 @@ class Precision:
     def resolved_causal_reg(self):
         """Causal inner product: `causal_reg`, else `CAUSAL_REG` (relative to `λ_max(Σ)`)."""
         return CAUSAL_REG if self.causal_reg is None else _number(self.causal_reg)
+
+    def on_host(self) -> Precision:
+        """This policy with its concrete leaves as Python floats (traced ones kept): what a
+        result records (an `Analysis` made under `jit` carries them as 0-d arrays)."""
+        leaves, aux = self.tree_flatten()
+        return Precision.tree_unflatten(aux, tuple(x if x is None else _number(x) for x in leaves))
 
     def resolved(self) -> dict[str, Any]:
         """Every tolerance this policy decides with (size-dependent ones by their rule), for

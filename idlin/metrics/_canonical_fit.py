@@ -132,5 +132,5 @@ def canonical_fit(
         ranks=(cp.rank, cq.rank),
         same_rank=cp.rank == cq.rank,
         singular_values=(cp.singular_values, cq.singular_values),
-        precision=ap.precision,
+        precision=ap.precision.on_host(),
     )

@@ -264,5 +264,5 @@ def parallelism(
         geometry=None if form == "raw" else geometry,
         pairs=pair_table(points, idx, names),
         controls=controls,
-        precision=a.precision,
+        precision=a.precision.on_host(),
     )

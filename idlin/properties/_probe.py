@@ -192,7 +192,8 @@ def linear_probe(
     if raw_margin > tol:
         w = u[:-1]
         P = np.asarray(coords.inclusion_projector)
-        residual = float(np.linalg.norm(w - P @ w) / max(np.linalg.norm(w), 1e-300))
+        size = float(np.linalg.norm(w))
+        residual = float(np.linalg.norm(w - P @ w)) / size if size > 0 else 0.0
     else:
         residual = 0.0
     heldout, null = None, None
@@ -226,5 +227,5 @@ def linear_probe(
         cover_probability=float(cover),
         geometry=None if form == "raw" else geometry,
         controls=() if null is None else (null,),
-        precision=a.precision,
+        precision=a.precision.on_host(),
     )

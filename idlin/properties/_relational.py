@@ -156,5 +156,5 @@ def relational_linearity(
         note=note,
         vacuous=len(both) <= dof,
         geometry=None if form == "raw" else geometry,
-        precision=a.precision,
+        precision=a.precision.on_host(),
     )

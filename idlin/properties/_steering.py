@@ -182,5 +182,5 @@ def steering(
         inclusion=inclusion_of(incl, tol),
         relative_shift=relative,
         controls=controls,
-        precision=a.precision,
+        precision=a.precision.on_host(),
     )

@@ -33,6 +33,8 @@ def jsonable(x: Any) -> Any:
         x = x.resolved()
     if isinstance(x, np.dtype):
         return x.name
+    if hasattr(x, "__array__") and not isinstance(x, np.ndarray | np.generic):
+        x = np.asarray(x)  # a jax.Array
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if isinstance(x, np.generic):
