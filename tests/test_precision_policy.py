@@ -372,9 +372,10 @@ def test_cca_and_random_members_shims():
     from idlin.properties._all_or_none import random_members
 
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(30, 3)) * np.array([1.0, 1.0, 1e-9])
+    X = rng.normal(size=(30, 2))
+    X = np.column_stack([X, X[:, 0] + 1e-9 * rng.normal(size=30)])  # nearly collinear
     old = _one_warning(lambda: idlin.metrics.cca(X, rng.normal(size=(30, 2)), rtol=1e-6))
-    assert old.ranks[0] == 2 and old.rtol == 1e-6  # the tiny column is cut at 1e-6
+    assert old.ranks[0] == 2 and old.rtol == 1e-6  # the near-dependent direction is cut
     assert idlin.metrics.cca(X, X[:, :2]).ranks[0] == 3  # the default max(n, d)·ε keeps it
     p = idlin.Predictor(rng.normal(size=(6, 2)), rng.normal(size=(5, 2)))
     members = _one_warning(lambda: random_members(p, key=jax.random.key(0), count=1, rtol=1e-6))
