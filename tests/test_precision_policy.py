@@ -218,9 +218,11 @@ def test_the_cli_and_the_reports_follow_the_policy(near_pair, split_parallel, tm
     out = json.loads(loose.stdout)
     assert out["verdict"] == "equivalent" and out["rtol"] == 1e-2
     assert out["precision"]["equivalence_rtol"] == 1e-2 and out["precision"]["near_rtol"] == 0.1
-    for bad in ("0", "-1", "nan"):  # refused as `compare` refuses it: exit 2, one line
+    for bad in ("0", "-1", "nan", "inf"):  # refused as the policy refuses it: exit 2, one line
         refused = CliRunner().invoke(app, ["verify", *files, "--rtol", bad])
         assert refused.exit_code == 2 and "--rtol" in refused.stderr, refused.output
+        with pytest.raises(idlin.ConfigError, match="equivalence_rtol"):
+            idlin.Precision(equivalence_rtol=float(bad))
     # The verify report, in process: same verdict, the policy in its JSON.
     c = report_verify(p, q, precision=LOOSE)
     assert c.verdict == idlin.compare(p, q, precision=LOOSE).verdict == "equivalent"
