@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "analyze": "._analysis",
     "spectral_gap": "._analysis",
     "Precision": "._precision",
+    "accuracy_rtol": "._precision",
+    "IdlinDeprecationWarning": "._deprecation",
     # the symmetry audit of any measure (§9)
     "Audit": "._audit",
     "audit": "._audit",
@@ -61,7 +63,6 @@ _EXPORTS: dict[str, str] = {
     # subspaces and canonical coordinates (§3–§4)
     "Canonical": "._subspaces",
     "Subspaces": "._subspaces",
-    "accuracy_rtol": "._subspaces",
     "canonical": "._subspaces",
     "minimal": "._subspaces",
     "subspaces": "._subspaces",
@@ -111,6 +112,7 @@ if TYPE_CHECKING:  # the eager imports, for type checkers only
     from ._compare import Evaluation as Evaluation
     from ._compare import compare as compare
     from ._compare import evaluate as evaluate
+    from ._deprecation import IdlinDeprecationWarning as IdlinDeprecationWarning
     from ._errors import ArgumentError as ArgumentError
     from ._errors import ConfigError as ConfigError
     from ._errors import DTypeError as DTypeError
@@ -130,10 +132,10 @@ if TYPE_CHECKING:  # the eager imports, for type checkers only
     from ._maps import recover_extended_map as recover_extended_map
     from ._maps import recover_linear_map as recover_linear_map
     from ._precision import Precision as Precision
+    from ._precision import accuracy_rtol as accuracy_rtol
     from ._predictor import Predictor as Predictor
     from ._subspaces import Canonical as Canonical
     from ._subspaces import Subspaces as Subspaces
-    from ._subspaces import accuracy_rtol as accuracy_rtol
     from ._subspaces import canonical as canonical
     from ._subspaces import minimal as minimal
     from ._subspaces import subspaces as subspaces

@@ -18,6 +18,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._checks import prng_key, real_scalar
 from ._errors import ConfigError
+from ._precision import Precision, with_legacy
 from ._predictor import Predictor, as_predictor
 from ._subspaces import minimal, subspaces
 
@@ -134,9 +135,11 @@ def widen_unembedding(p: Predictor, extra: Float[Array, "vocab k"]) -> Predictor
     return Predictor(np.concatenate([F, zeros], axis=1), np.concatenate([G, extra], axis=1))
 
 
-def _move(p: Predictor, name: str, rng, *, condition, null_scale, extra_width, rtol) -> Predictor:
+def _move(
+    p: Predictor, name: str, rng, *, condition, null_scale, extra_width, precision
+) -> Predictor:
     if name == "shrink":
-        return minimal(p, rtol=rtol)
+        return minimal(p, precision=precision)
     F, G = _host(p)
     if name == "basis":
         M = _invertible(rng, p.width, condition)
@@ -145,10 +148,10 @@ def _move(p: Predictor, name: str, rng, *, condition, null_scale, extra_width, r
     if name == "shift":
         return _model(F, G + rng.standard_normal(p.width) * _rms(G), p.dtype)
     if name == "embedding_null":  # rows of H(I − P_U) ∈ U^⊥
-        PU = np.asarray(subspaces(p, rtol=rtol).projector("unembedding"), np.float64)
+        PU = np.asarray(subspaces(p, precision=precision).projector("unembedding"), np.float64)
         return _model(_invisible(F, PU, rng, null_scale), G, p.dtype)
     if name == "unembedding_null":  # rows of K(I − P_E) ∈ E^⊥ of the current F
-        PE = np.asarray(subspaces(p, rtol=rtol).projector("embedding"), np.float64)
+        PE = np.asarray(subspaces(p, precision=precision).projector("embedding"), np.float64)
         return _model(F, _invisible(G, PE, rng, null_scale), p.dtype)
     if name == "widen":
         A = rng.standard_normal((p.num_contexts, extra_width)) * _rms(F)
@@ -168,6 +171,7 @@ def sample_equivalent(
     condition: float = 10.0,
     null_scale: float = 1.0,
     extra_width: int = 2,
+    precision: Precision | None = None,
     rtol: float | None = None,
 ) -> Predictor:
     """A random member of p's equivalence class, by composing the moves of docs/theory.md §5.
@@ -185,7 +189,9 @@ def sample_equivalent(
         condition: condition number of each basis change (≥ 1).
         null_scale: size of invisible parts relative to the RMS of F (or G).
         extra_width: coordinates added by each widen move (≥ 1).
-        rtol: rank threshold for the spans the null moves project against.
+        precision: the policy of the ranks of the spans the null moves project against, and
+            of the minimal model.
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Returns:
         A predictor with the same `C` as p (up to rounding amplified by `condition`).
@@ -201,6 +207,7 @@ def sample_equivalent(
         >>> q.width, idlin.equivalent(p, q)
         (5, True)
     """
+    precision = with_legacy("sample_equivalent", precision, rtol=("rank_rtol", rtol))
     p = as_predictor("p", p)
     unknown = [m for m in moves if m not in MOVES]
     if unknown:
@@ -225,6 +232,6 @@ def sample_equivalent(
             condition=float(condition),
             null_scale=float(null_scale),
             extra_width=int(extra_width),
-            rtol=rtol,
+            precision=precision,
         )
     return p

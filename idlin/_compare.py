@@ -4,9 +4,10 @@
 about a pair: the gap both ways, `d_logit`, the ranks and their thresholds, the recovered map
 (Theorem L or EL) with its residuals, the canonical-coordinate R² and principal angles, and a
 three-level verdict — *equivalent* (within the precision policy's tolerance for the stored
-dtypes), *near-equivalent* (relative gap within `near_rtol`; the numbers say how near), or
-*not equivalent*. `evaluate(models, truth)` runs it for trained models against their truth and
-between models of one configuration.
+dtypes), *near-equivalent* (relative gap within the policy's `near_rtol`; the numbers say how
+near), or *not equivalent*. Every tolerance comes from one `Precision` (the caller's, else the
+reference's), and the `Comparison` records it. `evaluate(models, truth)` runs it for trained
+models against their truth and between models of one configuration.
 """
 
 from __future__ import annotations
@@ -22,14 +23,10 @@ from ._analysis import CLEAR_GAP, Analysis, analyze, spectral_gap
 from ._errors import ConfigError, IdlinError
 from ._gap import Gap, distribution_gap, pair_analyses
 from ._maps import recover_extended_map, recover_linear_map
-from ._precision import Precision, _check_fraction, equivalence_rtol
+from ._precision import Precision, coarser, equivalence_rtol, with_legacy
 from ._predictor import Predictor
 
 VERDICTS = ("equivalent", "near-equivalent", "not equivalent")
-
-# Default relative gap under which a non-equivalent pair is called near-equivalent: C agrees to
-# 10% in Frobenius norm (trained models on one distribution reach 1e-3–1e-2; unrelated models ~1).
-NEAR_RTOL = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +129,9 @@ class Comparison:
         d_logit: `‖C_p − C_q‖_F² / N` (Nielsen et al.).
         tolerance: the equivalence tolerance on `gap.relative` (coarser stored dtype, §3.1).
         near_tolerance: the relative gap under which a pair is near-equivalent.
+        precision: the policy every tolerance above was resolved from (the caller's, else p's),
+            its `stored` the coarser of the pair's: `precision.resolved_equivalence_rtol()` is
+            `tolerance`, `precision.resolved_near_rtol()` is `near_tolerance`.
         smallest_tolerance: the smallest tolerance on the relative gap at which the pair would
             count as equivalent (= `gap.relative`).
         p, q: the two `Side`s under the default precision policy.
@@ -165,6 +165,7 @@ class Comparison:
     canonical_r2: float | None
     max_principal_angle: float | None
     map: MapSummary
+    precision: Precision
     notes: tuple[str, ...] = ()
 
     @property
@@ -207,29 +208,31 @@ def compare(
     q: Predictor | Analysis,
     *,
     precision: Precision | None = None,
-    rtol: float | None = None,
-    near_rtol: float = NEAR_RTOL,
     reference_rank: int | None = None,
+    rtol: float | None = None,
+    near_rtol: float | None = None,
 ) -> Comparison:
     """Compare q with the reference p: gap, KL both ways, ranks, map, R², verdict (§2–§4, §8).
 
     Symbols: `C_p`, `C_q` the centered log-odds; `g = ‖C_p − C_q‖_F/‖C_p‖_F`. Verdict:
-    *equivalent* when `g ≤ tolerance` (the precision policy's equivalence tolerance for the
-    coarser stored dtype, or `rtol`), *near-equivalent* when `g ≤ near_rtol`, else *not
-    equivalent*. For a pair that is not equivalent, q's rank is also reported at the threshold
-    tied to `KL(p‖q)` (`fit_rank`): a trained model has full rank at rounding thresholds.
+    *equivalent* when `g ≤ tolerance` (the policy's `equivalence_rtol`, default that of the
+    coarser stored dtype), *near-equivalent* when `g ≤` the policy's `near_rtol` (default 0.1),
+    else *not equivalent*. For a pair that is not equivalent, q's rank is also reported at the
+    threshold tied to `KL(p‖q)` (`fit_rank`): a trained model has full rank at rounding
+    thresholds.
 
     Args:
         p: the reference model (e.g. the truth), or its `Analysis`.
         q: the model compared with it, or its `Analysis`.
-        precision: the precision policy (stored dtypes default to the models' own).
-        rtol: equivalence tolerance on the relative gap (overrides the policy's).
-        near_rtol: relative gap under which a non-equivalent pair is near-equivalent.
+        precision: the precision policy (stored dtypes default to the models' own). Default:
+            the policy p's `Analysis` was made with (`Precision()` for a `Predictor`).
         reference_rank: rank to compare canonical coordinates at (default p's r).
+        rtol, near_rtol: deprecated: `Precision(equivalence_rtol=...)`,
+            `Precision(near_rtol=...)`.
 
     Raises:
         IncompatibleError: different N or V.
-        ConfigError: near_rtol or rtol not a finite positive number.
+        ConfigError: a tolerance that is not a finite positive number.
 
     Example:
         >>> import jax, numpy as np, idlin
@@ -238,21 +241,27 @@ def compare(
         >>> idlin.compare(p, idlin.sample_equivalent(p, key=jax.random.key(0))).verdict
         'equivalent'
     """
-    _check_fraction("near_rtol", near_rtol, upper=np.inf)
-    if rtol is not None:
-        _check_fraction("rtol", rtol, upper=np.inf)
+    precision = with_legacy(
+        "compare",
+        precision,
+        rtol=("equivalence_rtol", rtol),
+        near_rtol=("near_rtol", near_rtol),
+    )
     ap, aq = pair_analyses(p, q, precision=precision)
     gap = distribution_gap(ap, aq)
     back = distribution_gap(aq, ap)
-    tol = (
-        float(rtol)
-        if rtol is not None
-        else equivalence_rtol(ap.precision.stored, aq.precision.stored, precision)
-    )
+    # The policy: the caller's, else the reference's own; judged at the coarser stored dtype.
+    policy = dataclasses.replace(
+        ap.precision if precision is None else precision,
+        stored=coarser(ap.precision.stored, aq.precision.stored),
+        arithmetic=ap.precision.arithmetic,
+    ).on_host()
+    tol = equivalence_rtol(ap.precision.stored, aq.precision.stored, policy)
+    near = float(policy.resolved_near_rtol())
     relative = float(gap.relative)
     if relative <= tol:
         verdict = "equivalent"
-    elif relative <= near_rtol:
+    elif relative <= near:
         verdict = "near-equivalent"
     else:
         verdict = "not equivalent"
@@ -281,7 +290,7 @@ def compare(
         d_logit=float(gap.frobenius) * float(gap.frobenius) / ap.num_contexts,  # inf, not
         # OverflowError (`**`), past 1e154
         tolerance=tol,
-        near_tolerance=float(near_rtol),
+        near_tolerance=near,
         smallest_tolerance=relative,
         p=Side.of(ap),
         q=Side.of(aq),
@@ -292,6 +301,7 @@ def compare(
         canonical_r2=r2,
         max_principal_angle=angle,
         map=_map(ap, fitted),
+        precision=policy,
         notes=tuple(notes),
     )
 
@@ -330,7 +340,7 @@ def evaluate(
         labels: a label per model (default its index).
         groups: a group key per model; only models of one group are compared with each other
             (default: all in one group).
-        precision: the precision policy.
+        precision: the precision policy of every analysis and every `compare`.
 
     Raises:
         ConfigError: labels or groups of the wrong length, no models.
@@ -348,9 +358,9 @@ def evaluate(
     at = analyze(truth, precision=precision)
     k = int(at.effective_complexity) if rank is None else int(rank)
     analyses = [analyze(m, precision=precision) for m in models]
-    to_truth = tuple(compare(at, a, reference_rank=k) for a in analyses)
+    to_truth = tuple(compare(at, a, precision=precision, reference_rank=k) for a in analyses)
     between = tuple(
-        ((i, j), compare(analyses[i], analyses[j], reference_rank=k))
+        ((i, j), compare(analyses[i], analyses[j], precision=precision, reference_rank=k))
         for i, j in itertools.combinations(range(len(models)), 2)
         if groups[i] == groups[j]
     )

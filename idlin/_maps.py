@@ -16,7 +16,7 @@ from jaxtyping import Array, Float
 from ._analysis import Analysis, is_traced, rank_mask, to_host
 from ._errors import IncompatibleError, NotDiverseError
 from ._gap import pair_analyses
-from ._precision import Precision
+from ._precision import Precision, with_legacy
 from ._predictor import Predictor, center_rows
 from ._subspaces import Subspaces, subspaces
 
@@ -86,7 +86,8 @@ def recover_linear_map(
 
     Args:
         p, q: predictors on the same contexts and vocabulary, of one width d.
-        rtol: rank threshold for the diversity check (see `subspaces`).
+        precision: the policy of the diversity check's ranks (see `subspaces`).
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Raises:
         IncompatibleError: different N or V, or different widths (use `recover_extended_map`).
@@ -101,7 +102,8 @@ def recover_linear_map(
         >>> bool(np.allclose(idlin.recover_linear_map(p, q).matrix, M, atol=1e-4))
         True
     """
-    ap, aq = pair_analyses(p, q, precision=precision, rtol=rtol)
+    precision = with_legacy("recover_linear_map", precision, rtol=("rank_rtol", rtol))
+    ap, aq = pair_analyses(p, q, precision=precision)
     if ap.width != aq.width:
         raise IncompatibleError(
             f"Theorem L relates models of one width: expected equal d, got p with d={ap.width} "
@@ -169,12 +171,15 @@ def recover_extended_map(
 
     `T = Ĝ̃⁺ Ĝ` maps the visible embedding part of p onto that of q, `P_Ũ f̃ = T P_U f`; `S = F̃⁺ F`
     does the same for unembeddings, `P_Ẽ ĝ̃ = S P_E ĝ`. Pseudo-inverses are truncated at the
-    numerical ranks (threshold `rtol`). For diverse p, q of one width, `T` is Theorem L's `M`.
+    numerical ranks of the precision policy, and the rank of T is counted at its rank threshold.
+    For diverse p, q of one width, `T` is Theorem L's `M`. `rtol` is deprecated
+    (`Precision(rank_rtol=...)`).
 
     Raises:
         IncompatibleError: different N or V.
     """
-    ap, aq = pair_analyses(p, q, precision=precision, rtol=rtol)
+    precision = with_legacy("recover_extended_map", precision, rtol=("rank_rtol", rtol))
+    ap, aq = pair_analyses(p, q, precision=precision)
     Gh, Ght = ap.centered_unembeddings, aq.centered_unembeddings
     T = (
         _pinv_from(

@@ -18,7 +18,6 @@ from jaxtyping import Array, Float
 
 from ._analysis import (
     Analysis,
-    arithmetic_dtype,
     as_analysis,
     concrete_int,
     is_traced,
@@ -26,50 +25,8 @@ from ._analysis import (
     to_host,
 )
 from ._errors import RankError
-from ._precision import Precision, kl_threshold
+from ._precision import Precision, numerical_rank, with_legacy
 from ._predictor import Predictor
-
-
-def default_rtol(p: Predictor | Analysis) -> float:
-    """`√ε` of the arithmetic `analyze` runs p in (1.5e-8 in float64 — for float32 data too when
-    x64 is on — and 3.5e-4 in float32): the default `Precision.rank_rtol` (docs/theory.md §3).
-
-    NumPy's exact-arithmetic convention `max(N, V)·ε` is too strict here: a member reached by a
-    basis change of condition κ carries rounding of ~κ·ε·‖F‖‖Ĝ‖ in its factors, which shows up
-    as spurious small singular values of C. Trained models need a threshold tied to their
-    accuracy (docs/theory.md §8): `Precision(mean_kl=...)`."""
-    return float(np.sqrt(np.finfo(arithmetic_dtype(p.dtype)).eps))
-
-
-def accuracy_rtol(p: Predictor | Analysis, mean_kl: float, *, spectrum=None) -> float:
-    """The KL-tied rank threshold of `Precision(mean_kl=...)`, expressed relative to `σ₁(C)`
-    and clipped into `[ε, 0.5]` (docs/theory.md §3.1, §8).
-
-    `τ = 2·√(2·KL)·(√N + √V)`: by Weyl, `σ_{r+1}(C_θ) ≤ ‖C_θ − C*‖₂` when the truth has rank r;
-    a mean KL gives an RMS log-odds error of about `√(2·KL)`, and an N×V error of RMS s has
-    spectral norm ≈ `s(√N + √V)`; ×2 for safety.
-
-    Args:
-        p: the trained model; mean_kl: its mean KL to the distribution it approximates (nats).
-        spectrum: singular values of `C_θ` if already computed.
-    """
-    if spectrum is None:
-        spectrum = as_analysis("p", p).log_odds_singular_values
-    s1 = float(np.asarray(spectrum)[0])
-    eps = float(np.finfo(p.dtype).eps)
-    if s1 <= 0:
-        return 0.5
-    tau = float(kl_threshold(mean_kl, num_contexts=p.num_contexts, vocab_size=p.vocab_size))
-    return float(np.clip(tau / s1, eps, 0.5))
-
-
-def numerical_rank(spectrum, rtol: float) -> int:
-    """Number of singular values above `rtol · σ_max` (0 for an all-zero spectrum); host helper
-    for spectra other than those of F, Ĝ, C (whose ranks `analyze` counts)."""
-    s = np.asarray(spectrum)
-    if s.size == 0 or s[0] <= 0:
-        return 0
-    return int(np.sum(s > rtol * s[0]))
 
 
 @jax.tree_util.register_dataclass
@@ -89,6 +46,7 @@ class Subspaces:
         diverse: `k_f = k_g = d`.
         embedding_spectrum, unembedding_spectrum, log_odds_spectrum: singular values of F, Ĝ, C.
         rtol: the relative rank threshold of the precision policy.
+        precision: the policy the ranks were counted under.
         log_odds_threshold: the absolute threshold r was counted against (`max(rtol·σ₁,
             floor, τ_KL)`, docs/theory.md §3.1).
         log_odds_gap: `σ_r(C)/σ_{r+1}(C)`, the separation at the reported rank.
@@ -109,6 +67,7 @@ class Subspaces:
     log_odds_gap: float
     embedding_basis: np.ndarray
     unembedding_basis: np.ndarray
+    precision: Precision
 
     def projector(self, which: str) -> np.ndarray:
         """`P_E` or `P_U` (d×d) for `which` in {"embedding", "unembedding"}."""
@@ -138,11 +97,12 @@ def subspaces(
 
     Args:
         p: the predictor or its `Analysis`.
-        precision: the precision policy (default `Precision()`).
-        rtol: shorthand for `Precision(rank_rtol=rtol)` (default `√ε`).
+        precision: the precision policy (default: the `Analysis`'s own, `Precision()` for a
+            `Predictor`).
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Raises:
-        ConfigError: rtol outside (0, 1) or not a number.
+        RankError: a rank threshold outside (0, 1) or not a number.
 
     Example:
         >>> import numpy as np, idlin
@@ -151,7 +111,8 @@ def subspaces(
         >>> idlin.subspaces(idlin.Predictor(F, G)).effective_complexity
         1
     """
-    a = as_analysis("p", p, precision=precision, rtol=rtol)
+    precision = with_legacy("subspaces", precision, rtol=("rank_rtol", rtol))
+    a = as_analysis("p", p, precision=precision)
     kf, kg = a.embedding_rank, a.unembedding_rank
     s = Subspaces(
         effective_complexity=a.effective_complexity,
@@ -167,6 +128,7 @@ def subspaces(
         log_odds_gap=a.log_odds_gap,
         embedding_basis=_basis(a.embedding_right, kf),
         unembedding_basis=_basis(a.unembedding_right, kg),
+        precision=a.precision,
     )
     return to_host(s)
 
@@ -226,15 +188,17 @@ def canonical(
     Args:
         p: the predictor or its `Analysis`.
         precision: the precision policy for the effective complexity (see `subspaces`).
-        rtol: shorthand for `Precision(rank_rtol=rtol)`.
-        rank: use this r instead of the numerical rank (e.g. a known ground-truth r).
+        rank: use this r instead of the numerical rank (e.g. a known ground-truth r); it must
+            fit in the nonzero spectrum of C (above the policy's `resolved_rounding_rtol`).
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Raises:
         RankError: r = 0 (p predicts the same distribution for every context: nothing to
             identify), or a requested rank that is not an integer or above what the spectrum
             has. Under tracing the r = 0 check is skipped (the arrays are then all zero).
     """
-    a = as_analysis("p", p, precision=precision, rtol=rtol)
+    precision = with_legacy("canonical", precision, rtol=("rank_rtol", rtol))
+    a = as_analysis("p", p, precision=precision)
     if rank is None:
         r = a.effective_complexity
     else:
@@ -242,10 +206,8 @@ def canonical(
             raise RankError(f"rank: expected an integer, got {rank!r}")
         r = int(rank)
         # Numerically nonzero: above the rounding floor of the factored SVD.
-        sC = np.asarray(a.log_odds_singular_values)
-        nonzero = numerical_rank(
-            sC, max(a.num_contexts, a.vocab_size) * float(np.finfo(a.dtype).eps)
-        )
+        floor = a.precision.resolved_rounding_rtol(a.num_contexts, a.vocab_size, dtype=a.dtype)
+        nonzero = numerical_rank(a.log_odds_singular_values, floor)
         if not 1 <= r <= nonzero:
             raise RankError(
                 f"rank: expected 1 ≤ r ≤ {nonzero} (the nonzero singular values of C), got {rank}"
@@ -275,8 +237,10 @@ def minimal(
     """The minimal member of p's class: `(φ, γ)`, width r, diverse (docs/theory.md §4, §5 move 6).
 
     `γ` is already centered (`1ᵀW = 0` because W spans columns of `Ĝ`), so `C` is unchanged.
+    `precision`, `rank`: as in `canonical`; `rtol` deprecated (`Precision(rank_rtol=...)`).
     """
-    c = canonical(p, precision=precision, rtol=rtol, rank=rank)
+    precision = with_legacy("minimal", precision, rtol=("rank_rtol", rtol))
+    c = canonical(p, precision=precision, rank=rank)
     if is_traced(c):
         return Predictor.tree_unflatten(None, (c.phi, c.gamma))
     return Predictor(c.phi, c.gamma)

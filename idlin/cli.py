@@ -26,6 +26,7 @@ Long commands show a progress bar with an estimate on a terminal (`_cli_progress
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import traceback
@@ -131,8 +132,10 @@ def verify(
         from ._errors import ConfigError
         from ._paths import require_file
 
-        if rtol is not None and not rtol >= 0:
-            raise ConfigError(f"--rtol: expected a tolerance ≥ 0, got {rtol}")
+        # Refused as `Precision(equivalence_rtol=...)` refuses it (a finite tolerance > 0), before
+        # JAX loads; tests/test_precision_policy.py checks the two agree.
+        if rtol is not None and not (math.isfinite(rtol) and rtol > 0):
+            raise ConfigError(f"--rtol: expected a finite tolerance > 0, got {rtol}")
         for f in (a, b):
             require_file(f, "a predictor file")
 
@@ -170,7 +173,10 @@ def _compare_files(a: Path, b: Path, rtol: float | None, bar):
         )
     _same_names("contexts", na.contexts, nb.contexts, a, b)
     _same_names("tokens", na.tokens, nb.tokens, a, b)
-    return compare(pa, pb, stored=stored, rtol=rtol, say=bar.step)
+    from ._precision import Precision
+
+    policy = Precision(equivalence_rtol=rtol)
+    return compare(pa, pb, stored=stored, precision=policy, say=bar.step)
 
 
 def _same_names(what: str, x, y, a: Path, b: Path) -> None:

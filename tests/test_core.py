@@ -543,7 +543,8 @@ def test_accuracy_rtol_recovers_the_rank_of_an_approximately_low_rank_model():
     kl = idlin.distribution_gap(truth, noisy).mean_kl
     assert idlin.subspaces(noisy).effective_complexity == 6
     rtol = idlin.accuracy_rtol(noisy, kl)
-    assert idlin.subspaces(noisy, rtol=rtol).effective_complexity == 3
+    fit = idlin.Precision(rank_rtol=rtol)
+    assert idlin.subspaces(noisy, precision=fit).effective_complexity == 3
     s1 = idlin.subspaces(noisy).log_odds_spectrum[0]
     np.testing.assert_allclose(rtol, 2 * np.sqrt(2 * kl) * (np.sqrt(40) + np.sqrt(30)) / s1)
     assert idlin.accuracy_rtol(noisy, 0.0) == np.finfo(np.float64).eps

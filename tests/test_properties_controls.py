@@ -380,14 +380,14 @@ def test_zero_test_is_relative_to_the_largest_shift():
     Gh = dense(p)[1]
     delta = np.linalg.norm(Gh @ v)
     assert delta <= tol * np.linalg.norm(Gh) * np.linalg.norm(v)  # the old rule's "zero"
-    r = idlin.steering(p, v, tol=tol, random_vectors=0)
+    r = idlin.steering(p, v, precision=idlin.Precision(verdict_tol=tol), random_vectors=0)
     assert abs(r.relative_shift - delta / (np.linalg.norm(Gh, 2) * np.linalg.norm(v))) < 1e-12
     assert abs(r.relative_shift - 3e-3) < 1e-9
     s[-1] = 1e-4
     G, R = _unembeddings_with_spectrum(rng, 400, s)
     q = idlin.Predictor(rng.normal(size=(80, d)), G)
     with pytest.raises(idlin.ProbeError, match="null space"):
-        idlin.steering(q, R[:, -1], tol=tol)
+        idlin.steering(q, R[:, -1], precision=idlin.Precision(verdict_tol=tol))
 
 
 def test_random_vector_control_matches_numpy():

@@ -10,8 +10,10 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import idlin
+from idlin._analysis import arithmetic_dtype
 from idlin.properties import Inclusion, PropertyResult
-from idlin.report import equivalence_rtol, fmt, markdown, rank_rtol
+from idlin.report import fmt, markdown
 from idlin.report._figures import _projected_arrows
 from idlin.report._inspect import holdout_split, reading
 from idlin.report._summary import jsonable
@@ -46,11 +48,13 @@ def test_jsonable_gives_plain_json():
     [(np.float64, 1e-8), (np.float32, 1e-4), (np.float16, 1e-2), (ml_dtypes.bfloat16, 1e-2)],
 )
 def test_tolerances_follow_the_stored_precision(dtype, rtol):
-    assert equivalence_rtol(np.dtype(dtype)) == rtol
+    stored = np.dtype(dtype)
+    policy = idlin.Precision(stored=stored, arithmetic=arithmetic_dtype(stored))
+    assert policy.resolved_equivalence_rtol() == rtol
     # Rank thresholds follow the arithmetic, not the storage (THEORY §3, "The rank of a stored
     # model"): float64 under x64 whatever the file's dtype; the equivalence tolerance above keeps
     # the stored precision.
-    assert rank_rtol(np.dtype(dtype)) == np.sqrt(np.finfo(np.float64).eps)
+    assert policy.resolved_rank_rtol() == np.sqrt(np.finfo(np.float64).eps)
 
 
 def _result(raw: bool, ident: bool, inclusion: bool) -> tuple[PropertyResult, PropertyResult]:

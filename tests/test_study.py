@@ -183,10 +183,17 @@ def test_evaluate_properties_verdicts_are_the_librarys():
     spec = idlin.properties.Parallelism(np.array([[0, 1], [2, 3], [4, 5]]))
     out = evaluate_properties(idlin.analyze(p), {"x": spec}, [0.05, 0.2])
     for form in ("raw", "identifiable"):
-        want = [idlin.parallelism(p, spec.pairs, form=form, tol=t).holds for t in (0.05, 0.2)]
+        want = [
+            idlin.parallelism(
+                p, spec.pairs, form=form, precision=idlin.Precision(verdict_tol=t)
+            ).holds
+            for t in (0.05, 0.2)
+        ]
         assert out["x"][form]["holds"] == want
         assert out["x"][form]["statistic"] == pytest.approx(
-            idlin.parallelism(p, spec.pairs, form=form, tol=0.05).score
+            idlin.parallelism(
+                p, spec.pairs, form=form, precision=idlin.Precision(verdict_tol=0.05)
+            ).score
         )
 
 

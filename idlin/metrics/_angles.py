@@ -16,6 +16,7 @@ from jaxtyping import Array, Float
 
 from .._errors import ConfigError, IncompatibleError
 from .._gap import pair_analyses
+from .._precision import Precision, with_legacy
 from .._predictor import Predictor
 from .._subspaces import canonical, subspaces
 
@@ -56,7 +57,7 @@ def angles_kernel(Q1, Q2):
     return theta, cos
 
 
-def _bases(p: Predictor, q: Predictor, which: str, rtol, rank):
+def _bases(p, q, which: str, rank):
     if which in ("embedding", "unembedding"):
         if p.width != q.width:
             raise IncompatibleError(
@@ -65,8 +66,8 @@ def _bases(p: Predictor, q: Predictor, which: str, rtol, rank):
                 "which='canonical' or 'canonical_unembedding' across widths"
             )
         attr = f"{which}_basis"
-        return getattr(subspaces(p, rtol=rtol), attr), getattr(subspaces(q, rtol=rtol), attr)
-    cp, cq = canonical(p, rtol=rtol, rank=rank), canonical(q, rtol=rtol, rank=rank)
+        return getattr(subspaces(p), attr), getattr(subspaces(q), attr)
+    cp, cq = canonical(p, rank=rank), canonical(q, rank=rank)
     # φ = U_C Σ^{1/2} and γ = W Σ^{1/2} have orthogonal columns: normalising gives U_C and W.
     side = "phi" if which == "canonical" else "gamma"
     X1, X2 = getattr(cp, side), getattr(cq, side)
@@ -80,8 +81,9 @@ def principal_angles(
     q: Predictor,
     *,
     which: str = "canonical",
-    rtol: float | None = None,
+    precision: Precision | None = None,
     rank: int | None = None,
+    rtol: float | None = None,
 ) -> PrincipalAngles:
     """Principal angles between corresponding subspaces of p and q (docs/theory.md §3, §8).
 
@@ -102,8 +104,10 @@ def principal_angles(
     Args:
         p, q: predictors on the same contexts and vocabulary.
         which: one of `WHICH` (above).
-        rtol: rank threshold for the spans (see `idlin.subspaces`).
+        precision: the policy of the spans' ranks (see `idlin.subspaces`; default: each
+            `Analysis`'s own, `Precision()` for a `Predictor`).
         rank: for the canonical spans, cut both at this r (e.g. a known truth's r).
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Returns:
         `PrincipalAngles` with `min(k_p, k_q)` angles and the two dimensions.
@@ -122,8 +126,9 @@ def principal_angles(
     """
     if which not in WHICH:
         raise ConfigError(f"which: expected one of {WHICH}, got {which!r}")
-    p, q = pair_analyses(p, q, rtol=rtol)  # an Analysis given is reused, not recomputed
-    Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, None, rank))
+    precision = with_legacy("principal_angles", precision, rtol=("rank_rtol", rtol))
+    p, q = pair_analyses(p, q, precision=precision)  # an Analysis given is reused
+    Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rank))
     dims = (int(Q1.shape[1]), int(Q2.shape[1]))
     if min(dims) == 0:
         empty = jnp.zeros((0,), p.dtype)

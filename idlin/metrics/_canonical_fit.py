@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._gap import pair_analyses
+from .._precision import Precision, with_legacy
 from .._predictor import Predictor
 from .._subspaces import canonical
 
@@ -33,6 +34,7 @@ class CanonicalFit:
         same_rank: `r_p == r_q`; when False, R² < 1 is expected (a rank-r_p map cannot reproduce
             r_q > r_p independent coordinates) and the two models are not equivalent.
         singular_values: `(σ(C_p), σ(C_q))`, the retained spectra, to judge the rank choice.
+        precision: p's policy: the ranks' thresholds and the least-squares cut-off.
     """
 
     embedding_map: Float[Array, "r_q r_p"]
@@ -43,12 +45,14 @@ class CanonicalFit:
     ranks: tuple[int, int]
     same_rank: bool
     singular_values: tuple[Float[Array, " r_p"], Float[Array, " r_q"]]
+    precision: Precision
 
 
 @jax.jit
-def lstsq_fit(X, Y):
-    """`B = argmin ‖Y − X B‖_F` with `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`."""
-    B, *_ = jnp.linalg.lstsq(X, Y)
+def lstsq_fit(X, Y, rcond):
+    """`B = argmin ‖Y − X B‖_F` (directions of X below `rcond·σ₁(X)` cut off) with
+    `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`."""
+    B, *_ = jnp.linalg.lstsq(X, Y, rcond=rcond)
     ss_res = jnp.sum((Y - X @ B) ** 2)
     ss_tot = jnp.sum((Y - jnp.mean(Y, axis=0, keepdims=True)) ** 2)
     return B, ss_res, ss_tot
@@ -62,7 +66,12 @@ def _r2(ss_res: float, ss_tot: float) -> float:
 
 
 def canonical_fit(
-    p: Predictor, q: Predictor, *, rank: int | None = None, rtol: float | None = None
+    p: Predictor,
+    q: Predictor,
+    *,
+    rank: int | None = None,
+    precision: Precision | None = None,
+    rtol: float | None = None,
 ) -> CanonicalFit:
     """Fit q's canonical coordinates from p's by least squares and report R² (docs/theory.md §4,
     §8).
@@ -75,7 +84,8 @@ def canonical_fit(
         B = argmin ‖φ_q − φ_p Bᵀ‖²_F,    D = argmin ‖γ_q − γ_p Dᵀ‖²_F,
         R²_φ = 1 − ‖φ_q − φ_p Bᵀ‖²_F / ‖φ_q − 1·mean_x φ_q‖²_F   (likewise R²_γ),
 
-    and the overall `R²` pools both sides' sums of squares. `SS_tot` is centered, so `R² ≤ 1` and
+    and the overall `R²` pools both sides' sums of squares; the least-squares cut-off is the
+    policy's `resolved_lstsq_rcond` (docs/theory.md §3.1). `SS_tot` is centered, so `R² ≤ 1` and
     it is a strict score (a no-intercept fit can score below 0). `R² = 1` (to rounding) for exactly
     equivalent p, q of any widths; not symmetric in p and q.
 
@@ -84,16 +94,18 @@ def canonical_fit(
         q: the predictor whose coordinates are predicted (same contexts and vocabulary).
         rank: cut both canonical coordinates at this r (e.g. the truth's r for trained models,
             whose spectra have no exact zeros); default: each model's numerical rank.
-        rtol: relative rank threshold when `rank` is None (see `idlin.subspaces`); trained models
-            need one tied to their accuracy (docs/theory.md §8).
+        precision: the policy of the ranks when `rank` is None (see `idlin.subspaces`) and of
+            the least-squares cut-off; trained models need a rank threshold tied to their
+            accuracy (`Precision(mean_kl=...)`, docs/theory.md §8).
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Returns:
         A `CanonicalFit`; `ranks`/`same_rank` report rank disagreements instead of failing.
 
     Raises:
         IncompatibleError: different N or V.
-        RankError: a zero effective complexity, a bad `rtol`, or a `rank` above the nonzero
-            spectrum of either model.
+        RankError: a zero effective complexity, a bad rank threshold, or a `rank` above the
+            nonzero spectrum of either model.
 
     Example:
         >>> import jax, numpy as np, idlin
@@ -103,11 +115,13 @@ def canonical_fit(
         >>> bool(idlin.canonical_fit(p, q).r2 > 1 - 1e-4)
         True
     """
-    ap, aq = pair_analyses(p, q, rtol=rtol)  # an Analysis given is reused, not recomputed
+    precision = with_legacy("canonical_fit", precision, rtol=("rank_rtol", rtol))
+    ap, aq = pair_analyses(p, q, precision=precision)  # an Analysis given is reused
     cp = canonical(ap, rank=rank)
     cq = canonical(aq, rank=rank)
-    B, res_f, tot_f = (jnp.asarray(a) for a in lstsq_fit(cp.phi, cq.phi))
-    D, res_g, tot_g = (jnp.asarray(a) for a in lstsq_fit(cp.gamma, cq.gamma))
+    rcond = ap.precision.resolved_lstsq_rcond()
+    B, res_f, tot_f = (jnp.asarray(a) for a in lstsq_fit(cp.phi, cq.phi, rcond))
+    D, res_g, tot_g = (jnp.asarray(a) for a in lstsq_fit(cp.gamma, cq.gamma, rcond))
     res_f, tot_f, res_g, tot_g = float(res_f), float(tot_f), float(res_g), float(tot_g)
     return CanonicalFit(
         embedding_map=B.T,
@@ -118,4 +132,5 @@ def canonical_fit(
         ranks=(cp.rank, cq.rank),
         same_rank=cp.rank == cq.rank,
         singular_values=(cp.singular_values, cq.singular_values),
+        precision=ap.precision.on_host(),
     )

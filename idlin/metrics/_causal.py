@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import ConfigError, RankError
+from .._precision import Precision, as_precision
 from .._predictor import Predictor, as_predictor, center_rows
 
 
@@ -26,11 +27,12 @@ class CausalInnerProduct:
         covariance: `Σ = Ĝᵀ Ĝ / V` (d×d).
         eigenvalues: (d,) eigenvalues of `Σ`, descending.
         epsilon: the absolute ridge `ε = reg · λ_max(Σ)` that was added.
-        condition_number: `λ_max(Σ) / λ_min(Σ)` (inf when `λ_min ≤ max(V, d)·ε·λ_max`: Σ is
-            singular to rounding, as for a width above the rank of Ĝ): how much the
-            regularisation matters.
+        condition_number: `λ_max(Σ) / λ_min(Σ)` (inf when `λ_min` is rounding of `λ_max`, below
+            the policy's `resolved_rounding_rtol(V, d)` — `max(V, d)·ε` — times `λ_max`: Σ is
+            singular, as for a width above the rank of Ĝ): how much the regularisation matters.
         regularised_condition_number: `(λ_max + ε) / (λ_min + ε)`, the conditioning of the
             matrix actually inverted.
+        precision: the policy the ridge and the singularity rule came from.
     """
 
     transform: Float[Array, "dim dim"]
@@ -41,6 +43,7 @@ class CausalInnerProduct:
     epsilon: float
     condition_number: float
     regularised_condition_number: float
+    precision: Precision
 
     def inner(self, u: Float[Array, "*batch dim"], v: Float[Array, "*batch dim"]) -> Array:
         """`⟨u, v⟩_C = uᵀ (Σ + εI)⁻¹ v` over the last axis."""
@@ -61,7 +64,9 @@ def _kernel(G, reg):
     return A, metric, cov, lam, eps
 
 
-def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProduct:
+def causal_inner_product(
+    p: Predictor, *, precision: Precision | None = None, reg: float | None = None
+) -> CausalInnerProduct:
     """The causal inner product `⟨u, v⟩_C = uᵀ Cov(γ)⁻¹ v` of p's representation space.
 
     Symbols: Park, Choe & Veitch (2024, "The linear representation hypothesis and the geometry
@@ -82,7 +87,9 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
 
     Args:
         p: the predictor (its unembeddings are used).
-        reg: relative ridge `≥ 0` added to Σ before the inverse square root.
+        precision: the policy: its `resolved_causal_reg` (default 1e-8) is the ridge, its
+            `resolved_rounding_rtol` decides when Σ is singular.
+        reg: a relative ridge `≥ 0` chosen for this call (overrides the policy's).
 
     Returns:
         A `CausalInnerProduct` with the transform, the metric and the conditioning.
@@ -101,7 +108,8 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
         True
     """
     p = as_predictor("p", p)
-    reg = float(reg)
+    policy = as_precision(precision, p.dtype)
+    reg = float(policy.resolved_causal_reg() if reg is None else reg)
     if not (reg >= 0.0 and reg < float("inf")):
         raise ConfigError(f"reg: expected a finite relative ridge ≥ 0, got {reg}")
     A, metric, cov, lam, eps = _kernel(p.unembeddings, jnp.asarray(reg, p.dtype))
@@ -109,7 +117,7 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
     if lmax <= 0.0:
         raise RankError("the unembedding covariance is 0 (all g(y) equal): no inner product")
     # Eigenvalues below max(V, d)·ε·λ_max are rounding noise of forming Σ = ĜᵀĜ/V.
-    singular = lmin <= max(p.vocab_size, p.width) * float(jnp.finfo(p.dtype).eps) * lmax
+    singular = lmin <= policy.resolved_rounding_rtol(p.vocab_size, p.width, dtype=p.dtype) * lmax
     if reg == 0.0 and singular:
         raise RankError(
             f"the unembedding covariance is singular (λ_min = {lmin:.3g}, λ_max = {lmax:.3g}, "
@@ -124,4 +132,5 @@ def causal_inner_product(p: Predictor, *, reg: float = 1e-8) -> CausalInnerProdu
         epsilon=eps,
         condition_number=float("inf") if singular else lmax / lmin,
         regularised_condition_number=(lmax + eps) / (lmin + eps),
+        precision=policy,
     )

@@ -20,6 +20,7 @@ from jaxtyping import Array, Float
 
 from .._errors import ConfigError, RankError, ShapeError
 from .._gap import check_comparable
+from .._precision import Precision, as_precision, with_legacy
 from .._predictor import Predictor, _as_float_matrix, _check_finite
 
 SIDES = ("embedding", "unembedding")
@@ -35,12 +36,16 @@ class CCAResult:
         ranks: `(rank X_s, rank Y_s)` after standardising (threshold `rtol · σ_max`); directions
             beyond them carry correlation 0.
         reg: the ridge λ added to both standardised covariances.
+        rtol: the cut-off the ranks were counted at.
+        precision: the policy it was resolved from (`resolved_rounding_rtol`).
     """
 
     correlations: Float[Array, " k"]
     mean: float
     ranks: tuple[int, int]
     reg: float
+    rtol: float
+    precision: Precision
 
 
 def _standardise(X):
@@ -72,6 +77,7 @@ def cca(
     *,
     reg: float = 0.0,
     num_components: int | None = None,
+    precision: Precision | None = None,
     rtol: float | None = None,
 ) -> CCAResult:
     """Canonical correlations of `X` and `Y` (rows are paired samples) and their mean, m_CCA.
@@ -94,8 +100,10 @@ def cca(
         Y: (n, d_y) float array.
         reg: ridge λ ≥ 0 on the standardised covariances (unit-variance scale).
         num_components: k (default `min(d_x, d_y)`), at most that.
-        rtol: relative threshold below which singular values of `X_s`, `Y_s` count as 0
-            (default `max(n, d)·ε`); those directions get correlation 0 instead of noise.
+        precision: the policy of the cut-off below which singular values of `X_s`, `Y_s`
+            count as 0 (`resolved_rounding_rtol`: `rounding_rtol`, default `max(n, d)·ε`); those
+            directions get correlation 0 instead of noise.
+        rtol: deprecated: `Precision(rounding_rtol=...)`.
 
     Returns:
         A `CCAResult`.
@@ -103,7 +111,8 @@ def cca(
     Raises:
         ShapeError: not 2-D, different numbers of rows, n < 2.
         DTypeError, NonFiniteError: non-float or non-finite input.
-        ConfigError: `reg < 0`, `num_components` outside `[1, min(d_x, d_y)]`, rtol outside (0, 1).
+        ConfigError: `reg < 0`, `num_components` outside `[1, min(d_x, d_y)]`, a cut-off outside
+            (0, 1).
         RankError: X or Y is constant (no variation to correlate).
 
     Example:
@@ -113,6 +122,7 @@ def cca(
         >>> round(cca(X, X @ np.diag([1.0, -2.0, 3.0]) + 5.0).mean, 5)
         1.0
     """
+    precision = with_legacy("cca", precision, rtol=("rounding_rtol", rtol))
     X, Y = _as_float_matrix("X", X), _as_float_matrix("Y", Y)
     _check_finite("X", X)
     _check_finite("Y", Y)
@@ -130,19 +140,33 @@ def cca(
         raise ConfigError(f"reg: expected a finite ridge ≥ 0, got {reg}")
     dtype = np.promote_types(X.dtype, Y.dtype)  # NumPy rule: strict-mode JAX refuses f32+f64
     X, Y = X.astype(dtype), Y.astype(dtype)
-    if rtol is None:
-        rtol = max(n, X.shape[1], Y.shape[1]) * float(np.finfo(dtype).eps)
-    if not 0.0 < float(rtol) < 1.0:
+    policy = as_precision(precision, dtype)
+    rtol = policy.resolved_rounding_rtol(n, X.shape[1], Y.shape[1], dtype=dtype)
+    if not 0.0 < rtol < 1.0:  # the default at n ≥ 1/ε rows
         raise ConfigError(f"rtol: expected a relative threshold in (0, 1), got {rtol}")
     rho, kx, ky = cca_kernel(X, Y, jnp.asarray(reg, dtype), jnp.asarray(rtol, dtype))
     kx, ky = int(kx), int(ky)
     if min(kx, ky) == 0:
         raise RankError(f"X or Y has no variation: standardised ranks are {kx} and {ky}")
     rho = rho[:k]
-    return CCAResult(correlations=rho, mean=float(jnp.mean(rho)), ranks=(kx, ky), reg=reg)
+    return CCAResult(
+        correlations=rho,
+        mean=float(jnp.mean(rho)),
+        ranks=(kx, ky),
+        reg=reg,
+        rtol=rtol,
+        precision=policy,
+    )
 
 
-def mean_cca(p: Predictor, q: Predictor, *, side: str = "embedding", reg: float = 0.0) -> CCAResult:
+def mean_cca(
+    p: Predictor,
+    q: Predictor,
+    *,
+    side: str = "embedding",
+    reg: float = 0.0,
+    precision: Precision | None = None,
+) -> CCAResult:
     """m_CCA between the representations of two predictors (docs/theory.md §8).
 
     `side="embedding"`: `cca(F_p, F_q)` over the N contexts; `side="unembedding"`:
@@ -159,5 +183,5 @@ def mean_cca(p: Predictor, q: Predictor, *, side: str = "embedding", reg: float 
         raise ConfigError(f"side: expected one of {SIDES}, got {side!r}")
     p, q = check_comparable(p, q)
     if side == "embedding":
-        return cca(p.embeddings, q.embeddings, reg=reg)
-    return cca(p.unembeddings, q.unembeddings, reg=reg)
+        return cca(p.embeddings, q.embeddings, reg=reg, precision=precision)
+    return cca(p.unembeddings, q.unembeddings, reg=reg, precision=precision)

@@ -19,7 +19,6 @@ from ._protocol import Property as Property
 from ._relational import relational_linearity as relational_linearity
 from ._result import Inclusion as Inclusion
 from ._result import PropertyResult as PropertyResult
-from ._result import default_tol as default_tol
 from ._result import inclusion_of as inclusion_of
 from ._spec import LinearProbe as LinearProbe
 from ._spec import Parallelism as Parallelism

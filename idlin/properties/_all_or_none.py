@@ -18,14 +18,15 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._analysis import Analysis, analyze, as_analysis
+from .._analysis import Analysis, analyze
 from .._checks import prng_key
 from .._classes import MOVES, sample_equivalent
 from .._errors import ConfigError
 from .._gap import distribution_gap
+from .._precision import Precision, with_legacy
 from .._predictor import Predictor, as_predictor
 from .._subspaces import minimal
-from ._protocol import Property, check_property
+from ._protocol import Property, check_property, harness_analysis
 
 
 def pattern(verdicts: Sequence[bool]) -> str:
@@ -77,11 +78,14 @@ def random_members(
     key: PRNGKeyArray,
     count: int,
     condition: float = 10.0,
+    precision: Precision | None = None,
     rtol: float | None = None,
 ) -> list[tuple[str, Predictor]]:
     """`count` members of p's class by random move sequences (docs/theory.md §5); the first uses
-    every
-    move except "shrink" in a random order, the rest 1 to 4 moves drawn with replacement."""
+    every move except "shrink" in a random order, the rest 1 to 4 moves drawn with replacement.
+    `precision` is the policy of the moves' spans (`rtol` deprecated: `Precision(rank_rtol=)`).
+    """
+    precision = with_legacy("random_members", precision, rtol=("rank_rtol", rtol))
     seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     keys = jax.random.split(key, max(count, 1))
@@ -91,7 +95,7 @@ def random_members(
             moves = tuple(rng.permutation([m for m in MOVES if m != "shrink"]).tolist())
         else:
             moves = tuple(rng.choice(MOVES, size=int(rng.integers(1, 5))).tolist())
-        q = sample_equivalent(p, key=keys[i], moves=moves, condition=condition, rtol=rtol)
+        q = sample_equivalent(p, key=keys[i], moves=moves, condition=condition, precision=precision)
         out.append(("+".join(moves), q))
     return out
 
@@ -103,6 +107,7 @@ def all_or_none(
     key: PRNGKeyArray,
     members: int | Sequence[Predictor] = 6,
     condition: float = 10.0,
+    precision: Precision | None = None,
     rtol: float | None = None,
 ) -> AllOrNone:
     """Evaluate `prop` in raw and identifiable form over members of p's class (docs/theory.md §7).
@@ -116,7 +121,10 @@ def all_or_none(
         members: how many random members to add (mixing all moves of §5), or explicit
             predictors equivalent to p.
         condition: condition number of the random basis changes.
-        rtol: rank threshold for the class moves.
+        precision: the precision policy of p, of the class moves and of every member's
+            analysis and verdicts (default: the `Analysis`'s own, `Precision()` for a
+            `Predictor`).
+        rtol: deprecated: `Precision(rank_rtol=...)`.
 
     Returns:
         An `AllOrNone`.
@@ -136,14 +144,16 @@ def all_or_none(
     """
     prop = check_property(prop)
     key = prng_key("key", key)
-    a = as_analysis("p", p, rtol=rtol if rtol is not None else prop.rtol)
+    a = harness_analysis("p", p, precision, prop=prop, rtol=rtol)
     p = a.predictor
     prop = prop.resolve(a)
     pool: list[tuple[str, Predictor]] = [("p", p), ("minimal", minimal(a))]
     if isinstance(members, int):
         if members < 0:
             raise ConfigError(f"members: expected a count ≥ 0, got {members}")
-        pool += random_members(p, key=key, count=members, condition=condition, rtol=rtol)
+        pool += random_members(
+            p, key=key, count=members, condition=condition, precision=a.precision
+        )
     else:
         pool += [(f"given[{i}]", as_predictor("members", q)) for i, q in enumerate(members)]
     raw, ident = [], []

@@ -23,10 +23,11 @@ import dataclasses
 import jax
 from jaxtyping import PRNGKeyArray
 
-from .._analysis import Analysis, as_analysis
+from .._analysis import Analysis, analyze
 from .._checks import prng_key
+from .._precision import Precision
 from .._predictor import Predictor
-from ._protocol import Property, check_property
+from ._protocol import Property, check_property, harness_analysis
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,11 @@ class Counterexample:
 
 
 def counterexample(
-    p: Predictor | Analysis, prop: Property, *, key: PRNGKeyArray | None = None
+    p: Predictor | Analysis,
+    prop: Property,
+    *,
+    key: PRNGKeyArray | None = None,
+    precision: Precision | None = None,
 ) -> Counterexample:
     """An equivalent model on which the raw verdict of `prop` differs from p's (docs/theory.md
     §7.4).
@@ -68,6 +73,8 @@ def counterexample(
         prop: a `Property` (a built-in spec or your own subclass); its `candidates` propose
             the members, each is checked here; a steering vector is read in p's coordinates.
         key: PRNG key for the random invisible coordinates (default `jax.random.key(0)`).
+        precision: the precision policy p and every candidate member are analysed and judged
+            under (default: the `Analysis`'s own, `Precision()` for a `Predictor`).
 
     Returns:
         A `Counterexample`; `member` is None (and `reason` says why) when no member flips.
@@ -86,13 +93,14 @@ def counterexample(
         (True, False, True)
     """
     prop = check_property(prop)
-    a = as_analysis("p", p, rtol=prop.rtol)
+    a = harness_analysis("p", p, precision, prop=prop)
     prop = prop.resolve(a)
     key = jax.random.key(0) if key is None else prng_key("key", key)
     raw = prop.evaluate(a, form="raw").holds
     ident = prop.evaluate(a, form="identifiable").holds
     for cand in prop.candidates(a, raw=raw, identifiable=ident, key=key):
-        flipped = prop(cand.member, form="raw").holds
+        # the member is judged under p's policy, not the default one
+        flipped = prop.evaluate(analyze(cand.member, precision=a.precision), form="raw").holds
         if flipped != raw:
             return Counterexample(cand.member, cand.construction, cand.reason, raw, flipped, ident)
     reason = prop.no_member_reason(raw=raw, identifiable=ident)

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.optimize import nnls as _scipy_nnls
 
 from .._errors import ProbeError
+from .._precision import nnls_max_iter
 
 
 def nnls(E: np.ndarray, e: np.ndarray, *, max_iter: int | None = None) -> np.ndarray:
@@ -21,16 +22,15 @@ def nnls(E: np.ndarray, e: np.ndarray, *, max_iter: int | None = None) -> np.nda
     Args:
         E: (m, n) matrix.
         e: (m,) right-hand side.
-        max_iter: active-set steps allowed (default `10·n`; the method needs about one per
-            support vector in practice).
+        max_iter: active-set steps allowed (default `nnls_max_iter(n)` of the precision
+            policy, `10·n`; the method needs about one per support vector in practice).
 
     Raises:
         ProbeError: the active set did not settle within `max_iter` steps.
     """
     E = np.asarray(E, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
-    n = E.shape[1]
-    steps = 10 * max(n, 1) if max_iter is None else int(max_iter)
+    steps = nnls_max_iter(E.shape[1]) if max_iter is None else int(max_iter)
     try:
         v, _ = _scipy_nnls(E, e, maxiter=steps)
     except RuntimeError as err:  # SciPy's only failure: the iteration limit

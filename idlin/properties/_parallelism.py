@@ -25,6 +25,7 @@ from jaxtyping import Int
 
 from .._analysis import Analysis
 from .._errors import ProbeError, ShapeError
+from .._precision import Precision
 from .._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
 from ._coordinates import coordinates
@@ -158,19 +159,21 @@ def parallelism(
     *,
     side: str = "embedding",
     form: str = "raw",
-    tol: float | None = None,
-    rtol: float | None = None,
+    precision: Precision | None = None,
     geometry: str = "isometric",
     permutations: int = 200,
     seed: int = 0,
     names: Sequence[str] | None = None,
+    tol: float | None = None,
+    rtol: float | None = None,
 ) -> PropertyResult:
     """Whether the differences of the given pairs are parallel (docs/theory.md §6, first two rows).
 
     Symbols: pairs `(aᵢ, bᵢ)`; raw differences `Δᵢ = f(bᵢ) − f(aᵢ)` (embedding side) or
     `ĝ(bᵢ) − ĝ(aᵢ)` (unembedding side); identifiable differences `C[bᵢ,:] − C[aᵢ,:]` (or
     columns), measured in the coordinates `z = Σ^{1/2}φ` (`Σ^{1/2}γ`) isometric to them.
-    `score = σ₂/σ₁` of the rows `Δᵢ/‖Δᵢ‖`; `holds = score ≤ tol`. `mean_cosine` is the mean of
+    `score = σ₂/σ₁` of the rows `Δᵢ/‖Δᵢ‖`; `holds = score ≤ tol`, the policy's verdict
+    tolerance. `mean_cosine` is the mean of
     `cos(Δᵢ, Δⱼ)` over `i < j`; `pairs` the per-pair table (`PairRow`: names, `‖Δᵢ‖`, cosine
     with the leading direction).
 
@@ -179,8 +182,9 @@ def parallelism(
     summarised as a `Null` with the p-value `(1 + #{null ≤ matched}) / (1 + permutations)`
     for σ₂/σ₁ (lower is more parallel) and `≥` for the mean cosine.
 
-    A zero difference has no direction: a pair whose difference is below `tol ×` the largest
-    endpoint norm raises `ProbeError` (for the identifiable form this means two contexts with the
+    A zero difference has no direction: a pair whose difference is below the policy's
+    `resolved_zero_rtol()` (default the verdict tolerance) `×` the largest endpoint norm raises
+    `ProbeError` (for the identifiable form this means two contexts with the
     same next-token distribution — report it, never call it parallel or not, docs/theory.md §7).
 
     Args:
@@ -189,13 +193,15 @@ def parallelism(
             m ≥ 2, no duplicate pair (`(b, a)` duplicates `(a, b)`).
         side: "embedding" or "unembedding".
         form: "raw" or "identifiable".
-        tol: relative tolerance (default `√ε` of p's dtype).
-        rtol: rank threshold for the spans (see `subspaces`).
+        precision: the precision policy (docs/theory.md §3.1): the spans' ranks, the verdict
+            tolerance (default `√ε` of the stored dtype), the zero length. Default: the
+            `Analysis`'s own, `Precision()` for a `Predictor`.
         geometry: identifiable coordinates, "isometric" to rows of C (default) or "whitened"
             (unit-scale canonical coordinates, docs/theory.md §6.5); the raw form ignores it.
         permutations: samples per control (default 200; 0: no controls).
         seed: seed of `np.random.default_rng` for the controls.
         names: optional names of the items on `side` (one per context or token), for the table.
+        tol, rtol: deprecated: `Precision(verdict_tol=...)`, `Precision(rank_rtol=...)`.
 
     Returns:
         A `PropertyResult`; `inclusion` tests `Δᵢ ∈ U` (embedding) or `∈ E` (unembedding).
@@ -205,7 +211,8 @@ def parallelism(
         DTypeError: non-integer pairs.
         ProbeError: fewer than 2 pairs, duplicate pairs, indices out of range, a zero-length
             difference.
-        ConfigError: unknown side, form or geometry, tol outside (0, 1), a negative count.
+        ConfigError: unknown side, form or geometry, a tolerance outside (0, 1), a negative
+            count.
         ShapeError: names of the wrong length.
 
     Example:
@@ -215,7 +222,7 @@ def parallelism(
         >>> idlin.parallelism(p, [[0, 1], [2, 3]]).holds
         True
     """
-    call = check_call(p, side, form, tol, rtol)
+    call = check_call("parallelism", p, side, form, precision, tol=tol, rtol=rtol)
     a, tol, size, what = call.a, call.tol, call.size, call.what
     idx = as_pairs("pairs", pairs, size=size, what=what, min_pairs=2, unordered=True)
     permutations = check_count("permutations", permutations)
@@ -223,7 +230,7 @@ def parallelism(
     names = check_names(names, size, what)
     coords = coordinates(a, side, form, geometry)
     ratio, norms, scale = parallelism_kernel(coords.points, idx)
-    zero = np.flatnonzero(norms <= tol * float(scale))
+    zero = np.flatnonzero(norms <= a.precision.resolved_zero_rtol() * float(scale))
     if zero.size:
         i = int(zero[0])
         raise ProbeError(
@@ -257,4 +264,5 @@ def parallelism(
         geometry=None if form == "raw" else geometry,
         pairs=pair_table(points, idx, names),
         controls=controls,
+        precision=a.precision.on_host(),
     )

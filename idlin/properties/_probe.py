@@ -23,7 +23,9 @@ import numpy as np
 from jaxtyping import Int, Shaped
 
 from .._analysis import Analysis
+from .._checks import indices
 from .._errors import ConfigError, ProbeError, ShapeError
+from .._precision import Precision
 from .._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
 from ._coordinates import coordinates
@@ -31,7 +33,6 @@ from ._heldout import cover_probability, ridge_heldout_accuracy, stratified_fold
 from ._nnls import nnls
 from ._result import (
     PropertyResult,
-    as_indices,
     check_call,
     inclusion_of,
 )
@@ -86,9 +87,9 @@ def max_margin(X: np.ndarray, signs: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.min(A @ u)) / norm, u
 
 
-def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray) -> float:
+def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray, rcond: float) -> float:
     X1 = np.concatenate([X, np.ones((X.shape[0], 1))], axis=1)
-    w, *_ = np.linalg.lstsq(X1, signs, rcond=None)
+    w, *_ = np.linalg.lstsq(X1, signs, rcond=rcond)
     return float(np.mean(np.sign(X1 @ w) == signs))
 
 
@@ -122,21 +123,23 @@ def linear_probe(
     *,
     side: str = "embedding",
     form: str = "raw",
-    tol: float | None = None,
-    rtol: float | None = None,
+    precision: Precision | None = None,
     geometry: str = "isometric",
     folds: int = 5,
     random_labels: int = 100,
     seed: int = 0,
     ridge: float = 1e-3,
+    tol: float | None = None,
+    rtol: float | None = None,
 ) -> PropertyResult:
     """Whether a linear probe separates the labels (docs/theory.md §6).
 
     Symbols: items `x` (contexts, or tokens on the unembedding side) with labels `ℓ(x) = ±1`;
     raw points `f(x)` (`ĝ(y)`), identifiable points `z(x)` with `C[x,:] = W z(x)`. Score: the
     margin of the max-margin probe on `[x/ρ, 1]` (ρ = RMS norm of the probed points; see the
-    module docstring), `holds = margin > tol`. `accuracy` is that of the best probe found: the
-    max-margin probe when separable (1.0), otherwise the least-squares probe.
+    module docstring), `holds = margin > tol` (the policy's verdict tolerance). `accuracy` is
+    that of the best probe found: the max-margin probe when separable (1.0), otherwise the
+    least-squares probe (cut-off: the policy's `resolved_lstsq_rcond`).
 
     Inclusion condition: the raw max-margin direction `w` lies in `U` (embedding side) or `E`;
     residual `‖(I−P)w‖/‖w‖`. When the raw labels are not separable it holds vacuously (then
@@ -154,7 +157,7 @@ def linear_probe(
         p: the model, or its `Analysis` (then no decomposition is recomputed).
         contexts: (n,) distinct integer indices of contexts (tokens).
         labels: (n,) booleans, {0, 1} or {−1, +1}, both classes present.
-        side, form, tol, rtol, geometry, seed: as in `parallelism`.
+        side, form, precision, geometry, seed, tol, rtol: as in `parallelism`.
         folds: k of the k-fold held-out accuracy (default 5, at most n; 0: none, no control).
         random_labels: label permutations of the control (default 100; 0: none).
         ridge: the ridge penalty relative to the mean eigenvalue of the training Gram.
@@ -163,12 +166,12 @@ def linear_probe(
         ShapeError: labels and contexts of different lengths.
         DTypeError: non-integer contexts.
         ProbeError: a single class, duplicate or out-of-range contexts, all-zero points.
-        ConfigError: unknown side, form or geometry, tol outside (0, 1), folds = 1, a negative
-            count, ridge ≤ 0.
+        ConfigError: unknown side, form or geometry, a tolerance outside (0, 1), folds = 1, a
+            negative count, ridge ≤ 0.
     """
-    call = check_call(p, side, form, tol, rtol)
+    call = check_call("linear_probe", p, side, form, precision, tol=tol, rtol=rtol)
     a, tol, size, what = call.a, call.tol, call.size, call.what
-    idx = as_indices("contexts", contexts, size=size, what=what)
+    idx = indices("contexts", contexts, size=size, what=what)
     if idx.ndim != 1:
         raise ShapeError(f"contexts: expected a 1-D array of indices, got shape {idx.shape}")
     if np.unique(idx).size != idx.size:
@@ -189,7 +192,8 @@ def linear_probe(
     if raw_margin > tol:
         w = u[:-1]
         P = np.asarray(coords.inclusion_projector)
-        residual = float(np.linalg.norm(w - P @ w) / max(np.linalg.norm(w), 1e-300))
+        size = float(np.linalg.norm(w))
+        residual = float(np.linalg.norm(w - P @ w)) / size if size > 0 else 0.0
     else:
         residual = 0.0
     heldout, null = None, None
@@ -214,11 +218,14 @@ def linear_probe(
         score=float(margin),
         tol=tol,
         inclusion=inclusion_of(residual, tol),
-        accuracy=1.0 if holds else _least_squares_accuracy(X, signs),
+        accuracy=1.0
+        if holds
+        else _least_squares_accuracy(X, signs, a.precision.resolved_lstsq_rcond()),
         note=note,
         vacuous=bool(cover >= 0.5),
         heldout_accuracy=heldout,
         cover_probability=float(cover),
         geometry=None if form == "raw" else geometry,
         controls=() if null is None else (null,),
+        precision=a.precision.on_host(),
     )

@@ -7,7 +7,9 @@ implement `evaluate(a, form=...)` on an `Analysis` (the member's one decompositi
 (bind what lives in one model's coordinates, e.g. a steering vector, to class-wide data),
 `candidates` (members that may flip the raw verdict, docs/theory.md §7.4) and
 `no_member_reason`. The four built-ins (`Parallelism`, `RelationalLinearity`, `LinearProbe`,
-`Steering`) are such subclasses; nothing dispatches on their types.
+`Steering`) are such subclasses; nothing dispatches on their types. A property decides with the
+precision policy of the `Analysis` it is given (docs/theory.md §3.1); the harness analyses every
+member under one policy.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from .._analysis import Analysis, as_analysis
 from .._errors import ConfigError
+from .._precision import Precision, check_precision, with_legacy
 from .._predictor import Predictor
 from ._result import PropertyResult
 
@@ -35,8 +38,9 @@ class Property:
     """Base class of a linear property with a raw and an identifiable form (docs/theory.md §6).
 
     Class attributes: `name` (str). Instance attributes the harness reads: `side`
-    ("embedding" or "unembedding"; default "embedding") and `rtol` (rank threshold for the
-    members' analyses; default None = the precision policy's).
+    ("embedding" or "unembedding"; default "embedding"), and, deprecated, `rtol` (a rank
+    threshold for the members' analyses: pass `precision=Precision(rank_rtol=...)` to the
+    harness instead). Tolerances come from the `Analysis`'s `precision`.
 
     Example — orthogonality of two differences, a user-defined property:
 
@@ -93,8 +97,31 @@ class Property:
         del raw, identifiable
         return "the constructions of docs/theory.md §7.4 did not flip the verdict"
 
-    def __call__(self, q: Predictor | Analysis, *, form: str) -> PropertyResult:
-        return self.evaluate(as_analysis("q", q, rtol=self.rtol), form=form)
+    def __call__(
+        self, q: Predictor | Analysis, *, form: str, precision: Precision | None = None
+    ) -> PropertyResult:
+        """The property on q (a `Predictor` is analysed under `precision`)."""
+        return self.evaluate(harness_analysis("q", q, precision, prop=self), form=form)
+
+
+def harness_analysis(
+    where: str, p: Any, precision: Any, *, prop: Any, rtol: Any = None, depth: int = 2
+) -> Analysis:
+    """p's one `Analysis` for a harness (`all_or_none`, `counterexample`) under `precision` (an
+    `Analysis` given is reused when no policy is), with the harness's deprecated `rtol=` (one
+    warning, `depth` frames above the caller) or else the property's deprecated `rtol`
+    (warned when it was set) as its rank threshold, amending the given policy or the
+    `Analysis`'s own."""
+    legacy = rtol if rtol is not None else getattr(prop, "rtol", None)
+    if legacy is None:
+        return as_analysis(where, p, precision=precision)
+    if precision is None and isinstance(p, Analysis):
+        precision = p.precision
+    if rtol is not None:
+        precision = with_legacy(where, precision, depth=depth, rtol=("rank_rtol", rtol))
+    else:
+        precision = dataclasses.replace(check_precision(precision), rank_rtol=legacy)
+    return as_analysis(where, p, precision=precision)
 
 
 def check_property(prop: Any) -> Property:

@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import Int
 
 from .._analysis import Analysis
+from .._precision import Precision
 from .._predictor import Predictor
 from ._coordinates import coordinates
 from ._result import (
@@ -79,9 +80,10 @@ def relational_linearity(
     *,
     side: str = "embedding",
     form: str = "raw",
+    precision: Precision | None = None,
+    geometry: str = "isometric",
     tol: float | None = None,
     rtol: float | None = None,
-    geometry: str = "isometric",
 ) -> PropertyResult:
     """Whether one affine map sends sources to targets, and how faithful it is (docs/theory.md §6).
 
@@ -90,7 +92,9 @@ def relational_linearity(
 
     - `holds`: `∃A, b: h(tᵢ) = A h(sᵢ) + b` on **all** pairs (train and test), decided by the
       least-squares relative residual `‖T − [S,1]X‖_F / ‖T − mean T‖_F ≤ tol` (reported as
-      `residual`). With `m ≤ rank[S,1]` pairs this is vacuous: `vacuous` is True and `note`
+      `residual`; `tol` the policy's verdict tolerance, the fit's cut-off its
+      `resolved_lstsq_rcond`). With `m ≤ rank[S,1]` pairs (the rank at the policy's rank
+      threshold) this is vacuous: `vacuous` is True and `note`
       says so (docs/theory.md §6.5); reports print "vacuous", not the verdict.
     - `score`: faithfulness — fit `(A, b)` on `train_pairs`, predict the targets of `test_pairs`
       (of `train_pairs` when None), decode `ĥ(t) ↦ ĥ(t)ᵀ(decoder)` into log-odds and report the
@@ -106,14 +110,14 @@ def relational_linearity(
         p: the model, or its `Analysis` (then no decomposition is recomputed).
         train_pairs: (m, 2) integer (source, target) indices, m ≥ 1, no duplicates.
         test_pairs: optional (n, 2) held-out pairs, disjoint from `train_pairs`.
-        side, form, tol, rtol, geometry: as in `parallelism`.
+        side, form, precision, geometry, tol, rtol: as in `parallelism`.
 
     Raises:
         ShapeError, DTypeError: malformed pairs.
         ProbeError: duplicate pairs (within or across the sets), indices out of range.
-        ConfigError: unknown side, form or geometry, tol outside (0, 1).
+        ConfigError: unknown side, form or geometry, a tolerance outside (0, 1).
     """
-    call = check_call(p, side, form, tol, rtol)
+    call = check_call("relational_linearity", p, side, form, precision, tol=tol, rtol=rtol)
     a, tol, size, what = call.a, call.tol, call.size, call.what
     train = as_pairs("train_pairs", train_pairs, size=size, what=what, min_pairs=1)
     test = (
@@ -126,13 +130,14 @@ def relational_linearity(
         as_pairs("train_pairs + test_pairs", both, size=size, what=what, min_pairs=1)
     coords = coordinates(a, side, form, geometry)
     points, decoder = np.asarray(coords.points), np.asarray(coords.decoder)
-    residual = fit_residual_kernel(points, both, tol)
-    agree, kl = faithfulness_kernel(points, decoder, train, test, tol)
+    rcond = a.precision.resolved_lstsq_rcond()
+    residual = fit_residual_kernel(points, both, rcond)
+    agree, kl = faithfulness_kernel(points, decoder, train, test, rcond)
     P = np.asarray(coords.inclusion_projector)
     H = np.asarray(coords.raw_points)
     incl = max(_centered_residual(H[both[:, 0]], P), _centered_residual(H[both[:, 1]], P))
     S1 = np.concatenate([points[both[:, 0]], np.ones((len(both), 1))], 1)
-    dof = int(np.linalg.matrix_rank(S1, rtol=tol))
+    dof = int(np.linalg.matrix_rank(S1, rtol=a.precision.resolved_rank_rtol()))
     note = (
         f"vacuous: {len(both)} pairs ≤ rank [S, 1] = {dof}, so some (A, b) always fits"
         if len(both) <= dof
@@ -151,4 +156,5 @@ def relational_linearity(
         note=note,
         vacuous=len(both) <= dof,
         geometry=None if form == "raw" else geometry,
+        precision=a.precision.on_host(),
     )

@@ -1,5 +1,6 @@
-"""What every property returns, and the shared tolerance and probe-set checks (docs/theory.md
-§6–§7).
+"""What every property returns, and the shared argument and probe-set checks (docs/theory.md
+§6–§7). Every tolerance a property decides with comes from the precision policy of the model's
+`Analysis` (`idlin.Precision`, docs/theory.md §3.1), which the result records.
 
 A property is evaluated in one of two forms: **raw** (the stored `f`, `ĝ`) or **identifiable**
 (only what the centered log-odds `C` determine). `PropertyResult` carries the verdict, a
@@ -16,6 +17,7 @@ import numpy as np
 from .._analysis import Analysis, as_analysis
 from .._checks import indices
 from .._errors import ConfigError, ProbeError, ShapeError
+from .._precision import Precision, with_legacy
 
 if TYPE_CHECKING:
     from ._controls import Null
@@ -24,13 +26,6 @@ if TYPE_CHECKING:
 FORMS = ("raw", "identifiable")
 SIDES = ("embedding", "unembedding")
 GEOMETRIES = ("isometric", "whitened")
-
-
-def default_tol(dtype: Any) -> float:
-    """`√ε(dtype)` (1.5e-8 in float64, 3.5e-4 in float32): the relative tolerance of every
-    verdict below. Exact properties (planted, or transported by class moves) meet it with a wide
-    margin; rounding in a member built with a basis change of condition κ is ~κ·ε."""
-    return float(np.sqrt(np.finfo(np.dtype(dtype)).eps))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +54,7 @@ class PropertyResult:
         holds: the verdict (`score` compared with `tol`; the direction is per property).
         score: the continuous measure (parallelism σ₂/σ₁, relational top-1 faithfulness,
             probing margin, steering reachability residual).
-        tol: the threshold `holds` used.
+        tol: the threshold `holds` used (`precision.resolved_verdict_tol()`).
         inclusion: the inclusion condition of docs/theory.md §6 (computed from the raw model; the
         same
             for both forms).
@@ -82,6 +77,8 @@ class PropertyResult:
         pairs: parallelism only: one `PairRow` per pair (names, norm, cosine with the leading
             direction).
         controls: the `Null`s of docs/theory.md §6.5 (empty when turned off).
+        precision: the policy every tolerance of this result was resolved from (None for a
+            user-defined property that does not say).
     """
 
     name: str
@@ -103,6 +100,7 @@ class PropertyResult:
     geometry: str | None = None
     pairs: tuple[PairRow, ...] = ()
     controls: tuple[Null, ...] = ()
+    precision: Precision | None = None
 
     def control(self, control: str, statistic: str) -> Null | None:
         """The `Null` of `control` for `statistic`, or None when not computed."""
@@ -118,23 +116,11 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def check_tol(tol: float | None, a: Analysis) -> float:
-    """The verdict tolerance: `tol`, else the precision policy's `verdict_tol` (`√ε` of the
-    stored dtype)."""
-    if tol is None:
-        return a.precision.resolved_verdict_tol()
-    if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating | np.integer):
-        raise ConfigError(f"tol: expected a relative tolerance in (0, 1), got {tol!r}")
-    tol = float(tol)
-    if not 0.0 < tol < 1.0:  # also refuses NaN
-        raise ConfigError(f"tol: expected a relative tolerance in (0, 1), got {tol}")
-    return tol
-
-
 @dataclasses.dataclass(frozen=True)
 class Call:
-    """A property call's validated common arguments: the model, its tolerance, and the items
-    (contexts or tokens) that the probe set indexes on `side`."""
+    """A property call's validated common arguments: the model (its `Analysis`, whose
+    `precision` every tolerance comes from), the verdict tolerance, and the items (contexts or
+    tokens) that the probe set indexes on `side`."""
 
     a: Analysis
     tol: float
@@ -142,20 +128,35 @@ class Call:
     what: str
 
 
-def check_call(p: Any, side: str, form: str, tol: float | None, rtol: Any = None) -> Call:
-    """The argument checks every property starts with (docs/theory.md §6: side, form,
-    tolerance), and the model's one `Analysis` (reused when p already is one)."""
-    a = as_analysis("p", p, rtol=rtol)
+def property_analysis(
+    where: str, p: Any, precision: Any, *, tol: Any = None, rtol: Any = None, depth: int = 2
+) -> Analysis:
+    """The model's one `Analysis` under `precision` (an `Analysis` given is reused when no
+    policy is), with the deprecated `tol=` / `rtol=` of `where` folded into the policy (the
+    given one, else the `Analysis`'s own): one warning, attributed `depth` frames above the
+    caller."""
+    if tol is None and rtol is None:
+        return as_analysis("p", p, precision=precision)
+    if precision is None and isinstance(p, Analysis):
+        precision = p.precision
+    precision = with_legacy(
+        where, precision, depth=depth, tol=("verdict_tol", tol), rtol=("rank_rtol", rtol)
+    )
+    return as_analysis("p", p, precision=precision)
+
+
+def check_call(
+    where: str, p: Any, side: str, form: str, precision: Any, *, tol: Any = None, rtol: Any = None
+) -> Call:
+    """The argument checks every property starts with (docs/theory.md §6: side, form), and the
+    model's one `Analysis` under the policy (`property_analysis`)."""
+    a = property_analysis(where, p, precision, tol=tol, rtol=rtol, depth=3)
     check_choice("side", side, SIDES)
     check_choice("form", form, FORMS)
+    tol = a.precision.resolved_verdict_tol()
     if side == "embedding":
-        return Call(a, check_tol(tol, a), a.num_contexts, "context")
-    return Call(a, check_tol(tol, a), a.vocab_size, "token")
-
-
-def as_indices(name: str, value: Any, *, size: int, what: str) -> np.ndarray:
-    """An integer array whose entries index `size` items (contexts or tokens)."""
-    return indices(name, value, size=size, what=what)
+        return Call(a, tol, a.num_contexts, "context")
+    return Call(a, tol, a.vocab_size, "token")
 
 
 def as_pairs(
@@ -163,7 +164,7 @@ def as_pairs(
 ) -> np.ndarray:
     """An (m, 2) integer array of distinct pairs, m ≥ `min_pairs`, entries in [0, size); with
     `unordered`, `(b, a)` counts as a duplicate of `(a, b)`."""
-    arr = as_indices(name, value, size=size, what=what)
+    arr = indices(name, value, size=size, what=what)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ShapeError(f"{name}: expected an (m, 2) array of index pairs, got shape {arr.shape}")
     if arr.shape[0] < min_pairs:

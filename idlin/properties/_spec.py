@@ -7,10 +7,15 @@ a log-odds shift); `spec.evaluate(a, form=...)` asks it of one member's `Analysi
 `f ↦ [f; 0]`, `g ↦ [g; k(y)]`, and the minimal model). A steering *vector* lives in one model's
 coordinates, so `Steering(vector=v)` is turned into the class-wide shift `δ = Ĝv` by
 `spec.resolve(a)` against the model it was written for.
+
+A spec holds no tolerance: every verdict follows the precision policy of the `Analysis` it is
+asked of (`idlin.Precision`, docs/theory.md §3.1). The `tol=` and `rtol=` fields are deprecated
+(they warn when set, and still amend that policy for one release).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +27,7 @@ import numpy as np
 from .._analysis import Analysis
 from .._classes import widen_embedding, widen_unembedding
 from .._errors import ConfigError
+from .._precision import with_legacy
 from ._parallelism import parallelism
 from ._probe import as_labels, linear_probe
 from ._protocol import Candidate, Property
@@ -61,8 +67,33 @@ def _noise_members(a: Analysis, side: str, rows, key, what: str) -> Iterator[Can
         )
 
 
+class _Spec(Property):
+    """What the built-in specs share: the deprecated `tol` / `rtol` fields."""
+
+    tol: float | None
+    rtol: float | None
+
+    def __post_init__(self) -> None:
+        # checked and warned here, once; `_policy` then applies them without a second warning
+        with_legacy(
+            type(self).__name__,
+            None,
+            depth=2,
+            tol=("verdict_tol", self.tol),
+            rtol=("rank_rtol", self.rtol),
+        )
+
+    def _policy(self, a: Analysis) -> Analysis:
+        """`a` with the deprecated `tol` / `rtol` of this spec applied to its policy."""
+        pairs = (("verdict_tol", self.tol), ("rank_rtol", self.rtol))
+        amend = {f: v for f, v in pairs if v is not None}
+        if not amend:
+            return a
+        return a.with_precision(dataclasses.replace(a.precision, **amend))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Parallelism(Property):
+class Parallelism(_Spec):
     """`parallelism(a, pairs, side=side)` as a property (docs/theory.md §6)."""
 
     pairs: Any
@@ -73,7 +104,7 @@ class Parallelism(Property):
 
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         # Controls answer "is this score evidence?", not the class questions asked here.
-        return parallelism(a, self.pairs, side=self.side, form=form, tol=self.tol, permutations=0)
+        return parallelism(self._policy(a), self.pairs, side=self.side, form=form, permutations=0)
 
     def candidates(self, a, *, raw, identifiable, key):
         if raw != identifiable:
@@ -91,7 +122,7 @@ class Parallelism(Property):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class RelationalLinearity(Property):
+class RelationalLinearity(_Spec):
     """`relational_linearity(a, train_pairs, test_pairs, side=side)` as a property (§6)."""
 
     train_pairs: Any
@@ -103,7 +134,7 @@ class RelationalLinearity(Property):
 
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         return relational_linearity(
-            a, self.train_pairs, self.test_pairs, side=self.side, form=form, tol=self.tol
+            self._policy(a), self.train_pairs, self.test_pairs, side=self.side, form=form
         )
 
     @property
@@ -142,7 +173,7 @@ class RelationalLinearity(Property):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class LinearProbe(Property):
+class LinearProbe(_Spec):
     """`linear_probe(a, contexts, labels, side=side)` as a property (docs/theory.md §6)."""
 
     contexts: Any
@@ -154,7 +185,7 @@ class LinearProbe(Property):
 
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         return linear_probe(
-            a, self.contexts, self.labels, side=self.side, form=form, tol=self.tol, folds=0
+            self._policy(a), self.contexts, self.labels, side=self.side, form=form, folds=0
         )
 
     def candidates(self, a, *, raw, identifiable, key):
@@ -182,7 +213,7 @@ class LinearProbe(Property):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Steering(Property):
+class Steering(_Spec):
     """`steering(a, shift=δ)` as a property; give `vector` (in the coordinates of the model
     passed to `resolve`) or `shift` (docs/theory.md §6)."""
 
@@ -196,14 +227,17 @@ class Steering(Property):
     def evaluate(self, a: Analysis, *, form: str) -> PropertyResult:
         if self.shift is None:
             raise ConfigError("Steering: call spec.resolve(a) to turn the vector into a shift")
-        return steering(a, shift=self.shift, form=form, tol=self.tol, random_vectors=0)
+        return steering(self._policy(a), shift=self.shift, form=form, random_vectors=0)
 
     def resolve(self, a: Analysis) -> Steering:
         if self.shift is not None:
             return self
         if self.vector is None:
             raise ConfigError("Steering: expected a vector= or a shift=, got neither")
-        return Steering(shift=steering_shift(a, self.vector), tol=self.tol, rtol=self.rtol)
+        out = copy.copy(self)  # no second deprecation warning for tol/rtol
+        object.__setattr__(out, "shift", steering_shift(a, self.vector))
+        object.__setattr__(out, "vector", None)
+        return out
 
     def candidates(self, a, *, raw, identifiable, key):
         if raw != identifiable:

@@ -24,10 +24,11 @@ from jaxtyping import Float
 from .._analysis import Analysis, as_analysis
 from .._checks import real_vector
 from .._errors import ConfigError, ProbeError
+from .._precision import Precision
 from .._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
 from ._coordinates import identifiable_coordinates
-from ._result import FORMS, PropertyResult, check_choice, check_tol, inclusion_of
+from ._result import FORMS, PropertyResult, check_choice, inclusion_of, property_analysis
 
 
 def steering_shift(
@@ -51,13 +52,14 @@ def _reach_residual(basis, delta) -> float:
     return float(np.linalg.norm(delta - basis @ (basis.T @ delta)) / np.linalg.norm(delta))
 
 
-def random_vector_scores(a: Analysis, vectors: np.ndarray, tol: float):
+def random_vector_scores(a: Analysis, vectors: np.ndarray, zero: float):
     """`(relative shift, reach residual)` of each row `u` of `vectors` (R, d):
     `‖Ĝu‖/(σ₁‖u‖)` and the distance of `δ = Ĝu` from rowspace(C) relative to `‖δ‖`, in the
     coordinates of `Ĝ = U_G S_G V_Gᵀ`: `δ = U_G c` with `c = S_G V_Gᵀ u`, and
     `col(W) = U_G col(Q)` with `Q = U_Gᵀ W = S_G V_Gᵀ Fᵀ U_C Σ⁻¹` (as `ĜᵀĜ = V_G S_G² V_Gᵀ`), so
-    the residual is `‖c − Π_Q c‖/‖c‖`, d-dimensional work. Residuals ≤ tol are reported as 0
-    (rounding, so that the real vector and the random ones are compared alike)."""
+    the residual is `‖c − Π_Q c‖/‖c‖`, d-dimensional work. Residuals ≤ `zero` (the policy's
+    zero length) are reported as 0 (rounding, so that the real vector and the random ones are
+    compared alike)."""
     sG = np.asarray(a.unembedding_singular_values, dtype=np.float64)
     VGt = np.asarray(a.unembedding_right, dtype=np.float64)
     r = int(a.effective_complexity)
@@ -70,18 +72,19 @@ def random_vector_scores(a: Analysis, vectors: np.ndarray, tol: float):
     out = np.linalg.norm(c - (c @ Q) @ Q.T, axis=1)
     residual = np.where(shift > 0, out / np.where(shift > 0, shift, 1.0), 0.0)
     relative = shift / (sG[0] * np.linalg.norm(vectors, axis=1))
-    return relative, np.where(residual <= tol, 0.0, residual)
+    return relative, np.where(residual <= zero, 0.0, residual)
 
 
-def steering_controls(a: Analysis, v: np.ndarray, form: str, tol: float, n: int, seed: int):
+def steering_controls(a: Analysis, v: np.ndarray, form: str, n: int, seed: int):
     """The `Null`s of random vectors of `‖v‖` (Gaussian directions drawn by
     `np.random.default_rng(seed).normal(size=(n, d))`): the relative shift (higher = the vector
     moves the log-odds more than a random one), and in the identifiable form the reach residual
     (lower = more reachable than a random one)."""
     R = np.random.default_rng(seed).normal(size=(n, v.size))
     R *= np.linalg.norm(v) / np.linalg.norm(R, axis=1, keepdims=True)
-    (rel_v,), (res_v,) = random_vector_scores(a, v[None, :], tol)
-    rel, res = random_vector_scores(a, R, tol)
+    zero = a.precision.resolved_zero_rtol()
+    (rel_v,), (res_v,) = random_vector_scores(a, v[None, :], zero)
+    rel, res = random_vector_scores(a, R, zero)
     out = [summarise("random vectors", "relative shift", rel_v, rel, "higher", seed)]
     if form == "identifiable":
         out.append(summarise("random vectors", "reach residual", res_v, res, "lower", seed))
@@ -94,22 +97,25 @@ def steering(
     *,
     shift: Float[Any, " vocab"] | None = None,
     form: str = "raw",
-    tol: float | None = None,
-    rtol: float | None = None,
+    precision: Precision | None = None,
     random_vectors: int = 100,
     seed: int = 0,
+    tol: float | None = None,
+    rtol: float | None = None,
 ) -> PropertyResult:
     """Whether the log-odds shift of a steering vector is reachable (docs/theory.md §6, §7.4).
 
     Symbols: `v` (`vector`, width d of p) with `δ = Ĝv`, or `δ` given directly (`shift`, V
     entries, centered here). Raw: `score = ‖δ − Π_{col Ĝ} δ‖/‖δ‖` (`Π` the orthogonal projector,
     from the SVD of Ĝ); identifiable: `score = ‖δ − W Wᵀ δ‖/‖δ‖` with `W` the right singular
-    vectors of C. `holds = score ≤ tol`. Inclusion: `δ ∈ rowspace(C)`, the identifiable residual.
+    vectors of C. `holds = score ≤ tol`, the policy's verdict tolerance. Inclusion:
+    `δ ∈ rowspace(C)`, the identifiable residual.
     With `vector` the raw verdict on p itself is true by construction; pass `shift` to ask the
     question of another member (that is what `all_or_none` does).
 
-    Zero test (docs/theory.md §6.5): `‖δ‖ ≤ tol · σ₁(Ĝ)‖v‖` (the largest shift a vector of norm
-    `‖v‖` can make) raises, as does `‖δ‖ ≤ tol · ‖shift‖` for a given shift. With `vector`,
+    Zero test (docs/theory.md §6.5): `‖δ‖ ≤ z · σ₁(Ĝ)‖v‖` (the largest shift a vector of norm
+    `‖v‖` can make) raises, as does `‖δ‖ ≤ z · ‖shift‖` for a given shift, with `z` the
+    policy's zero length (`resolved_zero_rtol()`, default the verdict tolerance). With `vector`,
     `relative_shift = ‖Ĝv‖/(σ₁(Ĝ)‖v‖)`, and the control sets it (and, in the identifiable form,
     the reach residual) against `random_vectors` random vectors of the same norm.
 
@@ -117,19 +123,19 @@ def steering(
         p: the model.
         vector: steering vector of shape (p.width,); exactly one of `vector`, `shift`.
         shift: target log-odds shift δ of shape (V,).
-        form, tol, rtol, seed: as in `parallelism`.
+        form, precision, seed, tol, rtol: as in `parallelism`.
         random_vectors: random vectors of the control (default 100; 0: none; only with
             `vector`).
 
     Raises:
         ShapeError: a vector of the wrong width, a shift of the wrong length.
         ProbeError: δ = 0 (after centering), e.g. `v` in the null space of Ĝ.
-        ConfigError: both or neither of `vector` and `shift`, unknown form, tol outside (0, 1),
-            a negative count.
+        ConfigError: both or neither of `vector` and `shift`, unknown form, a tolerance outside
+            (0, 1), a negative count.
     """
-    a = as_analysis("p", p, rtol=rtol)
+    a = property_analysis("steering", p, precision, tol=tol, rtol=rtol)
     check_choice("form", form, FORMS)
-    tol = check_tol(tol, a)
+    tol = a.precision.resolved_verdict_tol()
     if (vector is None) == (shift is None):
         raise ConfigError(
             "steering: expected exactly one of vector= or shift=, got "
@@ -147,7 +153,7 @@ def steering(
         scale = float(np.linalg.norm(d))
         delta = d - np.mean(d)
     size = float(np.linalg.norm(delta))
-    if size <= tol * scale or size == 0.0:
+    if size <= a.precision.resolved_zero_rtol() * scale or size == 0.0:
         raise ProbeError(
             f"steering: expected a non-zero log-odds shift, got ‖δ‖ = {size:.3g} (scale "
             f"{scale:.3g}); the vector lies in the null space of Ĝ or the shift is constant"
@@ -165,7 +171,7 @@ def steering(
         relative = size / scale
         if random_vectors:
             v = np.asarray(vector, dtype=np.float64)
-            controls = steering_controls(a, v, form, tol, random_vectors, seed)
+            controls = steering_controls(a, v, form, random_vectors, seed)
     return PropertyResult(
         name="steering",
         form=form,
@@ -176,4 +182,5 @@ def steering(
         inclusion=inclusion_of(incl, tol),
         relative_shift=relative,
         controls=controls,
+        precision=a.precision.on_host(),
     )

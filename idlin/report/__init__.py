@@ -4,10 +4,7 @@ markdown/JSON report of `idlin reproduce`. Plotting imports matplotlib lazily (A
 from ._inspect import Inspection as Inspection
 from ._inspect import PropertyReport as PropertyReport
 from ._inspect import inspect_model as inspect_model
-from ._summary import ModelSummary as ModelSummary
 from ._summary import comparison_dict as comparison_dict
-from ._summary import equivalence_rtol as equivalence_rtol
-from ._summary import rank_rtol as rank_rtol
 from ._summary import verify as verify
 from ._writer import FIGURES as FIGURES
 from ._writer import fmt as fmt

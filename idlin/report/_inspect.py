@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._analysis import analyze, spectral_gap
+from .._compare import Side
 from .._precision import Precision
 from .._predictor import Predictor
 from ..properties import (
@@ -26,7 +27,7 @@ from ..properties import (
     relational_linearity,
     steering,
 )
-from ._summary import ModelSummary, jsonable, summarise_model
+from ._summary import jsonable, summarise_model
 
 SCORE_NAMES = {
     "parallelism": "σ₂/σ₁",
@@ -205,7 +206,7 @@ class Inspection:
         default_tol: whether `tol` is the default (`√ε`) rather than the caller's.
     """
 
-    model: ModelSummary
+    model: Side
     properties: tuple[PropertyReport, ...]
     tol: float
     ranks: Ranks | None = None
@@ -305,7 +306,7 @@ def inspect_model(
     sources = sources or {}
     names = names or {}
     contexts, tokens = names.get("contexts"), names.get("tokens")
-    common = {"p": a, "tol": tol, "geometry": geometry}
+    common = {"p": a, "geometry": geometry}  # every tolerance from a.precision
     controls = {"seed": seed, "permutations": permutations}
     reports = []
     if pairs is not None:

@@ -15,26 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from .._analysis import Analysis, analyze, arithmetic_dtype
+from .._analysis import Analysis, analyze
 from .._compare import Comparison, Side, compare
-from .._precision import Precision
-from .._precision import equivalence_rtol as _pair_rtol
+from .._precision import Precision, check_precision, with_legacy
 from .._predictor import Predictor
-
-
-def rank_rtol(stored: np.dtype) -> float:
-    """The relative rank threshold for a model stored as `stored`: the precision policy's `√ε` of
-    the arithmetic `analyze` runs it in (float64 with x64 on, whatever `stored` is, §3)."""
-    return Precision(stored=stored, arithmetic=arithmetic_dtype(stored)).resolved_rank_rtol()
-
-
-def equivalence_rtol(stored: np.dtype) -> float:
-    """The precision policy's tolerance on the relative gap for the stored dtype: 1e-8 float64,
-    1e-4 float32, 1e-2 float16/bfloat16 (docs/theory.md §3.1)."""
-    return _pair_rtol(stored, stored)
-
-
-ModelSummary = Side
 
 
 def summarise_model(p: Predictor | Analysis, stored: Any = None) -> Side:
@@ -44,8 +28,9 @@ def summarise_model(p: Predictor | Analysis, stored: Any = None) -> Side:
 
 
 def jsonable(x: Any) -> Any:
-    """Plain, standard JSON types: tuples as lists, NumPy scalars as Python ones, and every
-    non-finite float (inf, -inf, nan) as `None` (JSON `null`).
+    """Plain, standard JSON types: tuples as lists, NumPy scalars as Python ones, a `Precision`
+    as the tolerances it resolves to (`Precision.resolved`), and every non-finite float (inf,
+    -inf, nan) as `None` (JSON `null`).
 
     idlin's one convention for JSON output (`verify`, `inspect`, `audit`, `reproduce`'s
     report.json, `sweep-summary`, the study's summary.json): numbers are JSON numbers, and a
@@ -54,6 +39,12 @@ def jsonable(x: Any) -> Any:
     measure — is `null`; the text output prints it as `inf`/`nan`. Never the strings "inf" or
     "nan" (which a reader must special-case), never the bare tokens `Infinity`/`NaN` (which strict
     JSON parsers reject)."""
+    if isinstance(x, Precision):
+        x = x.resolved()
+    if isinstance(x, np.dtype):
+        return x.name
+    if hasattr(x, "__array__") and not isinstance(x, np.ndarray | np.generic):
+        x = np.asarray(x)  # a jax.Array
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if isinstance(x, np.generic):
@@ -69,8 +60,10 @@ def jsonable(x: Any) -> Any:
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     """The JSON of `idlin verify`: `a`/`b` the two models, `gap`, `rtol` (the equivalence
-    tolerance), `equivalent`, `verdict`, `map`, and the near-equivalence numbers."""
+    tolerance), `equivalent`, `verdict`, `map`, the near-equivalence numbers, and `precision`:
+    every tolerance of the policy the verdict was decided at (`Precision.resolved`)."""
     d = dataclasses.asdict(c)
+    d["precision"] = c.precision.resolved()
     d["a"], d["b"] = d.pop("p"), d.pop("q")
     d["rtol"] = d.pop("tolerance")
     d["equivalent"] = c.equivalent
@@ -82,27 +75,35 @@ def verify(
     b: Predictor,
     *,
     stored: tuple[Any, Any] | None = None,
+    precision: Precision | None = None,
     rtol: float | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> Comparison:
-    """`idlin.compare(a, b)` with each model's tolerances following the dtype it was stored in.
+    """`idlin.compare(a, b)` under one precision policy, each model's tolerances following the
+    dtype it was stored in.
 
     Args:
         a, b: predictors on the same contexts and vocabulary (widths may differ).
         stored: the dtypes the two were stored in (default: their dtypes).
-        rtol: equivalence tolerance on `‖C_A − C_B‖_F / ‖C_A‖_F`.
+        precision: the policy (e.g. `Precision(equivalence_rtol=...)` for `--rtol`); its
+            `stored` is replaced by each model's.
+        rtol: deprecated: `Precision(equivalence_rtol=...)`.
         say: called at the start of each of `VERIFY_STEPS` steps (the CLI's progress bar).
 
     Raises:
         IncompatibleError: different N or V.
+        ConfigError: a tolerance that is not a finite positive number.
     """
+    policy = check_precision(
+        with_legacy("report.verify", precision, rtol=("equivalence_rtol", rtol))
+    )
     sa, sb = stored if stored is not None else (a.dtype, b.dtype)
     say("analysing A (docs/theory.md §3)")
-    aa = analyze(a, precision=Precision(stored=sa))
+    aa = analyze(a, precision=dataclasses.replace(policy, stored=sa))
     say("analysing B")
-    ab = analyze(b, precision=Precision(stored=sb))
+    ab = analyze(b, precision=dataclasses.replace(policy, stored=sb))
     say("comparing: gap, KL, map, R² (docs/theory.md §2, §4, §8)")
-    return compare(aa, ab, rtol=rtol)
+    return compare(aa, ab)
 
 
 VERIFY_STEPS = 3  # the `say` calls of `verify`

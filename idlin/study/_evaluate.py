@@ -107,7 +107,8 @@ def evaluate_properties(
             holds: list[bool | None] = []
             for t in tolerances:
                 try:
-                    r = dataclasses.replace(spec, tol=t).evaluate(a, form=form)
+                    policy = dataclasses.replace(a.precision, verdict_tol=t)
+                    r = spec.evaluate(a.with_precision(policy), form=form)
                 except IdlinError as err:
                     holds.append(None)
                     errors.append(f"{form} @{t:g}: {type(err).__name__}: {err}")
