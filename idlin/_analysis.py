@@ -62,7 +62,8 @@ class Analysis:
 
     Attributes:
         embeddings, unembeddings: `F` (N×d) and `G` (V×d) as given.
-        centered_unembeddings: `Ĝ = G − 1·ḡᵀ` (V×d), `mean_unembedding` `ḡ` (d,).
+        mean_unembedding: `ḡ` (d,); `centered_unembeddings` `Ĝ = G − 1·ḡᵀ` (V×d) is formed on
+            access (not stored: at V = 262144 a second V×d array is most of the memory).
         embedding_singular_values, embedding_right: `S_F`, `V_Fᵀ` of `F = U_F S_F V_Fᵀ`
             ((k_F,), (k_F, d)); `embedding_left` `U_F` (N, k_F) is computed on access.
         unembedding_singular_values, unembedding_right: the same for `Ĝ = U_G S_G V_Gᵀ`.
@@ -83,7 +84,6 @@ class Analysis:
 
     embeddings: Float[Array, "N d"]
     unembeddings: Float[Array, "V d"]
-    centered_unembeddings: Float[Array, "V d"]
     mean_unembedding: Float[Array, " d"]
     embedding_singular_values: Float[Array, " kF"]
     embedding_right: Float[Array, "kF d"]
@@ -118,6 +118,11 @@ class Analysis:
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(self.embeddings.dtype)
+
+    @property
+    def centered_unembeddings(self):
+        """`Ĝ = G − 1·ḡᵀ` (V×d), formed on each access (one V×d pass)."""
+        return self.unembeddings - self.mean_unembedding.astype(self.unembeddings.dtype)[None, :]
 
     @property
     def predictor(self) -> Predictor:
@@ -396,10 +401,15 @@ def _gram_factors(F, G, gbar):
     (sF, VFt), (sG, VGt) = _svd_gram(F, G, gbar)
     cross = VFt @ VGt.T
     P, sC, Qt = _core_svd(_core(sF, cross, sG))
-    Gh = G - gbar.astype(G.dtype)[None, :]
     UC = F @ ((VFt.T * _inverse(sF)[None, :]) @ P).astype(F.dtype)  # (N, m)
-    W = Gh @ ((VGt.T * _inverse(sG)[None, :]) @ Qt.T).astype(F.dtype)  # (V, m)
+    W = (G, gbar, (VGt.T * _inverse(sG)[None, :]) @ Qt.T)  # W = Ĝ B, formed once signed
     return sF, VFt, sG, VGt, cross, sC, UC, W
+
+
+def _centered_times(G, gbar, B):
+    """`Ĝ B = G B − 1·(ḡᵀB)` in G's dtype without forming Ĝ (a V×d temporary at real sizes)."""
+    B = B.astype(G.dtype)
+    return G @ B - (gbar.astype(G.dtype) @ B)[None, :]
 
 
 def _householder_factors(F, G, gbar):
@@ -410,7 +420,7 @@ def _householder_factors(F, G, gbar):
     UG, sG, VGt = _svd(after(G - gbar[None, :], sF))
     cross = VFt @ VGt.T
     P, sC, Qt = _svd(_core(sF, cross, sG))
-    return sF, VFt, sG, VGt, cross, sC, UF @ P, UG @ Qt.T
+    return sF, VFt, sG, VGt, cross, sC, UF @ P, (UG, None, Qt.T)  # W = U_G Q, formed once signed
 
 
 def arithmetic_dtype(dtype) -> np.dtype:
@@ -427,26 +437,27 @@ def _decompose(F, G, precision: Precision) -> Analysis:
     arith = precision.arithmetic or dt
     gbar = jnp.mean(G, axis=0, dtype=arith)
     if gram:
-        sF, VFt, sG, VGt, cross, sC, UC, W = _gram_factors(F, G, gbar)
+        sF, VFt, sG, VGt, cross, sC, UC, (X, offset, B) = _gram_factors(F, G, gbar)
     else:  # Householder SVDs in the arithmetic's dtype (float32 data upcast under x64)
-        sF, VFt, sG, VGt, cross, sC, UC, W = _householder_factors(
+        sF, VFt, sG, VGt, cross, sC, UC, (X, offset, B) = _householder_factors(
             F.astype(arith), G.astype(arith), gbar
         )
-        UC, W = UC.astype(dt), W.astype(dt)
-    Gh = G - gbar.astype(dt)[None, :]
+        UC = UC.astype(dt)
     sF, VFt, sG, VGt, sC, gbar = (x.astype(dt) for x in (sF, VFt, sG, VGt, sC, gbar))
     # Sign convention: the largest |entry| of each column of U_C is positive, so U_C, W (and the
     # canonical coordinates) are functions of the distribution alone (up to rotations inside
-    # repeated singular values).
+    # repeated singular values). The signs go into the small factor of W, so the V×m W is
+    # formed once.
     idx = jnp.argmax(jnp.abs(UC), axis=0)
     signs = jnp.sign(UC[idx, jnp.arange(UC.shape[1])])
     signs = jnp.where(signs == 0, 1, signs).astype(UC.dtype)[None, :]
+    B = B * signs.astype(B.dtype)
+    W = (X @ B if offset is None else _centered_times(X, offset, B)).astype(dt)
     zero_i = jnp.zeros((), jnp.int32)
     zero_f = jnp.zeros((), F.dtype)
     a = Analysis(
         embeddings=F,
         unembeddings=G,
-        centered_unembeddings=Gh,
         mean_unembedding=gbar,
         embedding_singular_values=sF,
         embedding_right=VFt,
@@ -454,7 +465,7 @@ def _decompose(F, G, precision: Precision) -> Analysis:
         unembedding_right=VGt,
         log_odds_left=UC * signs,
         log_odds_singular_values=sC,
-        log_odds_right=W * signs,
+        log_odds_right=W,
         principal_cross=cross,
         principal_cosines=jnp.zeros((min(cross.shape),), cross.dtype),
         embedding_rank=zero_i,

@@ -265,8 +265,10 @@ def test_cli_and_library_give_the_same_numbers(tmp_path, dtype):
                  unembeddings=np.asarray(m.unembeddings, dtype))  # fmt: skip
     run = run_idlin
     out = json.loads(run("verify", tmp_path / "p.npz", tmp_path / "q.npz", "--json").stdout)
-    lp = idlin.io.load(tmp_path / "p.npz", dtype=np.float64)
-    lq = idlin.io.load(tmp_path / "q.npz", dtype=np.float64)
+    # the CLI computes a file in `io.compute_dtype` of its stored precision (float32 stays
+    # float32, float64 arithmetic on the Gram route): the library on the same arrays
+    lp = idlin.io.load(tmp_path / "p.npz", dtype="compute")
+    lq = idlin.io.load(tmp_path / "q.npz", dtype="compute")
     policy = idlin.Precision(stored=dtype)
     c = idlin.compare(idlin.analyze(lp, precision=policy), idlin.analyze(lq, precision=policy))
     assert out["a"]["effective_complexity"] == c.p.effective_complexity == 3
