@@ -368,8 +368,8 @@ def _print_inspection(r, a: Path) -> None:
         f"({m.stored_dtype})"
     )
     _out.print(
-        f"effective complexity r = rank C = {m.effective_complexity} (σ_r/σ_r+1 = "
-        f"{_fmt(m.log_odds_gap, '.2e')}); rank F = {m.embedding_rank} (gap "
+        f"effective complexity r = rank C = {m.effective_complexity} (gap "
+        f"{_fmt(k.rank_gap, '.2e')} on {k.rank_rule}); rank F = {m.embedding_rank} (gap "
         f"{_fmt(k.embedding_gap, '.2e')}), rank Ĝ = {m.unembedding_rank} (gap "
         f"{_fmt(k.unembedding_gap, '.2e')}); {'diverse' if m.diverse else 'not diverse'} "
         "(docs/theory.md §3)"

@@ -124,7 +124,10 @@ def test_json_carries_controls_p_values_vacuity_and_ranks(model):
     assert (out["seed"], out["permutations"], out["geometry"]) == (3, 40, "isometric")
     ranks = out["ranks"]
     assert (ranks["embedding_rank"], ranks["unembedding_rank"]) == (D + 2, D)
-    assert ranks["effective_complexity"] == D and ranks["embedding_gap"] == "inf"
+    # JSON null: an infinite gap (nothing cut off), README "JSON conventions"
+    assert ranks["effective_complexity"] == D and ranks["embedding_gap"] is None
+    # r is counted on the principal cosines between E and U: D of them, all 1, nothing cut
+    assert ranks["rank_rule"] == "principal cosines" and ranks["rank_gap"] is None
     sG = np.linalg.svd(Gw - Gw.mean(0), compute_uv=False)
     assert ranks["unembedding_gap"] == pytest.approx(sG[D - 1] / sG[D], rel=1e-3)
     assert ranks["clear"] is True

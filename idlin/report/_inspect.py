@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._analysis import analyze, spectral_gap
+from .._analysis import analyze
 from .._compare import Side
 from .._precision import Precision
 from .._predictor import Predictor
@@ -155,13 +155,16 @@ class PropertyReport:
 
 @dataclasses.dataclass(frozen=True)
 class Ranks:
-    """The three ranks and how clearly each spectrum separates at it (docs/theory.md §3).
+    """The three ranks and how clearly each separates where it is counted (docs/theory.md §3).
 
     Attributes:
         embedding_rank, unembedding_rank, effective_complexity: k_f, k_g, r.
-        embedding_gap, unembedding_gap, log_odds_gap: `σ_k/σ_{k+1}` of F, Ĝ and C
-            (`idlin.spectral_gap`; inf when nothing is cut off).
-        clear: every gap ≥ 10; below that a rank is a threshold's choice.
+        embedding_gap, unembedding_gap: `σ_k/σ_{k+1}` of F and Ĝ (`idlin.spectral_gap`; inf
+            when nothing is cut off).
+        rank_gap, rank_rule: the gap where r is counted and how (`Analysis.rank_gap`: principal
+            cosines by default, the spectrum of C under a KL-tied or absolute policy).
+        log_odds_gap: `σ_r(C)/σ_{r+1}(C)`, for reference.
+        clear: every gap ≥ `CLEAR_GAP` (10); below that a rank is a threshold's choice.
     """
 
     embedding_rank: int
@@ -169,26 +172,25 @@ class Ranks:
     effective_complexity: int
     embedding_gap: float
     unembedding_gap: float
+    rank_gap: float
+    rank_rule: str
     log_odds_gap: float
     clear: bool
 
     @classmethod
     def of(cls, a) -> Ranks:
-        gaps = (
-            float(spectral_gap(a.embedding_singular_values, a.embedding_rank)),
-            float(spectral_gap(a.unembedding_singular_values, a.unembedding_rank)),
-            float(a.log_odds_gap),
-        )
+        side = Side.of(a)
         return cls(
-            int(a.embedding_rank),
-            int(a.unembedding_rank),
-            int(a.effective_complexity),
-            *gaps,
-            clear=all(g >= CLEAR_GAP for g in gaps),
+            side.embedding_rank,
+            side.unembedding_rank,
+            side.effective_complexity,
+            side.embedding_gap,
+            side.unembedding_gap,
+            side.rank_gap,
+            side.rank_rule,
+            side.log_odds_gap,
+            clear=side.clear_rank,
         )
-
-
-CLEAR_GAP = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
