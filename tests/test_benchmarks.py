@@ -109,6 +109,17 @@ def test_scaling_benchmark_quick(tmp_path):
         fits = doc["fits"][routine]
         assert fits["d"]["expected_time"] == pytest.approx(2.0)
         assert all(len(doc["points"][routine][ax]) == 2 for ax in "NVd")
+    # every point's floor: float64 Grams at the measured dsyrk rate + float32 products at the
+    # measured GEMM rate (the same run's rates)
+    syrk, gemm = doc["rates"]["syrk64"]["flops_per_s"], doc["rates"]["gemm32"]["best"]
+    for pt in doc["points"]["analyze"]["d"]:
+        N, V, d = pt["N"], pt["V"], pt["d"]
+        want = (N + V) * d * d / syrk + 2 * (N + V) * d * min(N, V, d) / gemm
+        assert pt["floor_seconds"] == pytest.approx(want)
+    for pt in doc["points"]["distribution_gap"]["V"]:
+        N, V, d = pt["N"], pt["V"], pt["d"]
+        want = min(N, V) * (2 * d) ** 2 / syrk + 4 * max(N, V) * d * d / gemm
+        assert pt["floor_seconds"] == pytest.approx(want)
 
 
 def test_properties_benchmark_quick(tmp_path):
