@@ -204,9 +204,24 @@ def test_device_check_quick(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     assert doc["quick"] is True and doc["device"] and doc["machine"]["device"]
-    gap = doc["gap"]
-    assert gap["float32"]["x64"] is False and gap["float64_accumulated"]["x64"] is True
-    assert gap["float32_accurate_enough"] and 0.01 < gap["float64_accumulated"]["relative"] < 1
+    for row in doc["gap"]:
+        f32, f64 = row["float32"], row["float64_accumulated"]
+        assert f32["x64"] is False and f64["x64"] is True
+        assert row["float32_accurate_enough"] and 0.01 < f64["relative"] < 1
+        # without float64 the float32 route decides right (or refuses): never a wrong verdict
+        assert f32["equivalence_correct"] and f64["equivalence_correct"]
+        assert f32["equivalent"]["exactly_equivalent"] is True
+        assert f32["equivalent"]["perturbed_1e-3"] is False
+    for row in doc["analyze"]:
+        assert row["float32"]["r"] == row["float64_accumulated"]["r"] == row["sizes"]["d"]
+    for row in doc["gap"] + doc["analyze"]:
+        for r in (row["float32"], row["float64_accumulated"]):
+            # host-BLAS callbacks only on CPU (here: CPU, and only with a float64 accumulator)
+            assert not r["host_callback"] or r["backend"] == "cpu"
+        assert row["float64_accumulated"]["host_callback"] is True  # CPU: the host Gram
+    audit = doc["audit"]
+    assert audit["completed"] and audit["invariant"] is False and audit["rc"] == 1
+    assert audit["sizes"] == {"N": 64, "V": 512, "d": 16} and audit["wall_s"] > 0
     assert doc["seeds_scaling"]["ratio"] > 0
     assert doc["study"]["size"] == "tiny" and doc["study"]["points_done"] >= 1
 
