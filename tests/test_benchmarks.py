@@ -50,7 +50,18 @@ def test_rss_is_measured_and_peak_is_not_below_current():
     assert 0 < _common.rss_mib("VmRSS") <= _common.rss_mib("VmHWM")
 
 
-def test_gap_benchmark_quick(tmp_path):
+def rendered_rows(doc: dict, name: str, tmp_path: Path, monkeypatch) -> list[list[str]]:
+    """The README table's rows for `doc` alone (marked full-size so the table accepts it)."""
+    import readme_table
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / f"{name}.json").write_text(json.dumps({**doc, "quick": False}))
+    monkeypatch.setattr(readme_table, "RESULTS", results)
+    return readme_table.rows()
+
+
+def test_gap_benchmark_quick(tmp_path, monkeypatch):
     doc = run_quick("gap", tmp_path)
     assert len(doc["results"]) == 2 and isinstance(doc["quiet"], bool)
     for r in doc["results"]:
@@ -75,6 +86,10 @@ def test_gap_benchmark_quick(tmp_path):
         assert r["route"]["chosen"] in ("householder", "cholesky")
         assert r["route"]["faster_measured"] in ("householder", "cholesky")
         assert r["streamed"]["fraction_of_gemm_peak"] > 0
+    rows = rendered_rows(doc, "gap", tmp_path, monkeypatch)
+    assert len(rows) == 2 and all("÷ its floor" in row[0] for row in rows)
+    ratio = doc["results"][0]["floor"]["idlin_over_floor"]
+    assert rows[0][2].startswith(f"{ratio:.2f}×")
 
 
 def test_maps_benchmark_quick(tmp_path):
@@ -148,7 +163,7 @@ def test_llv_benchmark_quick(tmp_path):
     assert set(doc["seconds"]) == {"idlin", "numpy_loop"} and doc["speedup"] > 0
 
 
-def test_decomposition_benchmark_quick(tmp_path):
+def test_decomposition_benchmark_quick(tmp_path, monkeypatch):
     doc = run_quick("decomposition", tmp_path)
     # Ranks by an independent float64 NumPy policy (k_f, k_g at √ε₆₄·σ₁; r by principal
     # cosines): F has exact rank d/2 by construction, Ĝ full rank, so r = d/2; every route and
@@ -173,6 +188,9 @@ def test_decomposition_benchmark_quick(tmp_path):
     assert doc["goals"]["analyze_over_baseline"]["target"] == 1.2
     assert doc["floor"]["seconds"] > 0 and doc["floor"]["analyze_over_floor"] > 0
     assert {"start", "end"} <= set(doc["load_average_1min"]) and doc["machine"]["cpu"] is not None
+    (row,) = rendered_rows(doc, "decomposition", tmp_path, monkeypatch)
+    assert "faster NumPy/SciPy route" in row[0] and "ranks equal" in row[2]
+    assert row[2].startswith(f"{base['analyze_over_baseline']:.2f}×")
 
 
 def test_audit_benchmark_quick(tmp_path):
