@@ -22,7 +22,8 @@ pair needs the Gram of the factored side `[F, F̃]` (n rows, n = min(N, V), widt
 in float64 — `n·(2d)²` FLOP at the float64 `dsyrk` rate — plus the products of the other side
 against the triangle, `4·n'·d²` FLOP (n' = max(N, V), a triangular multiply) at the float32 GEMM
 rate; both rates measured in the same run (`rates`). Targets: the gap ≤ 1.5× the floor, relative
-error ≤ 1e-6 against the float64 reference (`goals`).
+error ≤ 1e-6 against the float64 reference (`goals`). Also recorded: the time of the other correct
+route's work, both sides' Grams in float64 (`(N+V)(2d)²` at the dsyrk rate), and the ratio to it.
 
 Usage: `python benchmarks/bench_gap.py [--quick] [--repeats R] [--out PATH] [--only I]`.
 """
@@ -194,6 +195,7 @@ def main() -> None:
         syrk, gemm = cases["rates"]["syrk64"], cases["rates"]["gemm32"]
         gram_flops, product_flops = float(short) * (2 * d) ** 2, 4.0 * tall * d * d
         floor_s = gram_flops / syrk["flops_per_s"] + product_flops / gemm["best"]
+        both_grams_s = float(N + V) * (2 * d) ** 2 / syrk["flops_per_s"]
         peak = cases["streamed"]["gemm32"]
         stream_rate = cases["streamed"]["flops"] / t["streamed"]
         stream_cpu = cases["streamed"]["flops"] / cpu["streamed"]
@@ -218,6 +220,10 @@ def main() -> None:
                 "gemm32": gemm,
                 "idlin_over_floor": t["idlin"] / floor_s,
                 "idlin_cpu_over_floor": cpu["idlin"] / floor_s,
+                # the other correct route's count, for comparison: both sides' Grams in float64
+                # (the Gram expansion tr(XᵀX·YᵀY), error ε₆₄/g²), (N+V)(2d)² at the dsyrk rate
+                "both_grams_float64_seconds": both_grams_s,
+                "idlin_over_both_grams_float64": t["idlin"] / both_grams_s,
             },
             "route": {
                 "chosen": cases["idlin"]["route"],

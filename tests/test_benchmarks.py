@@ -82,6 +82,8 @@ def test_gap_benchmark_quick(tmp_path, monkeypatch):
         want = (f["gram_float64_flops"] / f["syrk64"]["flops_per_s"]
                 + f["product_float32_flops"] / f["gemm32"]["best"])  # fmt: skip
         assert f["seconds"] == pytest.approx(want) and f["seconds"] > 0
+        both = (N + V) * (2 * d) ** 2 / f["syrk64"]["flops_per_s"]
+        assert f["both_grams_float64_seconds"] == pytest.approx(both)
         assert r["goals"]["over_floor"]["target"] == 1.5
         assert r["route"]["chosen"] in ("householder", "cholesky")
         assert r["route"]["faster_measured"] in ("householder", "cholesky")
