@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _CASE_FLAG = "--run-case"
 
@@ -272,3 +274,56 @@ def load_line(record: dict[str, Any]) -> str:
     load = record["load_average_1min"]
     flag = "" if record["quiet"] else " — NOT QUIET: do not publish these times"
     return f"load {load['start']:.2f} → {load['end']:.2f} on {os.cpu_count() or 1} cores{flag}"
+
+
+# --- the machine's rates, measured in the run that uses them (floors, docs/theory.md §2.1, §3.2)
+
+
+def syrk64(*blocks, center=None, rows_per_block: int = 4096):
+    """`XᵀX` (float64, symmetric) of the column concatenation `X = [blocks…]` of float32 arrays
+    by SciPy's BLAS `dsyrk`, a block of rows converted to float64 at a time (minus the float64
+    row vector `center`): the float64-accumulated Gram a careful NumPy/SciPy user writes,
+    independent of idlin's own (`idlin._gram`)."""
+    from scipy.linalg.blas import dsyrk
+
+    k = sum(B.shape[1] for B in blocks)
+    out = np.zeros((k, k), order="F")
+    for i in range(0, blocks[0].shape[0], rows_per_block):
+        x = np.concatenate([B[i : i + rows_per_block] for B in blocks], axis=1, dtype=np.float64)
+        if center is not None:
+            x -= center[None, :]
+        out = dsyrk(1.0, x.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=1)
+    return np.triu(out) + np.triu(out, 1).T
+
+
+def syrk64_rate(rows: int, cols: int, repeats: int) -> dict[str, float]:
+    """float64 `dsyrk` rate of this process on a rows×cols float64 matrix already in memory
+    (best repeat): FLOP/s counting `rows·cols²` (a symmetric rank-k update does half a GEMM's
+    `2·rows·cols²`)."""
+    from scipy.linalg.blas import dsyrk
+
+    x = np.random.default_rng(2).standard_normal((rows, cols))
+    t = timeit(lambda: dsyrk(1.0, x.T, trans=0), repeats=max(3, repeats))
+    flops = float(rows) * cols * cols
+    return {"rows": rows, "cols": cols, "flops_per_s": flops / t.minimum,
+            "median_flops_per_s": flops / t.median}  # fmt: skip
+
+
+def gemm32_rate(n: int, repeats: int) -> dict[str, float]:
+    """float32 GEMM rate (FLOP/s, `2n³`) of an n×n×n product by XLA and by NumPy's BLAS; `best`
+    is the faster one's best repeat (a peak: a slow repeat must not make a floor easier)."""
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    ja, jb = jnp.asarray(a), jnp.asarray(b)
+    mm = jax.jit(jnp.matmul)
+    flops = 2.0 * n**3
+    t_jax = timeit(lambda: mm(ja, jb), repeats=max(3, repeats))
+    t_np = timeit(lambda: a @ b, repeats=max(3, repeats))
+    return {"n": n, "jax": flops / t_jax.median, "numpy": flops / t_np.median,
+            "best": flops / min(t_jax.minimum, t_np.minimum),
+            "jax_per_cpu_second": flops / t_jax.cpu_median,
+            "numpy_per_cpu_second": flops / t_np.cpu_median}  # fmt: skip

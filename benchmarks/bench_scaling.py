@@ -1,13 +1,15 @@
 """Scaling curves at language-model sizes (docs/theory.md §2–§3): time and peak memory of
 `distribution_gap` and `analyze` vs V up to 256k (d = 768) and vs d up to 4096 (V = 50257), and
-vs N, with the GEMM floor drawn.
+vs N, with the floor drawn.
 
 Around a base size (N=4096, V=50257, d=768, float32, x64 on), one axis varies at a time; each
 point runs in its own process (peak RSS is that point's alone). The fitted log-log slope of time
 along each axis is compared with the slope the cost model `(N+V)·d²` has over the same points
-(along d it is 2), and memory with `(N+V)·d`. The floor of each point is its GEMM FLOP count at
-the float32 GEMM rate measured in the same run (n×n×n, its own process): `(N+V)(2d)²` for the
-gap (issue 15's definition), `2(N+V)d² + 2(N+V)d·m` for `analyze` (the Grams, then `U_C`, `W`).
+(along d it is 2), and memory with `(N+V)·d`. The floor of each point is what correctness
+requires (docs/theory.md §2.1, §3.2), at this machine's rates measured in the same run (`rates`,
+its own process): the float64-accumulated Grams at the float64 `dsyrk` rate — `n·(2d)²` FLOP
+for the gap (n = min(N, V)), `(N+V)d²` for `analyze` — plus the float32 products at the float32
+GEMM rate: `4·n'·d²` (n' = max(N, V)) for the gap, `2(N+V)d·m` for `analyze` (`U_C`, `W`).
 Saves a log-log PNG next to the JSON. About 6 minutes on 2 cores.
 
 Usage: `python benchmarks/bench_scaling.py [--quick] [--repeats R] [--out PATH]`.
@@ -15,6 +17,7 @@ Usage: `python benchmarks/bench_scaling.py [--quick] [--repeats R] [--out PATH]`
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,9 +29,12 @@ from _common import (
     case_main,
     enable_x64,
     fmt_table,
+    gemm32_rate,
+    load_record,
     parser,
     rss_mib,
     run_case,
+    syrk64_rate,
     timeit,
     write_json,
 )
@@ -43,11 +49,11 @@ QUICK = {"base": {"N": 64, "V": 96, "d": 8}, "N": [32, 64], "V": [48, 96], "d": 
 ROUTINES = ("distribution_gap", "analyze")
 
 
-def floor_flops(routine: str, N: int, V: int, d: int) -> float:
-    """GEMM FLOPs of the point (see the module docstring)."""
+def floor_seconds(routine: str, N: int, V: int, d: int, syrk: float, gemm: float) -> float:
+    """The point's floor at the float64 syrk rate `syrk` and float32 GEMM rate `gemm` (FLOP/s)."""
     if routine == "distribution_gap":
-        return float((N + V) * (2 * d) ** 2)
-    return 2.0 * (N + V) * d * d + 2.0 * (N + V) * d * min(N, V, d)
+        return min(N, V) * (2 * d) ** 2 / syrk + 4.0 * max(N, V) * d * d / gemm
+    return (N + V) * d * d / syrk + 2.0 * (N + V) * d * min(N, V, d) / gemm
 
 
 def run(case: dict) -> dict:
@@ -55,15 +61,9 @@ def run(case: dict) -> dict:
     enable_x64()
     import idlin
 
-    if case["routine"] == "gemm":
-        import jax
-        import jax.numpy as jnp
-
-        n = case["n"]
-        a = jnp.asarray(np.random.default_rng(1).standard_normal((n, n), dtype=np.float32))
-        mm = jax.jit(jnp.matmul)
-        t = timeit(lambda: mm(a, a), repeats=max(3, case["repeats"]))
-        return {"seconds": t.median, "cpu_seconds": t.cpu_median, "rate": 2.0 * n**3 / t.median,
+    if case["routine"] == "rates":
+        return {"syrk64": syrk64_rate(case["rows"], case["cols"], case["repeats"]),
+                "gemm32": gemm32_rate(case["n"], case["repeats"]),
                 "rss_inputs_mib": rss_mib("VmRSS")}  # fmt: skip
 
     N, V, d = case["N"], case["V"], case["d"]
@@ -93,14 +93,17 @@ def main() -> None:
     if args.run_case is not None:
         case_main(run, args.run_case)
         return
+    load0 = os.getloadavg()[0]
     grid = QUICK if args.quick else FULL
     repeats = args.repeats or (1 if args.quick else 3)
     base = grid["base"]
     n = 256 if args.quick else 2048
-    gemm = run_case(__file__, {"routine": "gemm", "n": n, "repeats": repeats},
-                    inline=run if args.quick else None)  # fmt: skip
-    rate = gemm["rate"]
-    print(f"  float32 GEMM {n}³: {rate / 1e9:.0f} GFLOP/s", flush=True)
+    rows, cols = min(base["N"], base["V"]), 2 * base["d"]
+    case = {"routine": "rates", "n": n, "rows": rows, "cols": cols, "repeats": repeats}
+    rates = run_case(__file__, case, inline=run if args.quick else None)
+    syrk, gemm = rates["syrk64"]["flops_per_s"], rates["gemm32"]["best"]
+    print(f"  float64 dsyrk {rows}×{cols}: {syrk / 1e9:.0f} GFLOP/s; float32 GEMM {n}³: "
+          f"{gemm / 1e9:.0f} GFLOP/s", flush=True)  # fmt: skip
     points: dict = {r: {ax: [] for ax in "NVd"} for r in ROUTINES}
     done: dict = {}  # the base point lies on every axis: measure it once per routine
     for routine in ROUTINES:
@@ -112,7 +115,9 @@ def main() -> None:
                     done[tag] = run_case(__file__, case, inline=run if args.quick else None)
                 res = dict(done[tag])
                 res["extra_mib"] = res["peak_rss_mib"] - res["rss_inputs_mib"]
-                res["floor_seconds"] = floor_flops(routine, case["N"], case["V"], case["d"]) / rate
+                res["floor_seconds"] = floor_seconds(
+                    routine, case["N"], case["V"], case["d"], syrk, gemm
+                )
                 points[routine][ax].append({**case, **res})
                 over = res["seconds"] / res["floor_seconds"]
                 print(f"  {routine} {ax}={value}: {res['seconds']:.3g} s ({over:.1f}× floor)",
@@ -163,8 +168,9 @@ def main() -> None:
         {
             "quick": args.quick,
             "grid": grid,
+            **load_record(load0),
             "repeats": repeats,
-            "gemm_rate_flops": rate,
+            "rates": {"syrk64": rates["syrk64"], "gemm32": rates["gemm32"]},
             "points": points,
             "fits": fits,
         },
@@ -194,7 +200,7 @@ def plot(points: dict, png: Path, base: dict) -> Path:
             if not shared or routine == ROUTINES[0]:
                 axes[0, j].loglog(
                     x, floors[routine], ls=":", color="k" if shared else line[0].get_color(),
-                    label="GEMM floor (both)" if shared else f"{routine} GEMM floor",
+                    label="floor (both)" if shared else f"{routine} floor",
                 )  # fmt: skip
             extra = [p["extra_mib"] for p in pts]
             if all(np.isfinite(extra)) and all(e > 0 for e in extra):

@@ -6,10 +6,11 @@
 rows), `‖X Yᵀ‖_F = ‖Y Rᵀ‖_F`, an R factor plus GEMMs against the triangle. Unlike the Gram
 expansion `tr(XᵀX·YᵀY)` nothing cancels in float arithmetic of the inputs' precision, so an
 exactly equivalent pair measures ~ε·‖X‖‖Y‖, not ~√ε.
-For float32 inputs (with x64 enabled) `R` comes from a Cholesky factorisation of the Gram matrix
-`XᵀX` accumulated in float64 ("CholeskyQR": `RᵀR = XᵀX` defines the same `R` up to row signs),
-because LAPACK's Householder QR runs at a small fraction of GEMM speed on CPUs; the float64 Gram
-resolves `R` to ~1e-8 relative, below float32's ε, so the result is as accurate as a float32 QR.
+For float32 inputs (with x64 enabled) on a tall factored side `R` comes from a Cholesky
+factorisation of the Gram matrix `XᵀX` accumulated in float64 ("CholeskyQR": `RᵀR = XᵀX` defines
+the same `R` up to row signs), because LAPACK's Householder QR runs at a fraction of GEMM speed on
+CPUs; the float64 Gram resolves `R` to ~1e-8 relative, below float32's ε, so the result is as
+accurate as a float32 QR. On a nearly square side Householder is cheaper (`r_factor_route`).
 A tiny shift `δI` makes the factorisation succeed on rank-deficient X (equivalent pairs) and
 its exact contribution `δ‖Y‖_F²` is subtracted; a non-finite factor falls back to Householder QR.
 The other side is centred and multiplied a chunk of rows at a time (docs/theory.md §2.1).
@@ -161,20 +162,69 @@ def _cholesky_factor_jvp(primals, tangents):
     return jax.jvp(_factor_xla, primals, tangents)
 
 
-def _r_factor(P1, P2):
-    """`(R, δ)` with `RᵀR = XᵀX + δI` for `X = [P1, −P2]` (R upper triangular/trapezoidal,
-    `δ ≥ 0`).
+# The R factor's cost model on CPU (docs/theory.md §2.1), in units of one float32 GEMM FLOP:
+# the float64 Gram (dsyrk, n·k² FLOP) at half the float32 rate, NumPy's float64 Cholesky (k³/3)
+# at 1/16 of it (23 vs ~400 GFLOP/s, 1536², 2-core AVX-512 machine), LAPACK's float32 Householder
+# QR (2nk² − 2k³/3) at half of it. Equal costs at n = 10k/3: Householder below, CholeskyQR above.
+_SYRK64_COST, _POTRF64_COST, _GEQRF32_COST = 2.0, 16.0, 2.0
 
-    Householder QR (`δ = 0`) except for float32 X with x64 enabled: then the Cholesky factor of
-    the float64-accumulated Gram shifted by `δ = (rows + cols)·ε₆₄·max diag(XᵀX)` (a few hundred
+
+def r_factor_cost(rows: int, cols: int) -> dict[str, float]:
+    """Estimated cost (float32-GEMM FLOP equivalents) of the R factor of a rows×cols X on CPU by
+    each route: `cholesky` `2·n·k² + 16·k³/3`, `householder` `2·(2nk² − 2k³/3)` (n ≥ k; a wide X
+    has `min(n, k)` in place of k in Householder's count)."""
+    n, k = float(rows), float(cols)
+    short = min(n, k)
+    qr_flops = 2.0 * n * k * short - 2.0 * short**3 / 3.0
+    return {
+        "cholesky": _SYRK64_COST * n * k * k + _POTRF64_COST * k**3 / 3.0,
+        "householder": _GEQRF32_COST * qr_flops,
+    }
+
+
+def r_factor_route(rows: int, cols: int, dtype) -> str:
+    """`"cholesky"` or `"householder"`: how `_r_factor` factors a rows×cols X of `dtype`.
+
+    CholeskyQR needs a float64 accumulator: only float32 X with x64 on. There, on CPU, the
+    cheaper route by `r_factor_cost` — Householder for X less than 10/3 times as tall as wide
+    (4096×1536, the pair of d = 768 models at N = 4096), CholeskyQR for taller X (16384×512).
+    Off CPU CholeskyQR (XLA's float64 Gram: a GPU's QR of a tall matrix is slow).
+    """
+    if np.dtype(dtype) != np.float32 or not jax.config.read("jax_enable_x64"):
+        return "householder"
+    if jax.default_backend() != "cpu":
+        return "cholesky"
+    cost = r_factor_cost(rows, cols)
+    return "householder" if cost["householder"] < cost["cholesky"] else "cholesky"
+
+
+def _r_factor(P1, P2, route: str | None = None):
+    """`(R, δ)` with `RᵀR = XᵀX + δI` for `X = [P1, −P2]` (R upper triangular/trapezoidal,
+    `δ ≥ 0`), by `route` (default `r_factor_route`).
+
+    Householder QR: `δ = 0` (R in float64 for float32 X with x64 on, so that the sums of squares
+    are float64 on either route). CholeskyQR (float32 X, x64 on): the Cholesky factor of the
+    float64-accumulated Gram shifted by `δ = (rows + cols)·ε₆₄·max diag(XᵀX)` (a few hundred
     float64 ulps, far below float32 resolution), on the host on CPU. Rank-deficient X
     (equivalent pairs) is fine thanks to the shift; should the factor still be non-finite, QR
     is used instead.
     """
-    if P1.dtype != jnp.float32 or not jax.config.read("jax_enable_x64"):
-        X = jnp.concatenate([P1, -P2], axis=1)
-        return jnp.linalg.qr(X, mode="r"), jnp.zeros((), X.dtype)
     m = P1.shape[1] + P2.shape[1]
+    x64 = P1.dtype == jnp.float32 and jax.config.read("jax_enable_x64")
+    if route is None:
+        route = r_factor_route(P1.shape[0], m, P1.dtype)
+    if route not in ("cholesky", "householder"):
+        raise ConfigError(f"route: expected 'cholesky' or 'householder', got {route!r}")
+    if route == "cholesky" and not x64:
+        raise ConfigError(
+            f"route='cholesky': expected float32 factors with jax_enable_x64 on (the Gram is "
+            f"accumulated in float64), got {P1.dtype} with x64 "
+            f"{'on' if jax.config.read('jax_enable_x64') else 'off'}"
+        )
+    if route == "householder":
+        X = jnp.concatenate([P1, -P2], axis=1)
+        dt = jnp.float64 if x64 else X.dtype
+        return jnp.linalg.qr(X, mode="r").astype(dt), jnp.zeros((), dt)
     R, delta = _cholesky_factor(P1, P2)
 
     def householder(_):
@@ -232,7 +282,7 @@ def _pow2(e, dtype):
     return jnp.ldexp(jnp.ones((), dtype), e.astype(jnp.int32))
 
 
-def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
+def _diff_norms(P1, Q1, P2, Q2, mu1, mu2, route=None):
     """`(s_diff, s_ref, e)` with `2^e·s_diff = ‖P1 Q̂1ᵀ − P2 Q̂2ᵀ‖_F` and `2^e·s_ref = ‖P1 Q̂1ᵀ‖_F`,
     `Q̂ = Q − 1·mu` (mu one row), by one R factor of `[P1, −P2]`.
 
@@ -252,7 +302,7 @@ def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
     a = _exponent(P1, P2)
     b = _exponent(Q1, Q2) + 1  # |Q − mu| ≤ 2 max|Q|
     down_p = _pow2(-a, P1.dtype)
-    R, delta = _r_factor(P1 * down_p, P2 * down_p)  # (k, d1 + d2)
+    R, delta = _r_factor(P1 * down_p, P2 * down_p, route)  # (k, d1 + d2)
     acc = delta.dtype  # sums of squares in the factor's precision
     R = R.astype(Q1.dtype)
     down_q = _pow2(-b, Q1.dtype)
@@ -278,15 +328,15 @@ def _diff_norms(P1, Q1, P2, Q2, mu1, mu2):
     return s_diff, s_ref, a + b
 
 
-def _frobenius(F1, G1, F2, G2):
-    """`(s_diff, s_ref, e)` of `_diff_norms` for `C_p − C_q` and `C_p`."""
+def _frobenius(F1, G1, F2, G2, route=None):
+    """`(s_diff, s_ref, e)` of `_diff_norms` for `C_p − C_q` and `C_p` (R factor by `route`)."""
     # QR on the side with fewer rows: C − C̃ and its transpose have the same norm. G's rows are
     # centred: inside the chunks on the multiplied side, beforehand on the factored one.
     mu1, mu2 = jnp.mean(G1, axis=0, keepdims=True), jnp.mean(G2, axis=0, keepdims=True)
     if F1.shape[0] <= G1.shape[0]:
-        return _diff_norms(F1, G1, F2, G2, mu1, mu2)
+        return _diff_norms(F1, G1, F2, G2, mu1, mu2, route)
     zero1, zero2 = jnp.zeros_like(F1[:1]), jnp.zeros_like(F2[:1])
-    return _diff_norms(G1 - mu1, F1, G2 - mu2, F2, zero1, zero2)
+    return _diff_norms(G1 - mu1, F1, G2 - mu2, F2, zero1, zero2, route)
 
 
 def _streamed(F1, Gh1, F2, Gh2, block: int):
@@ -324,13 +374,17 @@ def _streamed(F1, Gh1, F2, Gh2, block: int):
     return max_abs, kl_sum / n
 
 
-@functools.partial(jax.jit, static_argnames=("block", "frobenius_only", "scaled"))
-def gap_kernel(F1, G1, F2, G2, *, block: int, frobenius_only: bool, scaled: bool = False):
+@functools.partial(jax.jit, static_argnames=("block", "frobenius_only", "scaled", "route"))
+def gap_kernel(
+    F1, G1, F2, G2, *, block: int, frobenius_only: bool, scaled: bool = False,
+    route: str | None = None,
+):  # fmt: skip
     """Jitted core of `distribution_gap` on raw arrays: returns
     `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped);
     with `scaled`, `(s_diff, s_ref, e, max_abs, mean_kl)` where `frobenius = 2^e·s_diff` and
-    `reference_norm = 2^e·s_ref` (`_diff_norms`: finite, and their ratio exact, at any scale)."""
-    s_diff, s_ref, e = _frobenius(F1, G1, F2, G2)
+    `reference_norm = 2^e·s_ref` (`_diff_norms`: finite, and their ratio exact, at any scale).
+    `route` forces the R factor's route (`r_factor_route`; benchmarks and tests)."""
+    s_diff, s_ref, e = _frobenius(F1, G1, F2, G2, route)
     if frobenius_only:
         max_abs = mean_kl = jnp.zeros((), F1.dtype)
     else:
@@ -478,4 +532,44 @@ def equivalent(
     # decides it. 2^-e·atol may overflow to inf: then ‖ΔC‖ < atol indeed.
     atol_scaled = jnp.ldexp(jnp.asarray(atol, s_diff.dtype), -e.astype(jnp.int32))
     verdict = s_diff <= atol_scaled + rtol * s_ref
-    return verdict if is_traced(verdict) else bool(verdict)
+    if is_traced(verdict):
+        return verdict
+    if not jax.config.read("jax_enable_x64"):
+        thr = float(atol_scaled + rtol * s_ref)
+        _check_resolved(p_, q_, float(s_diff), float(s_ref), thr, int(e), rtol)
+    return bool(verdict)
+
+
+def _log2_norm(A):
+    """`log₂ ‖A‖_F` without overflow or underflow (A scaled by a power of two first)."""
+    e = _exponent(A)
+    norm = jnp.linalg.norm(A * _pow2(-e, A.dtype))
+    return e.astype(norm.dtype) + jnp.log2(norm)
+
+
+def _check_resolved(p, q, s_diff, s_ref, s_threshold, e, rtol):
+    """Refuse a verdict the arithmetic cannot resolve (x64 off: no float64 accumulator).
+
+    The factored gap's absolute error is at most about `ε·‖X‖_F‖Y‖_F` (`X = [F, −F̃]`,
+    `Y = [Ĝ, Ĝ̃]`, ε of the data's dtype; docs/theory.md §2.1) — far above `ε·‖C‖_F` when the two
+    bases differ by an ill-conditioned map. Where the measured `‖ΔC‖` lies within that bound of
+    the threshold `atol + rtol·‖C‖`, either verdict could be rounding's (measured with x64 off:
+    an exactly equivalent float32 pair under a change of basis of condition 2.6e6 read 2e-4,
+    "not equivalent" at rtol 1e-4), so `ConfigError` says so instead of guessing."""
+    Gh1, Gh2 = center_rows(p.unembeddings), center_rows(q.unembeddings)
+    log_x = jnp.logaddexp2(2 * _log2_norm(p.embeddings), 2 * _log2_norm(q.embeddings)) / 2
+    log_y = jnp.logaddexp2(2 * _log2_norm(Gh1), 2 * _log2_norm(Gh2)) / 2
+    eps = float(np.finfo(p.dtype).eps)
+    # the bound in the scaled units of s_diff (2^e), clipped where 2^x is not a float
+    scale = float(log_x + log_y) + np.log2(eps) - e
+    bound = 0.0 if scale < -1000 else (np.inf if scale > 1000 else 2.0**scale)
+    if abs(s_diff - s_threshold) <= bound:
+        ref = s_ref if s_ref > 0 else np.inf
+        raise ConfigError(
+            f"equivalent: cannot decide with jax_enable_x64 off — the {p.dtype} factored gap "
+            f"resolves ‖C_p − C_q‖_F only to ~{bound / ref:.1e} of ‖C_p‖_F here "
+            f"(ε·‖[F, −F̃]‖_F·‖[Ĝ, Ĝ̃]‖_F), which straddles the threshold (rtol={rtol:.1e}; "
+            f"measured {s_diff / ref:.1e}); enable x64 "
+            "(`jax.config.update('jax_enable_x64', True)`, float64 accumulation) or pass an "
+            "rtol well above that resolution"
+        )
