@@ -18,7 +18,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
 from .._gap import _over_row_chunks, pair_analyses
@@ -92,8 +91,8 @@ def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int, rows: int = CHUNK_ROWS
         return jnp.sqrt(jnp.where(s > 0, s, 0))
 
     dx, dy = root(sx[:kx]), root(sy[:ky])
-    lam, U = jnp.linalg.eigh(H[:kx, :kx])
-    keep = lam > kx * float(np.finfo(acc).eps) * lam[-1]
+    lam, U = jnp.linalg.eigh(H[:kx, :kx])  # ≈ I: the columns within a rank are orthonormal
+    keep = lam > 0
     lam_root = jnp.sqrt(jnp.where(keep, lam, 0))
     inv_root = jnp.where(keep, 1 / jnp.where(keep, lam_root, 1), 0)
     P, sig, Zt = jnp.linalg.svd((U * lam_root[None, :]).T * dx[None, :])
