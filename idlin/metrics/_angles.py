@@ -25,7 +25,8 @@ from .._gram import cross_gram64
 from .._precision import Precision, with_legacy
 from .._predictor import Predictor
 from .._subspaces import canonical_rank, subspaces
-from ._canonical_fit import CHUNK_ROWS, scale_rows, used_columns
+from . import _canonical_fit
+from ._canonical_fit import scale_rows, used_columns
 
 WHICH = ("embedding", "unembedding", "canonical", "canonical_unembedding")
 
@@ -86,7 +87,7 @@ def _r_factor_of_rows(rows_of, init, *arrays, rows: int):
 
 
 @functools.partial(jax.jit, static_argnames=("k1", "k2", "rows"))
-def basis_angles(B1, B2, *, k1: int, k2: int, rows: int = CHUNK_ROWS):
+def basis_angles(B1, B2, *, k1: int, k2: int, rows: int):
     """`angles_kernel` of the normalised first k1 (k2) columns of the tall bases B1, B2 without
     forming them: cosines from the float64 Gram `[B1, B2]ᵀ[B1, B2]`, sines from the R factor of
     `Q₂ − Q₁M` (`M = Q₁ᵀQ₂`) accumulated over chunks of `rows` rows."""
@@ -183,7 +184,9 @@ def principal_angles(
     p, q = pair_analyses(p, q, precision=precision)  # an Analysis given is reused
     if which == "canonical_unembedding":  # V×r bases: never copied (module docstring)
         k1, k2 = int(canonical_rank(p, rank)), int(canonical_rank(q, rank))
-        theta, cos = basis_angles(p.log_odds_right, q.log_odds_right, k1=k1, k2=k2)
+        theta, cos = basis_angles(
+            p.log_odds_right, q.log_odds_right, k1=k1, k2=k2, rows=_canonical_fit.CHUNK_ROWS
+        )
         return PrincipalAngles(angles=theta, cosines=cos, dims=(k1, k2), which=which)
     Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rank))
     dims = (int(Q1.shape[1]), int(Q2.shape[1]))

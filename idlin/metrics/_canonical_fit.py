@@ -71,7 +71,7 @@ def scale_rows(basis, scale):
 
 
 @functools.partial(jax.jit, static_argnames=("kx", "ky", "rows"))
-def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int, rows: int = CHUNK_ROWS):
+def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int, rows: int):
     """`B = argmin ‖Y − X B‖_F` for `X = Xb[:, :kx] diag(√sx)`, `Y = Yb[:, :ky] diag(√sy)` (bases
     of orthonormal columns, e.g. `U_C` or `W`; zero σ give zero columns), directions of X below
     `rcond·σ₁(X)` cut off, with `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`.
