@@ -292,7 +292,7 @@ def _frobenius(F1, G1, F2, G2):
 
 def _centered_logits(f, G, mu, rows: int):
     """`f Ĝᵀ` (block×V) with `Ĝ = G − 1·mu` centred `rows` rows at a time, written into the block's
-    logits: no V×d centred copy of G (docs/theory.md §2, "Memory")."""
+    logits: no V×d centred copy of G (docs/theory.md §4.3, "Memory")."""
     V = G.shape[0]
     full, tail = divmod(V, rows)
     out = jnp.zeros((f.shape[0], V), f.dtype)

@@ -193,7 +193,7 @@ def host_cross(
 def cross_gram64(left, right, centers=None):
     """`(X − 1cₓᵀ)ᵀ(Y − 1c_yᵀ)` of the column concatenations `X = [left…]`, `Y = [right…]`
     (tuples of equally tall arrays) inside a traced computation, accumulated a block of rows at
-    a time (no V×d temporary: docs/theory.md §4, "Memory"). `centers`: one row vector (or None)
+    a time (no V×d temporary: docs/theory.md §4.3, "Memory"). `centers`: one row vector (or None)
     per block, subtracted in float64. Float64 when x64 is on (a host call into NumPy on CPU,
     `host_cross`; XLA's mixed-precision dot elsewhere), else the data's dtype.
     Not differentiable on CPU (a host call)."""

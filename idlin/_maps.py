@@ -4,7 +4,7 @@ Theorem L (both diverse, one width): `f̃ = M f`, `g̃ = M^{-ᵀ} g + c`, so `F�
 `Ĝ̃ = Ĝ M^{-1}`. Theorem EL (any widths): `P_Ũ f̃(x) = T P_U f(x)` with `T = Ĝ̃⁺ Ĝ`, and on the
 unembedding side `P_Ẽ ĝ̃(y) = S P_E ĝ(y)` with `S = F̃⁺ F`; both have rank r.
 
-Memory (docs/theory.md §4): nothing V×d is formed beyond the inputs. `T` comes from the d̃×d cross
+Memory (docs/theory.md §4.3): nothing V×d is formed beyond the inputs. `T` comes from the d̃×d cross
 Gram `Ĝ̃ᵀĜ` (accumulated in float64 a block of rows at a time, centred in float64): with
 `Ĝ̃ = U S Vᵀ`, `Ĝ̃⁺Ĝ = V S⁻² Vᵀ (Ĝ̃ᵀĜ)`. Residual norms are evaluated directly, `CHUNK_ROWS`
 rows at a time (the expanded Gram form `tr(Aᵀ YᵀY A)` would cancel: docs/theory.md §2), with

@@ -5,7 +5,7 @@ singular values of `Q₁ᵀQ₂`. `arccos` loses all accuracy near 0 (an angle o
 1 − 5e-17), so small angles come from the sines, the singular values of `Q₂ − Q₁Q₁ᵀQ₂`
 (Björck & Golub 1973; the rule of `scipy.linalg.subspace_angles`).
 
-Memory (docs/theory.md §4): the token-side canonical span `col(Cᵀ)` has the V×r basis `W`; no
+Memory (docs/theory.md §4.3): the token-side canonical span `col(Cᵀ)` has the V×r basis `W`; no
 copy of it is formed: `Q₁ᵀQ₂` comes from the float64 Gram of `[W_p, W_q]` (a block of rows at a
 time) and the sines from the R factor of `Q₂ − Q₁Q₁ᵀQ₂` accumulated over row chunks (TSQR).
 """

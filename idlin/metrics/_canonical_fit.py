@@ -5,7 +5,7 @@ Equivalent models share `(φ, γ)` up to the rotations left by repeated singular
 convention (Theorem EL), so a linear map fits exactly: `R² = 1`. For trained, approximately
 equivalent models `R²` measures how close the identifiable parts are, for any widths.
 
-Memory (docs/theory.md §4): `γ = W Σ^{1/2}` is V×r, so neither γ nor a copy is formed. With the
+Memory (docs/theory.md §4.3): `γ = W Σ^{1/2}` is V×r, so neither γ nor a copy is formed. With the
 orthonormal columns of `W` (or `U_C`), `X = W_p D_p` and `Y = W_q D_q` (`D = diag √σ`): the fit
 needs only the float64 Gram `W_pᵀ[W_p, W_q]` (accumulated a block of rows at a time) and small
 factorisations, and the sums of squares are evaluated directly, `CHUNK_ROWS` rows at a time.
