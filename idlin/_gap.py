@@ -31,7 +31,7 @@ from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._gram import gram64, host_call, host_gram
 from ._precision import Precision
-from ._predictor import Predictor, as_predictor, center_rows
+from ._predictor import Predictor, as_predictor, center_rows  # noqa: F401 (merge: see report)
 from ._serial import after
 
 # Rows of Q per chunk of the factored Frobenius gap (2048–4096 measured alike at d = 256–768).
@@ -83,7 +83,8 @@ def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
     p, q = as_predictor("p", p), as_predictor("q", q)
     check_sizes(p, q)
     dtype = np.promote_types(p.dtype, q.dtype)
-    return p.astype(dtype), q.astype(dtype)
+    # (astype re-validates: a V×d finiteness mask on the host; skip it when nothing changes)
+    return tuple(x if x.dtype == dtype else x.astype(dtype) for x in (p, q))
 
 
 def pair_analyses(p, q, *, precision=None, rtol=None):
@@ -339,11 +340,33 @@ def _frobenius(F1, G1, F2, G2, route=None):
     return _diff_norms(G1 - mu1, F1, G2 - mu2, F2, zero1, zero2, route)
 
 
-def _streamed(F1, Gh1, F2, Gh2, block: int):
-    """Max |C_p − C_q| and Σ_x KL(p‖q), streamed over blocks of `block` contexts.
+def _centered_logits(f, G, mu, rows: int):
+    """`f Ĝᵀ` (block×V) with `Ĝ = G − 1·mu` centred `rows` rows at a time, written into the block's
+    logits: no V×d centred copy of G (docs/theory.md §4.3, "Memory")."""
+    V = G.shape[0]
+    full, tail = divmod(V, rows)
+    out = jnp.zeros((f.shape[0], V), f.dtype)
+
+    def put(out, g, start):
+        return jax.lax.dynamic_update_slice_in_dim(out, f @ (g - mu).T, start, axis=1)
+
+    if full:
+        out = jax.lax.fori_loop(
+            0,
+            full,
+            lambda i, o: put(o, jax.lax.dynamic_slice_in_dim(G, i * rows, rows), i * rows),
+            out,
+        )
+    return put(out, G[full * rows :], full * rows) if tail else out
+
+
+def _streamed(F1, G1, F2, G2, block: int):
+    """Max |C_p − C_q| and Σ_x KL(p‖q), streamed over blocks of `block` contexts (G's rows are
+    centred `CHUNK_ROWS` at a time inside each block: `_centered_logits`).
 
     Padding rows are zero in both models: uniform = uniform, so they add exactly 0 to both.
     """
+    mu1, mu2 = jnp.mean(G1, axis=0, keepdims=True), jnp.mean(G2, axis=0, keepdims=True)
     n = F1.shape[0]
     nblocks = -(-n // block)
     pad = nblocks * block - n
@@ -353,8 +376,8 @@ def _streamed(F1, Gh1, F2, Gh2, block: int):
     def body(carry, blocks):
         max_abs, kl_sum = carry
         f1, f2 = blocks
-        L1 = f1 @ Gh1.T  # (block, V), centered log-odds of p
-        L2 = f2 @ Gh2.T
+        L1 = _centered_logits(f1, G1, mu1, CHUNK_ROWS)  # (block, V), centered log-odds of p
+        L2 = _centered_logits(f2, G2, mu2, CHUNK_ROWS)
         D = L1 - L2
         max_abs = jnp.maximum(max_abs, jnp.max(jnp.abs(D)))
         # KL(p‖q) = Σ_y p(y)(L1 − L2)(y) − (lse L1 − lse L2): two exponentials per logit, not
@@ -388,7 +411,7 @@ def gap_kernel(
     if frobenius_only:
         max_abs = mean_kl = jnp.zeros((), F1.dtype)
     else:
-        max_abs, mean_kl = _streamed(F1, center_rows(G1), F2, center_rows(G2), block)
+        max_abs, mean_kl = _streamed(F1, G1, F2, G2, block)
     if scaled:
         return s_diff, s_ref, e, max_abs, mean_kl
     up = e.astype(jnp.int32)

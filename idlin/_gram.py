@@ -172,3 +172,56 @@ def refined_spectrum(A, center, s, V):
     shapes = (jax.ShapeDtypeStruct(s.shape, s.dtype), jax.ShapeDtypeStruct(V.shape, V.dtype))
     s_ref, V_ref = host_call(fn, shapes, sg(A), sg(c), sg(s), sg(V))
     return s + sg(s_ref - s), V + sg(V_ref - V)
+
+
+def host_cross(
+    left: tuple[np.ndarray, ...],
+    right: tuple[np.ndarray, ...],
+    center: np.ndarray | None = None,
+) -> np.ndarray:
+    """`XᵀY` (float64) of the column concatenations `X = [left…]`, `Y = [right…]` of equally tall
+    arrays, on the host, with the row vector `center` (over the columns of `[X, Y]`) subtracted
+    in float64 first: a chunked cross Gram (e.g. `Ĝ̃ᵀĜ` of two float32 unembeddings to float64
+    accuracy, docs/theory.md §4) that never forms X, Y or a centred copy."""
+    k = sum(np.shape(B)[1] for B in left)
+    out = np.zeros((k, sum(np.shape(B)[1] for B in right)), np.float64)
+    for x in _float64_rows((*left, *right), center):
+        out += np.dot(x[:, :k].T, x[:, k:])
+    return out
+
+
+def cross_gram64(left, right, centers=None):
+    """`(X − 1cₓᵀ)ᵀ(Y − 1c_yᵀ)` of the column concatenations `X = [left…]`, `Y = [right…]`
+    (tuples of equally tall arrays) inside a traced computation, accumulated a block of rows at
+    a time (no V×d temporary: docs/theory.md §4.3, "Memory"). `centers`: one row vector (or None)
+    per block, subtracted in float64. Float64 when x64 is on (a host call into NumPy on CPU,
+    `host_cross`; XLA's mixed-precision dot elsewhere), else the data's dtype.
+    Not differentiable on CPU (a host call)."""
+    blocks = (*left, *right)
+    centers = (None,) * len(blocks) if centers is None else tuple(centers)
+    x64 = bool(jax.config.read("jax_enable_x64"))
+    acc = jnp.float64 if x64 else jnp.result_type(*blocks)
+    kl = sum(B.shape[1] for B in left)
+    kr = sum(B.shape[1] for B in right)
+    widths = [B.shape[1] for B in blocks]
+    c = jnp.concatenate(
+        [
+            jnp.zeros((w,), acc) if c is None else jnp.asarray(c, acc)
+            for w, c in zip(widths, centers, strict=True)
+        ]
+    )
+    if x64 and jax.default_backend() == "cpu":
+        centered = any(c is not None for c in centers)
+
+        def fn(c, *arrays):
+            return (host_cross(arrays[: len(left)], arrays[len(left) :], c if centered else None),)
+
+        shape = jax.ShapeDtypeStruct((kl, kr), jnp.float64)
+        return host_call(fn, (shape,), c, *blocks)[0]
+    from ._gap import CHUNK_ROWS, _over_row_chunks  # (_gap imports this module)
+
+    def part(*chunk):
+        x = jnp.concatenate([b.astype(acc) for b in chunk], axis=1) - c[None, :]
+        return jnp.matmul(x[:, :kl].T, x[:, kl:], preferred_element_type=acc)
+
+    return _over_row_chunks(part, jnp.zeros((kl, kr), acc), *blocks, rows=CHUNK_ROWS)

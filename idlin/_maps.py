@@ -3,29 +3,54 @@
 Theorem L (both diverse, one width): `f̃ = M f`, `g̃ = M^{-ᵀ} g + c`, so `F̃ = F Mᵀ` and
 `Ĝ̃ = Ĝ M^{-1}`. Theorem EL (any widths): `P_Ũ f̃(x) = T P_U f(x)` with `T = Ĝ̃⁺ Ĝ`, and on the
 unembedding side `P_Ẽ ĝ̃(y) = S P_E ĝ(y)` with `S = F̃⁺ F`; both have rank r.
+
+Memory (docs/theory.md §4.3): nothing V×d is formed beyond the inputs. `T` comes from the d̃×d cross
+Gram `Ĝ̃ᵀĜ` (accumulated in float64 a block of rows at a time, centred in float64): with
+`Ĝ̃ = U S Vᵀ`, `Ĝ̃⁺Ĝ = V S⁻² Vᵀ (Ĝ̃ᵀĜ)`. Residual norms are evaluated directly, `CHUNK_ROWS`
+rows at a time (the expanded Gram form `tr(Aᵀ YᵀY A)` would cancel: docs/theory.md §2), with
+`Ĝ`'s rows centred inside each chunk.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._analysis import Analysis, is_traced, rank_mask, to_host
+from ._analysis import Analysis, _inverse, is_traced, rank_mask, to_host
 from ._errors import IncompatibleError, NotDiverseError
-from ._gap import pair_analyses
+from ._gap import _over_row_chunks, pair_analyses
+from ._gram import cross_gram64
 from ._precision import Precision, with_legacy
-from ._predictor import Predictor, center_rows
+from ._predictor import Predictor
 from ._subspaces import Subspaces, subspaces
+
+# Rows per chunk of the residual norms: O(CHUNK_ROWS·d) memory, never a V×d temporary.
+CHUNK_ROWS = 4096
 
 
 def _relative(residual, reference):
-    """`‖residual‖_F / ‖reference‖_F`, or the absolute norm when the reference is 0."""
-    ref = jnp.linalg.norm(reference)
-    res = jnp.linalg.norm(residual)
-    return jnp.where(ref > 0, res / jnp.where(ref > 0, ref, 1), res)
+    """`residual / reference` of two norms, or the absolute residual when the reference is 0."""
+    return jnp.where(reference > 0, residual / jnp.where(reference > 0, reference, 1), residual)
+
+
+def residual_norms(target, fit, *arrays, rows: int):
+    """`(‖target − fit‖_F, ‖target‖_F)` for row-wise maps `target(*chunk)`, `fit(*chunk)` of
+    equally tall `arrays`, evaluated directly `rows` rows at a time (memory O(rows·d); nothing
+    cancels, so an exactly equivalent float64 pair measures ~ε). Squares are summed in float64
+    when x64 is on."""
+    acc = jnp.float64 if jax.config.read("jax_enable_x64") else arrays[0].dtype
+
+    def part(*chunk):
+        t = target(*chunk)
+        sq = lambda x: jnp.sum(jnp.square(x.astype(acc)))  # noqa: E731
+        return jnp.stack([sq(t - fit(*chunk)), sq(t)])
+
+    res2, ref2 = _over_row_chunks(part, jnp.zeros(2, acc), *arrays, rows=rows)
+    return jnp.sqrt(res2), jnp.sqrt(ref2)
 
 
 @jax.tree_util.register_dataclass
@@ -48,17 +73,24 @@ class LinearMap:
     condition_number: float
 
 
-@jax.jit
-def _linear_map_kernel(F, G, Ft, Gt):
+@functools.partial(jax.jit, static_argnames="rows")
+def _linear_map_kernel(F, G, gbar, Ft, Gt, gbar_t, *, rows: int):
+    """`M`, `c`, both relative residuals and `cond(M)`; G and G̃ are read a chunk at a time."""
     Q, R = jnp.linalg.qr(F)
     Mt = jax.scipy.linalg.solve_triangular(R, Q.T @ Ft, lower=False)  # F⁺ F̃ for full-rank F
-    M = Mt.T
-    G_mapped = jnp.linalg.solve(Mt, G.T).T  # G M^{-1}
-    shift = jnp.mean(Gt - G_mapped, axis=0)
-    Gh = center_rows(G_mapped)
-    Gth = center_rows(Gt)
-    s = jnp.linalg.svd(M, compute_uv=False)
-    return M, shift, Ft - F @ Mt, Ft, Gth - Gh, Gth, s[0] / s[-1]
+    lu = jax.scipy.linalg.lu_factor(Mt)
+
+    def mapped(X):  # X M^{-1}, one LU of Mᵀ for every chunk
+        return jax.scipy.linalg.lu_solve(lu, X.T).T
+
+    shift = gbar_t - mapped(gbar[None, :])[0]  # mean(G̃ − G M^{-1})
+    emb = residual_norms(lambda ft, f: ft, lambda ft, f: f @ Mt, Ft, F, rows=rows)
+    unemb = residual_norms(
+        lambda gt, g: gt - gbar_t[None, :], lambda gt, g: mapped(g - gbar[None, :]), Gt, G,
+        rows=rows,
+    )  # fmt: skip
+    s = jnp.linalg.svd(Mt, compute_uv=False)
+    return Mt.T, shift, _relative(*emb), _relative(*unemb), s[0] / s[-1]
 
 
 def _require_diverse(name: str, s: Subspaces) -> None:
@@ -112,14 +144,16 @@ def recover_linear_map(
     if not is_traced(ap, aq):  # under jit the diversity check is the caller's
         _require_diverse("p", subspaces(ap))
         _require_diverse("q", subspaces(aq))
-    M, shift, emb_res, Ft, unemb_res, Gth, cond = _linear_map_kernel(
-        ap.embeddings, ap.unembeddings, aq.embeddings, aq.unembeddings
-    )
+    M, shift, emb_res, unemb_res, cond = _linear_map_kernel(
+        ap.embeddings, ap.unembeddings, ap.mean_unembedding,
+        aq.embeddings, aq.unembeddings, aq.mean_unembedding,
+        rows=CHUNK_ROWS,
+    )  # fmt: skip
     m = LinearMap(
         matrix=M,
         shift=shift,
-        embedding_residual=_relative(emb_res, Ft),
-        unembedding_residual=_relative(unemb_res, Gth),
+        embedding_residual=emb_res,
+        unembedding_residual=unemb_res,
         condition_number=cond,
     )
     return to_host(m)
@@ -180,16 +214,10 @@ def recover_extended_map(
     """
     precision = with_legacy("recover_extended_map", precision, rtol=("rank_rtol", rtol))
     ap, aq = pair_analyses(p, q, precision=precision)
-    Gh, Ght = ap.centered_unembeddings, aq.centered_unembeddings
-    T = (
-        _pinv_from(
-            aq.unembedding_left,
-            aq.unembedding_singular_values,
-            aq.unembedding_right,
-            aq.unembedding_rank,
-        )
-        @ Gh
-    )  # (d̃, d)
+    T = _embedding_map(
+        aq.unembeddings, aq.mean_unembedding, aq.unembedding_singular_values,
+        aq.unembedding_right, aq.unembedding_rank, ap.unembeddings, ap.mean_unembedding,
+    )  # fmt: skip
     S = (
         _pinv_from(
             aq.embedding_left, aq.embedding_singular_values, aq.embedding_right, aq.embedding_rank
@@ -200,19 +228,45 @@ def recover_extended_map(
     PUt = _projector(aq.unembedding_right, aq.unembedding_rank)
     PE = _projector(ap.embedding_right, ap.embedding_rank)
     PEt = _projector(aq.embedding_right, aq.embedding_rank)
-    lhs_f = aq.embeddings @ PUt
-    lhs_g = Ght @ PEt
     # T matters only on P_U(E) (dimension r): its rank there is the rank of the relation.
     keep = rank_mask(ap.embedding_right.shape[0], ap.embedding_rank).astype(T.dtype)
     sT = jnp.linalg.svd(T @ PU @ (ap.embedding_right.T * keep[None, :]), compute_uv=False)
     rtol_p = ap.precision.resolved_rank_rtol()
     rank_T = jnp.where(sT[0] > 0, jnp.sum(sT > rtol_p * sT[0]), 0)
+    emb_res, unemb_res = _extended_residuals(
+        ap.embeddings, aq.embeddings, PU @ T.T, PUt,
+        ap.unembeddings, ap.mean_unembedding, aq.unembeddings, aq.mean_unembedding, PE @ S.T, PEt,
+        rows=CHUNK_ROWS,
+    )  # fmt: skip
     m = ExtendedMap(
         embedding_map=T,
         unembedding_map=S,
         rank=rank_T,
         effective_complexity=(ap.effective_complexity, aq.effective_complexity),
-        embedding_residual=_relative(lhs_f - ap.embeddings @ PU @ T.T, lhs_f),
-        unembedding_residual=_relative(lhs_g - Gh @ PE @ S.T, lhs_g),
+        embedding_residual=emb_res,
+        unembedding_residual=unemb_res,
     )
     return to_host(m)
+
+
+@jax.jit
+def _embedding_map(Gt, gbar_t, s, Vt, k, G, gbar):
+    """`T = Ĝ̃⁺ Ĝ = V_k S_k⁻² V_kᵀ (Ĝ̃ᵀĜ)` (d̃×d, G's dtype) from the thin SVD `(s, Vᵀ)` of Ĝ̃ cut
+    at rank k and the cross Gram `Ĝ̃ᵀĜ` (float64, centred in float64, a block of rows at a
+    time): no V×d temporary (`U_G̃ = Ĝ̃ V S⁻¹` is not formed)."""
+    cross = cross_gram64((Gt,), (G,), (gbar_t, gbar))  # (d̃, d)
+    inv = _inverse(s, rank_mask(s.shape[0], k)).astype(cross.dtype)
+    V = Vt.T.astype(cross.dtype)
+    return ((V * jnp.square(inv)[None, :]) @ (V.T @ cross)).astype(G.dtype)
+
+
+@functools.partial(jax.jit, static_argnames="rows")
+def _extended_residuals(F, Ft, A, PUt, G, gbar, Gt, gbar_t, B, PEt, *, rows: int):
+    """`‖F̃ P_Ũ − F A‖/‖F̃ P_Ũ‖` and `‖Ĝ̃ P_Ẽ − Ĝ B‖/‖Ĝ̃ P_Ẽ‖` (`A = P_U Tᵀ`, `B = P_E Sᵀ`), a chunk
+    of rows at a time with Ĝ, Ĝ̃ centred inside each chunk."""
+    emb = residual_norms(lambda ft, f: ft @ PUt, lambda ft, f: f @ A, Ft, F, rows=rows)
+    unemb = residual_norms(
+        lambda gt, g: (gt - gbar_t[None, :]) @ PEt, lambda gt, g: (g - gbar[None, :]) @ B, Gt, G,
+        rows=rows,
+    )  # fmt: skip
+    return _relative(*emb), _relative(*unemb)

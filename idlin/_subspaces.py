@@ -176,6 +176,35 @@ def _canonical_arrays(a: Analysis, r):
     return phi, gamma, A, B, s
 
 
+def canonical_rank(a: Analysis, rank: int | None = None):
+    """The rank `canonical` cuts at: `a`'s effective complexity, or `rank` checked to fit in the
+    nonzero spectrum of C (above the policy's `resolved_rounding_rtol`). Routines that need only
+    the factors `U_C`, `W`, `σ` at that rank (not the V×r `γ`) start here.
+
+    Raises:
+        RankError: r = 0 (concrete), or a `rank` that is not an integer or above the spectrum.
+    """
+    if rank is None:
+        r = a.effective_complexity
+    else:
+        if isinstance(rank, bool) or not isinstance(rank, int | np.integer):
+            raise RankError(f"rank: expected an integer, got {rank!r}")
+        r = int(rank)
+        # Numerically nonzero: above the rounding floor of the factored SVD.
+        floor = a.precision.resolved_rounding_rtol(a.num_contexts, a.vocab_size, dtype=a.dtype)
+        nonzero = numerical_rank(a.log_odds_singular_values, floor)
+        if not 1 <= r <= nonzero:
+            raise RankError(
+                f"rank: expected 1 ≤ r ≤ {nonzero} (the nonzero singular values of C), got {rank}"
+            )
+    if concrete_int(r) == 0:
+        raise RankError(
+            "effective complexity is 0: the centered log-odds C vanish (every context has the "
+            "same next-token distribution), so there are no canonical coordinates"
+        )
+    return r
+
+
 def canonical(
     p: Predictor | Analysis,
     *,
@@ -199,25 +228,8 @@ def canonical(
     """
     precision = with_legacy("canonical", precision, rtol=("rank_rtol", rtol))
     a = as_analysis("p", p, precision=precision)
-    if rank is None:
-        r = a.effective_complexity
-    else:
-        if isinstance(rank, bool) or not isinstance(rank, int | np.integer):
-            raise RankError(f"rank: expected an integer, got {rank!r}")
-        r = int(rank)
-        # Numerically nonzero: above the rounding floor of the factored SVD.
-        floor = a.precision.resolved_rounding_rtol(a.num_contexts, a.vocab_size, dtype=a.dtype)
-        nonzero = numerical_rank(a.log_odds_singular_values, floor)
-        if not 1 <= r <= nonzero:
-            raise RankError(
-                f"rank: expected 1 ≤ r ≤ {nonzero} (the nonzero singular values of C), got {rank}"
-            )
+    r = canonical_rank(a, rank)
     k = concrete_int(r)
-    if k == 0:
-        raise RankError(
-            "effective complexity is 0: the centered log-odds C vanish (every context has the "
-            "same next-token distribution), so there are no canonical coordinates"
-        )
     phi, gamma, A, B, sv = _canonical_arrays(a, r)
     c = Canonical(
         phi=phi, gamma=gamma, embedding_map=A, unembedding_map=B, singular_values=sv, rank=r

@@ -4,11 +4,16 @@ With orthonormal bases `Q₁`, `Q₂` of two subspaces, the cosines of the princ
 singular values of `Q₁ᵀQ₂`. `arccos` loses all accuracy near 0 (an angle of 1e-8 has cosine
 1 − 5e-17), so small angles come from the sines, the singular values of `Q₂ − Q₁Q₁ᵀQ₂`
 (Björck & Golub 1973; the rule of `scipy.linalg.subspace_angles`).
+
+Memory (docs/theory.md §4.3): the token-side canonical span `col(Cᵀ)` has the V×r basis `W`; no
+copy of it is formed: `Q₁ᵀQ₂` comes from the float64 Gram of `[W_p, W_q]` (a block of rows at a
+time) and the sines from the R factor of `Q₂ − Q₁Q₁ᵀQ₂` accumulated over row chunks (TSQR).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -16,9 +21,12 @@ from jaxtyping import Array, Float
 
 from .._errors import ConfigError, IncompatibleError
 from .._gap import pair_analyses
+from .._gram import cross_gram64
 from .._precision import Precision, with_legacy
 from .._predictor import Predictor
-from .._subspaces import canonical, subspaces
+from .._subspaces import canonical_rank, subspaces
+from . import _canonical_fit
+from ._canonical_fit import scale_rows, used_columns
 
 WHICH = ("embedding", "unembedding", "canonical", "canonical_unembedding")
 
@@ -45,6 +53,11 @@ class PrincipalAngles:
         return float(self.angles[-1]) if self.angles.shape[0] else 0.0
 
 
+def _theta(cos, sin):
+    """Angles from cosines (descending) and sines (ascending): arcsin below π/4, else arccos."""
+    return jnp.where(cos**2 >= 0.5, jnp.arcsin(jnp.clip(sin, 0.0, 1.0)), jnp.arccos(cos))
+
+
 @jax.jit
 def angles_kernel(Q1, Q2):
     """Principal angles (ascending) and cosines (descending) of two orthonormal bases."""
@@ -53,8 +66,50 @@ def angles_kernel(Q1, Q2):
     M = Q1.T @ Q2  # (k1, k2), k1 ≥ k2
     cos = jnp.clip(jnp.linalg.svd(M, compute_uv=False), 0.0, 1.0)  # descending
     sin = jnp.linalg.svd(Q2 - Q1 @ M, compute_uv=False)[::-1]  # ascending, paired with cos
-    theta = jnp.where(cos**2 >= 0.5, jnp.arcsin(jnp.clip(sin, 0.0, 1.0)), jnp.arccos(cos))
-    return theta, cos
+    return _theta(cos, sin), cos
+
+
+def _r_factor_of_rows(rows_of, init, *arrays, rows: int):
+    """The R factor of the tall matrix whose row chunks are `rows_of(*chunk)` (TSQR: the R of
+    `[R; next chunk]`, `rows` rows of `arrays` at a time): O(rows·k) memory."""
+
+    def step(R, *chunk):
+        return jnp.linalg.qr(jnp.concatenate([R, rows_of(*chunk)]), mode="r")
+
+    total = arrays[0].shape[0]
+    full, tail = divmod(total, rows)
+
+    def body(i, R):
+        return step(R, *(jax.lax.dynamic_slice_in_dim(A, i * rows, rows) for A in arrays))
+
+    R = jax.lax.fori_loop(0, full, body, init) if full else init
+    return step(R, *(A[full * rows :] for A in arrays)) if tail else R
+
+
+@functools.partial(jax.jit, static_argnames=("k1", "k2", "rows"))
+def basis_angles(B1, B2, *, k1: int, k2: int, rows: int):
+    """`angles_kernel` of the normalised first k1 (k2) columns of the tall bases B1, B2 without
+    forming them: cosines from the float64 Gram `[B1, B2]ᵀ[B1, B2]`, sines from the R factor of
+    `Q₂ − Q₁M` (`M = Q₁ᵀQ₂`) accumulated over chunks of `rows` rows."""
+    if k1 < k2:
+        B1, B2, k1, k2 = B2, B1, k2, k1  # project the smaller basis off the larger one
+    U1, U2 = used_columns(B1, k1), used_columns(B2, k2)
+    m1 = U1.shape[1]
+    H = cross_gram64((U1, U2), (U1, U2))
+    acc = H.dtype
+    n1 = jnp.sqrt(jnp.diagonal(H)[:k1])
+    n2 = jnp.sqrt(jnp.diagonal(H)[m1 : m1 + k2])
+    M = H[:k1, m1 : m1 + k2] / n1[:, None] / n2[None, :]  # Q₁ᵀQ₂ (k1, k2)
+    cos = jnp.clip(jnp.linalg.svd(M, compute_uv=False), 0.0, 1.0)
+    S1 = scale_rows(U1, 1 / n1) @ M  # Q₁M = U1 S1
+    S2 = scale_rows(U2, 1 / n2)  # Q₂ = U2 S2
+
+    def z(b1, b2):
+        return b2.astype(acc) @ S2 - b1.astype(acc) @ S1
+
+    R = _r_factor_of_rows(z, jnp.zeros((k2, k2), acc), U1, U2, rows=rows)
+    sin = jnp.linalg.svd(R, compute_uv=False)[::-1]
+    return _theta(cos, sin).astype(B1.dtype), cos.astype(B1.dtype)
 
 
 def _bases(p, q, which: str, rank):
@@ -67,10 +122,9 @@ def _bases(p, q, which: str, rank):
             )
         attr = f"{which}_basis"
         return getattr(subspaces(p), attr), getattr(subspaces(q), attr)
-    cp, cq = canonical(p, rank=rank), canonical(q, rank=rank)
-    # φ = U_C Σ^{1/2} and γ = W Σ^{1/2} have orthogonal columns: normalising gives U_C and W.
-    side = "phi" if which == "canonical" else "gamma"
-    X1, X2 = getattr(cp, side), getattr(cq, side)
+    # φ = U_C Σ^{1/2} and γ = W Σ^{1/2} have orthogonal columns: their spans are those of U_C, W.
+    kp, kq = int(canonical_rank(p, rank)), int(canonical_rank(q, rank))
+    X1, X2 = p.log_odds_left[:, :kp], q.log_odds_left[:, :kq]
     return X1 / jnp.linalg.norm(X1, axis=0, keepdims=True), X2 / jnp.linalg.norm(
         X2, axis=0, keepdims=True
     )
@@ -128,6 +182,12 @@ def principal_angles(
         raise ConfigError(f"which: expected one of {WHICH}, got {which!r}")
     precision = with_legacy("principal_angles", precision, rtol=("rank_rtol", rtol))
     p, q = pair_analyses(p, q, precision=precision)  # an Analysis given is reused
+    if which == "canonical_unembedding":  # V×r bases: never copied (module docstring)
+        k1, k2 = int(canonical_rank(p, rank)), int(canonical_rank(q, rank))
+        theta, cos = basis_angles(
+            p.log_odds_right, q.log_odds_right, k1=k1, k2=k2, rows=_canonical_fit.CHUNK_ROWS
+        )
+        return PrincipalAngles(angles=theta, cosines=cos, dims=(k1, k2), which=which)
     Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rank))
     dims = (int(Q1.shape[1]), int(Q2.shape[1]))
     if min(dims) == 0:

@@ -4,20 +4,30 @@
 Equivalent models share `(φ, γ)` up to the rotations left by repeated singular values and the sign
 convention (Theorem EL), so a linear map fits exactly: `R² = 1`. For trained, approximately
 equivalent models `R²` measures how close the identifiable parts are, for any widths.
+
+Memory (docs/theory.md §4.3): `γ = W Σ^{1/2}` is V×r, so neither γ nor a copy is formed. With the
+orthonormal columns of `W` (or `U_C`), `X = W_p D_p` and `Y = W_q D_q` (`D = diag √σ`): the fit
+needs only the float64 Gram `W_pᵀ[W_p, W_q]` (accumulated a block of rows at a time) and small
+factorisations, and the sums of squares are evaluated directly, `CHUNK_ROWS` rows at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._gap import pair_analyses
+from .._gap import _over_row_chunks, pair_analyses
+from .._gram import cross_gram64
 from .._precision import Precision, with_legacy
 from .._predictor import Predictor
-from .._subspaces import canonical
+from .._subspaces import canonical_rank
+
+# Rows per chunk of the sums of squares: O(CHUNK_ROWS·r) memory, never a V×r temporary.
+CHUNK_ROWS = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,14 +58,60 @@ class CanonicalFit:
     precision: Precision
 
 
-@jax.jit
-def lstsq_fit(X, Y, rcond):
-    """`B = argmin ‖Y − X B‖_F` (directions of X below `rcond·σ₁(X)` cut off) with
-    `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`."""
-    B, *_ = jnp.linalg.lstsq(X, Y, rcond=rcond)
-    ss_res = jnp.sum((Y - X @ B) ** 2)
-    ss_tot = jnp.sum((Y - jnp.mean(Y, axis=0, keepdims=True)) ** 2)
-    return B, ss_res, ss_tot
+def used_columns(basis, k: int):
+    """The first k columns of a tall basis, or the whole basis when k covers most of it (a slice
+    is a copy: at most half the basis is ever copied; the small factors pad the rest with 0)."""
+    return basis if 2 * k > basis.shape[1] else basis[:, :k]
+
+
+def scale_rows(basis, scale):
+    """`(m, k)` matrix `[diag(scale); 0]`: `basis @ it` is `basis[:, :k]·diag(scale)`."""
+    m, k = basis.shape[1], scale.shape[0]
+    return jnp.zeros((m, k), scale.dtype).at[:k].set(jnp.diag(scale))
+
+
+@functools.partial(jax.jit, static_argnames=("kx", "ky", "rows"))
+def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int, rows: int):
+    """`B = argmin ‖Y − X B‖_F` for `X = Xb[:, :kx] diag(√sx)`, `Y = Yb[:, :ky] diag(√sy)` (bases
+    of orthonormal columns, e.g. `U_C` or `W`; zero σ give zero columns), directions of X below
+    `rcond·σ₁(X)` cut off, with `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`.
+
+    From the float64 Gram `H = Xbᵀ[Xb, Yb]` (a block of rows at a time): `H_xx = U Λ Uᵀ` gives
+    `Xb = Q Λ^{1/2} Uᵀ` with Q orthonormal, so the SVD of X is that of the small
+    `Λ^{1/2} Uᵀ D_x = P Σ Zᵀ` (no squared condition number: H_xx ≈ I) and
+    `B = Z Σ⁺ Pᵀ Λ^{-1/2} Uᵀ H_xy D_y`. The sums of squares are evaluated directly."""
+    x64 = jax.config.read("jax_enable_x64")
+    acc = jnp.float64 if x64 else Xb.dtype
+    Xu, Yu = used_columns(Xb, kx), used_columns(Yb, ky)
+    mx = Xu.shape[1]
+    H = cross_gram64((Xu,), (Xu, Yu)).astype(acc)  # (mx, mx + my)
+
+    def root(s):  # √σ, zero where σ = 0 (a zero column of the coordinates)
+        s = s.astype(acc)
+        return jnp.sqrt(jnp.where(s > 0, s, 0))
+
+    dx, dy = root(sx[:kx]), root(sy[:ky])
+    lam, U = jnp.linalg.eigh(H[:kx, :kx])  # ≈ I: the columns within a rank are orthonormal
+    keep = lam > 0
+    lam_root = jnp.sqrt(jnp.where(keep, lam, 0))
+    inv_root = jnp.where(keep, 1 / jnp.where(keep, lam_root, 1), 0)
+    P, sig, Zt = jnp.linalg.svd((U * lam_root[None, :]).T * dx[None, :])
+    QtY = (inv_root[:, None] * (U.T @ H[:kx, mx : mx + ky])) * dy[None, :]
+    ok = (sig > 0) & (sig >= rcond * sig[0])
+    B = Zt.T @ (jnp.where(ok, 1 / jnp.where(ok, sig, 1), 0)[:, None] * (P.T @ QtY))  # (kx, ky)
+    # Y = Yu @ DY, X B = Xu @ DXB; the sums of squares in float64, the products in the data's dtype
+    dt = Yb.dtype
+    DY = scale_rows(Yu, dy).astype(dt)
+    DXB = jnp.zeros((mx, ky), acc).at[:kx].set(dx[:, None] * B).astype(dt)
+    mean = (jnp.mean(Yu, axis=0, dtype=acc) @ DY.astype(acc)).astype(dt)
+
+    def part(x, y):
+        yq = y @ DY
+        sq = lambda z: jnp.sum(jnp.square(z.astype(acc)))  # noqa: E731
+        return jnp.stack([sq(yq - x @ DXB), sq(yq - mean[None, :])])
+
+    ss_res, ss_tot = _over_row_chunks(part, jnp.zeros(2, acc), Xu, Yu, rows=rows)
+    return B.astype(dt), ss_res, ss_tot
 
 
 def _r2(ss_res: float, ss_tot: float) -> float:
@@ -117,11 +173,18 @@ def canonical_fit(
     """
     precision = with_legacy("canonical_fit", precision, rtol=("rank_rtol", rtol))
     ap, aq = pair_analyses(p, q, precision=precision)  # an Analysis given is reused
-    cp = canonical(ap, rank=rank)
-    cq = canonical(aq, rank=rank)
+    kp, kq = int(canonical_rank(ap, rank)), int(canonical_rank(aq, rank))
     rcond = ap.precision.resolved_lstsq_rcond()
-    B, res_f, tot_f = (jnp.asarray(a) for a in lstsq_fit(cp.phi, cq.phi, rcond))
-    D, res_g, tot_g = (jnp.asarray(a) for a in lstsq_fit(cp.gamma, cq.gamma, rcond))
+
+    def fit(side):
+        return lstsq_fit(
+            getattr(ap, side), ap.log_odds_singular_values,
+            getattr(aq, side), aq.log_odds_singular_values,
+            rcond, kx=kp, ky=kq, rows=CHUNK_ROWS,
+        )  # fmt: skip
+
+    B, res_f, tot_f = fit("log_odds_left")  # φ = U_C Σ^{1/2}
+    D, res_g, tot_g = fit("log_odds_right")  # γ = W Σ^{1/2}
     res_f, tot_f, res_g, tot_g = float(res_f), float(tot_f), float(res_g), float(tot_g)
     return CanonicalFit(
         embedding_map=B.T,
@@ -129,8 +192,8 @@ def canonical_fit(
         embedding_r2=_r2(res_f, tot_f),
         unembedding_r2=_r2(res_g, tot_g),
         r2=_r2(res_f + res_g, tot_f + tot_g),
-        ranks=(cp.rank, cq.rank),
-        same_rank=cp.rank == cq.rank,
-        singular_values=(cp.singular_values, cq.singular_values),
+        ranks=(kp, kq),
+        same_rank=kp == kq,
+        singular_values=(ap.log_odds_singular_values[:kp], aq.log_odds_singular_values[:kq]),
         precision=ap.precision.on_host(),
     )
