@@ -406,10 +406,29 @@ def _gram_factors(F, G, gbar):
     return sF, VFt, sG, VGt, cross, sC, UC, W
 
 
+# Rows per block of `_centered_times` (a multiple of 8; one block's product is a small temporary).
+_W_BLOCK = 16384
+
+
 def _centered_times(G, gbar, B):
-    """`Ĝ B = G B − 1·(ḡᵀB)` in G's dtype without forming Ĝ (a V×d temporary at real sizes)."""
+    """`Ĝ B = G B − 1·(ḡᵀB)` in G's dtype without forming Ĝ, written block by block into one
+    V×m output (a whole `G @ B` and its centred copy would be two V×m arrays at real sizes)."""
     B = B.astype(G.dtype)
-    return G @ B - (gbar.astype(G.dtype) @ B)[None, :]
+    shift = (gbar.astype(G.dtype) @ B)[None, :]
+    V = G.shape[0]
+    full = V // _W_BLOCK
+    if full <= 1:
+        return G @ B - shift
+    out = jnp.empty((V, B.shape[1]), G.dtype)
+
+    def block(i, out):
+        rows = jax.lax.dynamic_slice_in_dim(G, i * _W_BLOCK, _W_BLOCK)
+        return jax.lax.dynamic_update_slice_in_dim(out, rows @ B - shift, i * _W_BLOCK, 0)
+
+    out = jax.lax.fori_loop(0, full, block, out)
+    if full * _W_BLOCK < V:
+        out = out.at[full * _W_BLOCK :].set(G[full * _W_BLOCK :] @ B - shift)
+    return out
 
 
 def _householder_factors(F, G, gbar):
@@ -522,7 +541,10 @@ def analyze(
         )
     precision = as_precision(precision, p.dtype, rtol=rtol)
     precision = dataclasses.replace(precision, arithmetic=arithmetic_dtype(p.dtype))
-    return _decompose(p.embeddings, p.unembeddings, precision)
+    a = _decompose(p.embeddings, p.unembeddings, precision)
+    # The caller's F and G, not `jit`'s copies of them (an output that is an input is copied:
+    # a second V×d array for as long as the Analysis lives).
+    return dataclasses.replace(a, embeddings=p.embeddings, unembeddings=p.unembeddings)
 
 
 def as_analysis(name: str, p: Any, *, precision: Precision | None = None, rtol: Any = None):

@@ -31,7 +31,7 @@ from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._gram import gram64, host_call, host_gram
 from ._precision import Precision
-from ._predictor import Predictor, as_predictor, center_rows  # noqa: F401 (merge: see report)
+from ._predictor import Predictor, as_predictor, center_rows
 from ._serial import after
 
 # Rows of Q per chunk of the factored Frobenius gap (2048–4096 measured alike at d = 256–768).

@@ -190,8 +190,10 @@ def canonical_rank(a: Analysis, rank: int | None = None):
         if isinstance(rank, bool) or not isinstance(rank, int | np.integer):
             raise RankError(f"rank: expected an integer, got {rank!r}")
         r = int(rank)
-        # Numerically nonzero: above the rounding floor of the factored SVD.
-        floor = a.precision.resolved_rounding_rtol(a.num_contexts, a.vocab_size, dtype=a.dtype)
+        # Numerically nonzero: above the rounding floor of the factored SVD, in the arithmetic
+        # it ran in (float64 on the Gram route: max(N,V)·ε₃₂ would be 3% of σ₁ at V = 262144)
+        arithmetic = a.precision.arithmetic or a.dtype
+        floor = a.precision.resolved_rounding_rtol(a.num_contexts, a.vocab_size, dtype=arithmetic)
         nonzero = numerical_rank(a.log_odds_singular_values, floor)
         if not 1 <= r <= nonzero:
             raise RankError(

@@ -231,3 +231,27 @@ def test_no_step_allocates_a_vocabulary_sized_temporary(tmp_path):
     peaks = {name: float(x) for name, x in (line.split() for line in out.splitlines())}
     assert set(peaks) == {"gap", "linear", "extended", "fit", "angles"}
     assert max(peaks.values()) < 0.5, peaks
+
+
+def test_analyze_writes_W_block_by_block_and_keeps_the_callers_arrays(monkeypatch):
+    """`W = Ĝ B` is written into one V×m output in row blocks (no whole `G @ B` plus its centred
+    copy), equal to the float64 SVD of C; and the Analysis holds the caller's F and G, not
+    `jit`'s copies of them."""
+    import jax
+
+    import idlin
+    from idlin import _analysis
+
+    monkeypatch.setattr(_analysis, "_W_BLOCK", 64)
+    rng = np.random.default_rng(7)
+    F = rng.normal(size=(37, 11)).astype(np.float32)  # a shape no other test compiles
+    G = (rng.normal(size=(333, 11)) + 5.0).astype(np.float32)  # 5 full blocks and a remainder
+    p = idlin.Predictor(F, G)
+    jax.clear_caches()
+    a = idlin.analyze(p)
+    assert a.embeddings is p.embeddings and a.unembeddings is p.unembeddings
+    Gh = G.astype(np.float64) - G.astype(np.float64).mean(axis=0)
+    _, s, Wt = np.linalg.svd(F.astype(np.float64) @ Gh.T, full_matrices=False)
+    W = np.asarray(a.log_odds_right, np.float64)
+    np.testing.assert_allclose(np.abs(W), np.abs(Wt[:11].T), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(a.log_odds_singular_values), s[:11], rtol=1e-6)
