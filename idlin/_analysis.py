@@ -21,7 +21,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jax.core import Tracer
+from jaxtyping import Array, Bool, Float, Int
 
 from ._errors import ArgumentError, ConfigError
 from ._gram import centered_gram64, refined_spectrum
@@ -34,9 +35,7 @@ def is_traced(*trees: Any) -> bool:
     """Whether any leaf is a tracer (inside `jit`/`vmap`/`grad`): then host-side conversions and
     data-dependent Python checks are skipped."""
     return any(
-        isinstance(leaf, jax.core.Tracer)
-        for tree in trees
-        for leaf in jax.tree_util.tree_leaves(tree)
+        isinstance(leaf, Tracer) for tree in trees for leaf in jax.tree_util.tree_leaves(tree)
     )
 
 
@@ -186,7 +185,7 @@ class Analysis:
         )
 
 
-def _inverse(s, keep=True):
+def _inverse(s, keep: Bool[Array, " k"] | bool = True):
     """`1/s` where `s > 0` (and `keep`), else 0."""
     ok = (s > 0) & keep
     return jnp.where(ok, 1.0 / jnp.where(ok, s, 1), 0)
@@ -499,7 +498,7 @@ def _decompose(F, G, precision: Precision) -> Analysis:
 
 
 def analyze(
-    p: Predictor, *, precision: Precision | None = None, rtol: float | None = None
+    p: Predictor | Analysis, *, precision: Precision | None = None, rtol: float | None = None
 ) -> Analysis:
     """Decompose p once: `Ĝ`, the SVDs of F, Ĝ and C, and the ranks `k_f`, `k_g`, `r`
     (docs/theory.md §3, §3.2).
@@ -560,4 +559,4 @@ def as_analysis(name: str, p: Any, *, precision: Precision | None = None, rtol: 
 
 def concrete_int(x: Any) -> int | None:
     """`int(x)` for a concrete scalar, None for a tracer."""
-    return None if isinstance(x, jax.core.Tracer) else int(x)
+    return None if isinstance(x, Tracer) else int(x)

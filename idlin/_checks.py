@@ -79,7 +79,8 @@ def prng_key(name: str, key: Any) -> jax.Array:
     for anything else (an int seed, a NumPy generator, None)."""
     if isinstance(key, jax.Array | np.ndarray):
         dtype = key.dtype
-        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and key.ndim == 0:
+        typed = jax.numpy.issubdtype(dtype, jax.dtypes.prng_key)
+        if typed and key.ndim == 0 and isinstance(key, jax.Array):  # NumPy has no key dtypes
             return key
         if dtype == np.uint32 and key.shape == (2,):
             return jax.numpy.asarray(key)

@@ -43,7 +43,7 @@ DEFAULT_MOVES = ("basis", "shift", "embedding_null", "widen", "unembedding_null"
 
 def _generator(key: Any) -> np.random.Generator:
     """A NumPy generator seeded by a JAX PRNG key (typed `jax.random.key` or raw `PRNGKey`)."""
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.key_data(key)
     words = np.asarray(key, dtype=np.uint32).ravel()
     return np.random.default_rng(np.random.SeedSequence([int(w) for w in words]))
@@ -115,11 +115,11 @@ def widen_embedding(
     `a(x)` (rows of `extra`) are arbitrary, the extra unembedding coordinates are one constant
     `c'` (default 0) for every token, so logits shift by `a(x)ᵀc'` per context and `C` is kept."""
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
-    extra = np.asarray(extra, p.dtype)
-    k = extra.shape[1]
+    A = np.asarray(extra, p.dtype)
+    k = A.shape[1]
     c = np.zeros((k,), p.dtype) if constant is None else np.asarray(constant, p.dtype)
     return Predictor(
-        np.concatenate([F, extra], axis=1),
+        np.concatenate([F, A], axis=1),
         np.concatenate([G, np.broadcast_to(c[None, :], (p.vocab_size, k))], axis=1),
     )
 
@@ -130,9 +130,9 @@ def widen_unembedding(p: Predictor, extra: Float[Array, "vocab k"]) -> Predictor
     coordinates against zero embedding coordinates. (Constant nonzero embedding coordinates
     would add the per-token term `c'ᵀk(y)` and change the distribution.)"""
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
-    extra = np.asarray(extra, p.dtype)
-    zeros = np.zeros((p.num_contexts, extra.shape[1]), p.dtype)
-    return Predictor(np.concatenate([F, zeros], axis=1), np.concatenate([G, extra], axis=1))
+    K = np.asarray(extra, p.dtype)
+    zeros = np.zeros((p.num_contexts, K.shape[1]), p.dtype)
+    return Predictor(np.concatenate([F, zeros], axis=1), np.concatenate([G, K], axis=1))
 
 
 def _move(

@@ -112,7 +112,7 @@ def open_output(path: str | os.PathLike, flags: int, mode: int = 0o644) -> int:
 
 
 def atomic_write(
-    path: str | os.PathLike, write: Callable[[IO[Any]], None], *, binary: bool
+    path: str | os.PathLike, write: Callable[[IO[Any]], object], *, binary: bool
 ) -> None:
     """Write a file through `write(fh)` atomically: into a temporary `PATH.*.tmp` next to it,
     fsync, `os.replace` — a reader (or a run after `kill -9`) sees the old file or the new one,

@@ -45,9 +45,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from ._checks import real_scalar
-from ._errors import ArgumentError, ConfigError, DTypeError, RankError
+from ._errors import ArgumentError, ConfigError, DTypeError, IdlinError, RankError
 
 # Stored dtypes idlin knows the resolution of; float16/bfloat16 files are computed in float32.
 _RESOLUTIONS = {
@@ -107,10 +108,12 @@ def coarser(a: Any, b: Any) -> np.dtype:
 
 
 def _concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+    return not isinstance(x, Tracer)
 
 
-def _check_fraction(name: str, value: Any, *, upper: float = 1.0, error=ConfigError) -> None:
+def _check_fraction(
+    name: str, value: Any, *, upper: float = 1.0, error: type[IdlinError] = ConfigError
+) -> None:
     """`value` in (0, upper) and finite (NaN refused) — checked when it is concrete."""
     if value is None or not _concrete(value):
         return

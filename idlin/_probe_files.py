@@ -147,6 +147,7 @@ class _Resolver:
         """The token a word or quoted text names (module docstring): one reading, or an error;
         `known` are the tokens the field already names (exactly or up to surrounding spaces)."""
         forms = self._readings(text, bare=bare)
+        assert self.names is not None  # words are read only with names (`__call__`)
         hits = {i: self.names[i] for i in known}
         hits.update({i: form for form in forms for i in self.exact.get(form, ())})
         if len(hits) == 1:

@@ -27,6 +27,7 @@ from ._analysis import (
 from ._errors import RankError
 from ._precision import Precision, numerical_rank, with_legacy
 from ._predictor import Predictor
+from ._scalars import BoolScalar, FloatScalar, IntScalar
 
 
 @jax.tree_util.register_dataclass
@@ -54,22 +55,23 @@ class Subspaces:
         unembedding_basis: (d, k_g) orthonormal basis of U.
     """
 
-    effective_complexity: int
-    embedding_rank: int
-    unembedding_rank: int
+    effective_complexity: IntScalar
+    embedding_rank: IntScalar
+    unembedding_rank: IntScalar
     width: int = dataclasses.field(metadata={"static": True})
-    diverse: bool
-    embedding_spectrum: np.ndarray
-    unembedding_spectrum: np.ndarray
-    log_odds_spectrum: np.ndarray
-    rtol: float
-    log_odds_threshold: float
-    log_odds_gap: float
-    embedding_basis: np.ndarray
-    unembedding_basis: np.ndarray
+    diverse: BoolScalar
+    # NumPy eagerly (`to_host`), jax.Array under tracing.
+    embedding_spectrum: Float[np.ndarray | Array, " kF"]
+    unembedding_spectrum: Float[np.ndarray | Array, " kG"]
+    log_odds_spectrum: Float[np.ndarray | Array, " m"]
+    rtol: FloatScalar
+    log_odds_threshold: FloatScalar
+    log_odds_gap: FloatScalar
+    embedding_basis: Float[np.ndarray | Array, "d kf"]
+    unembedding_basis: Float[np.ndarray | Array, "d kg"]
     precision: Precision
 
-    def projector(self, which: str) -> np.ndarray:
+    def projector(self, which: str) -> Float[np.ndarray | Array, "d d"]:
         """`P_E` or `P_U` (d×d) for `which` in {"embedding", "unembedding"}."""
         if which not in ("embedding", "unembedding"):
             raise RankError(f"which: expected 'embedding' or 'unembedding', got {which!r}")
@@ -152,7 +154,7 @@ class Canonical:
     embedding_map: Float[Array, "r dim"]
     unembedding_map: Float[Array, "r dim"]
     singular_values: Float[Array, " r"]
-    rank: int
+    rank: IntScalar
 
 
 def _canonical_arrays(a: Analysis, r):

@@ -30,8 +30,9 @@ import os
 import zipfile
 import zlib
 from collections.abc import Sequence
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def _format(path: Path) -> str:
 # -- .npz: a zip of .npy members, parsed header first so a lying header cannot allocate.
 
 
-def _npy_member(path: Path, key: str, fh: IO[bytes], size: int) -> np.ndarray:
+def _npy_member(path: Path, key: str, fh: BufferedIOBase, size: int) -> np.ndarray:
     """One `.npy` member of `size` bytes: header checked against the bytes present, then read."""
 
     def corrupt(why: str) -> FileFormatError:
@@ -187,8 +188,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                         f"{info.filename!r}"
                     )
                 key = info.filename[: -len(".npy")]
+                # typeshed types `ZipFile.open` as IO[bytes]; for reading it returns a
+                # `ZipExtFile`, a BufferedIOBase (`readinto`).
                 with archive.open(info) as member:
-                    arrays[key] = _npy_member(path, key, member, info.file_size)
+                    fh = cast(zipfile.ZipExtFile, member)
+                    arrays[key] = _npy_member(path, key, fh, info.file_size)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
         raise FileFormatError(f"{path}: truncated or corrupt .npz archive ({e})") from e
     return arrays

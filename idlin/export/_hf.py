@@ -160,7 +160,7 @@ def _encode(
                 "(--token-ids)"
             )
         ids = [list(tokenizer(text, add_special_tokens=True)["input_ids"]) for text in contexts]
-        names = tuple(contexts)
+        names = tuple(c for c in contexts if isinstance(c, str))  # all of them (texts)
     else:
         ids = []
         for x, c in enumerate(contexts):

@@ -80,11 +80,11 @@ def export(
         from ._hf import export_hf, load_hf
         from ._inputs import read_contexts, read_token_ids
 
-        given = [
-            flag for flag, value in
+        given = {
+            flag: value for flag, value in
             (("--contexts", contexts), ("--token-ids", token_ids), ("--prefixes", prefixes))
             if value is not None
-        ]  # fmt: skip
+        }  # fmt: skip
         if len(given) != 1:
             raise ConfigError(
                 "expected exactly one of --contexts FILE, --token-ids FILE or --prefixes FILE, "
@@ -101,10 +101,8 @@ def export(
                 + ("(missing)" if not parent.is_dir() else "(not writable)")
             )
         io._format(out)  # refuse a bad suffix before loading a model
-        if token_ids is not None:
-            items = read_token_ids(token_ids)
-        else:
-            items = read_contexts(contexts if contexts is not None else prefixes)
+        ((flag, path),) = given.items()
+        items = read_token_ids(path) if flag == "--token-ids" else read_contexts(path)
         model, tokenizer = load_hf(model_dir, progress=progress)
         start = time.perf_counter()
         result = export_hf(

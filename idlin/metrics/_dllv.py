@@ -138,6 +138,7 @@ def _tables(F1, G1, F2, G2, emulate_float32: bool):
         cols = [L1, L2]
     else:
         # L̃_i = F̃_i G_iᵀ − ℓ̃_i 1ᵀ: every centred column lies in span[F̃_i, ℓ̃_i], r = d₁+d₂+2.
+        assert lse1 is not None and lse2 is not None  # the exact route returns ℓ̃
         cols = [F1, lse1[:, None], F2, lse2[:, None]]
     Z = jnp.concatenate([c - jnp.mean(c, axis=0, keepdims=True) for c in cols], axis=1)
     return L1, L2, Z

@@ -135,7 +135,7 @@ def steering(
     """
     a = property_analysis("steering", p, precision, tol=tol, rtol=rtol)
     check_choice("form", form, FORMS)
-    tol = a.precision.resolved_verdict_tol()
+    verdict_tol = a.precision.resolved_verdict_tol()  # `tol` (deprecated) is folded in
     if (vector is None) == (shift is None):
         raise ConfigError(
             "steering: expected exactly one of vector= or shift=, got "
@@ -176,10 +176,10 @@ def steering(
         name="steering",
         form=form,
         side="embedding",
-        holds=bool(score <= tol),
+        holds=bool(score <= verdict_tol),
         score=score,
-        tol=tol,
-        inclusion=inclusion_of(incl, tol),
+        tol=verdict_tol,
+        inclusion=inclusion_of(incl, verdict_tol),
         relative_shift=relative,
         controls=controls,
         precision=a.precision.on_host(),

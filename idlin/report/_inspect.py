@@ -61,7 +61,9 @@ def reading(raw: PropertyResult, ident: PropertyResult) -> str:
         both = (("raw", raw), ("identifiable", ident))
         empty = " and ".join(form for form, r in both if r.vacuous)
         if raw.name == "linear_probe":
-            chance = max(r.cover_probability for _, r in both if r.vacuous)
+            # a vacuous probe always has its Cover probability
+            chances = (r.cover_probability for _, r in both if r.vacuous)
+            chance = max(c for c in chances if c is not None)
             text = (
                 f"separability is vacuous here ({empty}: random labels would be separable with "
                 f"probability {chance:.2g}, Cover): judge the probe by its held-out accuracy "
@@ -304,7 +306,7 @@ def inspect_model(
     precision = Precision(stored=p.dtype if stored is None else stored, verdict_tol=tol)
     a = analyze(p, precision=precision)  # one decomposition for every property below
     default_tol = tol is None
-    tol = precision.resolved_verdict_tol()
+    verdict_tol = precision.resolved_verdict_tol()
     sources = sources or {}
     names = names or {}
     contexts, tokens = names.get("contexts"), names.get("tokens")
@@ -352,7 +354,7 @@ def inspect_model(
     return Inspection(
         model=summarise_model(a),
         properties=tuple(reports),
-        tol=tol,
+        tol=verdict_tol,
         ranks=Ranks.of(a),
         seed=seed,
         permutations=permutations,

@@ -73,7 +73,7 @@ def summarize(records: Sequence[Mapping[str, Any]], config, run: Mapping[str, An
     }
 
 
-def _pct(x: float) -> str:
+def _pct(x: float | np.floating) -> str:
     return "—" if x != x else f"{100 * x:.0f}%"
 
 

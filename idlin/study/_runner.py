@@ -57,6 +57,8 @@ def make_truth(params: Mapping[str, Any]):
             truth = getattr(data, f"{kind}_truth")(key=jax.random.key(seed), **params)
     except TypeError as err:
         raise ConfigError(f"[distributions] kind = {kind!r}: {err}") from err
+    if truth.rank is None:  # only the HMM plants none, and its table gives `rank` (above)
+        raise ConfigError(f"[distributions] kind = {kind!r}: expected a family with a planted rank")
     return truth, int(truth.rank)
 
 
@@ -94,9 +96,11 @@ def run_point(
     )  # fmt: skip
     jax.block_until_ready(stacked.embeddings)
     t_train = time.perf_counter() - t0
-    finite = np.isfinite(np.asarray(stacked.embeddings)).all(axis=(1, 2)) & np.isfinite(
-        np.asarray(stacked.unembeddings)
-    ).all(axis=(1, 2))
+    # one flag per seed (np.asarray: NumPy types a reduction over some axes as maybe a scalar)
+    finite = np.asarray(
+        np.isfinite(np.asarray(stacked.embeddings)).all(axis=(1, 2))
+        & np.isfinite(np.asarray(stacked.unembeddings)).all(axis=(1, 2))
+    )
     keep = np.flatnonzero(finite)
     if keep.size < len(point.seeds):  # a diverged seed is recorded, not analysed
         stacked = jax.tree_util.tree_map(lambda x: x[keep], stacked)

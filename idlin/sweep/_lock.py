@@ -50,8 +50,8 @@ def exclusive(
         raise
     except OSError as err:
         raise OutputError(
-            f"--out {directory}: expected a writable directory, got {err.strerror.lower()} "
-            f"creating {os.path.basename(path)}"
+            f"--out {directory}: expected a writable directory, got "
+            f"{(err.strerror or str(err)).lower()} creating {os.path.basename(path)}"
         ) from err
     try:
         try:

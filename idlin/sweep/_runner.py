@@ -178,6 +178,7 @@ def run_sweep(
     t0 = time.perf_counter()
     index, count = process_share(process_index, process_count)
     sharding = seed_sharding(devices)
+    assert isinstance(sharding.mesh, jax.sharding.Mesh)  # concrete devices, not an AbstractMesh
     devices = list(sharding.mesh.devices.flat)
     owned = owned_points(config, index, count)
     skipped = resumed = written = seed_steps = 0

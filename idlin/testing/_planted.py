@@ -75,13 +75,13 @@ class PlantedSteering:
     reachable: bool
 
 
-def _split(p: Predictor, side: str):
+def _split(p: Predictor, side: str) -> tuple[np.ndarray, np.ndarray]:
     """The rows to rewrite (F, or G for the unembedding side) and the visible span's basis."""
-    s = subspaces(p)
+    s = subspaces(p)  # eager: its bases are NumPy arrays already
     F, G = np.asarray(p.embeddings), np.asarray(p.unembeddings)
     if side == "embedding":
-        return F, s.unembedding_basis
-    return G, s.embedding_basis
+        return F, np.asarray(s.unembedding_basis)
+    return G, np.asarray(s.embedding_basis)
 
 
 def _rebuild(p: Predictor, side: str, rows: np.ndarray) -> Predictor:
