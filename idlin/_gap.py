@@ -32,6 +32,7 @@ from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._gram import gram64, host_call, host_gram
 from ._precision import Precision
 from ._predictor import Predictor, as_predictor, center_rows
+from ._scalars import FloatScalar
 from ._serial import after
 
 # Rows of Q per chunk of the factored Frobenius gap (2048–4096 measured alike at d = 256–768).
@@ -57,11 +58,11 @@ class Gap:
     A pytree: Python floats when computed eagerly, arrays when returned from `jax.jit`.
     """
 
-    frobenius: float
-    relative: float
-    reference_norm: float
-    max_abs: float | None = None
-    mean_kl: float | None = None
+    frobenius: FloatScalar
+    relative: FloatScalar
+    reference_norm: FloatScalar
+    max_abs: FloatScalar | None = None
+    mean_kl: FloatScalar | None = None
 
 
 def check_sizes(p, q) -> None:
@@ -84,7 +85,8 @@ def check_comparable(p: Predictor, q: Predictor) -> tuple[Predictor, Predictor]:
     check_sizes(p, q)
     dtype = np.promote_types(p.dtype, q.dtype)
     # (astype re-validates: a V×d finiteness mask on the host; skip it when nothing changes)
-    return tuple(x if x.dtype == dtype else x.astype(dtype) for x in (p, q))
+    p, q = (x if x.dtype == dtype else x.astype(dtype) for x in (p, q))
+    return p, q
 
 
 def pair_analyses(p, q, *, precision=None, rtol=None):

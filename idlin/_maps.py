@@ -26,6 +26,7 @@ from ._gap import _over_row_chunks, pair_analyses
 from ._gram import cross_gram64
 from ._precision import Precision, with_legacy
 from ._predictor import Predictor
+from ._scalars import IntScalar
 from ._subspaces import Subspaces, subspaces
 
 # Rows per chunk of the residual norms: O(CHUNK_ROWS·d) memory, never a V×d temporary.
@@ -175,8 +176,8 @@ class ExtendedMap:
 
     embedding_map: Float[Array, "dim_q dim_p"]
     unembedding_map: Float[Array, "dim_q dim_p"]
-    rank: int
-    effective_complexity: tuple[int, int]
+    rank: IntScalar
+    effective_complexity: tuple[IntScalar, IntScalar]
     embedding_residual: float
     unembedding_residual: float
 

@@ -184,9 +184,9 @@ def trained_models(
                 rtol=rtol,
                 spectrum=spectrum[: rank + 4],
                 gap=float(a.log_odds_gap),
-                frobenius_to_truth=distribution_gap(
-                    truth.predictor, p, frobenius_only=True
-                ).frobenius,
+                frobenius_to_truth=float(
+                    distribution_gap(truth.predictor, p, frobenius_only=True).frobenius
+                ),
                 r2_to_truth=canonical_fit(truth.predictor, p, rank=rank).r2,
                 r2_between_seeds=min(same) if same else float("nan"),
                 r2_across_widths=min(other) if other else float("nan"),

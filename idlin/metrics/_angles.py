@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._analysis import Analysis
 from .._errors import ConfigError, IncompatibleError
 from .._gap import pair_analyses
 from .._gram import cross_gram64
@@ -182,6 +183,7 @@ def principal_angles(
         raise ConfigError(f"which: expected one of {WHICH}, got {which!r}")
     precision = with_legacy("principal_angles", precision, rtol=("rank_rtol", rtol))
     p, q = pair_analyses(p, q, precision=precision)  # an Analysis given is reused
+    assert isinstance(p, Analysis) and isinstance(q, Analysis)  # pair_analyses returns them
     if which == "canonical_unembedding":  # V×r bases: never copied (module docstring)
         k1, k2 = int(canonical_rank(p, rank)), int(canonical_rank(q, rank))
         theta, cos = basis_angles(

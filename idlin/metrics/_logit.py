@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .._gap import check_comparable, distribution_gap
 from .._predictor import Predictor
+from .._scalars import FloatScalar
 
 
-def d_logit(p: Predictor, q: Predictor) -> float:
+def d_logit(p: Predictor, q: Predictor) -> FloatScalar:
     """Mean squared centered-logit difference `d²_logit(p, q) = ‖C_p − C_q‖²_F / N`.
 
     Symbols (docs/theory.md §8): `C = F Ĝᵀ` (N×V), so `d²_logit = (1/N) Σ_x ‖Ĝ_p f_p(x) − Ĝ_q
