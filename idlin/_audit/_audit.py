@@ -26,8 +26,8 @@ from .._errors import ArgumentError, ConfigError, NonFiniteError
 from .._gap import distribution_gap
 from .._precision import Precision, equivalence_rtol
 from .._predictor import Predictor
-from .._subspaces import minimal
-from ._generators import GENERATORS, WIDENING, base_of, member, trivial
+from .._subspaces import _canonical_arrays
+from ._generators import FRAME, GENERATORS, WIDENING, base_of, frames, member, trivial
 from ._generators import padded as pad_model
 from ._local import relative_derivatives, tangent_gradients, widening_gradients
 from ._search import chunk_size, compiler_options_for, initial, make_chunk, start
@@ -223,9 +223,11 @@ def _check_positive(name: str, value: Any, lo: float = 0.0) -> float:
 
 
 def _evaluate(measure, F, G):
-    """`measure(F, G)` at p, with its leaves checked to be finite scalars."""
+    """The leaf names of `measure(F, G)` and its values at p, checked to be finite real scalars:
+    traced once for the structure (a measure that is not traceable fails here, with its error),
+    then evaluated compiled (one compilation, not one per operation)."""
     try:
-        out = measure(F, G)
+        out = jax.eval_shape(measure, F, G)
     except Exception as e:
         raise ArgumentError(
             f"measure: expected a JAX-traceable function measure(F, G) of the embeddings (N×d) "
@@ -237,21 +239,20 @@ def _evaluate(measure, F, G):
             "measure: expected a scalar or a pytree of scalars, got an empty pytree"
         )
     names = _leaf_names(out)
-    values = []
     for name, x in zip(names, leaves, strict=True):
-        arr = np.asarray(x)
-        if arr.shape != () or arr.dtype.kind not in "fiu":
+        if not hasattr(x, "shape") or x.shape != () or np.dtype(x.dtype).kind not in "fiu":
+            shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", type(x).__name__)
             raise ArgumentError(
-                f"measure: expected scalar real leaves, got {arr.dtype} of shape {arr.shape}"
+                f"measure: expected scalar real leaves, got {dtype} of shape {shape}"
                 + (f" at {name}" if name else "")
             )
-        if not np.isfinite(arr):
+    values = np.asarray(jax.jit(_vectorise(measure, F.dtype))(F, G), np.float64)
+    for name, v in zip(names, values, strict=True):
+        if not np.isfinite(v):
             raise NonFiniteError(
-                f"measure: expected a finite value at p, got {arr.item()}"
-                + (f" at {name}" if name else "")
+                f"measure: expected a finite value at p, got {v}" + (f" at {name}" if name else "")
             )
-        values.append(float(arr))
-    return out, names, np.array(values)
+    return names, values
 
 
 # -- the budget ------------------------------------------------------------------------------
@@ -421,21 +422,21 @@ def audit(
     Fc = jnp.asarray(a.embeddings, cdtype)
     Gc = jnp.asarray(a.unembeddings, cdtype)
     q = Predictor.tree_unflatten(None, (Fc, Gc))
-    _, names, m0_host = _evaluate(measure, Fc, Gc)
+    names, m0_host = _evaluate(measure, Fc, Gc)
     L = len(names)
     mvec = _vectorise(measure, cdtype)
     svec = _vectorise(measure, sdtype)
     options = compiler_options_for(N, V, d)
     cache = (measure, str(cdtype), str(sdtype), L, tuple(sorted((options or {}).items())))
-    b = base_of(a, Fc, Gc)
+    b = base_of(a, Fc, Gc, eq_tol=eq_tol, reach=reach)
     # The shrink candidate needs the decomposition; everything after needs only the base, so
     # a decomposition made here (from a Predictor) is released before the search.
-    shrink = _shrink_candidate(a, mvec, cdtype) if "shrink" in generators else None
+    shrink = _shrink_candidate(a, mvec, cdtype, eq_tol) if "shrink" in generators else None
     # The search's copy of p: p itself when it is stored in the search precision.
     if sdtype == cdtype:
         bs = b
     elif sdtype == np.dtype(a.dtype):
-        bs = base_of(a)
+        bs = dataclasses.replace(b, F=a.embeddings, G=a.unembeddings).astype(sdtype)
     else:
         bs = b.astype(sdtype)
     del a
@@ -443,10 +444,11 @@ def audit(
 
     # -- local test at p (and at the zero-padded model, when the measure takes that width)
     def make_local():
-        return jax.jit(
-            lambda b: relative_derivatives(*tangent_gradients(mvec, b), b.F, b.G),
-            compiler_options=options,
-        )
+        def local(b):
+            grads, full = tangent_gradients(mvec, b)
+            return (*relative_derivatives(grads, full, b.F, b.G), grads["basis"])
+
+        return jax.jit(local, compiler_options=options)
 
     def make_local_widening():
         def local_widening(F, G):
@@ -455,7 +457,7 @@ def audit(
 
         return jax.jit(local_widening, compiler_options=options)
 
-    rel, sens = _cached((*cache, "local"), make_local)(b)
+    rel, sens, basis_gradient = _cached((*cache, "local"), make_local)(b)
     widen_note = _takes_width(mvec, N, V, d + extra, cdtype)
     m_pad = None
     if not widen_note and any(g in generators for g in WIDENING):
@@ -497,7 +499,8 @@ def audit(
             )  # fmt: skip
             runs = _search_runs(name, program, keys[name], bs, m0s, scale_s, leaves=L,
                                 starts=starts, budget=budget, chunk=chunk, extra=extra,
-                                learning_rate=learning_rate, clock=clock)  # fmt: skip
+                                learning_rate=learning_rate, clock=clock,
+                                gradient=basis_gradient)  # fmt: skip
             report("verify", generator=name)
             build = _cached(
                 (*cache, name, "member", max_condition, reach),
@@ -580,26 +583,37 @@ class _Clock:
 
 
 def _search_runs(name, program, key, b, m0, scale, *, leaves, starts, budget, chunk, extra,
-                 learning_rate, clock):  # fmt: skip
+                 learning_rate, clock, gradient):  # fmt: skip
     """Every (leaf, start) run of one generator, one at a time: per leaf, the runs'
-    `(best |Δ|/scale, best θ)` in the search precision, best first."""
+    `(best |Δ|/scale, best θ, frame)` in the search precision, best first (frame: the basis
+    family's directions, `_generators.frames`; None for the other generators)."""
     keys = jax.random.split(key, leaves * starts)
     total = leaves * starts * budget
+    d = b.F.shape[1]
+    wide = name == "basis" and d > FRAME
+    # The frames' random completions are drawn from the run keys (reproducible with `key`).
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(keys[0])).ravel().tolist())
     done = 0
     out = []
     for leaf in range(leaves):
         runs = []
+        leaf_frames = frames(gradient[leaf], starts, rng, FRAME) if wide else [None] * starts
         for s in range(starts):
-            state = start(initial(name, keys[leaf * starts + s], b, extra=extra), learning_rate)
+            frame = leaf_frames[s]
+            base = (
+                b if frame is None else dataclasses.replace(b, frame=jnp.asarray(frame, b.F.dtype))
+            )
+            state = start(initial(name, keys[leaf * starts + s], base, extra=extra),
+                          learning_rate)  # fmt: skip
             for c in range(budget // chunk):
                 t0 = time.perf_counter()
-                state = jax.block_until_ready(program(state, leaf, b, m0, scale))
+                state = jax.block_until_ready(program(state, leaf, base, m0, scale))
                 done += chunk
                 # the first call of a program compiles: only a later one is timed
                 warm = c > 0 or leaf > 0 or s > 0
                 clock.chunk(name, done, total, chunk, time.perf_counter() - t0, warm)
             _, _, best, best_theta = state
-            runs.append((float(best), best_theta))
+            runs.append((float(best), best_theta, frame))
         runs.sort(key=lambda r: -r[0])
         out.append(runs)
     return out
@@ -645,29 +659,40 @@ def _trivial(name: str, leaf: str, derivative, tol: float) -> GeneratorAudit:
 
 def _leaf_record(name, i, leaf, runs, build, b, q, mvec, m0, scale, derivative, tol, eq_tol,
                  m_pad, extra):  # fmt: skip
-    """Verify one leaf's runs, best first, in the compute precision: the first member that
-    passes the equivalence check is the candidate (the others changed m less in the search).
-    For a widening the zero-padded model `([F, 0], [G, 0])` (θ = 0, exactly equivalent) is a
-    candidate too."""
+    """One leaf's verdict from its runs, best first, in the compute precision. A member whose
+    change is within tol decides nothing and needs no check; the first whose change exceeds it
+    and that passes the equivalence check is the witness — one that fails is retried closer to
+    p (θ/8, θ/64), then the next run is. For a widening the zero-padded model
+    `([F, 0], [G, 0])` (θ = 0, exactly equivalent) is a candidate too."""
+    limit = tol * scale[i]
     found, unverified = None, 0
-    for _, theta in runs:
-        theta = jax.tree_util.tree_map(lambda x: jnp.asarray(x, b.F.dtype), theta)
-        F1, G1 = build(theta, b)
-        w, gap = _verify(q, F1, G1, eq_tol)
-        if w is None:
+    base = b
+    for _, theta, frame in runs:
+        if frame is not None:
+            base = dataclasses.replace(b, frame=jnp.asarray(frame, b.F.dtype))
+        for k, step in enumerate((1.0, 1 / 8, 1 / 64)):
+            t = jax.tree_util.tree_map(lambda x, s=step: s * jnp.asarray(x, b.F.dtype), theta)
+            F1, G1 = build(t, base)
+            value = float(np.asarray(mvec(F1, G1))[i])
+            if not np.isfinite(value):
+                continue
+            if abs(value - m0[i]) <= limit:
+                if k == 0:  # the best run changed nothing beyond tol: nor do the others
+                    found = (None, None, value)
+                break  # closer to p the change is gone: try the next run
+            w, gap = _verify(q, F1, G1, eq_tol)
+            if w is not None:
+                found = (w, gap, value)
+                break
             unverified += 1
-            continue
-        found = (w, gap, np.asarray(mvec(w.embeddings, w.unembeddings))[i])
-        break
-    if (
-        m_pad is not None
-        and np.isfinite(m_pad)
-        and (found is None or abs(m_pad - m0[i]) > abs(found[2] - m0[i]))
-    ):
-        w, gap = _verify(q, *pad_model(b.F, b.G, extra), eq_tol)
-        if w is not None:
-            found = (w, gap, m_pad)
-    note = "" if found is not None else "no run of the search passed the equivalence check"
+        if found is not None:
+            break
+    if m_pad is not None and np.isfinite(m_pad) and abs(m_pad - m0[i]) > limit:
+        if found is None or found[0] is None or abs(m_pad - m0[i]) > abs(found[2] - m0[i]):
+            w, gap = _verify(q, *pad_model(b.F, b.G, extra), eq_tol)
+            if w is not None:
+                found = (w, gap, float(m_pad))
+    note = "" if found is not None else "no member of the search passed the equivalence check"
     return _decide(name, leaf, found, m0, i, scale, derivative, tol, unverified, note)
 
 
@@ -682,15 +707,16 @@ def _verify(q: Predictor, F1, G1, eq_tol):
 
 
 def _decide(name, leaf, found, m0, i, scale, derivative, tol, unverified=0, note=""):
-    """The verdict of one leaf from its verified candidate `(member, gap, m(member))` (or
-    None) and its relative derivative: a verified change beyond tol decides ✗ whatever the
+    """The verdict of one leaf from its candidate `(member or None, gap, m(member))` (or None)
+    and its relative derivative: a verified change beyond tol decides ✗ whatever the
     derivative; otherwise ✓ needs a finite derivative ≤ tol (a non-finite one is reported and
-    the search decides)."""
+    the search decides). An unverified candidate (its change within tol) reports its change."""
     best_change, witness, witness_gap = 0.0, None, None
     if found is not None:
-        w, witness_gap, value = found
+        witness, witness_gap, value = found
         best_change = abs(float(value) - float(m0[i])) if np.isfinite(value) else 0.0
-        witness = w
+        if witness is None and best_change > tol * scale[i]:
+            best_change = 0.0  # an unverified change is not a finding
     rel = best_change / scale[i]
     deriv = None if derivative is None else float(derivative)
     finite = deriv is None or math.isfinite(deriv)
@@ -718,27 +744,42 @@ def _decide(name, leaf, found, m0, i, scale, derivative, tol, unverified=0, note
     )
 
 
-def _shrink_candidate(a, mvec, dtype):
-    """The minimal model `(φ, γ)` in the compute dtype, or why shrink is not applicable."""
+def shrink_rank(a, eq_tol: float) -> int:
+    """The width of the shrink candidate: the smallest `r' ≥ r` whose truncation of C,
+    `√(Σ_{i>r'} σ_i²)`, is at most `equivalence_rtol·‖C‖_F/4` — the minimal model at the
+    equivalence tolerance, so it passes the check it is verified by (the rank threshold, √ε·σ₁,
+    can cut more than the equivalence tolerance allows)."""
+    s = np.asarray(a.log_odds_singular_values, np.float64)
+    tails = np.sqrt(np.cumsum(np.square(s[::-1]))[::-1])  # tails[i] = ‖σ_{i:}‖
+    budget = eq_tol * float(np.linalg.norm(s)) / 4
     r = int(a.effective_complexity)
+    return next((k for k in range(r, s.shape[0]) if tails[k] <= budget), s.shape[0])
+
+
+def _shrink_candidate(a, mvec, dtype, eq_tol):
+    """The minimal model `(φ, γ)` in the compute dtype, or why shrink is not applicable."""
+    r = shrink_rank(a, eq_tol) if int(a.effective_complexity) else 0
     if r == 0:
         return "effective complexity 0: no minimal model"
     why = _takes_width(mvec, a.num_contexts, a.vocab_size, r, dtype)
     if why:
         return why
-    m = minimal(a)
-    return jnp.asarray(m.embeddings, dtype), jnp.asarray(m.unembeddings, dtype)
+    # `(φ, γ) = (U_C Σ^½, W Σ^½)` truncated at r' (`minimal` refuses ranks past the rounding
+    # floor of C's spectrum, which r' may need to include to stay equivalent).
+    phi, gamma, *_ = _canonical_arrays(a, r)
+    return jnp.asarray(phi, dtype), jnp.asarray(gamma, dtype)
 
 
 def _shrink(mvec, q, candidate, m0, scale, names, tol, eq_tol):
     if isinstance(candidate, str):
         return [_not_applicable("shrink", leaf, candidate) for leaf in names]
-    w, gap = _verify(q, *candidate, eq_tol)
-    found = None if w is None else (w, gap, None)
+    values = np.asarray(mvec(*candidate))
+    changed = np.abs(values - m0) > tol * scale
+    w, gap = _verify(q, *candidate, eq_tol) if changed.any() else (None, None)
     records = []
-    values = None if w is None else np.asarray(mvec(w.embeddings, w.unembeddings))
     for i, leaf in enumerate(names):
-        f = None if found is None else (w, gap, values[i])
-        note = "" if w is not None else "the minimal model failed the equivalence check"
-        records.append(_decide("shrink", leaf, f, m0, i, scale, None, tol, 0, note))
+        unverified = changed[i] and w is None
+        note = "the minimal model failed the equivalence check" if unverified else ""
+        found = None if unverified else (w if changed[i] else None, gap, values[i])
+        records.append(_decide("shrink", leaf, found, m0, i, scale, None, tol, 0, note))
     return records

@@ -60,6 +60,9 @@ from .._predictor import Predictor
 from ..metrics._cca import cca_kernel
 from ..metrics._llv import _msvd_embedding
 from ..metrics._rep import rep_kernel
+from ._names import CANONICAL, MEASURES
+
+__all__ = ["CANONICAL", "MEASURES", "Probes", "build", "default_probes"]
 
 Measure = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -377,33 +380,3 @@ def _causal_cosine(F, G, tp):
     u = G[tp[0, 0]] - G[tp[0, 1]]
     v = G[tp[1, 0]] - G[tp[1, 1]]
     return (u @ metric @ v) / jnp.sqrt((u @ metric @ u) * (v @ metric @ v))
-
-
-# Measures that read every row of C, in canonical coordinates (module docstring).
-CANONICAL = ("identifiable_margin", "identifiable_steering", "identifiable_faithfulness")
-
-# name → (description, needs a diverse model). The order is the report card's.
-MEASURES: dict[str, tuple[str, bool]] = {
-    "raw_cosine": ("raw cosine of two embedding differences", False),
-    "embedding_norm": ("norm of an embedding ‖f(x)‖", False),
-    "raw_parallelism": ("raw parallelism σ₂/σ₁ of unit differences (emb.)", False),
-    "identifiable_parallelism": (
-        "identifiable parallelism σ₂/σ₁ of unit differences (rows of C)",
-        False,
-    ),
-    "raw_margin": ("raw probe margin (emb., least-squares probe)", False),
-    "identifiable_margin": ("identifiable probe margin (rows of C)", False),
-    "raw_steering": ("raw steering distance of δ from col Ĝ", False),
-    "identifiable_steering": ("identifiable steering distance of δ from rowspace C", False),
-    "raw_faithfulness": ("raw relational faithfulness (mean KL, emb.)", False),
-    "identifiable_faithfulness": ("identifiable relational faithfulness (mean KL)", False),
-    "mcca_embeddings": ("m_CCA of embeddings against a fixed reference", False),
-    "mcca_unembeddings": ("m_CCA of unembeddings against a fixed reference", False),
-    "cka_embeddings": ("linear CKA of embeddings against a fixed reference", False),
-    "d_rep_second": ("d_rep(ref, p) (audited model second)", False),
-    "d_rep_first": ("d_rep(p, ref) (audited model first; diverse model)", True),
-    "d_logit": ("d_logit against a fixed reference", False),
-    "m_svd": ("m_SVD against a fixed reference", False),
-    "causal_cosine": ("causal-inner-product cosine of two unembedding differences", False),
-    "log_odds_norm": ("‖C‖_F (a function of C)", False),
-}
