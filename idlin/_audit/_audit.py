@@ -419,9 +419,11 @@ def audit(
     if cdtype == np.float64 and not jax.config.read("jax_enable_x64"):
         raise ConfigError("dtype: float64 needs jax_enable_x64 on, got it off")
     sdtype = _search_dtype(a.precision, cdtype)
-    Fc = jnp.asarray(a.embeddings, cdtype)
-    Gc = jnp.asarray(a.unembeddings, cdtype)
-    q = Predictor.tree_unflatten(None, (Fc, Gc))
+    # p in the search precision (its own arrays when stored so: the members and witnesses) and
+    # in the compute precision (m(p), the local test, the changes of the witnesses).
+    Fs, Gs = jnp.asarray(a.embeddings, sdtype), jnp.asarray(a.unembeddings, sdtype)
+    qs = Predictor.tree_unflatten(None, (Fs, Gs))
+    Fc, Gc = jnp.asarray(a.embeddings, cdtype), jnp.asarray(a.unembeddings, cdtype)
     names, m0_host = _evaluate(measure, Fc, Gc)
     L = len(names)
     mvec = _vectorise(measure, cdtype)
@@ -429,18 +431,16 @@ def audit(
     options = compiler_options_for(N, V, d)
     cache = (measure, str(cdtype), str(sdtype), L, tuple(sorted((options or {}).items())))
     b = base_of(a, Fc, Gc, eq_tol=eq_tol, reach=reach)
-    # The shrink candidate needs the decomposition; everything after needs only the base, so
-    # a decomposition made here (from a Predictor) is released before the search.
-    shrink = _shrink_candidate(a, mvec, cdtype, eq_tol) if "shrink" in generators else None
-    # The search's copy of p: p itself when it is stored in the search precision.
-    if sdtype == cdtype:
-        bs = b
-    elif sdtype == np.dtype(a.dtype):
-        bs = dataclasses.replace(b, F=a.embeddings, G=a.unembeddings).astype(sdtype)
-    else:
-        bs = b.astype(sdtype)
+    bs = b if sdtype == cdtype else dataclasses.replace(b, F=Fs, G=Gs).astype(sdtype)
+    jm = _cached((*cache, "m"), lambda: jax.jit(mvec, compiler_options=options))
+
+    def jmvec(F, G):  # m in the compute precision, of a model in any
+        return jm(jnp.asarray(F, cdtype), jnp.asarray(G, cdtype))
+
+    # The shrink candidate needs the decomposition, nothing after does: a decomposition made
+    # here (from a Predictor) is released before the local test and the search.
+    shrink = _shrink_candidate(a, mvec, sdtype, eq_tol) if "shrink" in generators else None
     del a
-    jmvec = _cached((*cache, "m"), lambda: jax.jit(mvec, compiler_options=options))
 
     # -- local test at p (and at the zero-padded model, when the measure takes that width)
     def make_local():
@@ -464,12 +464,13 @@ def audit(
         rel_w, m_pad = _cached((*cache, "widen", extra), make_local_widening)(Fc, Gc)
         rel.update(rel_w)
         m_pad = np.asarray(m_pad)
+    del b, Fc, Gc  # the compute-precision copy of p is not needed past the local test
     rel = {k: np.asarray(v) for k, v in rel.items()}
     scale = _scale(m0_host, np.asarray(sens))
 
     searched = [
         g for g in generators
-        if g != "shrink" and not (g in WIDENING and widen_note) and not trivial(g, b)
+        if g != "shrink" and not (g in WIDENING and widen_note) and not trivial(g, bs)
     ]  # fmt: skip
     steps_per_generator = L * starts * budget
     report("plan", generators=tuple(generators), searched=tuple(searched), budget=budget,
@@ -482,10 +483,10 @@ def audit(
     records: dict[str, list[GeneratorAudit]] = {}
     for name in generators:
         if name == "shrink":
-            records[name] = _shrink(jmvec, q, shrink, m0_host, scale, names, tol, eq_tol)
+            records[name] = _shrink(jmvec, qs, shrink, m0_host, scale, names, tol, eq_tol)
         elif name in WIDENING and widen_note:
             records[name] = [_not_applicable(name, leaf, widen_note) for leaf in names]
-        elif trivial(name, b):
+        elif trivial(name, bs):
             records[name] = [
                 _trivial(name, leaf, rel[name][i], tol) for i, leaf in enumerate(names)
             ]
@@ -514,8 +515,8 @@ def audit(
                     leaf,
                     runs[i],
                     build,
-                    b,
-                    q,
+                    bs,
+                    qs,
                     jmvec,
                     m0_host,
                     scale,
@@ -757,7 +758,9 @@ def shrink_rank(a, eq_tol: float) -> int:
 
 
 def _shrink_candidate(a, mvec, dtype, eq_tol):
-    """The minimal model `(φ, γ)` in the compute dtype, or why shrink is not applicable."""
+    """The minimal model `(φ, γ)` at the equivalence tolerance (`shrink_rank`) in `dtype` (the
+    search precision: a witness is a model of the stored precision), or why shrink is not
+    applicable."""
     r = shrink_rank(a, eq_tol) if int(a.effective_complexity) else 0
     if r == 0:
         return "effective complexity 0: no minimal model"

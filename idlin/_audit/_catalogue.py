@@ -101,7 +101,10 @@ def parallelism(D):
     """`σ₂/σ₁` of the unit rows `Dᵢ/‖Dᵢ‖` of D (m×k, m ≥ 2): `idlin.parallelism`'s score
     (`properties/_parallelism.parallelism_kernel`, docs/theory.md §6), traceable."""
     unit = D / jnp.linalg.norm(D, axis=1, keepdims=True)
-    s = jnp.linalg.svd(unit, compute_uv=False)
+    # The singular values of the m×k unit rows are those of R in `unitᵀ = QR` (m×m): a wide
+    # SVD's derivative would form a k×k matrix (V×V for rows of C).
+    R = jnp.linalg.qr(unit.T, mode="r")
+    s = jnp.linalg.svd(R, compute_uv=False)
     return s[1] / s[0]
 
 

@@ -6,7 +6,9 @@ exported model.
 
 The budget defaults to one sized to the model (`_audit.default_budget`, said in the output); a
 progress bar per generator and, once one step has been timed, an estimate of the rest go to
-stderr. A float32 file is searched in float32 and verified in float64. Exit codes as `verify`:
+stderr. A float32 file is searched in float32, its witnesses are float32 models verified by the
+float64-accumulated gap, and m(p), the local test and the witnesses' changes are computed in
+float64. Exit codes as `verify`:
 0 invariant on every generator, 1 not invariant, 2 bad input (one line `idlin: error: …` on
 stderr). Registered on the main app by `register(app)` (from idlin/cli.py); no JAX import until
 the command runs.
