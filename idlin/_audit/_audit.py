@@ -222,12 +222,14 @@ def _check_positive(name: str, value: Any, lo: float = 0.0) -> float:
     return float(value)
 
 
-def _evaluate(measure, F, G):
+def _evaluate(measure, F, G, dtype, jitted):
     """The leaf names of `measure(F, G)` and its values at p, checked to be finite real scalars:
     traced once for the structure (a measure that is not traceable fails here, with its error),
-    then evaluated compiled (one compilation, not one per operation)."""
+    then evaluated compiled (`jitted`, in `dtype`: one compilation, not one per operation)."""
     try:
-        out = jax.eval_shape(measure, F, G)
+        out = jax.eval_shape(
+            measure, jax.ShapeDtypeStruct(F.shape, dtype), jax.ShapeDtypeStruct(G.shape, dtype)
+        )
     except Exception as e:
         raise ArgumentError(
             f"measure: expected a JAX-traceable function measure(F, G) of the embeddings (N×d) "
@@ -246,7 +248,7 @@ def _evaluate(measure, F, G):
                 f"measure: expected scalar real leaves, got {dtype} of shape {shape}"
                 + (f" at {name}" if name else "")
             )
-    values = np.asarray(jax.jit(_vectorise(measure, F.dtype))(F, G), np.float64)
+    values = np.asarray(jitted(F, G), np.float64)
     for name, v in zip(names, values, strict=True):
         if not np.isfinite(v):
             raise NonFiniteError(
@@ -419,32 +421,33 @@ def audit(
     if cdtype == np.float64 and not jax.config.read("jax_enable_x64"):
         raise ConfigError("dtype: float64 needs jax_enable_x64 on, got it off")
     sdtype = _search_dtype(a.precision, cdtype)
-    # p in the search precision (its own arrays when stored so: the members and witnesses) and
-    # in the compute precision (m(p), the local test, the changes of the witnesses).
-    Fs, Gs = jnp.asarray(a.embeddings, sdtype), jnp.asarray(a.unembeddings, sdtype)
+    # p in the search precision (its own arrays when stored so) is all that is kept: the
+    # members and witnesses are of that precision; m(p), the local test and the witnesses'
+    # changes cast to the compute precision inside their programs (no resident copy).
+    given = p if isinstance(p, Predictor) else a
+    Fs = jnp.asarray(given.embeddings, sdtype)
+    Gs = jnp.asarray(given.unembeddings, sdtype)
     qs = Predictor.tree_unflatten(None, (Fs, Gs))
-    Fc, Gc = jnp.asarray(a.embeddings, cdtype), jnp.asarray(a.unembeddings, cdtype)
-    names, m0_host = _evaluate(measure, Fc, Gc)
-    L = len(names)
     mvec = _vectorise(measure, cdtype)
     svec = _vectorise(measure, sdtype)
     options = compiler_options_for(N, V, d)
-    cache = (measure, str(cdtype), str(sdtype), L, tuple(sorted((options or {}).items())))
-    b = base_of(a, Fc, Gc, eq_tol=eq_tol, reach=reach)
-    bs = b if sdtype == cdtype else dataclasses.replace(b, F=Fs, G=Gs).astype(sdtype)
-    jm = _cached((*cache, "m"), lambda: jax.jit(mvec, compiler_options=options))
-
-    def jmvec(F, G):  # m in the compute precision, of a model in any
-        return jm(jnp.asarray(F, cdtype), jnp.asarray(G, cdtype))
-
+    cache = (measure, str(cdtype), str(sdtype), tuple(sorted((options or {}).items())))
+    up = lambda X: X.astype(cdtype)  # noqa: E731
+    jmvec = _cached((*cache, "m"), lambda: jax.jit(lambda F, G: mvec(up(F), up(G)),
+                                                    compiler_options=options))  # fmt: skip
+    names, m0_host = _evaluate(measure, Fs, Gs, cdtype, jmvec)
+    L = len(names)
+    cache = (*cache, L)
+    bs = base_of(a, Fs, Gs, eq_tol=eq_tol, reach=reach)
     # The shrink candidate needs the decomposition, nothing after does: a decomposition made
     # here (from a Predictor) is released before the local test and the search.
     shrink = _shrink_candidate(a, mvec, sdtype, eq_tol) if "shrink" in generators else None
-    del a
+    del a, given
 
     # -- local test at p (and at the zero-padded model, when the measure takes that width)
     def make_local():
         def local(b):
+            b = b.astype(cdtype)
             grads, full = tangent_gradients(mvec, b)
             return (*relative_derivatives(grads, full, b.F, b.G), grads["basis"])
 
@@ -452,19 +455,19 @@ def audit(
 
     def make_local_widening():
         def local_widening(F, G):
+            F, G = up(F), up(G)
             grads, full, m_pad = widening_gradients(mvec, F, G, extra)
             return relative_derivatives(grads, full, F, G)[0], m_pad
 
         return jax.jit(local_widening, compiler_options=options)
 
-    rel, sens, basis_gradient = _cached((*cache, "local"), make_local)(b)
+    rel, sens, basis_gradient = _cached((*cache, "local"), make_local)(bs)
     widen_note = _takes_width(mvec, N, V, d + extra, cdtype)
     m_pad = None
     if not widen_note and any(g in generators for g in WIDENING):
-        rel_w, m_pad = _cached((*cache, "widen", extra), make_local_widening)(Fc, Gc)
+        rel_w, m_pad = _cached((*cache, "widen", extra), make_local_widening)(Fs, Gs)
         rel.update(rel_w)
         m_pad = np.asarray(m_pad)
-    del b, Fc, Gc  # the compute-precision copy of p is not needed past the local test
     rel = {k: np.asarray(v) for k, v in rel.items()}
     scale = _scale(m0_host, np.asarray(sens))
 

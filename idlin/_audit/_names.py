@@ -10,9 +10,9 @@ CANONICAL = ("identifiable_margin", "identifiable_steering", "identifiable_faith
 MEASURES: dict[str, tuple[str, bool]] = {
     "raw_cosine": ("raw cosine of two embedding differences", False),
     "embedding_norm": ("norm of an embedding ‖f(x)‖", False),
-    "raw_parallelism": ("raw parallelism σ₂/σ₁ of unit differences (emb.)", False),
+    "raw_parallelism": ("raw parallelism σ₂/σ₁ (emb.)", False),
     "identifiable_parallelism": (
-        "identifiable parallelism σ₂/σ₁ of unit differences (rows of C)",
+        "identifiable parallelism σ₂/σ₁ (rows of C)",
         False,
     ),
     "raw_margin": ("raw probe margin (emb., least-squares probe)", False),
