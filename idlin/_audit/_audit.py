@@ -441,7 +441,10 @@ def audit(
     bs = base_of(a, Fs, Gs, eq_tol=eq_tol, reach=reach)
     # The shrink candidate needs the decomposition, nothing after does: a decomposition made
     # here (from a Predictor) is released before the local test and the search.
-    shrink = _shrink_candidate(a, mvec, sdtype, eq_tol) if "shrink" in generators else None
+    shrink = None
+    if "shrink" in generators:
+        shrink = _shrink_candidate(a, mvec, sdtype, eq_tol)
+        shrink = _shrink_values(shrink, jmvec, qs, m0_host, tol, eq_tol)
     del a, given
 
     # -- local test at p (and at the zero-padded model, when the measure takes that width)
@@ -486,7 +489,7 @@ def audit(
     records: dict[str, list[GeneratorAudit]] = {}
     for name in generators:
         if name == "shrink":
-            records[name] = _shrink(jmvec, qs, shrink, m0_host, scale, names, tol, eq_tol)
+            records[name] = _shrink(shrink, m0_host, scale, names, tol)
         elif name in WIDENING and widen_note:
             records[name] = [_not_applicable(name, leaf, widen_note) for leaf in names]
         elif trivial(name, bs):
@@ -776,12 +779,25 @@ def _shrink_candidate(a, mvec, dtype, eq_tol):
     return jnp.asarray(phi, dtype), jnp.asarray(gamma, dtype)
 
 
-def _shrink(mvec, q, candidate, m0, scale, names, tol, eq_tol):
+def _shrink_values(candidate, mvec, q, m0, tol, eq_tol):
+    """`(values, member or None, gap)` of the shrink candidate, evaluated at once so that the
+    decomposition and the candidate can be released before the search: the member is verified
+    (and kept) only where m moved by more than `tol·|m(p)|` — below that no scale makes it a
+    change (the scale is at least |m(p)|)."""
     if isinstance(candidate, str):
-        return [_not_applicable("shrink", leaf, candidate) for leaf in names]
+        return candidate
     values = np.asarray(mvec(*candidate))
+    if not np.any(np.abs(values - m0) > tol * np.abs(m0)):
+        return values, None, None
+    w, gap = _verify(q, *candidate, eq_tol)
+    return values, w, gap
+
+
+def _shrink(shrink, m0, scale, names, tol):
+    if isinstance(shrink, str):
+        return [_not_applicable("shrink", leaf, shrink) for leaf in names]
+    values, w, gap = shrink
     changed = np.abs(values - m0) > tol * scale
-    w, gap = _verify(q, *candidate, eq_tol) if changed.any() else (None, None)
     records = []
     for i, leaf in enumerate(names):
         unverified = changed[i] and w is None
