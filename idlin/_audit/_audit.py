@@ -2,9 +2,11 @@
 (docs/theory.md §9)
 
 The local test (`_local`) differentiates m once along every generator; the global search
-(`_search`) ascends the change of m over each generator's members; shrinking evaluates the
-minimal model. Every reported witness is verified equivalent to p by `distribution_gap` at the
-precision policy's equivalence tolerance, and its change is recomputed eagerly.
+(`_search`) ascends the change of m over each generator's members, one run at a time, in the
+stored precision; shrinking evaluates the minimal model. Every reported witness is a model of
+the stored precision verified equivalent to p by `distribution_gap` at the precision policy's
+equivalence tolerance, and its change is recomputed in the compute precision. Memory: p once
+(stored precision), one member and its gradient, and what m allocates; never N×V.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ class GeneratorAudit:
             applicable).
         derivative: relative norm of the §9.1 gradient (None for shrink or when not
             applicable; NaN when m is not differentiable at p).
-        max_change: the largest verified `|m(member) − m(p)|` found.
+        max_change: `|m(member) − m(p)|` of the best member found (verified equivalent when it
+            exceeds the tolerance, i.e. when it decides ✗).
         relative_change: `max_change / scale`, `scale = max(|m(p)|, ‖∇_F‖_F s_F + ‖∇_G‖_F s_G)`
             with `s_F`, `s_G` the RMS row norms of F and G (the change when every row moves
             by its own size, to first order).
         witness: an equivalent `Predictor` realising `max_change` when not invariant, else None.
-        witness_gap: the witness' relative gap `‖C_p − C_w‖_F/‖C_p‖_F` (docs/theory.md §2).
+        witness_gap: the witness' relative gap `‖C_p − C_w‖_F/‖C_p‖_F` (docs/theory.md §2);
+            None when no member needed verifying.
         leaf: the measure's leaf this record is about ("" for a scalar measure).
         note: why not applicable, or what could not be decided.
     """
