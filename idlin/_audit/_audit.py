@@ -49,7 +49,7 @@ class GeneratorAudit:
         max_change: `|m(member) − m(p)|` of the best member found (verified equivalent when it
             exceeds the tolerance, i.e. when it decides ✗).
         relative_change: `max_change / scale`, `scale = max(|m(p)|, ‖∇_F‖_F s_F + ‖∇_G‖_F s_G)`
-            with `s_F`, `s_G` the RMS row norms of F and G (the change when every row moves
+            with `s_F`, `s_G` the RMS row norms of F and Ĝ (the change when every row moves
             by its own size, to first order).
         witness: an equivalent `Predictor` realising `max_change` when not invariant, else None.
         witness_gap: the witness' relative gap `‖C_p − C_w‖_F/‖C_p‖_F` (docs/theory.md §2);
@@ -328,7 +328,7 @@ def audit(
        equivalence_rtol` (docs/theory.md §3.1); its change is recomputed there.
 
     A generator is invariant when no verified member changes m by more than `tol` relative to
-    `scale = max(|m(p)|, ‖∇_F‖_F s_F + ‖∇_G‖_F s_G)` (`s_F`, `s_G`: RMS row norms of F, G; the
+    `scale = max(|m(p)|, ‖∇_F‖_F s_F + ‖∇_G‖_F s_G)` (`s_F`, `s_G`: RMS row norms of F, Ĝ; the
     finite part of it when a gradient is not finite) and its relative derivative is ≤ `tol`. A
     verified member that changes m decides ✗ whatever the gradient says; a non-finite gradient
     is reported (derivative inf/nan, with a note) and the search decides. A zero derivative is

@@ -74,10 +74,12 @@ def _ratio(num, den):
 
 def relative_derivatives(grads, full, F, G):
     """Relative derivative per generator and leaf (module docstring), and the per-row
-    sensitivity `‖∇_F‖_F·‖F‖_F/√N + ‖∇_G‖_F·‖G‖_F/√V` per leaf: the first-order change of m
+    sensitivity `‖∇_F‖_F·‖F‖_F/√N + ‖∇_G‖_F·‖Ĝ‖_F/√V` per leaf: the first-order change of m
     when every row moves by its RMS size (the unit of `Audit`'s relative changes; unlike the
     whole-model norm it does not grow with N for a measure that reads a few rows)."""
-    nF, nG = jnp.linalg.norm(F), jnp.linalg.norm(G)
+    # G's size modulo the shift generator (‖Ĝ‖, not ‖G‖): a large common offset ḡ carries no
+    # information about the distribution and would inflate every G-side unit.
+    nF, nG = jnp.linalg.norm(F), jnp.linalg.norm(G - jnp.mean(G, axis=0, keepdims=True))
     sqrt_v = jnp.sqrt(jnp.asarray(G.shape[0], F.dtype))
     gF, gG = full
     sens = _norm(gF) * nF + _norm(gG) * nG
