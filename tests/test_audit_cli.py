@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from test_cli_helpers import assert_one_line_error, centered_log_odds, run_idlin
 
+import idlin.io
+from idlin._audit import MEASURES
 from idlin.testing import planted_predictor
 
 
@@ -23,6 +25,8 @@ def files(tmp_path_factory):
     np.savez(root / "ref.npz", embeddings=Fr, unembeddings=Gr)
     np.savez(root / "small.npz", embeddings=Fr[:8], unembeddings=Gr)
     (root / "pairs.tsv").write_text("0\t1\n2\t3\n4\t5\n6\t7\n8\t9\n")
+    idlin.io.save(root / "named.safetensors", p, contexts=[f"ctx {i}" for i in range(14)])
+    (root / "named.tsv").write_text("ctx 3\tctx 7\nctx 0\tctx 12\n1\t2\n")
     (root / "bad.tsv").write_text("0\t1\n2\tthree\n")
     return root, F, G, Fr, Gr
 
@@ -62,13 +66,38 @@ def test_d_logit_against_a_reference_is_invariant(files):
         (["--measure", "raw_cosine", "--pairs", "BAD"], ["bad.tsv:2", "three"]),
         (["--measure", "d_logit", "--reference", "SMALL"], ["share contexts", "N=8"]),
         (["--measure", "raw_cosine", "--budget", "0"], ["--budget", "≥ 1"]),
+        (["--measure", "raw_cosin"], ["--measure", "did you mean 'raw_cosine'", "'raw_cosin'"]),
+        (["--measure", "log_odds_norm", "--pairs", "PAIRS"], ["--pairs", "reads no context"]),
+        (["--measure", "raw_cosine", "--reference", "REF"], ["--reference", "one model"]),
+        (["--measure", "raw_cosine", "--seed", "-1"], ["--seed", "[0, 2**63", "got -1"]),
+        (["--measure", "raw_cosine", "--seed", str(2**70)], ["--seed", str(2**70)]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(files, args, fragments):
     root = files[0]
-    args = [
-        str(root / "bad.tsv") if a == "BAD" else str(root / "small.npz") if a == "SMALL" else a
-        for a in args
-    ]
+    files = {"BAD": "bad.tsv", "SMALL": "small.npz", "PAIRS": "pairs.tsv", "REF": "ref.npz"}
+    args = [str(root / files[a]) if a in files else a for a in args]
     proc = run_idlin("audit", str(root / "m.npz"), *args)
     assert_one_line_error(proc, *fragments)
+
+
+def test_help_lists_every_measure():
+    proc = run_idlin("audit", "--help")
+    assert proc.returncode == 0, proc.stderr
+    compact = "".join(c for c in proc.stdout if not c.isspace() and c != "│")  # rich's wrapping
+    for name in MEASURES:
+        assert name in compact, name
+
+
+def test_pairs_by_the_context_names_the_file_stores(files):
+    """`--pairs` resolves names through the model file's own context names."""
+    root, F, _, _, _ = files
+    proc = run_idlin(
+        "audit", str(root / "named.safetensors"), "--measure", "raw_cosine", "--pairs",
+        str(root / "named.tsv"), "--budget", "4", "--starts", "1", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    u, v = F[7] - F[3], F[12] - F[0]
+    assert json.loads(proc.stdout)["value"] == pytest.approx(
+        u @ v / np.sqrt((u @ u) * (v @ v)), rel=1e-12
+    )

@@ -12,7 +12,7 @@ _EXPORTS = {
     "EXPECTED": "._card",
     "ReportCard": "._card",
     "report_card": "._card",
-    "MEASURES": "._catalogue",
+    "MEASURES": "._names",
     "GENERATORS": "._generators",
 }
 

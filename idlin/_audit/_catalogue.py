@@ -4,32 +4,45 @@ Each entry builds a measure from fixed probes (context pairs, labels, a log-odds
 reference model), closed over as constants, so that it works at any width unless its definition
 ties it to one (`d_rep`). They are small jnp versions written for differentiation; where
 `idlin.metrics` has a traceable kernel it is reused (`cca_kernel`, `rep_kernel`,
-`_msvd_embedding`). Definitions (all on the stored `F`, `G`; `Ĝ = G − 1ḡᵀ`, `C = F Ĝᵀ`):
+`_msvd_embedding`). No measure forms the N×V matrix C: memory and time grow with `(N + V)·d`
+(docs/theory.md §3.2). Definitions (all on the stored `F`, `G`; `Ĝ = G − 1ḡᵀ`, `C = F Ĝᵀ`):
 
+- rows of C are read as `C[x, :] = f(x)ᵀĜᵀ` (a few rows: `k × V`), or, for the measures that
+  read every row, in **canonical coordinates** `X = F Ĝᵀ B` (N×r), B (V×r) the orthonormal
+  basis `W_r` of rowspace(C) of the audited model p (`Analysis.log_odds_right`): at p,
+  `X = U_C Σ`; `X` is isometric to the rows of C (`‖X[x] − X[x']‖ = ‖C[x] − C[x']‖`) on
+  p's whole class, where rowspace(C) is fixed — so on the class the measure equals its
+  definition on C, and its audit is that of the definition.
 - `raw_cosine`: cosine of `f(b₁) − f(a₁)` and `f(b₂) − f(a₂)`.
-- `embedding_norm`: `‖f(x₀)‖`.
-- `raw_parallelism` / `identifiable_parallelism`: `σ₂/σ₁` of the stacked differences
-  `f(bᵢ) − f(aᵢ)` / `C[bᵢ,:] − C[aᵢ,:]` (docs/theory.md §6), 0 when all are parallel.
+- `embedding_norm`: `‖f(x₀)‖`, `x₀` the first pair's first context.
+- `raw_parallelism` / `identifiable_parallelism`: `σ₂/σ₁` of the stacked *unit* differences
+  `Δᵢ/‖Δᵢ‖`, `Δᵢ = f(bᵢ) − f(aᵢ)` / `C[bᵢ,:] − C[aᵢ,:]`, over the first three pairs — the score
+  of `idlin.parallelism` (docs/theory.md §6), so the report card audits what `inspect`
+  reports (tests/test_audit_scale.py checks they agree).
 - `raw_margin` / `identifiable_margin`: a continuous surrogate of the probe margin: fit the
-  minimum-norm least-squares probe `(w, b)` of ±1 labels on the points (`f(x)` / `C[x,:]`) and
+  minimum-norm least-squares probe `(w, b)` of ±1 labels on the points (`f(x)` / `X[x]`) and
   report `min_x ℓ(x)(wᵀx + b)/‖w‖` (the geometric margin of that probe; positive iff it
-  separates).
+  separates). (`idlin.linear_probe` scores the max-margin probe by NNLS on the host, which
+  has no gradient for the search.)
 - `raw_steering` / `identifiable_steering`: distance of a fixed centred log-odds direction `δ`
   from what steering can reach, `‖δ − Π δ‖/‖δ‖` with `Π` the projector onto `col Ĝ` / onto
-  `rowspace C` (0 iff `δ` is reachable, docs/theory.md §6).
+  `rowspace C` (0 iff `δ` is reachable, docs/theory.md §6); identifiable: in B's coordinates,
+  `‖δ − BBᵀδ‖² + ‖Bᵀδ − Π_X Bᵀδ‖²`, `Π_X` onto `col Xᵀ`.
 - `raw_faithfulness` / `identifiable_faithfulness`: relational faithfulness, scored by its
   continuous companion (docs/theory.md §6.3): fit `f(t) ≈ A f(s) + b` by minimum-norm least
   squares on training pairs, decode the held-out predictions through `Ĝ` and report the mean KL
-  from the model's own next-token distribution at the targets; identifiable: the same on rows of C.
+  from the model's own next-token distribution at the targets; identifiable: the same on `X`,
+  decoded through `Bᵀ` (held-out rows only: `test × V`).
 - `mcca_embeddings` / `mcca_unembeddings`: mean canonical correlation of `F` / `G` against the
   reference's (`idlin.metrics.cca_kernel`).
 - `cka_embeddings`: linear CKA `‖YᵀX‖²_F/(‖XᵀX‖_F‖YᵀY‖_F)` of centred `F` and `F_ref`.
 - `d_rep_second` / `d_rep_first`: `d²_rep(ref, p)` / `d²_rep(p, ref)` (`rep_kernel`, fixed
   pivot draws; equal widths, as its definition needs).
-- `d_logit`: `‖C − C_ref‖²_F / N`. `m_svd`: `m_SVD(p, ref)` (`_msvd_embedding`, fixed pivot/labels).
+- `d_logit`: `‖C − C_ref‖²_F / N = Σ (XᵀX) ⊙ (YᵀY) / N`, `X = [F, −F_ref]`, `Y = [Ĝ, Ĝ_ref]`.
+  `m_svd`: `m_SVD(p, ref)` (`_msvd_embedding`, fixed pivot/labels).
 - `causal_cosine`: the causal-inner-product cosine (Park et al. 2024) of `g(a) − g(b)` and
   `g(c) − g(e)`, `⟨u, v⟩ = uᵀ Cov(g)⁺ v` with the pseudo-inverse (reg = 0).
-- `log_odds_norm`: `‖C‖_F` (a function of C: invariant by construction).
+- `log_odds_norm`: `‖C‖_F = √Σ (FᵀF) ⊙ (ĜᵀĜ)` (a function of C: invariant by construction).
 """
 
 from __future__ import annotations
@@ -47,6 +60,9 @@ from .._predictor import Predictor
 from ..metrics._cca import cca_kernel
 from ..metrics._llv import _msvd_embedding
 from ..metrics._rep import rep_kernel
+from ._names import CANONICAL, MEASURES
+
+__all__ = ["CANONICAL", "MEASURES", "Probes", "build", "default_probes"]
 
 Measure = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -56,9 +72,16 @@ def centred(G):
     return G - jnp.mean(G, axis=0, keepdims=True)
 
 
-def log_odds(F, G):
-    """`C = F Ĝᵀ` (N×V): the catalogue is for audit-sized models."""
-    return F @ centred(G).T
+def log_odds_rows(X, G):
+    """`X Ĝᵀ` (k×V) for k embeddings X: rows of C without forming Ĝ (`XGᵀ − (Xḡ)1ᵀ`)."""
+    return X @ G.T - (X @ jnp.mean(G, axis=0))[:, None]
+
+
+def canonical_rows(F, G, B):
+    """`X = F Ĝᵀ B` (N×r): canonical coordinates of the contexts in the orthonormal basis B
+    (V×r) of rowspace(C_p) (module docstring); `Ĝᵀ B = GᵀB − ḡ(1ᵀB)`, one V×d×r product."""
+    GB = G.T @ B - jnp.outer(jnp.mean(G, axis=0), jnp.sum(B, axis=0))
+    return F @ GB
 
 
 def _rtol(x) -> float:
@@ -75,9 +98,14 @@ def cosine(u, v):
 
 
 def parallelism(D):
-    """`σ₂/σ₁` of the rows of D, from the eigenvalues of the small Gram matrix `D Dᵀ`."""
-    ev = jnp.linalg.eigvalsh(D @ D.T)
-    return jnp.sqrt(jnp.clip(ev[-2], 0.0, None) / ev[-1])
+    """`σ₂/σ₁` of the unit rows `Dᵢ/‖Dᵢ‖` of D (m×k, m ≥ 2): `idlin.parallelism`'s score
+    (`properties/_parallelism.parallelism_kernel`, docs/theory.md §6), traceable."""
+    unit = D / jnp.linalg.norm(D, axis=1, keepdims=True)
+    # The singular values of the m×k unit rows are those of R in `unitᵀ = QR` (m×m): a wide
+    # SVD's derivative would form a k×k matrix (V×V for rows of C).
+    R = jnp.linalg.qr(unit.T, mode="r")
+    s = jnp.linalg.svd(R, compute_uv=False)
+    return s[1] / s[0]
 
 
 def probe_margin(X, labels):
@@ -129,6 +157,8 @@ class Probes:
         pivot, tokens: pivot token and label tokens of m_SVD.
         reference: the fixed reference model of the two-model measures.
         rep_pivots, rep_subsets: the `(π, S)` draws of d_rep (|S| = the reference's width).
+        model: the model the probes were drawn for (its rowspace(C) basis B is computed when a
+            measure reads canonical coordinates).
     """
 
     pairs: np.ndarray
@@ -142,6 +172,7 @@ class Probes:
     reference: Predictor
     rep_pivots: np.ndarray
     rep_subsets: np.ndarray
+    model: Predictor | None = None
 
 
 def _rep_draws(rng, V: int, k: int, draws: int):
@@ -208,6 +239,7 @@ def default_probes(
         reference=reference,
         rep_pivots=rp,
         rep_subsets=rs,
+        model=p,
     )
 
 
@@ -220,27 +252,72 @@ def _same_width(F, ref: Predictor, name: str) -> None:
         )
 
 
+def row_basis(p: Predictor) -> np.ndarray:
+    """`B = W_r` (V×r): an orthonormal basis of rowspace(C) of p, from its `Analysis`."""
+    from .._analysis import analyze
+
+    a = analyze(p)
+    r = int(a.effective_complexity)
+    if r == 0:
+        raise ProbeError(
+            "the identifiable measures need C ≠ 0: effective complexity is 0 (every context has "
+            "the same next-token distribution)"
+        )
+    return np.asarray(a.log_odds_right)[:, :r]
+
+
+def _canonical_basis(pr: Probes):
+    if pr.model is None:
+        raise ProbeError("probes: the identifiable measures need the probes' model (model=p)")
+    B = row_basis(pr.model)
+    return jnp.asarray(B), jnp.asarray(pr.delta @ B)
+
+
 def build(name: str, pr: Probes) -> Measure:
     """The measure `name` of `MEASURES` on probes `pr`."""
+    if name not in MEASURES:
+        raise ConfigError(f"measure: expected one of {', '.join(MEASURES)}, got {name!r}")
     a, b = pr.pairs[:, 0], pr.pairs[:, 1]
     ntr = len(a) - pr.test
     ref = pr.reference
-    Fr, Gr = ref.embeddings, ref.unembeddings
-    labels = jnp.asarray(pr.labels)
-    delta = jnp.asarray(pr.delta)
+    # Constants meet the model in its own dtype (the search may run in float32).
+    Fr = lambda F: jnp.asarray(ref.embeddings, F.dtype)  # noqa: E731
+    Gr = lambda F: jnp.asarray(ref.unembeddings, F.dtype)  # noqa: E731
+    labels = lambda F: jnp.asarray(pr.labels, F.dtype)  # noqa: E731
+    delta = lambda F: jnp.asarray(pr.delta, F.dtype)  # noqa: E731
+    delta_sq = float(pr.delta @ pr.delta)
+    B, delta_B, outside = jnp.zeros((0, 0)), jnp.zeros((0,)), 0.0  # read by CANONICAL only
+    if name in CANONICAL:
+        B, delta_B = _canonical_basis(pr)
+        # ‖δ − BBᵀδ‖²: the part of δ no member's rowspace(C) can reach (float64, once).
+        outside = float(np.sum(np.square(pr.delta - np.asarray(B) @ np.asarray(delta_B))))
 
-    def faithfulness(points, decode):
-        def m(F, G):
-            X, C = points(F, G), log_odds(F, G)
-            pred = affine_fit_predict(X[a[:ntr]], X[b[:ntr]], X[a[ntr:]])
-            return _kl_rows(C[b[ntr:]], decode(pred, F, G))
+    def X_of(F, G):
+        return canonical_rows(F, G, B.astype(F.dtype))
 
-        return m
+    def differences(F, G):
+        return log_odds_rows(F[b[:3]] - F[a[:3]], G)
+
+    def raw_faithfulness(F, G):
+        pred = affine_fit_predict(F[a[:ntr]], F[b[:ntr]], F[a[ntr:]])
+        return _kl_rows(log_odds_rows(F[b[ntr:]], G), log_odds_rows(pred, G))
+
+    def identifiable_faithfulness(F, G):
+        X = X_of(F, G)
+        Bt = B.astype(F.dtype).T
+        pred = affine_fit_predict(X[a[:ntr]], X[b[:ntr]], X[a[ntr:]])
+        return _kl_rows(X[b[ntr:]] @ Bt, pred @ Bt)
+
+    def identifiable_steering(F, G):
+        X = X_of(F, G)
+        dB = delta_B.astype(F.dtype)
+        inside = dB - X.T @ (pinv(X.T) @ dB)
+        return jnp.sqrt((outside + inside @ inside) / delta_sq)
 
     def rep(first_is_p: bool):
         def m(F, G):
             _same_width(F, ref, "d_rep")
-            args = (F, G, Fr, Gr) if first_is_p else (Fr, Gr, F, G)
+            args = (F, G, Fr(F), Gr(F)) if first_is_p else (Fr(F), Gr(F), F, G)
             subsets = pr.rep_subsets if not first_is_p else _subsets_for(F.shape[1], pr)
             _, vals = rep_kernel(
                 *args, jnp.asarray(pr.rep_pivots), jnp.asarray(subsets),
@@ -250,34 +327,49 @@ def build(name: str, pr: Probes) -> Measure:
 
         return m
 
+    def m_svd(F, G):
+        pivot, tokens = jnp.asarray(pr.pivot), jnp.asarray(pr.tokens)
+        return jnp.mean(_msvd_embedding(F, G, Fr(F), Gr(F), pivot, tokens)[0])
+
+    def c_norm(F, G):
+        Gh = centred(G)
+        return jnp.sqrt(_gram_product(F, Gh, F, Gh))
+
     measures: dict[str, Measure] = {
         "raw_cosine": lambda F, G: cosine(F[b[0]] - F[a[0]], F[b[1]] - F[a[1]]),
         "embedding_norm": lambda F, G: jnp.linalg.norm(F[pr.context]),
         "raw_parallelism": lambda F, G: parallelism(F[b[:3]] - F[a[:3]]),
-        "identifiable_parallelism": lambda F, G: parallelism(
-            log_odds(F, G)[b[:3]] - log_odds(F, G)[a[:3]]
-        ),
-        "raw_margin": lambda F, G: probe_margin(F, labels),
-        "identifiable_margin": lambda F, G: probe_margin(log_odds(F, G), labels),
-        "raw_steering": lambda F, G: distance_from_span(delta, centred(G)),
-        "identifiable_steering": lambda F, G: distance_from_span(delta, log_odds(F, G).T),
-        "raw_faithfulness": faithfulness(lambda F, G: F, lambda pred, F, G: pred @ centred(G).T),
-        "identifiable_faithfulness": faithfulness(log_odds, lambda pred, F, G: pred),
-        "mcca_embeddings": lambda F, G: jnp.mean(cca_kernel(F, Fr, 0.0, _rtol(F))[0]),
-        "mcca_unembeddings": lambda F, G: jnp.mean(cca_kernel(G, Gr, 0.0, _rtol(G))[0]),
-        "cka_embeddings": lambda F, G: linear_cka(F, Fr),
+        "identifiable_parallelism": lambda F, G: parallelism(differences(F, G)),
+        "raw_margin": lambda F, G: probe_margin(F, labels(F)),
+        "identifiable_margin": lambda F, G: probe_margin(X_of(F, G), labels(F)),
+        "raw_steering": lambda F, G: distance_from_span(delta(F), centred(G)),
+        "identifiable_steering": identifiable_steering,
+        "raw_faithfulness": raw_faithfulness,
+        "identifiable_faithfulness": identifiable_faithfulness,
+        "mcca_embeddings": lambda F, G: jnp.mean(cca_kernel(F, Fr(F), 0.0, _rtol(F))[0]),
+        "mcca_unembeddings": lambda F, G: jnp.mean(cca_kernel(G, Gr(F), 0.0, _rtol(G))[0]),
+        "cka_embeddings": lambda F, G: linear_cka(F, Fr(F)),
         "d_rep_second": rep(False),
         "d_rep_first": rep(True),
-        "d_logit": lambda F, G: jnp.sum(jnp.square(log_odds(F, G) - log_odds(Fr, Gr))) / F.shape[0],
-        "m_svd": lambda F, G: jnp.mean(
-            _msvd_embedding(F, G, Fr, Gr, jnp.asarray(pr.pivot), jnp.asarray(pr.tokens))[0]
-        ),
+        "d_logit": lambda F, G: _d_logit(F, G, Fr(F), Gr(F)),
+        "m_svd": m_svd,
         "causal_cosine": lambda F, G: _causal_cosine(F, G, pr.token_pairs),
-        "log_odds_norm": lambda F, G: jnp.linalg.norm(log_odds(F, G)),
+        "log_odds_norm": c_norm,
     }
-    if name not in measures:
-        raise ConfigError(f"measure: expected one of {', '.join(MEASURES)}, got {name!r}")
     return measures[name]
+
+
+def _gram_product(X1, Y1, X2, Y2):
+    """`⟨X₁Y₁ᵀ, X₂Y₂ᵀ⟩_F = Σ (X₁ᵀX₂) ⊙ (Y₁ᵀY₂)`: the inner product of two factored N×V
+    matrices from d×d products."""
+    return jnp.sum((X1.T @ X2) * (Y1.T @ Y2))
+
+
+def _d_logit(F, G, Fr, Gr):
+    """`‖C − C_ref‖²_F / N` from the factors (module docstring)."""
+    X = jnp.concatenate([F, -Fr], axis=1)
+    Y = jnp.concatenate([centred(G), centred(Gr)], axis=1)
+    return _gram_product(X, Y, X, Y) / F.shape[0]
 
 
 def _subsets_for(d: int, pr: Probes):
@@ -291,27 +383,3 @@ def _causal_cosine(F, G, tp):
     u = G[tp[0, 0]] - G[tp[0, 1]]
     v = G[tp[1, 0]] - G[tp[1, 1]]
     return (u @ metric @ v) / jnp.sqrt((u @ metric @ u) * (v @ metric @ v))
-
-
-# name → (description, needs a diverse model). The order is the report card's.
-MEASURES: dict[str, tuple[str, bool]] = {
-    "raw_cosine": ("raw cosine of two embedding differences", False),
-    "embedding_norm": ("norm of an embedding ‖f(x)‖", False),
-    "raw_parallelism": ("raw parallelism σ₂/σ₁ (emb.)", False),
-    "identifiable_parallelism": ("identifiable parallelism σ₂/σ₁ (rows of C)", False),
-    "raw_margin": ("raw probe margin (emb., least-squares probe)", False),
-    "identifiable_margin": ("identifiable probe margin (rows of C)", False),
-    "raw_steering": ("raw steering distance of δ from col Ĝ", False),
-    "identifiable_steering": ("identifiable steering distance of δ from rowspace C", False),
-    "raw_faithfulness": ("raw relational faithfulness (mean KL, emb.)", False),
-    "identifiable_faithfulness": ("identifiable relational faithfulness (mean KL)", False),
-    "mcca_embeddings": ("m_CCA of embeddings against a fixed reference", False),
-    "mcca_unembeddings": ("m_CCA of unembeddings against a fixed reference", False),
-    "cka_embeddings": ("linear CKA of embeddings against a fixed reference", False),
-    "d_rep_second": ("d_rep(ref, p) (audited model second)", False),
-    "d_rep_first": ("d_rep(p, ref) (audited model first; diverse model)", True),
-    "d_logit": ("d_logit against a fixed reference", False),
-    "m_svd": ("m_SVD against a fixed reference", False),
-    "causal_cosine": ("causal-inner-product cosine of two unembedding differences", False),
-    "log_odds_norm": ("‖C‖_F (a function of C)", False),
-}

@@ -7,8 +7,8 @@ With `∇_F = ∂m/∂F` (N×d) and `∇_G = ∂m/∂G` (V×d), the gradient of 
 |---|---|
 | basis change `M = e^{tA}` | `∇_Fᵀ F − Gᵀ ∇_G` (d×d) |
 | shift `c` | `∇_Gᵀ 1` (d) |
-| invisible embedding part | `∇_F (I − P_U)` (N×d) |
-| invisible unembedding part | `∇_G (I − P_E)` (V×d) |
+| invisible embedding part | `∇_F (I − P_U)` (N×d), `I − P_U = Bᵤ Bᵤᵀ` |
+| invisible unembedding part | `∇_G (I − P_E)` (V×d), `I − P_E = Bₑ Bₑᵀ` |
 | widen embedding `([F, a], [G, 1c'ᵀ])` | new columns of `(∇_F, 1ᵀ∇_G)` at `([F, 0], [G, 0])` |
 | widen unembedding `([F, 0], [G, k])` | new columns of `∇_G` at `([F, 0], [G, 0])` |
 
@@ -41,14 +41,14 @@ def _pullbacks(mvec, F, G):
 def tangent_gradients(mvec, b: Base):
     """The §9.1 gradients at p for every leaf: dict name → array with a leading leaf axis."""
     F, G = b.F, b.G
-    d = F.shape[1]
     _, gF, gG = _pullbacks(mvec, F, G)
-    eye = jnp.eye(d, dtype=F.dtype)
+    # `X(I − P) = (X B)Bᵀ` with B the complement's basis: O(d·(d − k)) per row, nothing for a
+    # full-rank side.
     return {
         "basis": jnp.einsum("lnd,ne->lde", gF, F) - jnp.einsum("vd,lve->lde", G, gG),
         "shift": jnp.sum(gG, axis=1),
-        "invisible_embedding": gF @ (eye - b.P_U),
-        "invisible_unembedding": gG @ (eye - b.P_E),
+        "invisible_embedding": (gF @ b.null_u) @ b.null_u.T,
+        "invisible_unembedding": (gG @ b.null_e) @ b.null_e.T,
     }, (gF, gG)
 
 
@@ -74,10 +74,12 @@ def _ratio(num, den):
 
 def relative_derivatives(grads, full, F, G):
     """Relative derivative per generator and leaf (module docstring), and the per-row
-    sensitivity `‖∇_F‖_F·‖F‖_F/√N + ‖∇_G‖_F·‖G‖_F/√V` per leaf: the first-order change of m
+    sensitivity `‖∇_F‖_F·‖F‖_F/√N + ‖∇_G‖_F·‖Ĝ‖_F/√V` per leaf: the first-order change of m
     when every row moves by its RMS size (the unit of `Audit`'s relative changes; unlike the
     whole-model norm it does not grow with N for a measure that reads a few rows)."""
-    nF, nG = jnp.linalg.norm(F), jnp.linalg.norm(G)
+    # G's size modulo the shift generator (‖Ĝ‖, not ‖G‖): a large common offset ḡ carries no
+    # information about the distribution and would inflate every G-side unit.
+    nF, nG = jnp.linalg.norm(F), jnp.linalg.norm(G - jnp.mean(G, axis=0, keepdims=True))
     sqrt_v = jnp.sqrt(jnp.asarray(G.shape[0], F.dtype))
     gF, gG = full
     sens = _norm(gF) * nF + _norm(gG) * nG

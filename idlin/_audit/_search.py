@@ -1,15 +1,15 @@
 """The global search: optax ascent of `|m(member) − m(p)|` over one generator's parametrised
 members, from several random starts (docs/theory.md §9.3).
 
-One generator's search is one compiled program (`jax.jit`): draw the starts, run a `lax.scan`
-of `steps` Adam steps on θ (`_generators.member`) for every (leaf, start) pair (`map_runs`),
-keep every run's best iterate (ascent on a bounded family can overshoot), then build each run's
-best member, re-evaluate m there and measure its relative gap to p by the §2 QR form, and for
-every leaf return the member with the largest change among those within the equivalence
-tolerance. Each step evaluates m and its gradient at one member (≈3 evaluations of m, plus the
-member's construction, `O((N+V)d²)` for a basis change), so a search costs
-`leaves × starts × steps × (≈3 evaluations of m)` plus one compilation of m's forward and
-backward pass (usually the larger part at small sizes; `FAST_COMPILE` halves it there).
+A run is one (leaf, start) pair: θ drawn standard normal, then `steps` Adam steps on θ
+(`_generators.member`), keeping the best iterate (ascent on a bounded family can overshoot).
+Runs go one at a time and their steps a chunk at a time, each chunk one call of a compiled
+`lax.scan` (`make_chunk`): memory holds one run's θ and Adam state (never `runs ×` them), the
+caller can report progress between chunks and time one to estimate the rest, and the result
+does not depend on the chunk size (the same steps in the same order). Each step evaluates m and
+its gradient at one member: ≈3 evaluations of m plus the member's construction (`O((N+V)d²)`
+for a basis change, `O((N+V)d)` for the others). Verification of the runs' best members is
+the caller's (`_audit`), in the compute precision.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from .._gap import gap_kernel
-from .._serial import map_runs
 from ._generators import Base, member, shapes
 
 # XLA options for small models, where compiling dominates: cheaper CPU code generation, the
@@ -37,102 +35,81 @@ def compiler_options_for(N: int, V: int, d: int) -> dict | None:
     return dict(FAST_COMPILE)
 
 
-def _initial(name, key, *, runs: int, N: int, V: int, d: int, extra: int, dtype):
-    """`runs` random θ for generator `name`, stacked on a leading axis (standard normal)."""
-    shp = shapes(name, N, V, d, extra)
+def chunk_size(steps: int, most: int = 10) -> int:
+    """The largest divisor of `steps` that is ≤ `most`: steps per compiled call."""
+    return max(c for c in range(1, min(steps, most) + 1) if steps % c == 0)
+
+
+def initial(name: str, key, b: Base, *, extra: int):
+    """One run's random θ for generator `name` (standard normal, the base's dtype)."""
+    shp = shapes(name, b, extra)
     keys = jax.random.split(key, len(shp))
     return {
-        k: jax.random.normal(kk, (runs, *s), dtype)
+        k: jax.random.normal(kk, s, b.F.dtype)
         for kk, (k, s) in zip(keys, sorted(shp.items()), strict=True)
     }
 
 
-def make_search(
+def _optimizer(learning_rate: float):
+    import optax  # the numerical core does not import optax at `import idlin` time
+
+    return optax.adam(learning_rate)
+
+
+def start(theta0, learning_rate: float):
+    """The search state of one run at θ₀: `(θ, Adam state, best |Δ|, best θ)`."""
+    with jax.numpy_dtype_promotion("standard"):
+        state0 = _optimizer(learning_rate).init(theta0)
+    return theta0, state0, -jnp.ones((), theta0[next(iter(theta0))].dtype), theta0
+
+
+def make_chunk(
     name: str,
     mvec,
     *,
-    leaves: int,
-    starts: int,
     steps: int,
-    extra: int,
     learning_rate: float,
     max_condition: float,
     reach: float,
     compiler_options: dict | None = None,
 ):
-    """The jitted search program of generator `name`:
-    `(key, base, m0, scale, eq_tol) ↦ (change, gap, F_w, G_w, valid)`, one entry per leaf:
-    the verified member (gap ≤ eq_tol) with the largest `|Δm_leaf|/scale_leaf` and that change,
-    its gap, and how many runs of the leaf verified."""
-    import optax  # the numerical core does not import optax at `import idlin` time
+    """The jitted program of `steps` Adam steps of one run of generator `name`:
+    `(state, leaf, base, m0, scale) ↦ state` (`start` builds the state), ascending
+    `(m_leaf(member) − m0_leaf)²/scale_leaf²` and keeping the iterate of largest finite change."""
+    import optax
 
-    opt = optax.adam(learning_rate)
+    opt = _optimizer(learning_rate)
 
-    def build(theta, b):
-        return member(name, theta, b, max_condition=max_condition, reach=reach)
+    def change(theta, leaf, b, m0, scale):
+        F1, G1 = member(name, theta, b, max_condition=max_condition, reach=reach)
+        return (mvec(F1, G1)[leaf] - m0[leaf]) / scale[leaf]
 
-    def run(theta0, leaf, b: Base, m0, scale):
-        def change(theta):
-            F1, G1 = build(theta, b)
-            return (mvec(F1, G1)[leaf] - m0[leaf]) / scale[leaf]
+    def loss(theta, *args):
+        delta = change(theta, *args)
+        return -jnp.square(delta), delta
 
-        def loss(theta):
-            delta = change(theta)
-            return -jnp.square(delta), delta
-
-        def keep(best, best_theta, theta, delta):
+    @functools.partial(jax.jit, compiler_options=compiler_options)
+    def chunk(state, leaf, b: Base, m0, scale):
+        def step(carry, _):
+            theta, opt_state, best, best_theta = carry
+            (_, delta), grad = jax.value_and_grad(loss, has_aux=True)(theta, leaf, b, m0, scale)
             value = jnp.where(jnp.isfinite(delta), jnp.abs(delta), -1.0)
             better = value > best
             best_theta = jax.tree_util.tree_map(
                 lambda x, y: jnp.where(better, x, y), theta, best_theta
             )
-            return jnp.where(better, value, best), best_theta
-
-        def step(carry, _):
-            theta, state, best, best_theta = carry
-            (_, delta), grad = jax.value_and_grad(loss, has_aux=True)(theta)
-            best, best_theta = keep(best, best_theta, theta, delta)
-            # A member where m is not finite contributes no direction (it is never a witness).
+            best = jnp.where(better, value, best)
+            # A member where m or its gradient is not finite contributes no direction (and is
+            # never a witness); the verification decides on the members it does reach.
             ok = jnp.isfinite(delta)
             grad = jax.tree_util.tree_map(lambda g: jnp.where(ok & jnp.isfinite(g), g, 0), grad)
             # optax mixes Python floats with int32 step counts (bias correction).
             with jax.numpy_dtype_promotion("standard"):
-                updates, state = opt.update(grad, state, theta)
-            return (optax.apply_updates(theta, updates), state, best, best_theta), None
+                updates, opt_state = opt.update(grad, opt_state, theta)
+            theta = optax.apply_updates(theta, updates)
+            return (theta, opt_state, best, best_theta), None
 
-        best0 = -jnp.ones((), m0.dtype)
-        with jax.numpy_dtype_promotion("standard"):
-            state0 = opt.init(theta0)
-        carry = (theta0, state0, best0, theta0)
-        (theta, _, best, best_theta), _ = jax.lax.scan(step, carry, None, length=steps)
-        _, best_theta = keep(best, best_theta, theta, change(theta))
-        return best_theta
+        state, _ = jax.lax.scan(step, state, None, length=steps)
+        return state
 
-    def evaluate(theta, leaf, b, m0, scale):
-        F1, G1 = build(theta, b)
-        m1 = mvec(F1, G1)
-        frob, ref, _, _ = gap_kernel(b.F, b.G, F1, G1, block=1, frobenius_only=True)
-        frob, ref = frob.astype(m0.dtype), ref.astype(m0.dtype)  # float64 for float32 models
-        gap = jnp.where(ref > 0, frob / jnp.where(ref > 0, ref, 1), jnp.inf)
-        return jnp.abs(m1[leaf] - m0[leaf]) / scale[leaf], gap
-
-    @functools.partial(jax.jit, compiler_options=compiler_options)
-    def program(key, b: Base, m0, scale, eq_tol):
-        N, d = b.F.shape
-        V = b.G.shape[0]
-        runs = leaves * starts
-        theta0 = _initial(name, key, runs=runs, N=N, V=V, d=d, extra=extra, dtype=b.F.dtype)
-        leaf = jnp.repeat(jnp.arange(leaves), starts)
-        # Runs are mapped as a loop on CPU (`_serial.map_runs`): vmapped, the basis change's
-        # two batched solves deadlocked jaxlib 0.10's CPU thread pool at (4096, 8192, 128).
-        theta = map_runs(lambda tl, *s: run(*tl, *s), (theta0, leaf), b, m0, scale)
-        change, gap = map_runs(lambda tl, *s: evaluate(*tl, *s), (theta, leaf), b, m0, scale)
-        ok = jnp.isfinite(change) & (gap <= eq_tol)
-        score = jnp.where(ok, change, -1.0).reshape(leaves, starts)
-        pick = jnp.arange(leaves) * starts + jnp.argmax(score, axis=1)
-        chosen = jax.tree_util.tree_map(lambda x: x[pick], theta)
-        F_w, G_w = map_runs(build, chosen, b)
-        valid = jnp.sum(ok.reshape(leaves, starts), axis=1)
-        return jnp.maximum(jnp.max(score, axis=1), 0.0), gap[pick], F_w, G_w, valid
-
-    return program
+    return chunk

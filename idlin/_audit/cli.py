@@ -1,48 +1,169 @@
 """`idlin audit`: the symmetry audit (docs/theory.md §9) of one of the catalogue's measures on an
 exported model.
 
-    idlin audit MODEL.npz --measure NAME [--pairs pairs.tsv] [--reference REF.npz]
+    idlin audit MODEL --measure NAME [--pairs pairs.tsv] [--reference REF]
                 [--budget N] [--starts K] [--seed S] [--json]
 
-Exit codes as `verify`: 0 invariant on every generator, 1 not invariant, 2 bad input (one line
-`idlin: error: …` on stderr). Registered on the main app by `register(app)` (from idlin/cli.py).
+The budget defaults to one sized to the model (`_audit.default_budget`, said in the output); a
+progress bar per generator and, once one step has been timed, an estimate of the rest go to
+stderr. A float32 file is searched in float32, its witnesses are float32 models verified by the
+float64-accumulated gap, and m(p), the local test and the witnesses' changes are computed in
+float64. Exit codes as `verify`:
+0 invariant on every generator, 1 not invariant, 2 bad input (one line `idlin: error: …` on
+stderr). Registered on the main app by `register(app)` (from idlin/cli.py); no JAX import until
+the command runs.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-# Measures against a fixed reference model: they need --reference.
-REFERENCE_MEASURES = (
-    "mcca_embeddings",
-    "mcca_unembeddings",
-    "cka_embeddings",
-    "d_rep_second",
-    "d_rep_first",
-    "d_logit",
-    "m_svd",
+from ._names import MEASURES, PAIR_MEASURES, REFERENCE_MEASURES
+
+# Seeds of the probes (NumPy) and the search (jax.random.key): non-negative 64-bit integers.
+MAX_SEED = 2**63 - 1
+
+_MEASURE_HELP = (
+    "A catalogue measure (docs/report_card.md): "
+    + ", ".join(MEASURES)
+    + f". --pairs applies to {', '.join(PAIR_MEASURES)}; --reference (required) to "
+    + ", ".join(REFERENCE_MEASURES)
+    + "."
 )
+
+
+def check_measure(measure: str) -> None:
+    """A `ConfigError` naming the closest measures for an unknown name."""
+    from .._errors import ConfigError
+
+    if measure in MEASURES:
+        return
+    close = difflib.get_close_matches(measure, list(MEASURES), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ConfigError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}{hint}")
+
+
+def check_options(measure: str, pairs, reference, budget, starts, seed) -> None:
+    """The options' consistency with the measure, before any file is read."""
+    from .._errors import ConfigError
+
+    check_measure(measure)
+    if pairs is not None and measure not in PAIR_MEASURES:
+        raise ConfigError(
+            f"--pairs: measure {measure!r} reads no context pairs (those that do: "
+            f"{', '.join(PAIR_MEASURES)}), got {pairs}"
+        )
+    if reference is not None and measure not in REFERENCE_MEASURES:
+        raise ConfigError(
+            f"--reference: measure {measure!r} is of one model and takes no reference (those "
+            f"that do: {', '.join(REFERENCE_MEASURES)}), got {reference}"
+        )
+    if reference is None and measure in REFERENCE_MEASURES:
+        raise ConfigError(f"--reference: measure {measure!r} needs a reference model file")
+    for flag, value in (("--budget", budget), ("--starts", starts)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag}: expected an integer ≥ 1, got {value}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed: expected an integer in [0, 2**63 − 1], got {seed}")
+
+
+def _load(path: Path):
+    """`(predictor, context names, stored dtype)`: float32 (or narrower) files in float32, the
+    search precision; float64 files in float64."""
+    import numpy as np
+
+    from .. import io
+
+    arrays = io.read_arrays(path)
+    stored = io.stored_dtype(arrays)
+    dtype = np.float64 if stored == np.float64 else np.float32
+    named = io.load_named(path, dtype=dtype)
+    return named.predictor, named.contexts, stored
+
+
+class _Bars:
+    """`audit(progress=...)` as a rich progress bar per generator on stderr, the budget's note,
+    and one estimate line once a step has been timed."""
+
+    def __init__(self, console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = console
+        columns = (
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("steps"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        self.progress = Progress(*columns, console=console, transient=False)
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, event: str, **info) -> None:
+        if event == "plan":
+            if info["note"]:
+                self.progress.console.print(info["note"])
+            for g in info["searched"]:
+                self.tasks[g] = self.progress.add_task(g, total=info["steps"])
+        elif event == "steps":
+            self.progress.update(self.tasks[info["generator"]], completed=info["done"])
+        elif event == "estimate" and info["seconds"] > 5:
+            self.progress.console.print(
+                f"estimated ≈ {info['seconds']:.0f} s more for the search "
+                f"({info['steps']} steps × {info['per_step']:.2g} s)"
+            )
+        elif event == "verify" and info["generator"] in self.tasks:
+            self.progress.update(
+                self.tasks[info["generator"]], description=f"{info['generator']} (verify)"
+            )
+        elif event == "done" and info["generator"] in self.tasks:
+            self.progress.update(
+                self.tasks[info["generator"]], description=f"{info['generator']} {info['verdict']}"
+            )
 
 
 def audit(
     model: Annotated[Path, typer.Argument(help="Predictor file (.safetensors or .npz).")],
-    measure: Annotated[
-        str, typer.Option(help="A catalogue measure, e.g. raw_cosine (see docs/report_card.md).")
-    ],
+    measure: Annotated[str, typer.Option(help=_MEASURE_HELP)],
     pairs: Annotated[
         Path | None,
-        typer.Option(help="TSV of context pairs 'a<TAB>b' (cosine, parallelism, faithfulness)."),
+        typer.Option(
+            help="TSV of context pairs 'a<TAB>b', by index or by the context names the model "
+            "file stores (" + ", ".join(PAIR_MEASURES) + ")."
+        ),
     ] = None,
     reference: Annotated[
         Path | None, typer.Option(help="Reference predictor of the two-model measures.")
     ] = None,
-    budget: Annotated[int, typer.Option(help="Adam steps per start of the search.")] = 100,
-    starts: Annotated[int, typer.Option(help="Random starts per generator.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the probes and the search.")] = 0,
+    budget: Annotated[
+        int | None,
+        typer.Option(help="Adam steps per start of the search (default: sized to the model)."),
+    ] = None,
+    starts: Annotated[
+        int | None, typer.Option(help="Random starts per generator (default: sized to the model).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the probes and the search, ≥ 0.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
@@ -50,41 +171,40 @@ def audit(
     from .._cli_errors import EXIT_NO, EXIT_OK, user_errors
 
     with user_errors(debug):
+        check_options(measure, pairs, reference, budget, starts, seed)
         import jax
         import numpy as np
+        from rich.console import Console
 
         from .. import io
-        from .._analysis import analyze
-        from .._errors import ConfigError, IncompatibleError
+        from .._errors import IncompatibleError
         from .._precision import Precision
-        from . import MEASURES
         from ._audit import audit as run
         from ._catalogue import build, default_probes
 
-        if measure not in MEASURES:
-            raise ConfigError(f"--measure: expected one of {', '.join(MEASURES)}, got {measure!r}")
-        if budget < 1 or starts < 1:
-            raise ConfigError(f"--budget/--starts: expected ≥ 1, got {budget} and {starts}")
-        arrays = io.read_arrays(model)
-        p = io.from_arrays(arrays, dtype=np.float64, source=str(model))
+        p, contexts, stored = _load(model)
         ref = None
-        if measure in REFERENCE_MEASURES:
-            if reference is None:
-                raise ConfigError(f"--reference: measure {measure!r} needs a reference model file")
-            ref = io.from_arrays(io.read_arrays(reference), dtype=np.float64, source=str(reference))
+        if reference is not None:
+            ref, _, _ = _load(reference)
             if (ref.num_contexts, ref.vocab_size) != (p.num_contexts, p.vocab_size):
                 raise IncompatibleError(
                     f"{model} and {reference} must share contexts and vocabulary: expected "
                     f"(N={p.num_contexts}, V={p.vocab_size}), got "
                     f"(N={ref.num_contexts}, V={ref.vocab_size})"
                 )
-        probes = default_probes(
-            p, seed=seed, reference=ref, pairs=None if pairs is None else io.read_pairs(pairs)
-        )
-        a = analyze(p, precision=Precision(stored=io.stored_dtype(arrays)))
-        result = run(
-            build(measure, probes), a, key=jax.random.key(seed), budget=budget, starts=starts
-        )
+        chosen = None if pairs is None else io.read_pairs(pairs, contexts, what="context")
+        probes = default_probes(p, seed=seed, reference=ref, pairs=chosen)
+        with _Bars(Console(file=sys.stderr)) as bars:
+            result = run(
+                build(measure, probes),
+                p,
+                key=jax.random.key(seed),
+                budget=budget,
+                starts=starts,
+                precision=Precision(stored=stored),
+                dtype=np.float64,
+                progress=bars,
+            )
     if as_json:
         print(json.dumps({"model": str(model), "measure": measure, **result.to_dict()}, indent=2))
     else:

@@ -2,7 +2,8 @@
 tests (docs/theory.md §9).
 
 It is an ordinary `AssertionError`, so inside a `@given` test Hypothesis shrinks the drawn
-predictor to a small failing example and reports it together with the witness.
+predictor to a small failing example and reports it together with the witness. `lm_shaped`
+builds synthetic models with the structure of real LM exports, for audits at scale.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import numpy as np
 
 from .._audit import GENERATORS, Audit, audit
 from .._errors import ArgumentError
@@ -118,3 +120,52 @@ def assert_identifiable(
         )
         raise NotIdentifiable(message, result, g)
     return result
+
+
+def lm_shaped(
+    shape: tuple[int, int, int],
+    *,
+    seed: int = 0,
+    dtype: Any = np.float32,
+    offset: float = 30.0,
+    dominant: float = 20.0,
+    decay: float = 30.0,
+) -> Predictor:
+    """A synthetic predictor shaped like a real LM export, for audits at scale and their tests.
+
+    What makes real exports hard for the audit's numerics, in one generator: `F` (N×d) and `Ĝ`
+    (V×d) Gaussian with singular values decaying geometrically by `decay` across the width; every
+    embedding shifted by a **dominant direction** of `dominant` × the RMS row norm (massive
+    activations); every unembedding by a **large common offset** `ḡ` of `offset` × the RMS
+    row norm of `Ĝ` (invisible to C, visible to every raw measure and to float rounding). Full
+    rank, so N vs d sets the regime: `k_f = min(N, d)`, `k_g = d`, `r = min(N, d)` (N > d: the
+    invisible families are p alone and shrink is a basis change; N < d: `E^⊥` is non-trivial).
+
+    Args:
+        shape: `(N, V, d)`, V > d.
+        seed: NumPy seed. dtype: stored dtype (float32, as exports are).
+        offset, dominant, decay: the structure's sizes (above).
+
+    Example:
+        >>> p = lm_shaped((20, 50, 8))
+        >>> p.embeddings.dtype, p.unembeddings.shape
+        (dtype('float32'), (50, 8))
+    """
+    N, V, d = shape
+    rng = np.random.default_rng(seed)
+    spectrum = np.geomspace(1.0, 1.0 / decay, d)
+
+    def factor(n):
+        Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+        return (rng.normal(size=(n, d)) * spectrum) @ Q.T
+
+    F = factor(N)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    rms_f = np.sqrt(np.mean(np.sum(F**2, axis=1)))
+    F = F + dominant * rms_f * direction
+    Gh = factor(V)
+    Gh -= Gh.mean(axis=0)
+    mean = rng.normal(size=d)
+    mean *= offset * np.sqrt(np.mean(np.sum(Gh**2, axis=1))) / np.linalg.norm(mean)
+    return Predictor(np.asarray(F, dtype), np.asarray(Gh + mean, dtype))
