@@ -157,7 +157,7 @@ class Audit:
         if self.budget_note:
             head += f"\n{self.budget_note}"
         cols = ("generator", "verdict", "derivative", "max |Δm|", "relative", "witness gap")
-        rows = [cols]
+        rows: list[tuple[str, ...]] = [cols]
         for g in self.generators.values():
             rows.append(
                 (
@@ -415,7 +415,8 @@ def audit(
     max_condition = _check_positive("max_condition", max_condition, 1.0)
     reach = _check_positive("reach", reach)
     learning_rate = _check_positive("learning_rate", learning_rate)
-    tol = a.precision.resolved_verdict_tol() if tol is None else _check_positive("tol", tol)
+    tol_: float = a.precision.resolved_verdict_tol() if tol is None else _check_positive("tol", tol)
+    tol = tol_
     eq_tol = equivalence_rtol(a.precision.stored, a.precision.stored, a.precision)
     report = progress if progress is not None else (lambda event, **info: None)
 
@@ -488,7 +489,9 @@ def audit(
     m0s = jnp.asarray(m0_host, sdtype)
     scale_s = jnp.asarray(scale, sdtype)
     settings = {"max_condition": max_condition, "reach": reach}
-    keys = dict(zip(GENERATORS, jax.random.split(key, len(GENERATORS)), strict=True))
+    keys: dict[str, Any] = dict(
+        zip(GENERATORS, jax.random.split(key, len(GENERATORS)), strict=True)
+    )
     clock = _Clock(report, steps_per_generator * len(searched))
     records: dict[str, list[GeneratorAudit]] = {}
     for name in generators:
@@ -793,7 +796,8 @@ def _shrink_values(candidate, mvec, q, m0, tol, eq_tol):
     values = np.asarray(mvec(*candidate))
     if not np.any(np.abs(values - m0) > tol * np.abs(m0)):
         return values, None, None
-    w, gap = _verify(q, *candidate, eq_tol)
+    F1, G1 = candidate
+    w, gap = _verify(q, F1, G1, eq_tol)
     return values, w, gap
 
 

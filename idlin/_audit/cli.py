@@ -20,7 +20,7 @@ import difflib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -111,7 +111,7 @@ class _Bars:
             TimeRemainingColumn(),
         )
         self.progress = Progress(*columns, console=console, transient=False)
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, Any] = {}  # rich's TaskID per generator
 
     def __enter__(self):
         self.progress.__enter__()
