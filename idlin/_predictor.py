@@ -29,7 +29,13 @@ def _as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
     """Check dtype and rank of one input array and return it as a JAX array (dtype kept)."""
     dtype = getattr(value, "dtype", None)
     if dtype is None:
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except ValueError as e:  # a ragged nested list: NumPy's "inhomogeneous shape"
+            raise ShapeError(
+                f"{name}: expected a rectangular {ndim}-D array of numbers, got a ragged "
+                f"{type(value).__name__} ({e})"
+            ) from None
         dtype = value.dtype
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and not dtype.isnative:

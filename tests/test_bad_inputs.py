@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import idlin
+import idlin.train
 
 ok_F, ok_G = np.ones((4, 3)), np.arange(15.0).reshape(5, 3)
 
@@ -265,6 +266,14 @@ def _load_points(d, text):
 
 
 API_CASES = {
+    "a ragged list for the embeddings": (
+        lambda d: idlin.Predictor([[1.0, 2.0], [3.0]], ok_G), idlin.ShapeError,
+        "expected a rectangular 2-D array of numbers, got a ragged list",
+    ),
+    "TrainConfig(widht=4)": (
+        lambda d: idlin.train.TrainConfig(widht=4), idlin.ConfigError,
+        r"unknown keys \['widht'\] \(did you mean 'width'\?\)",
+    ),
     "sample_equivalent condition=inf": (
         lambda d: idlin.sample_equivalent(_P, key=_key(), condition=float("inf")),
         idlin.ConfigError, "condition: expected a finite condition number",

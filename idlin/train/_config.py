@@ -9,6 +9,7 @@ from typing import Any
 
 import jax
 
+from .._checks import known_keys
 from .._errors import ConfigError
 
 SOURCES = ("table", "stream")
@@ -56,6 +57,12 @@ class TrainConfig:
     heads: int = 2
     chunk_steps: int = 250
     checkpoint_every: int = 1000
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        # A misspelt keyword (`widht=4`) gets a ConfigError naming the nearest field, not the
+        # dataclass's TypeError.
+        known_keys(cls.__name__, kwargs, {f.name for f in dataclasses.fields(cls)})
+        return super().__new__(cls)
 
     def __post_init__(self) -> None:
         from ..models import ARCHITECTURES  # models import flax; keep the config light
