@@ -102,14 +102,13 @@ def render(results: list[dict]) -> str:
                 )
         small, large = res["runs"]["small"], res["runs"]["large"]
         rate = e["contexts_per_second"]
-        cost = lambda c: f"{c['wall_s']:.0f} s / {c['peak_rss_mib']} MiB"  # noqa: E731
         lines += [
             "",
             f"Cost on {m['cpu']} ({m['cpu_count']} cores, {m['device']}, jax {m['jax']}), "
             f"load {load['start']:.1f} → {load['end']:.1f}: export {rate['prefixes']} "
             f"contexts/s with `--prefixes`, {rate['contexts']} contexts/s one context per row; "
-            f"`idlin inspect` {cost(small['inspect'])} (small), {cost(large['inspect'])} "
-            f"(large); `idlin verify` of the large file with itself {cost(large['verify'])} "
+            f"`idlin inspect` {_cost(small['inspect'])} (small), {_cost(large['inspect'])} "
+            f"(large); `idlin verify` of the large file with itself {_cost(large['verify'])} "
             f"({e['file_mib']['large']} MiB file).",
         ]
         if e["dropped_pairs"]:
@@ -117,6 +116,11 @@ def render(results: list[dict]) -> str:
             lines += ["", f"Not single tokens in this vocabulary, so not asked: {names}."]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cost(c: dict) -> str:
+    peak = "peak not measured" if c["peak_rss_mib"] is None else f"{c['peak_rss_mib']} MiB"
+    return f"{c['wall_s']:.0f} s / {peak}"
 
 
 def results() -> list[dict]:
