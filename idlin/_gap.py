@@ -30,7 +30,7 @@ import numpy as np
 from ._analysis import is_traced, to_host
 from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._gram import gram64, host_call, host_gram
-from ._precision import Precision
+from ._precision import Precision, resolution
 from ._predictor import Predictor, as_predictor, center_rows
 from ._scalars import FloatScalar
 from ._serial import after
@@ -584,7 +584,7 @@ def _check_resolved(p, q, s_diff, s_ref, s_threshold, e, rtol):
     Gh1, Gh2 = center_rows(p.unembeddings), center_rows(q.unembeddings)
     log_x = jnp.logaddexp2(2 * _log2_norm(p.embeddings), 2 * _log2_norm(q.embeddings)) / 2
     log_y = jnp.logaddexp2(2 * _log2_norm(Gh1), 2 * _log2_norm(Gh2)) / 2
-    eps = float(np.finfo(p.dtype).eps)
+    eps = resolution(p.dtype)  # the data dtype's ε (the policy module's table)
     # the bound in the scaled units of s_diff (2^e), clipped where 2^x is not a float
     scale = float(log_x + log_y) + np.log2(eps) - e
     bound = 0.0 if scale < -1000 else (np.inf if scale > 1000 else 2.0**scale)
