@@ -28,7 +28,7 @@ from jax.experimental.buffer_callback import buffer_callback
 _BLOCK_ELEMENTS = 1 << 23
 
 
-def _float64_rows(blocks, center=None):
+def _float64_rows(blocks, center=None, scale=None):
     """Yield float64 row blocks of the column concatenation `X = [blocks…]` (minus the row vector
     `center`, subtracted in float64), one buffer of at most ~64 MiB reused: X is never formed."""
     blocks = tuple(np.asarray(B) for B in blocks)
@@ -43,6 +43,8 @@ def _float64_rows(blocks, center=None):
             col += w
         if center is not None:
             x -= center[None, :]
+        if scale is not None:  # exact powers of two per column: no overflow in the products
+            x *= scale[None, :]
         yield x
 
 
@@ -178,23 +180,27 @@ def host_cross(
     left: tuple[np.ndarray, ...],
     right: tuple[np.ndarray, ...],
     center: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """`XᵀY` (float64) of the column concatenations `X = [left…]`, `Y = [right…]` of equally tall
     arrays, on the host, with the row vector `center` (over the columns of `[X, Y]`) subtracted
     in float64 first: a chunked cross Gram (e.g. `Ĝ̃ᵀĜ` of two float32 unembeddings to float64
-    accuracy, docs/theory.md §4) that never forms X, Y or a centred copy."""
+    accuracy, docs/theory.md §4) that never forms X, Y or a centred copy. `scale` (over the same
+    columns) multiplies the centred rows first."""
     k = sum(np.shape(B)[1] for B in left)
     out = np.zeros((k, sum(np.shape(B)[1] for B in right)), np.float64)
-    for x in _float64_rows((*left, *right), center):
+    for x in _float64_rows((*left, *right), center, scale):
         out += np.dot(x[:, :k].T, x[:, k:])
     return out
 
 
-def cross_gram64(left, right, centers=None):
+def cross_gram64(left, right, centers=None, scales=None):
     """`(X − 1cₓᵀ)ᵀ(Y − 1c_yᵀ)` of the column concatenations `X = [left…]`, `Y = [right…]`
     (tuples of equally tall arrays) inside a traced computation, accumulated a block of rows at
     a time (no V×d temporary: docs/theory.md §4.3, "Memory"). `centers`: one row vector (or None)
-    per block, subtracted in float64. Float64 when x64 is on (a host call into NumPy on CPU,
+    per block, subtracted in float64; `scales`: one scalar per block (exact powers of two, so
+    that squares of huge or tiny data neither overflow nor underflow) multiplying the centred
+    block. Float64 when x64 is on (a host call into NumPy on CPU,
     `host_cross`; XLA's mixed-precision dot elsewhere), else the data's dtype.
     Not differentiable on CPU (a host call)."""
     blocks = (*left, *right)
@@ -210,18 +216,26 @@ def cross_gram64(left, right, centers=None):
             for w, c in zip(widths, centers, strict=True)
         ]
     )
+    scales = (None,) * len(blocks) if scales is None else tuple(scales)
+    sc = jnp.concatenate(
+        [
+            jnp.ones((w,), acc) if f is None else jnp.full((w,), f, acc)
+            for w, f in zip(widths, scales, strict=True)
+        ]
+    )
     if x64 and jax.default_backend() == "cpu":
         centered = any(c is not None for c in centers)
 
-        def fn(c, *arrays):
-            return (host_cross(arrays[: len(left)], arrays[len(left) :], c if centered else None),)
+        def fn(c, sc, *arrays):
+            a, b = arrays[: len(left)], arrays[len(left) :]
+            return (host_cross(a, b, c if centered else None, sc),)
 
         shape = jax.ShapeDtypeStruct((kl, kr), jnp.float64)
-        return host_call(fn, (shape,), c, *blocks)[0]
+        return host_call(fn, (shape,), c, sc, *blocks)[0]
     from ._gap import CHUNK_ROWS, _over_row_chunks  # (_gap imports this module)
 
     def part(*chunk):
-        x = jnp.concatenate([b.astype(acc) for b in chunk], axis=1) - c[None, :]
+        x = (jnp.concatenate([b.astype(acc) for b in chunk], axis=1) - c[None, :]) * sc[None, :]
         return jnp.matmul(x[:, :kl].T, x[:, kl:], preferred_element_type=acc)
 
     return _over_row_chunks(part, jnp.zeros((kl, kr), acc), *blocks, rows=CHUNK_ROWS)

@@ -255,10 +255,18 @@ def _embedding_map(Gt, gbar_t, s, Vt, k, G, gbar):
     """`T = Ĝ̃⁺ Ĝ = V_k S_k⁻² V_kᵀ (Ĝ̃ᵀĜ)` (d̃×d, G's dtype) from the thin SVD `(s, Vᵀ)` of Ĝ̃ cut
     at rank k and the cross Gram `Ĝ̃ᵀĜ` (float64, centred in float64, a block of rows at a
     time): no V×d temporary (`U_G̃ = Ĝ̃ V S⁻¹` is not formed)."""
-    cross = cross_gram64((Gt,), (G,), (gbar_t, gbar))  # (d̃, d)
-    inv = _inverse(s, rank_mask(s.shape[0], k)).astype(cross.dtype)
+    # Exact power-of-two scales (σ₁ of Ĝ̃, max |G|) keep the squares in range at any data scale:
+    # `T = V (S/2^a)⁻² Vᵀ (2^{-a}Ĝ̃)ᵀ(2^{-b}Ĝ) · 2^{b−a}`.
+    ea = jnp.frexp(jnp.max(s, initial=0.0))[1]
+    eb = jnp.frexp(jnp.max(jnp.abs(G), initial=0.0))[1]
+    one = jnp.ones((), s.dtype)
+    cross = cross_gram64(
+        (Gt,), (G,), (gbar_t, gbar), scales=(jnp.ldexp(one, -ea), jnp.ldexp(one, -eb))
+    )  # (d̃, d)
+    inv = _inverse(jnp.ldexp(s, -ea), rank_mask(s.shape[0], k)).astype(cross.dtype)
     V = Vt.T.astype(cross.dtype)
-    return ((V * jnp.square(inv)[None, :]) @ (V.T @ cross)).astype(G.dtype)
+    T = (V * jnp.square(inv)[None, :]) @ (V.T @ cross)
+    return jnp.ldexp(T, eb - ea).astype(G.dtype)
 
 
 @functools.partial(jax.jit, static_argnames="rows")
