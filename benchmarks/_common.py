@@ -74,6 +74,18 @@ def rss_mib(field: str = "VmHWM") -> float:
     return peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0)
 
 
+def readme_with(text: str, start: str, end: str, generated: str) -> str:
+    """`text` with what lies between the markers `start` and `end` replaced by `generated` (one
+    newline either side): the one splice of the README's generated sections (the benchmark
+    table, `idlin reproduce`'s results, the real-model tables). Exits naming the markers when
+    the README lacks them."""
+    if start not in text or end not in text:
+        sys.exit(f"README.md lacks the markers {start} … {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{generated}\n{end}{tail}"
+
+
 def run_measured(cmd: Sequence[str]) -> dict[str, Any]:
     """Run a command in a child process: its wall time, exit code, stdout, stderr and **its own**
     peak resident set in MiB. The peak comes from GNU time (`/usr/bin/time -f %M`): rusage of a

@@ -17,6 +17,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import readme_with
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
@@ -193,11 +196,7 @@ def main() -> None:
     args = ap.parse_args()
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        sys.exit(f"README.md lacks the markers {START} … {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{table()}\n{END}{tail}"
+    new = readme_with(text, START, END, table())
     if args.check:
         sys.exit(0 if new == text else 1)
     readme.write_text(new, encoding="utf-8")

@@ -494,7 +494,9 @@ def _decompose(F, G, precision: Precision) -> Analysis:
         log_odds_threshold=zero_f,
         precision=precision,
     )
-    return _threshold(a, precision)
+    # F and G are not outputs: `jit` would return copies of its inputs, a second V×d array for
+    # as long as the Analysis lives. `analyze` puts the caller's own arrays back.
+    return dataclasses.replace(_threshold(a, precision), embeddings=None, unembeddings=None)
 
 
 def analyze(
@@ -541,8 +543,6 @@ def analyze(
     precision = as_precision(precision, p.dtype, rtol=rtol)
     precision = dataclasses.replace(precision, arithmetic=arithmetic_dtype(p.dtype))
     a = _decompose(p.embeddings, p.unembeddings, precision)
-    # The caller's F and G, not `jit`'s copies of them (an output that is an input is copied:
-    # a second V×d array for as long as the Analysis lives).
     return dataclasses.replace(a, embeddings=p.embeddings, unembeddings=p.unembeddings)
 
 

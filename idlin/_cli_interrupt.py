@@ -41,6 +41,10 @@ def message() -> str:
 
 def _exit_on_sigint() -> None:
     signal.sigwait({signal.SIGINT})
+    _leave()
+
+
+def _leave() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -67,3 +71,20 @@ def guard() -> bool:
     threading.Thread(target=_exit_on_sigint, name="idlin-sigint", daemon=True).start()
     _GUARDED["on"] = True
     return True
+
+
+def exit_now(code: int) -> None:
+    """Leave the command with `code`: streams flushed, a Ctrl-C still pending (it arrived while
+    the work was finishing, before the watcher ran) honoured with 130 — an interrupt is never
+    answered by a silent success — then `os._exit`, skipping interpreter teardown: a Ctrl-C
+    during a slow teardown (JAX's) would stay blocked and the process exit 0, and teardown with
+    XLA's threads alive is where the crashes were. Every output is already written atomically,
+    so teardown has nothing left to save."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed or broken pipe must not change the exit code
+            pass
+    if _GUARDED["on"] and signal.SIGINT in signal.sigpending():
+        _leave()
+    os._exit(code)

@@ -710,7 +710,7 @@ def _interrupted() -> int:
 def main() -> None:
     """Console-script entry point (`idlin = "idlin.cli:main"`): Ctrl-C is taken by a watcher
     thread that prints one line and exits 130 at once (`idlin._cli_interrupt`)."""
-    from ._cli_interrupt import guard
+    from ._cli_interrupt import exit_now, guard
 
     guard()
-    sys.exit(run())
+    exit_now(run())

@@ -27,6 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's idlin, installed or not
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _common  # noqa: E402  (the README splice)
 
 from idlin.report import fmt  # noqa: E402  (report.md's rounding: 4 significant digits)
 
@@ -123,11 +126,8 @@ def section(report: dict) -> str:
 
 
 def readme_with(text: str, generated: str) -> str:
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md lacks the markers {START} … {END}")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{generated}\n{END}{tail}"
+    """The README with this section replaced (the benchmarks' one splice)."""
+    return _common.readme_with(text, START, END, generated)
 
 
 def main() -> None:

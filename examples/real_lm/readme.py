@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent / "benchmarks"))
+from _common import readme_with  # noqa: E402  (the README splice)
+
 README = HERE.parent.parent / "README.md"
 START, END = "<!-- real-lm:start -->", "<!-- real-lm:end -->"
 
@@ -128,13 +131,12 @@ def results() -> list[dict]:
 
 
 def section() -> str:
-    return f"{START}\n{render(results())}{END}"
+    return f"{START}\n{render(results()).rstrip()}\n{END}"
 
 
 def main() -> int:
     text = README.read_text(encoding="utf-8")
-    i, j = text.index(START), text.index(END) + len(END)
-    new = text[:i] + section() + text[j:]
+    new = readme_with(text, START, END, render(results()).rstrip())
     if "--check" in sys.argv:
         if new != text:
             print("README's real-model section is stale: run python examples/real_lm/readme.py")

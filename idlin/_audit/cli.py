@@ -76,15 +76,11 @@ def check_options(measure: str, pairs, reference, budget, starts, seed) -> None:
 def _load(path: Path):
     """`(predictor, context names, stored dtype)`: float32 (or narrower) files in float32, the
     search precision; float64 files in float64."""
-    import numpy as np
-
     from .. import io
 
-    arrays = io.read_arrays(path)
-    stored = io.stored_dtype(arrays)
-    dtype = np.float64 if stored == np.float64 else np.float32
-    named = io.load_named(path, dtype=dtype)
-    return named.predictor, named.contexts, stored
+    # one read of the file (a real LM's is hundreds of MB), in `io.compute_dtype` of its precision
+    named = io.load_named(path, dtype="compute")
+    return named.predictor, named.contexts, named.stored_dtype
 
 
 class _Bars:
