@@ -87,4 +87,9 @@ def exit_now(code: int) -> None:
             pass
     if _GUARDED["on"] and signal.SIGINT in signal.sigpending():
         _leave()
+    jax = sys.modules.get("jax")
+    if jax is not None and jax.distributed.is_initialized():
+        # a multi-host run leaves together: the peers' coordination would abort on a process
+        # that vanished without saying goodbye (teardown did this before)
+        jax.distributed.shutdown()
     os._exit(code)
