@@ -255,3 +255,56 @@ def test_analyze_writes_W_block_by_block_and_keeps_the_callers_arrays(monkeypatc
     W = np.asarray(a.log_odds_right, np.float64)
     np.testing.assert_allclose(np.abs(W), np.abs(Wt[:11].T), atol=1e-5)
     np.testing.assert_allclose(np.asarray(a.log_odds_singular_values), s[:11], rtol=1e-6)
+
+
+_LOAD_PEAK = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    from idlin import io
+
+    def kib(key):
+        return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key))
+
+    V, d = 40000, 96
+    io.load_named(sys.argv[1] + "/small.safetensors", dtype="compute")  # JAX's own start-up
+    for name in ("big.safetensors", "big.npz"):
+        open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS
+        start = kib("VmRSS")
+        p = io.load_named(sys.argv[1] + "/" + name, dtype="compute").predictor
+        print(name, (kib("VmHWM") - start) / (V * d * 4 / 1024))
+        del p
+    """
+)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+def test_loading_a_file_holds_its_arrays_once(tmp_path):
+    """Peak RSS of `io.load_named` in units of the file's V×d float32 array: the file is read
+    into 64-byte-aligned buffers that JAX adopts without a copy. Before: the library's mapped
+    pages, its copy, a same-dtype `astype` copy and JAX's copy (4× at V = 262144)."""
+    import numpy as np
+
+    from idlin import Predictor, io
+
+    rng = np.random.default_rng(0)
+    io.save(tmp_path / "small.safetensors", Predictor(np.ones((3, 2)), np.eye(4, 2)))
+    F = rng.normal(size=(50, 96)).astype(np.float32)
+    G = rng.normal(size=(40000, 96)).astype(np.float32)
+    for name in ("big.safetensors", "big.npz"):
+        io.save(tmp_path / name, Predictor(F, G))
+    script = tmp_path / "load_peak.py"
+    script.write_text(_LOAD_PEAK)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072", "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    peaks = {name: float(x) for name, x in (line.split() for line in out.splitlines())}
+    assert set(peaks) == {"big.safetensors", "big.npz"}
+    # one held array, plus the host finiteness check's boolean mask (a quarter of one)
+    assert max(peaks.values()) < 1.5, peaks
+    loaded = io.load_named(tmp_path / "big.safetensors").predictor
+    np.testing.assert_array_equal(np.asarray(loaded.unembeddings), G)
