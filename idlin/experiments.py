@@ -20,7 +20,7 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from ._compare import evaluate
+from ._compare import Comparison, evaluate
 from ._precision import Precision
 from .data import Truth, lowrank_truth
 from .properties import relational_linearity
@@ -43,7 +43,8 @@ class SeedReport:
         spectrum: the leading singular values of `C_θ` (r + 4 of them, or all).
         gap: `σ_rank/σ_{rank+1}` of that spectrum.
         frobenius_to_truth: `‖C_θ − C*‖_F` (the actual error, for comparison with the threshold).
-        r2_to_truth: canonical-map R² of the model's coordinates from the truth's, cut at r.
+        r2_to_truth: canonical-map R² of the model's coordinates from the truth's, cut at r (nan
+            where the model lacks rank r).
         r2_between_seeds: the minimum R² to the other seeds of the same width (nan if K = 1).
         r2_across_widths: the minimum R² to the seeds of the other widths (nan if one width).
         raw_score, identifiable_score: relational-linearity faithfulness (docs/theory.md §6) in raw
@@ -113,6 +114,11 @@ def relation_pairs(truth: Truth, *, key: PRNGKeyArray, num_pairs: int) -> np.nda
     return np.array(pairs, dtype=np.int64)
 
 
+def _r2(c: Comparison) -> float:
+    """The canonical-map R² of a comparison; nan where the second model lacks the rank."""
+    return float("nan") if c.canonical_r2 is None else c.canonical_r2
+
+
 def trained_models(
     *,
     key: PRNGKeyArray,
@@ -169,10 +175,8 @@ def trained_models(
         # The model's analysis, its rank threshold tied to its training fit (§3.1).
         a = ev.analyses[n].with_precision(Precision(mean_kl=kl))
         spectrum = np.asarray(a.log_odds_singular_values)
-        same = [
-            between[n, m].canonical_r2 for m, (j, l, _) in enumerate(everyone) if j == i and l != k
-        ]
-        other = [between[n, m].canonical_r2 for m, (j, _, _) in enumerate(everyone) if j != i]
+        same = [_r2(between[n, m]) for m, (j, l, _) in enumerate(everyone) if j == i and l != k]
+        other = [_r2(between[n, m]) for m, (j, _, _) in enumerate(everyone) if j != i]
         scores = {
             form: relational_linearity(a, train_pairs, test_pairs, form=form).score
             for form in ("raw", "identifiable")
@@ -188,7 +192,7 @@ def trained_models(
                 spectrum=spectrum[: rank + 4],
                 gap=float(a.log_odds_gap),
                 frobenius_to_truth=float(c.gap.frobenius),
-                r2_to_truth=c.canonical_r2,
+                r2_to_truth=_r2(c),
                 r2_between_seeds=min(same) if same else float("nan"),
                 r2_across_widths=min(other) if other else float("nan"),
                 raw_score=scores["raw"],
