@@ -323,8 +323,8 @@ class Evaluation:
     labels: tuple[Any, ...]
     to_truth: tuple[Comparison, ...]
     between: tuple[tuple[tuple[int, int], Comparison], ...]
-    truth: Analysis | None = None
-    analyses: tuple[Analysis, ...] = ()
+    truth: Analysis
+    analyses: tuple[Analysis, ...]
 
 
 def evaluate(
