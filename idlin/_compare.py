@@ -313,12 +313,18 @@ class Evaluation:
     Attributes:
         labels: one label per model (e.g. `(width, seed)`).
         to_truth: `compare(truth, model)` per model.
-        between: `((i, j), compare(model_i, model_j))` for every pair in the same group.
+        between: `((i, j), compare(model_i, model_j))` for every pair `i < j` in the same group
+            (every ordered pair `i ≠ j` with `ordered=True`).
+        truth, analyses: the `Analysis` of the truth and of each model that every comparison
+            above was computed from (spectra, subspaces, the models' properties read them, so
+            a caller never decomposes a model twice).
     """
 
     labels: tuple[Any, ...]
     to_truth: tuple[Comparison, ...]
     between: tuple[tuple[tuple[int, int], Comparison], ...]
+    truth: Analysis
+    analyses: tuple[Analysis, ...]
 
 
 def evaluate(
@@ -329,9 +335,11 @@ def evaluate(
     labels: Sequence[Any] | None = None,
     groups: Sequence[Any] | None = None,
     precision: Precision | None = None,
+    ordered: bool = False,
 ) -> Evaluation:
     """`compare(truth, model)` for every model, and `compare` between the models of each group
-    (e.g. the seeds of one width) — the one §8 evaluation of reproduce, experiments, sweeps.
+    (e.g. the seeds of one width) — the one §8 evaluation of `idlin reproduce`, `idlin sweep`
+    (`idlin.sweep.truth_metrics`) and `idlin.experiments.trained_models`.
 
     Args:
         models: trained predictors on the truth's contexts and vocabulary.
@@ -341,6 +349,8 @@ def evaluate(
         groups: a group key per model; only models of one group are compared with each other
             (default: all in one group).
         precision: the precision policy of every analysis and every `compare`.
+        ordered: compare every ordered pair (`compare` is not symmetric: the canonical R² fits
+            the second model's coordinates from the first's), not only `i < j`.
 
     Raises:
         ConfigError: labels or groups of the wrong length, no models.
@@ -361,7 +371,9 @@ def evaluate(
     to_truth = tuple(compare(at, a, precision=precision, reference_rank=k) for a in analyses)
     between = tuple(
         ((i, j), compare(analyses[i], analyses[j], precision=precision, reference_rank=k))
-        for i, j in itertools.combinations(range(len(models)), 2)
+        for i, j in (itertools.permutations if ordered else itertools.combinations)(
+            range(len(models)), 2
+        )
         if groups[i] == groups[j]
     )
-    return Evaluation(labels=labels, to_truth=to_truth, between=between)
+    return Evaluation(labels, to_truth, between, truth=at, analyses=tuple(analyses))

@@ -25,7 +25,7 @@ DENSE_LIMIT = 1 << 26
 _FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
-def _as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
+def as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
     """Check dtype and rank of one input array and return it as a JAX array (dtype kept)."""
     dtype = getattr(value, "dtype", None)
     if dtype is None:
@@ -59,7 +59,7 @@ def _as_float_matrix(name: str, value: Any, *, ndim: int = 2) -> jax.Array:
     return jnp.asarray(value)
 
 
-def _check_finite(name: str, value: jax.Array) -> None:
+def check_finite(name: str, value: jax.Array) -> None:
     try:
         finite = np.isfinite(np.asarray(value))  # on the host: no XLA compile per new shape
     except jax.errors.TracerArrayConversionError:
@@ -100,8 +100,8 @@ class Predictor:
     unembeddings: Float[Array, "vocab dim"]
 
     def __init__(self, embeddings: Any, unembeddings: Any, bias: Any = None) -> None:
-        F = _as_float_matrix("embeddings", embeddings)
-        G = _as_float_matrix("unembeddings", unembeddings)
+        F = as_float_matrix("embeddings", embeddings)
+        G = as_float_matrix("unembeddings", unembeddings)
         if F.shape[0] < 1:
             raise ShapeError(f"embeddings: expected at least 1 context, got shape {F.shape}")
         if G.shape[0] < 2:
@@ -116,12 +116,12 @@ class Predictor:
         if F.shape[1] < 1:
             raise ShapeError(f"expected width d ≥ 1, got F {F.shape}")
         if bias is not None:
-            b = _as_float_matrix("bias", bias, ndim=1)
+            b = as_float_matrix("bias", bias, ndim=1)
             if b.shape[0] != G.shape[0]:
                 raise ShapeError(
                     f"bias: expected shape ({G.shape[0]},) to match the vocabulary, got {b.shape}"
                 )
-            _check_finite("bias", b)  # before folding, so a NaN is reported as the bias's
+            check_finite("bias", b)  # before folding, so a NaN is reported as the bias's
             b = b.astype(G.dtype)
             F = jnp.concatenate([F, jnp.ones((F.shape[0], 1), F.dtype)], axis=1)
             G = jnp.concatenate([G, b[:, None]], axis=1)
@@ -129,8 +129,8 @@ class Predictor:
             # One compute dtype per model: the wider of the two.
             dtype = np.promote_types(F.dtype, G.dtype)
             F, G = F.astype(dtype), G.astype(dtype)
-        _check_finite("embeddings", F)
-        _check_finite("unembeddings", G)
+        check_finite("embeddings", F)
+        check_finite("unembeddings", G)
         object.__setattr__(self, "embeddings", F)
         object.__setattr__(self, "unembeddings", G)
 

@@ -157,7 +157,7 @@ class Canonical:
     rank: IntScalar
 
 
-def _canonical_arrays(a: Analysis, r):
+def canonical_arrays(a: Analysis, r):
     """`(φ, γ, A_θ, B_θ, σ)` from an Analysis at rank r (static int, or traced: masked)."""
     k = concrete_int(r)
     Uc, W, s = a.log_odds_left, a.log_odds_right, a.log_odds_singular_values
@@ -234,7 +234,7 @@ def canonical(
     a = as_analysis("p", p, precision=precision)
     r = canonical_rank(a, rank)
     k = concrete_int(r)
-    phi, gamma, A, B, sv = _canonical_arrays(a, r)
+    phi, gamma, A, B, sv = canonical_arrays(a, r)
     c = Canonical(
         phi=phi, gamma=gamma, embedding_map=A, unembedding_map=B, singular_values=sv, rank=r
     )

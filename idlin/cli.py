@@ -140,7 +140,7 @@ def verify(
             require_file(f, "a predictor file")
 
         from ._cli_progress import steps
-        from .report._summary import VERIFY_STEPS
+        from .report import VERIFY_STEPS
 
         with steps("reading", 1 + VERIFY_STEPS, quiet=as_json) as bar:
             bar.step(f"reading {a.name} and {b.name}")
@@ -360,7 +360,7 @@ def inspect(
 
 
 def _print_inspection(r, a: Path) -> None:
-    from .report._inspect import verdict
+    from .report import verdict
 
     m, k = r.model, r.ranks
     _out.print(

@@ -1,18 +1,18 @@
 """The trained-models experiment of docs/theory.md §8: K seeds at widths d = r and d = r + 4,
-trained from
-scratch on a low-rank truth, compared with the truth and with each other.
+trained from scratch on a low-rank truth, compared with the truth and with each other.
 
 Per seed it reports the mean KL to the truth, the numerical rank of `C` read from its spectrum
 with a threshold tied to the achieved KL (docs/theory.md §3, §8), the canonical-map `R²` to the
-truth and
-between seeds (`idlin.metrics.canonical_fit`), and a relational-linearity score in raw and
-identifiable form (`idlin.properties.relational_linearity`). Run the full-size target with
-`python -m idlin.experiments` (add `--source stream` for sampled streams).
+truth and between seeds (`idlin.evaluate`, the one §8 evaluation, every ordered pair), and a
+relational-linearity score in raw and identifiable form
+(`idlin.properties.relational_linearity`). Run the full-size target from Python:
+`print(trained_models(key=jax.random.key(0)).table())` (`source="stream"` for sampled
+streams). It has no command of its own: from the command line, `idlin reproduce` runs the
+default experiment and `idlin sweep`/`idlin study` run grids of seeds × widths from a TOML file.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
@@ -20,11 +20,9 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from ._analysis import analyze
-from ._gap import distribution_gap
+from ._compare import Comparison, evaluate
 from ._precision import Precision
 from .data import Truth, lowrank_truth
-from .metrics import canonical_fit
 from .properties import relational_linearity
 from .train import TrainConfig, train
 
@@ -45,7 +43,8 @@ class SeedReport:
         spectrum: the leading singular values of `C_θ` (r + 4 of them, or all).
         gap: `σ_rank/σ_{rank+1}` of that spectrum.
         frobenius_to_truth: `‖C_θ − C*‖_F` (the actual error, for comparison with the threshold).
-        r2_to_truth: canonical-map R² of the model's coordinates from the truth's, cut at r.
+        r2_to_truth: canonical-map R² of the model's coordinates from the truth's, cut at r (nan
+            where the model lacks rank r).
         r2_between_seeds: the minimum R² to the other seeds of the same width (nan if K = 1).
         r2_across_widths: the minimum R² to the seeds of the other widths (nan if one width).
         raw_score, identifiable_score: relational-linearity faithfulness (docs/theory.md §6) in raw
@@ -115,6 +114,11 @@ def relation_pairs(truth: Truth, *, key: PRNGKeyArray, num_pairs: int) -> np.nda
     return np.array(pairs, dtype=np.int64)
 
 
+def _r2(c: Comparison) -> float:
+    """The canonical-map R² of a comparison; nan where the second model lacks the rank."""
+    return float("nan") if c.canonical_r2 is None else c.canonical_r2
+
+
 def trained_models(
     *,
     key: PRNGKeyArray,
@@ -161,15 +165,18 @@ def trained_models(
     truth_score = relational_linearity(
         truth.predictor, train_pairs, test_pairs, form="identifiable"
     ).score
+    # The one §8 evaluation: to the truth, and every ordered pair of seeds (R² is not symmetric).
+    ev = evaluate([p for *_, p in everyone], truth.predictor, rank=rank, ordered=True)
+    between = dict(ev.between)
     reports = []
-    for i, k, p in everyone:
+    for n, (i, k, _) in enumerate(everyone):
         kl = float(runs[i].mean_kl[k])
-        a = analyze(p, precision=Precision(mean_kl=kl))  # rank threshold tied to the fit (§3.1)
+        c = ev.to_truth[n]
+        # The model's analysis, its rank threshold tied to its training fit (§3.1).
+        a = ev.analyses[n].with_precision(Precision(mean_kl=kl))
         spectrum = np.asarray(a.log_odds_singular_values)
-        r_hat = int(a.effective_complexity)
-        rtol = float(a.log_odds_threshold) / float(spectrum[0])
-        same = [canonical_fit(p, q, rank=rank).r2 for j, l, q in everyone if j == i and l != k]
-        other = [canonical_fit(p, q, rank=rank).r2 for j, _, q in everyone if j != i]
+        same = [_r2(between[n, m]) for m, (j, l, _) in enumerate(everyone) if j == i and l != k]
+        other = [_r2(between[n, m]) for m, (j, _, _) in enumerate(everyone) if j != i]
         scores = {
             form: relational_linearity(a, train_pairs, test_pairs, form=form).score
             for form in ("raw", "identifiable")
@@ -180,14 +187,12 @@ def trained_models(
                 seed=k,
                 mean_kl=kl,
                 converged=kl <= kl_target,
-                rank=r_hat,
-                rtol=rtol,
+                rank=int(a.effective_complexity),
+                rtol=float(a.log_odds_threshold) / float(spectrum[0]),
                 spectrum=spectrum[: rank + 4],
                 gap=float(a.log_odds_gap),
-                frobenius_to_truth=float(
-                    distribution_gap(truth.predictor, p, frobenius_only=True).frobenius
-                ),
-                r2_to_truth=canonical_fit(truth.predictor, p, rank=rank).r2,
+                frobenius_to_truth=float(c.gap.frobenius),
+                r2_to_truth=_r2(c),
                 r2_between_seeds=min(same) if same else float("nan"),
                 r2_across_widths=min(other) if other else float("nan"),
                 raw_score=scores["raw"],
@@ -195,32 +200,3 @@ def trained_models(
             )
         )
     return TrainedModels(rank, kl_target, truth_score, tuple(reports), tuple(seconds), configs[0])
-
-
-def main(argv: list[str] | None = None) -> TrainedModels:
-    """`python -m idlin.experiments [--source table|stream] [--steps S] [--seeds K]`."""
-    parser = argparse.ArgumentParser(
-        description="The trained-models experiment (docs/theory.md §8)."
-    )
-    parser.add_argument("--source", default="table", choices=sorted(KL_TARGETS))
-    parser.add_argument("--steps", type=int, default=15_000)
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stream-samples", type=int, default=1_000_000)
-    args = parser.parse_args(argv)
-    extra = {"stream_samples": args.stream_samples} if args.source == "stream" else {}
-    out = trained_models(
-        key=jax.random.key(args.seed), source=args.source, steps=args.steps, seeds=args.seeds,
-        **extra,
-    )  # fmt: skip
-    print(out.table())
-    print(f"truth r = {out.truth_rank}; truth relational score = {out.truth_score:.2f}")
-    print("seconds per width:", ", ".join(f"{s:.1f}" for s in out.seconds))
-    for s in out.seeds:
-        print(f"d={s.width} seed={s.seed} rtol={s.rtol:.2e} ‖ΔC‖_F={s.frobenius_to_truth:.3g} "
-              f"spectrum={np.array2string(s.spectrum, precision=3)}")  # fmt: skip
-    return out
-
-
-if __name__ == "__main__":
-    main()

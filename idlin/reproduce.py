@@ -15,7 +15,6 @@ The CLI (`idlin reproduce`) is a thin layer that adds a progress display, the re
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +22,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._analysis import analyze
-from ._compare import compare
+from ._analysis import Analysis
+from ._compare import Comparison, evaluate
 from ._errors import IdlinError
 from ._gap import distribution_gap
 from ._predictor import Predictor
@@ -267,9 +266,7 @@ def _truth_record(name: str, p: Predictor, rank: int) -> TruthRecord:
     )  # fmt: skip
 
 
-def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r) -> ModelRecord:
-    aq = analyze(q)
-    c = compare(truth, aq, reference_rank=r)
+def _model_record(experiment, width, seed, c: Comparison, aq: Analysis) -> ModelRecord:
     spectrum = np.asarray(aq.log_odds_singular_values)
     return ModelRecord(
         experiment=experiment,
@@ -289,16 +286,26 @@ def _model_record(experiment, width, seed, truth: Predictor, q: Predictor, r) ->
     )
 
 
-def _seed_pairs(experiment, models, r) -> list[SeedPair]:
-    out = []
-    for (w1, s1, p1), (w2, s2, p2) in itertools.combinations(models, 2):
-        if w1 != w2:
-            continue
-        c = compare(p1, p2, reference_rank=r)
-        out.append(
-            SeedPair(experiment, w1, (s1, s2), float(c.gap.relative), c.kl_pq, c.canonical_r2)
-        )
-    return out
+def evaluate_trained(
+    experiment, truth: Predictor, trained, r
+) -> tuple[list[ModelRecord], list[SeedPair]]:
+    """The §8 stage of `reproduce`: `idlin.evaluate` of the `trained` models, `(width, seed,
+    Predictor)` each, against the `truth` (canonical coordinates compared at its rank `r`) and
+    between the seeds of each width, read into `ModelRecord`s and `SeedPair`s."""
+    labels = [(w, s) for w, s, _ in trained]
+    ev = evaluate(
+        [q for *_, q in trained], truth, rank=r, labels=labels, groups=[w for w, _ in labels]
+    )
+    models = [
+        _model_record(experiment, w, s, c, a)
+        for (w, s), c, a in zip(labels, ev.to_truth, ev.analyses, strict=True)
+    ]
+    pairs = [
+        SeedPair(experiment, labels[i][0], (labels[i][1], labels[j][1]), float(c.gap.relative),
+                 c.kl_pq, c.canonical_r2)
+        for (i, j), c in ev.between
+    ]  # fmt: skip
+    return models, pairs
 
 
 def _train(truth, r: int, cfg: ReproduceConfig, key, say) -> list[tuple[int, int, Predictor]]:
@@ -316,7 +323,7 @@ def _train(truth, r: int, cfg: ReproduceConfig, key, say) -> list[tuple[int, int
     return out
 
 
-def _morphology_specs(truth, trained_model: Predictor | None = None) -> list[tuple[str, Any]]:
+def morphology_specs(truth, trained_model: Predictor | None = None) -> list[tuple[str, Any]]:
     """The five properties of docs/theory.md §6 on the morphology language, positive →
     superlative."""
     ctx = truth.context_pairs_for("positive", "superlative")
@@ -345,7 +352,7 @@ def model_stem(experiment: str, width: int | None = None, seed: int | None = Non
 
 
 def _probe_files(truth, contexts: tuple[str, ...], trained=()) -> dict[str, str]:
-    """The probe sets of `_morphology_specs` as the files `idlin inspect` reads (items by name;
+    """The probe sets of `morphology_specs` as the files `idlin inspect` reads (items by name;
     `--holdout 0` for the in-sample relational score the report gives).
 
     Pairs and labels name contexts and tokens, so one file serves every model; a steering vector
@@ -353,7 +360,7 @@ def _probe_files(truth, contexts: tuple[str, ...], trained=()) -> dict[str, str]
     model), so there is one per model, named after its model file:
     `steering_morphology_truth.txt` (width of the truth), `steering_morphology_d{w}_seed{s}.txt`
     for each trained model in `trained` (`(width, seed, Predictor)`)."""
-    specs = dict((type(spec).__name__ + spec.side, spec) for _, spec in _morphology_specs(truth))
+    specs = dict((type(spec).__name__ + spec.side, spec) for _, spec in morphology_specs(truth))
     tokens = truth.tokens
     ctx = specs["Parallelismembedding"].pairs
     tok = specs["Parallelismunembedding"].pairs
@@ -362,7 +369,7 @@ def _probe_files(truth, contexts: tuple[str, ...], trained=()) -> dict[str, str]
     head = "# idlin reproduce: the morphology truth's probe sets (docs/theory.md §6)\n"
 
     def steering(model, name: str) -> tuple[str, str]:
-        vector = _morphology_specs(truth, model)[-1][1].vector
+        vector = morphology_specs(truth, model)[-1][1].vector
         text = f"# steering vector of {name}.npz (its own coordinates, width {len(vector)})\n"
         return f"steering_{name}.txt", text + "\n".join(repr(float(v)) for v in vector) + "\n"
 
@@ -386,7 +393,7 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
     # One key for every harness call: the same random members (and widths) for each property,
     # so their kernels compile once.
     records, member = [], None
-    truth_specs = _morphology_specs(truth)
+    truth_specs = morphology_specs(truth)
     for i, (probe, spec) in enumerate(truth_specs):
         say(f"properties on the morphology truth: {spec.name} ({spec.side})")
         p = truth.predictor
@@ -399,7 +406,7 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
             member = ce.member
         scores = []
         for width, seed, q in trained:
-            _, own = _morphology_specs(truth, q)[i]  # a steering vector in q's coordinates
+            _, own = morphology_specs(truth, q)[i]  # a steering vector in q's coordinates
             own = own.resolve(q)
             try:
                 r_q, i_q = own(q, form="raw"), own(q, form="identifiable")
@@ -424,7 +431,7 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
     return records, member
 
 
-PROPERTIES = 5  # the properties of `_morphology_specs`, one stage each
+PROPERTIES = 5  # the properties of `morphology_specs`, one stage each
 
 
 def stages(config: ReproduceConfig) -> int:
@@ -476,8 +483,9 @@ def reproduce(
         trained = _train(truth, r, cfg, jax.random.fold_in(key, 10 + n), say)
         arts.trained[name] = trained
         say(f"comparing {len(trained)} {name} models with the truth and with each other")
-        models += [_model_record(name, w, s, p, q, r) for w, s, q in trained]
-        pairs += _seed_pairs(name, trained, r)
+        records, seed_pairs = evaluate_trained(name, p, trained, r)
+        models += records
+        pairs += seed_pairs
 
     props, member = _property_records(
         morph, arts.trained["morphology"], cfg, jax.random.fold_in(key, 3), say, skipped

@@ -1,4 +1,4 @@
-"""The trained-models experiment at tiny size (full size: `python -m idlin.experiments`)."""
+"""The trained-models experiment at tiny size (full size: `trained_models(key=key(0))`)."""
 
 import jax
 import numpy as np

@@ -255,6 +255,29 @@ def test_evaluate_compares_with_the_truth_and_within_groups():
         idlin.evaluate(models, truth, groups=["a"])
 
 
+def test_evaluate_ordered_pairs_and_the_analyses_it_keeps():
+    """`ordered=True` compares both ways (R² is not symmetric); `analyses` are each model's own
+    `analyze`, the ones every comparison used."""
+    truth = _model(8)
+    rng = np.random.default_rng(4)
+    models = [
+        idlin.Predictor(np.asarray(truth.embeddings) + s * rng.normal(size=truth.embeddings.shape),
+                        truth.unembeddings)
+        for s in (1e-3, 3e-2, 1e-1)
+    ]  # fmt: skip
+    ev = idlin.evaluate(models, truth, ordered=True, groups=["a", "a", "b"])
+    assert [ij for ij, _ in ev.between] == [(0, 1), (1, 0)]
+    for (i, j), c in ev.between:
+        direct = idlin.compare(models[i], models[j], reference_rank=ev.to_truth[0].reference_rank)
+        assert c.canonical_r2 == direct.canonical_r2 and c.kl_pq == direct.kl_pq
+    assert ev.between[0][1].kl_pq != ev.between[1][1].kl_pq  # KL(p‖q) ≠ KL(q‖p): two directions
+    for m, a in zip(models, ev.analyses, strict=True):
+        np.testing.assert_array_equal(
+            a.log_odds_singular_values, idlin.analyze(m).log_odds_singular_values
+        )
+    assert int(ev.truth.effective_complexity) == ev.to_truth[0].reference_rank
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_cli_and_library_give_the_same_numbers(tmp_path, dtype):
     """One policy: `idlin verify`/`inspect` on a file and the library on the loaded model agree on

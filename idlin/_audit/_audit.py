@@ -28,7 +28,7 @@ from .._errors import ArgumentError, ConfigError, NonFiniteError
 from .._gap import distribution_gap
 from .._precision import Precision, equivalence_rtol
 from .._predictor import Predictor
-from .._subspaces import _canonical_arrays
+from .._subspaces import canonical_arrays
 from ._generators import FRAME, GENERATORS, WIDENING, base_of, frames, member, trivial
 from ._generators import padded as pad_model
 from ._local import relative_derivatives, tangent_gradients, widening_gradients
@@ -782,7 +782,7 @@ def _shrink_candidate(a, mvec, dtype, eq_tol):
         return why
     # `(φ, γ) = (U_C Σ^½, W Σ^½)` truncated at r' (`minimal` refuses ranks past the rounding
     # floor of C's spectrum, which r' may need to include to stay equivalent).
-    phi, gamma, *_ = _canonical_arrays(a, r)
+    phi, gamma, *_ = canonical_arrays(a, r)
     return jnp.asarray(phi, dtype), jnp.asarray(gamma, dtype)
 
 

@@ -139,7 +139,7 @@ class ReportCard:
 
 def card_model(seed: int = 0) -> Predictor:
     """The default model of the card: (N, V, d) = (14, 10, 6), `k_f = k_g = 4`, `r = 2`."""
-    from ..testing._strategies import planted_predictor
+    from ..testing import planted_predictor
 
     return planted_predictor(
         seed, shape=(14, 10, 6), embedding_rank=4, unembedding_rank=4, effective_complexity=2

@@ -4,7 +4,7 @@ Each entry builds a measure from fixed probes (context pairs, labels, a log-odds
 reference model), closed over as constants, so that it works at any width unless its definition
 ties it to one (`d_rep`). They are small jnp versions written for differentiation; where
 `idlin.metrics` has a traceable kernel it is reused (`cca_kernel`, `rep_kernel`,
-`_msvd_embedding`). No measure forms the N×V matrix C: memory and time grow with `(N + V)·d`
+`msvd_embedding`). No measure forms the N×V matrix C: memory and time grow with `(N + V)·d`
 (docs/theory.md §3.2). Definitions (all on the stored `F`, `G`; `Ĝ = G − 1ḡᵀ`, `C = F Ĝᵀ`):
 
 - rows of C are read as `C[x, :] = f(x)ᵀĜᵀ` (a few rows: `k × V`), or, for the measures that
@@ -39,7 +39,7 @@ ties it to one (`d_rep`). They are small jnp versions written for differentiatio
 - `d_rep_second` / `d_rep_first`: `d²_rep(ref, p)` / `d²_rep(p, ref)` (`rep_kernel`, fixed
   pivot draws; equal widths, as its definition needs).
 - `d_logit`: `‖C − C_ref‖²_F / N = Σ (XᵀX) ⊙ (YᵀY) / N`, `X = [F, −F_ref]`, `Y = [Ĝ, Ĝ_ref]`.
-  `m_svd`: `m_SVD(p, ref)` (`_msvd_embedding`, fixed pivot/labels).
+  `m_svd`: `m_SVD(p, ref)` (`msvd_embedding`, fixed pivot/labels).
 - `causal_cosine`: the causal-inner-product cosine (Park et al. 2024) of `g(a) − g(b)` and
   `g(c) − g(e)`, `⟨u, v⟩ = uᵀ Cov(g)⁺ v` with the pseudo-inverse (reg = 0).
 - `log_odds_norm`: `‖C‖_F = √Σ (FᵀF) ⊙ (ĜᵀĜ)` (a function of C: invariant by construction).
@@ -57,9 +57,7 @@ import numpy as np
 
 from .._errors import ConfigError, ProbeError
 from .._predictor import Predictor
-from ..metrics._cca import cca_kernel
-from ..metrics._llv import _msvd_embedding
-from ..metrics._rep import rep_kernel
+from ..metrics import cca_kernel, msvd_embedding, rep_kernel
 from ._names import CANONICAL, MEASURES
 
 __all__ = ["CANONICAL", "MEASURES", "Probes", "build", "default_probes"]
@@ -329,7 +327,7 @@ def build(name: str, pr: Probes) -> Measure:
 
     def m_svd(F, G):
         pivot, tokens = jnp.asarray(pr.pivot), jnp.asarray(pr.tokens)
-        return jnp.mean(_msvd_embedding(F, G, Fr(F), Gr(F), pivot, tokens)[0])
+        return jnp.mean(msvd_embedding(F, G, Fr(F), Gr(F), pivot, tokens)[0])
 
     def c_norm(F, G):
         Gh = centred(G)

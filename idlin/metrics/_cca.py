@@ -21,7 +21,7 @@ from jaxtyping import Array, Float
 from .._errors import ConfigError, RankError, ShapeError
 from .._gap import check_comparable
 from .._precision import Precision, as_precision, with_legacy
-from .._predictor import Predictor, _as_float_matrix, _check_finite
+from .._predictor import Predictor, as_float_matrix, check_finite
 
 SIDES = ("embedding", "unembedding")
 
@@ -123,9 +123,9 @@ def cca(
         1.0
     """
     precision = with_legacy("cca", precision, rtol=("rounding_rtol", rtol))
-    X, Y = _as_float_matrix("X", X), _as_float_matrix("Y", Y)
-    _check_finite("X", X)
-    _check_finite("Y", Y)
+    X, Y = as_float_matrix("X", X), as_float_matrix("Y", Y)
+    check_finite("X", X)
+    check_finite("Y", Y)
     if X.shape[0] != Y.shape[0]:
         raise ShapeError(f"X and Y must have paired rows: got {X.shape[0]} and {Y.shape[0]}")
     n = X.shape[0]

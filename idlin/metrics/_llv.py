@@ -92,7 +92,10 @@ def _msvd_from(P1, P2):
 
 
 @jax.jit
-def _msvd_embedding(F1, G1, F2, G2, pivot, labels):
+def msvd_embedding(F1, G1, F2, G2, pivot, labels):
+    """The singular values behind `m_SVD` of two models' label-pivot log-odds at one pivot and
+    label set, and the smallest column standard deviation: arrays only (jit- and grad-friendly;
+    the audit's catalogue differentiates through it)."""
     return _msvd_from(
         label_pivot_log_odds(F1, G1, pivot, labels), label_pivot_log_odds(F2, G2, pivot, labels)
     )
@@ -175,7 +178,7 @@ def m_svd(
         piv, S = draw_pivot_and_set(
             key, p.vocab_size, num_labels, default_k, pivot, labels, "label"
         )
-        sv, min_sd = _msvd_embedding(*args, piv, S)
+        sv, min_sd = msvd_embedding(*args, piv, S)
         what = "log p(y|x) − log p(π|x) is constant over contexts"
     else:
         if num_labels is not None or labels is not None:

@@ -7,5 +7,6 @@ from ._export import export_predictor as export_predictor
 from ._export import make_model as make_model
 from ._jacobian import JacobianRelation as JacobianRelation
 from ._jacobian import jacobian_relation as jacobian_relation
+from ._mlp import ACTIVATIONS as ACTIVATIONS
 from ._mlp import MLPModel as MLPModel
 from ._transformer import TransformerModel as TransformerModel

@@ -4,7 +4,10 @@ markdown/JSON report of `idlin reproduce`. Plotting imports matplotlib lazily (A
 from ._inspect import Inspection as Inspection
 from ._inspect import PropertyReport as PropertyReport
 from ._inspect import inspect_model as inspect_model
+from ._inspect import verdict as verdict
+from ._summary import VERIFY_STEPS as VERIFY_STEPS
 from ._summary import comparison_dict as comparison_dict
+from ._summary import jsonable as jsonable
 from ._summary import verify as verify
 from ._writer import FIGURES as FIGURES
 from ._writer import fmt as fmt

@@ -203,7 +203,7 @@ def parallel(models, pairs: np.ndarray, labels, path: Path) -> Path:
     in one legend (labels at the arrow heads overlapped)."""
     from matplotlib.lines import Line2D
 
-    from ..properties._coordinates import coordinates
+    from ..properties import coordinates
 
     plt = _pyplot()
     fig, axes = plt.subplots(len(models), 2, figsize=(10.5, 3.7 * len(models) + 1.2),

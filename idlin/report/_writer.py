@@ -1,7 +1,7 @@
 """`report.json`, `report.md` and the figures of `idlin reproduce` (docs/theory.md §3–§8).
 
 `report.json` is the `ReproduceResult` as plain JSON (non-finite floats as `null`, idlin's JSON
-convention: `report._summary.jsonable`); `report.md` shows the same numbers rounded by `fmt`
+convention: `idlin.report.jsonable`); `report.md` shows the same numbers rounded by `fmt`
 (4 significant digits), so every number in the markdown can be traced to the JSON.
 """
 

@@ -26,6 +26,7 @@ _EXPORTS = {
     "pair_agreement": "._stats",
     "point_statistics": "._stats",
     "study_rows": "._stats",
+    "train_seeds": "._train",
 }
 
 __all__, __getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)

@@ -41,7 +41,7 @@ from typing import Any
 
 from .._checks import integer, known_keys, positive_number, seed
 from .._errors import ArgumentError, ConfigError
-from ..sweep._config import read_toml
+from ..sweep import read_toml
 
 ARCHITECTURES = ("bilinear", "mlp", "transformer")
 KINDS = ("lowrank", "markov", "hmm", "morphology")

@@ -91,9 +91,9 @@ def _sequence_specs(truth) -> dict[str, Any]:
 
 
 def _morphology(truth) -> dict[str, Any]:
-    from ..reproduce import _morphology_specs  # one definition of the morphology probe sets
+    from ..reproduce import morphology_specs  # one definition of the morphology probe sets
 
-    return dict(zip(PROPERTIES, (spec for _, spec in _morphology_specs(truth)), strict=True))
+    return dict(zip(PROPERTIES, (spec for _, spec in morphology_specs(truth)), strict=True))
 
 
 def probe_specs(truth, truth_analysis) -> dict[str, Any]:

@@ -24,9 +24,8 @@ import numpy as np
 
 from .._errors import ConfigError, FileFormatError
 from .._paths import atomic_write
-from ..sweep._lock import exclusive
-from ..sweep._store import ensure_directory
-from ..train._placement import owned, process_share, seed_sharding
+from ..sweep import ensure_directory, exclusive
+from ..train import owned, process_share, seed_sharding
 from ._config import StudyConfig, StudyPoint
 from ._evaluate import analyze_seeds, evaluate_properties, gaps, seed_analysis
 from ._probes import describe, probe_specs

@@ -1,7 +1,7 @@
 """Train the K seeds of one study point as one vmapped program and stack their predictors.
 
 The study reuses the sweep's architecture builders and `idlin.train`'s one driver: `bilinear`
-is the sweep's free-`F`, `G` program (`idlin.sweep._architectures._bilinear_fns`, full-batch
+is the sweep's free-`F`, `G` program (`idlin.sweep.bilinear_fns`, full-batch
 cross-entropy with Adam), `mlp`/`transformer` are `idlin.models` trained by `idlin.train`'s pure
 step on minibatches of the exact table (`make_init`, `make_step`, `make_data`, the sweep's
 `train_config`). Seeds are vectorised by `init_runner`/`run_chunks` (`jax.vmap` over seeds of a
@@ -53,10 +53,8 @@ def train_seeds(
     Raises:
         ConfigError: an unknown architecture or a `[train]` option `TrainConfig` rejects.
     """
-    from ..sweep._config import GridPoint
-    from ..train import init_runner, run_chunks, seed_keys
-    from ..train._keys import SWEEP_ROOT
-    from ..train._placement import pad_seeds, replicated
+    from ..sweep import GridPoint
+    from ..train import SWEEP_ROOT, init_runner, pad_seeds, replicated, run_chunks, seed_keys
 
     count = len(seeds)
     padded = list(pad_seeds(seeds, 1 if sharding is None else sharding.mesh.size))
@@ -65,16 +63,16 @@ def train_seeds(
         keys = jax.device_put(keys, sharding)
     options = dict(options or {})
     if architecture == "bilinear":
-        from ..sweep._architectures import _bilinear_fns
+        from ..sweep import bilinear_fns
 
         dtype = _dtype()
-        init, step = _bilinear_fns(truth.num_contexts, truth.vocab_size, width, dtype)
+        init, step = bilinear_fns(truth.num_contexts, truth.vocab_size, width, dtype)
         data = {
             "target": jnp.asarray(truth.log_probs, dtype),
             "learning_rate": jnp.asarray(learning_rate, dtype),
         }
     elif architecture in ("mlp", "transformer"):
-        from ..sweep._architectures import train_config
+        from ..sweep import train_config
         from ..train import make_data, make_init, make_step
 
         point = GridPoint("study", {}, width, architecture, learning_rate, steps, options)

@@ -168,8 +168,8 @@ def plumbing_caveat(config, records) -> str:
 
 
 def _standard(obj):
-    """Standard JSON: non-finite floats as null (idlin's convention, `report._summary.jsonable`)."""
-    from ..report._summary import jsonable
+    """Standard JSON: non-finite floats as null (idlin's convention, `idlin.report.jsonable`)."""
+    from ..report import jsonable
 
     return jsonable(obj)
 

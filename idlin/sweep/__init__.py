@@ -8,7 +8,11 @@ imports no JAX."""
 from .._lazy import lazy_namespace
 
 _EXPORTS = {
+    "bilinear_fns": "._architectures",
+    "train_config": "._architectures",
     "GridPoint": "._config",
+    "read_toml": "._config",
+    "exclusive": "._lock",
     "SweepConfig": "._config",
     "load_config": "._config",
     "parse_config": "._config",
@@ -20,6 +24,7 @@ _EXPORTS = {
     "run_sweep": "._runner",
     "Record": "._store",
     "ResultsStore": "._store",
+    "ensure_directory": "._store",
     "PointStatus": "._summary",
     "SummaryRow": "._summary",
     "SweepStatus": "._summary",

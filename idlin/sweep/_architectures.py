@@ -41,7 +41,11 @@ def _cross_entropy(target_log_probs, F, G):
 
 
 @functools.lru_cache(maxsize=64)
-def _bilinear_fns(n: int, v: int, d: int, dtype: str):
+def bilinear_fns(n: int, v: int, d: int, dtype: str):
+    """`(init, step)` of the free-`F` (n×d), `G` (v×d) program: full-batch cross-entropy to
+    `data["target"]` with Adam (the sweep's and the study's `bilinear` architecture); cached, so
+    equal shapes share one compiled program."""
+
     def init(key, data):
         kf, kg = jax.random.split(key)
         params = {
@@ -72,7 +76,7 @@ def bilinear(point: GridPoint) -> Program:
     truth = make_truth(point.distribution_params)
     dtype = _dtype()
     target = jnp.asarray(truth.log_probs, dtype)  # (N, V)
-    init, step = _bilinear_fns(truth.num_contexts, truth.vocab_size, point.width, dtype)
+    init, step = bilinear_fns(truth.num_contexts, truth.vocab_size, point.width, dtype)
     data = {"target": target, "learning_rate": jnp.asarray(point.learning_rate, dtype)}
 
     def evaluate(state):

@@ -29,20 +29,20 @@ import jax
 import numpy as np
 
 from .._errors import IdlinError
-from ..train._checkpoint import (
+from ..train import (
+    SWEEP_ROOT,
+    init_runner,
     load_checkpoint,
-    remove_checkpoint,
-    remove_temporaries,
-    restore,
-    save_checkpoint,
-)
-from ..train._driver import init_runner, run_chunks
-from ..train._keys import SWEEP_ROOT, seed_keys
-from ..train._placement import (
     owned,
     pad_seeds,
     process_share,
+    remove_checkpoint,
+    remove_temporaries,
     replicated,
+    restore,
+    run_chunks,
+    save_checkpoint,
+    seed_keys,
     seed_sharding,
 )
 from ._config import GridPoint, SweepConfig

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import FileFormatError, OutputError
 from .._paths import save_figure
-from ..train._checkpoint import load_checkpoint
+from ..train import load_checkpoint
 from ._config import SweepConfig
 from ._store import Record, ResultsStore, checkpoint_path
 

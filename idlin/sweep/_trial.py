@@ -85,7 +85,7 @@ def probe_pairs(num_contexts: int) -> np.ndarray:
 
 
 def truth_metrics(truth, model: Predictor) -> dict[str, Any]:
-    """A record's metrics for a trained `model` against the `truth`: `idlin.compare`, the one
+    """A record's metrics for a trained `model` against the `truth`: `idlin.evaluate`, the one
     §8 evaluation (docs/theory.md §8), read into flat numbers.
 
     - `mean_kl` = mean_x KL(p*‖p_θ), `relative_gap` = ‖C* − C_θ‖_F/‖C*‖_F;
@@ -102,12 +102,11 @@ def truth_metrics(truth, model: Predictor) -> dict[str, Any]:
     Optional metrics that fail (a rank the model lacks, a zero difference) are listed under
     `skipped` with the reason instead of failing the record.
     """
-    from .._analysis import analyze
-    from .._compare import compare
+    from .._compare import evaluate
 
     r = truth.rank
-    a = analyze(model)
-    c = compare(truth.predictor, a, reference_rank=r)
+    ev = evaluate([model], truth.predictor, rank=r)
+    c, a = ev.to_truth[0], ev.analyses[0]
     out: dict[str, Any] = {
         "mean_kl": c.kl_pq,
         "relative_gap": float(c.gap.relative),

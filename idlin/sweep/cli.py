@@ -141,8 +141,8 @@ def sweep(
 
 
 def _standard(obj):
-    """Standard JSON: non-finite floats as null (idlin's convention, `report._summary.jsonable`)."""
-    from ..report._summary import jsonable
+    """Standard JSON: non-finite floats as null (idlin's convention, `idlin.report.jsonable`)."""
+    from ..report import jsonable
 
     return jsonable(obj)
 

@@ -65,8 +65,7 @@ class TrainConfig:
         return super().__new__(cls)
 
     def __post_init__(self) -> None:
-        from ..models import ARCHITECTURES  # models import flax; keep the config light
-        from ..models._mlp import ACTIVATIONS
+        from ..models import ACTIVATIONS, ARCHITECTURES  # models import flax: imported late
 
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(
