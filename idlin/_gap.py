@@ -242,7 +242,7 @@ def _r_factor(P1, P2, route: str | None = None):
     return jax.lax.cond(ok, lambda _: (R, delta), householder, None)
 
 
-def _over_row_chunks(part, init, *arrays, rows: int):
+def over_row_chunks(part, init, *arrays, rows: int):
     """`init + Σ_chunks part(*chunk)` over consecutive chunks of `rows` rows of the arrays (a
     loop plus one shorter tail): no temporary larger than a chunk, so nothing V×d is written
     beyond the inputs (fresh large buffers cost page faults on every call)."""
@@ -326,7 +326,7 @@ def _diff_norms(P1, Q1, P2, Q2, mu1, mu2, route=None):
         z2 = sum(sq(z) for z in _times_upper_t(q2, R22))
         return jnp.stack([z1 + z2, sum(sq(z) for z in ref), sq(q1), sq(q2)])
 
-    diff2, ref2, q1_2, q2_2 = _over_row_chunks(part, jnp.zeros(4, acc), Q1, Q2, rows=CHUNK_ROWS)
+    diff2, ref2, q1_2, q2_2 = over_row_chunks(part, jnp.zeros(4, acc), Q1, Q2, rows=CHUNK_ROWS)
     diff2 = diff2 - delta * (q1_2 + q2_2)
     ref2 = ref2 - delta * q1_2
     s_diff, s_ref = jnp.sqrt(jnp.maximum(diff2, 0.0)), jnp.sqrt(jnp.maximum(ref2, 0.0))

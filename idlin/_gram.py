@@ -232,10 +232,10 @@ def cross_gram64(left, right, centers=None, scales=None):
 
         shape = jax.ShapeDtypeStruct((kl, kr), jnp.float64)
         return host_call(fn, (shape,), c, sc, *blocks)[0]
-    from ._gap import CHUNK_ROWS, _over_row_chunks  # (_gap imports this module)
+    from ._gap import CHUNK_ROWS, over_row_chunks  # (_gap imports this module)
 
     def part(*chunk):
         x = (jnp.concatenate([b.astype(acc) for b in chunk], axis=1) - c[None, :]) * sc[None, :]
         return jnp.matmul(x[:, :kl].T, x[:, kl:], preferred_element_type=acc)
 
-    return _over_row_chunks(part, jnp.zeros((kl, kr), acc), *blocks, rows=CHUNK_ROWS)
+    return over_row_chunks(part, jnp.zeros((kl, kr), acc), *blocks, rows=CHUNK_ROWS)

@@ -22,7 +22,7 @@ from jaxtyping import Array, Float
 
 from ._analysis import Analysis, _inverse, is_traced, rank_mask, to_host
 from ._errors import IncompatibleError, NotDiverseError
-from ._gap import _over_row_chunks, pair_analyses
+from ._gap import over_row_chunks, pair_analyses
 from ._gram import cross_gram64
 from ._precision import Precision, with_legacy
 from ._predictor import Predictor
@@ -50,7 +50,7 @@ def residual_norms(target, fit, *arrays, rows: int):
         sq = lambda x: jnp.sum(jnp.square(x.astype(acc)))  # noqa: E731
         return jnp.stack([sq(t - fit(*chunk)), sq(t)])
 
-    res2, ref2 = _over_row_chunks(part, jnp.zeros(2, acc), *arrays, rows=rows)
+    res2, ref2 = over_row_chunks(part, jnp.zeros(2, acc), *arrays, rows=rows)
     return jnp.sqrt(res2), jnp.sqrt(ref2)
 
 

@@ -71,15 +71,9 @@ def violations() -> list[str]:
     return found
 
 
-# `_gap.py` is being reworked on another branch (the lead's memory work); its chunked reduction
-# becomes a public name there. Listed here so that the entry fails once it is gone.
-PENDING = ["idlin/metrics/_canonical_fit.py imports idlin._gap: _over_row_chunks"]
-
-
 def test_no_private_imports_across_packages():
     found = [re.sub(r":\d+ ", " ", v) for v in violations()]  # without line numbers
-    assert [v for v in found if v not in PENDING] == []
-    assert [v for v in PENDING if v not in found] == [], "a pending entry was fixed: drop it"
+    assert found == []
 
 
 def test_the_scan_sees_a_private_import(tmp_path, monkeypatch):

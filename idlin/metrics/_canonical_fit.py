@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._gap import _over_row_chunks, pair_analyses
+from .._gap import over_row_chunks, pair_analyses
 from .._gram import cross_gram64
 from .._precision import Precision, with_legacy
 from .._predictor import Predictor
@@ -110,7 +110,7 @@ def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int, rows: int):
         sq = lambda z: jnp.sum(jnp.square(z.astype(acc)))  # noqa: E731
         return jnp.stack([sq(yq - x @ DXB), sq(yq - mean[None, :])])
 
-    ss_res, ss_tot = _over_row_chunks(part, jnp.zeros(2, acc), Xu, Yu, rows=rows)
+    ss_res, ss_tot = over_row_chunks(part, jnp.zeros(2, acc), Xu, Yu, rows=rows)
     return B.astype(dt), ss_res, ss_tot
 
 
