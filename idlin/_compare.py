@@ -248,8 +248,7 @@ def compare(
         near_rtol=("near_rtol", near_rtol),
     )
     ap, aq = pair_analyses(p, q, precision=precision)
-    gap = distribution_gap(ap, aq)
-    back = distribution_gap(aq, ap)
+    gap = distribution_gap(ap, aq)  # both KL directions in one streamed pass
     # The policy: the caller's, else the reference's own; judged at the coarser stored dtype.
     policy = dataclasses.replace(
         ap.precision if precision is None else precision,
@@ -286,7 +285,7 @@ def compare(
         verdict=verdict,
         gap=gap,
         kl_pq=kl_pq,
-        kl_qp=float(back.mean_kl or 0.0),
+        kl_qp=float(gap.reverse_kl or 0.0),
         d_logit=float(gap.frobenius) * float(gap.frobenius) / ap.num_contexts,  # inf, not
         # OverflowError (`**`), past 1e154
         tolerance=tol,

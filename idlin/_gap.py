@@ -54,6 +54,7 @@ class Gap:
         reference_norm: `‖C_p‖_F`.
         max_abs: `max_{x,y} |C_p − C_q|`, or None in Frobenius-only mode.
         mean_kl: `(1/N) Σ_x KL(p(·|x) ‖ q(·|x))` in nats (direction: p is the reference), or None.
+        reverse_kl: `(1/N) Σ_x KL(q(·|x) ‖ p(·|x))`, from the same streamed pass, or None.
 
     A pytree: Python floats when computed eagerly, arrays when returned from `jax.jit`.
     """
@@ -63,6 +64,7 @@ class Gap:
     reference_norm: FloatScalar
     max_abs: FloatScalar | None = None
     mean_kl: FloatScalar | None = None
+    reverse_kl: FloatScalar | None = None
 
 
 def check_sizes(p, q) -> None:
@@ -365,7 +367,7 @@ def _centered_logits(f, G, mu, rows: int):
 
 
 def _streamed(F1, G1, F2, G2, block: int):
-    """Max |C_p − C_q| and Σ_x KL(p‖q), streamed over blocks of `block` contexts (G's rows are
+    """Max |C_p − C_q| and mean_x (KL(p‖q), KL(q‖p)), streamed over blocks of `block` contexts (G's rows are
     centred `CHUNK_ROWS` at a time inside each block: `_centered_logits`).
 
     Padding rows are zero in both models: uniform = uniform, so they add exactly 0 to both.
@@ -378,7 +380,7 @@ def _streamed(F1, G1, F2, G2, block: int):
     F2b = jnp.pad(F2, ((0, pad), (0, 0))).reshape(nblocks, block, F2.shape[1])
 
     def body(carry, blocks):
-        max_abs, kl_sum = carry
+        max_abs, kl_sums = carry
         f1, f2 = blocks
         L1 = _centered_logits(f1, G1, mu1, CHUNK_ROWS)  # (block, V), centered log-odds of p
         L2 = _centered_logits(f2, G2, mu2, CHUNK_ROWS)
@@ -388,17 +390,18 @@ def _streamed(F1, G1, F2, G2, block: int):
         # three as with two log_softmax and exp(lp) (exp dominates the non-GEMM time on CPU).
         m1 = jnp.max(L1, axis=-1, keepdims=True)
         m2 = jnp.max(L2, axis=-1, keepdims=True)
-        e1 = jnp.exp(L1 - m1)
-        s1 = jnp.sum(e1, axis=-1)
-        s2 = jnp.sum(jnp.exp(L2 - m2), axis=-1)
+        # KL(q‖p) from the same two exponentials: the reverse direction costs one more product.
+        e1, e2 = jnp.exp(L1 - m1), jnp.exp(L2 - m2)
+        s1, s2 = jnp.sum(e1, axis=-1), jnp.sum(e2, axis=-1)
         lse_diff = (m1 - m2)[:, 0] + jnp.log(s1) - jnp.log(s2)
-        kl = jnp.sum(e1 * D, axis=-1) / s1 - lse_diff
-        kl_sum = kl_sum + jnp.sum(jnp.maximum(kl, 0.0))  # KL ≥ 0; clip rounding below it
-        return (max_abs, kl_sum), None
+        kl_pq = jnp.sum(e1 * D, axis=-1) / s1 - lse_diff
+        kl_qp = lse_diff - jnp.sum(e2 * D, axis=-1) / s2
+        kl = jnp.stack([jnp.sum(jnp.maximum(kl_pq, 0.0)), jnp.sum(jnp.maximum(kl_qp, 0.0))])
+        return (max_abs, kl_sums + kl), None  # KL ≥ 0: rounding below it is clipped
 
     zero = jnp.zeros((), F1.dtype)
-    (max_abs, kl_sum), _ = jax.lax.scan(body, (zero, zero), (F1b, F2b))
-    return max_abs, kl_sum / n
+    (max_abs, kl_sums), _ = jax.lax.scan(body, (zero, jnp.zeros(2, F1.dtype)), (F1b, F2b))
+    return max_abs, kl_sums / n
 
 
 @functools.partial(jax.jit, static_argnames=("block", "frobenius_only", "scaled", "route"))
@@ -407,19 +410,19 @@ def gap_kernel(
     route: str | None = None,
 ):  # fmt: skip
     """Jitted core of `distribution_gap` on raw arrays: returns
-    `(frobenius, reference_norm, max_abs, mean_kl)` (the last two NaN-free zeros if skipped);
-    with `scaled`, `(s_diff, s_ref, e, max_abs, mean_kl)` where `frobenius = 2^e·s_diff` and
+    `(frobenius, reference_norm, max_abs, kl)` with `kl = (mean KL(p‖q), mean KL(q‖p))` (the
+    last two NaN-free zeros if skipped); with `scaled`, `(s_diff, s_ref, e, max_abs, kl)` where `frobenius = 2^e·s_diff` and
     `reference_norm = 2^e·s_ref` (`_diff_norms`: finite, and their ratio exact, at any scale).
     `route` forces the R factor's route (`r_factor_route`; benchmarks and tests)."""
     s_diff, s_ref, e = _frobenius(F1, G1, F2, G2, route)
     if frobenius_only:
-        max_abs = mean_kl = jnp.zeros((), F1.dtype)
+        max_abs, kl = jnp.zeros((), F1.dtype), jnp.zeros(2, F1.dtype)
     else:
-        max_abs, mean_kl = _streamed(F1, G1, F2, G2, block)
+        max_abs, kl = _streamed(F1, G1, F2, G2, block)
     if scaled:
-        return s_diff, s_ref, e, max_abs, mean_kl
+        return s_diff, s_ref, e, max_abs, kl
     up = e.astype(jnp.int32)
-    return jnp.ldexp(s_diff, up), jnp.ldexp(s_ref, up), max_abs, mean_kl
+    return jnp.ldexp(s_diff, up), jnp.ldexp(s_ref, up), max_abs, kl
 
 
 def stream_block(num_contexts: int, vocab_size: int) -> int:
@@ -443,12 +446,13 @@ def distribution_gap(
 
     - `frobenius = ‖C_p − C_q‖_F = ‖Y Rᵀ‖_F`, `X = [F, −F̃] = Q R`, `Y = [Ĝ, Ĝ̃]` (QR on the
       shorter side) — `O((N+V)(d+d̃)²)` time, no N×V matrix, error ~ε·‖X‖‖Y‖.
-    - `max_abs = max |C_p − C_q|` and `mean_kl = mean_x KL(p(·|x) ‖ q(·|x))` (p is the
-      reference), streamed over blocks of contexts (bounded memory).
+    - `max_abs = max |C_p − C_q|`, `mean_kl = mean_x KL(p(·|x) ‖ q(·|x))` (p is the
+      reference) and `reverse_kl` (q‖p), streamed in one pass over blocks of contexts (bounded
+      memory).
 
     Args:
         p, q: predictors on the same N contexts and V tokens (widths may differ).
-        frobenius_only: skip the streamed pass (max_abs and mean_kl are then None).
+        frobenius_only: skip the streamed pass (max_abs and the KLs are then None).
         block: contexts per streamed block (default: ~8M logits per block).
 
     Returns:
@@ -473,7 +477,7 @@ def distribution_gap(
 
         block = integer("block", block, minimum=1)
     block = min(block, p.num_contexts)
-    s_diff, s_ref, e, max_abs, mean_kl = gap_kernel(
+    s_diff, s_ref, e, max_abs, kl = gap_kernel(
         p.embeddings,
         p.unembeddings,
         q.embeddings,
@@ -487,7 +491,7 @@ def distribution_gap(
     if frobenius_only:
         gap = Gap(frobenius=frob, relative=relative, reference_norm=ref)
     else:
-        gap = Gap(frob, relative, ref, max_abs=max_abs, mean_kl=mean_kl)
+        gap = Gap(frob, relative, ref, max_abs=max_abs, mean_kl=kl[0], reverse_kl=kl[1])
     return to_host(gap)
 
 

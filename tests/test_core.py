@@ -93,6 +93,8 @@ def test_gap_of_non_equivalent_pairs_matches_reference(N, V, d1, d2):
     np.testing.assert_allclose(gap.relative, rel, rtol=1e-10)
     np.testing.assert_allclose(gap.max_abs, max_abs, rtol=1e-10)
     np.testing.assert_allclose(gap.mean_kl, kl, rtol=1e-9)
+    # the reverse direction from the same pass: the reference with p and q swapped
+    np.testing.assert_allclose(gap.reverse_kl, ref.gap(q, p)[3], rtol=1e-9)
     assert not idlin.equivalent(p, q)
 
 
@@ -103,12 +105,13 @@ def test_gap_streaming_block_size_does_not_change_results():
         part = idlin.distribution_gap(p, q, block=block)
         np.testing.assert_allclose(part.max_abs, full.max_abs, rtol=1e-12)
         np.testing.assert_allclose(part.mean_kl, full.mean_kl, rtol=1e-12)
+        np.testing.assert_allclose(part.reverse_kl, full.reverse_kl, rtol=1e-12)
 
 
 def test_frobenius_only_mode_skips_streamed_quantities():
     p, q = random_predictor(8, 6, 3, seed=1), random_predictor(8, 6, 3, seed=2)
     gap = idlin.distribution_gap(p, q, frobenius_only=True)
-    assert gap.max_abs is None and gap.mean_kl is None
+    assert gap.max_abs is None and gap.mean_kl is None and gap.reverse_kl is None
     np.testing.assert_allclose(gap.frobenius, ref.gap(p, q)[0], rtol=1e-10)
 
 
