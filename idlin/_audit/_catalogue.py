@@ -22,8 +22,9 @@ ties it to one (`d_rep`). They are small jnp versions written for differentiatio
 - `raw_margin` / `identifiable_margin`: a continuous surrogate of the probe margin: fit the
   minimum-norm least-squares probe `(w, b)` of ±1 labels on the points (`f(x)` / `X[x]`) and
   report `min_x ℓ(x)(wᵀx + b)/‖w‖` (the geometric margin of that probe; positive iff it
-  separates). (`idlin.linear_probe` scores the max-margin probe by NNLS on the host, which
-  has no gradient for the search.)
+  separates): `properties._probe.margin_surrogate`, the differentiable companion of
+  `idlin.linear_probe`'s NNLS max-margin (a lower bound of it, positive only on separable
+  labels; the card audits this surrogate, not the exact margin).
 - `raw_steering` / `identifiable_steering`: distance of a fixed centred log-odds direction `δ`
   from what steering can reach, `‖δ − Π δ‖/‖δ‖` with `Π` the projector onto `col Ĝ` / onto
   `rowspace C` (0 iff `δ` is reachable, docs/theory.md §6): `properties._steering.steering_score`;
@@ -62,6 +63,7 @@ from ..metrics._cca import cca_kernel
 from ..metrics._llv import _msvd_embedding
 from ..metrics._rep import rep_kernel
 from ..properties._parallelism import parallelism_score
+from ..properties._probe import margin_surrogate
 from ..properties._relational import faithfulness_scores
 from ..properties._steering import steering_score
 from ._names import CANONICAL, MEASURES
@@ -99,14 +101,6 @@ def pinv(X):
 
 def cosine(u, v):
     return (u @ v) / jnp.sqrt((u @ u) * (v @ v))
-
-
-def probe_margin(X, labels):
-    """Geometric margin of the minimum-norm least-squares probe of ±1 labels on the rows of X."""
-    Z = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
-    wb = pinv(Z) @ labels
-    w = wb[:-1]
-    return jnp.min(labels * (Z @ wb)) / jnp.sqrt(w @ w)
 
 
 def linear_cka(X, Y):
@@ -312,8 +306,8 @@ def build(name: str, pr: Probes) -> Measure:
         "embedding_norm": lambda F, G: jnp.linalg.norm(F[pr.context]),
         "raw_parallelism": lambda F, G: parallelism_score(F[b[:3]] - F[a[:3]]),
         "identifiable_parallelism": lambda F, G: parallelism_score(differences(F, G)),
-        "raw_margin": lambda F, G: probe_margin(F, labels(F)),
-        "identifiable_margin": lambda F, G: probe_margin(X_of(F, G), labels(F)),
+        "raw_margin": lambda F, G: margin_surrogate(F, labels(F), _rtol(F)),
+        "identifiable_margin": lambda F, G: margin_surrogate(X_of(F, G), labels(F), _rtol(F)),
         "raw_steering": lambda F, G: steering_score(
             delta(F), centred(G), orthonormal=False, rcond=_rtol(G)
         ),
