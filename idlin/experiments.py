@@ -25,7 +25,7 @@ from ._gap import distribution_gap
 from ._precision import Precision
 from .data import Truth, lowrank_truth
 from .metrics import canonical_fit
-from .properties import relational_linearity
+from .properties import both_forms, relational_linearity
 from .train import TrainConfig, train
 
 # Mean-KL targets of the issue: exact-table training, sampled-stream training.
@@ -170,10 +170,8 @@ def trained_models(
         rtol = float(a.log_odds_threshold) / float(spectrum[0])
         same = [canonical_fit(p, q, rank=rank).r2 for j, l, q in everyone if j == i and l != k]
         other = [canonical_fit(p, q, rank=rank).r2 for j, _, q in everyone if j != i]
-        scores = {
-            form: relational_linearity(a, train_pairs, test_pairs, form=form).score
-            for form in ("raw", "identifiable")
-        }
+        forms = both_forms(relational_linearity, a, train_pairs, test_pairs)
+        scores = {form: r.score for form, r in forms._asdict().items()}
         reports.append(
             SeedReport(
                 width=widths[i],

@@ -5,6 +5,7 @@ random models."""
 
 import ast
 import inspect as pyinspect
+import pathlib
 
 import jax
 import numpy as np
@@ -175,3 +176,54 @@ def test_catalogue_source_defines_no_property_score():
         and n.name not in {"raw_faithfulness", "identifiable_faithfulness", "identifiable_steering"}
     ]
     assert defined == []
+
+
+# -- "both forms of a property" is written once ----------------------------------------------
+def test_both_forms_is_the_two_calls_and_catches_only_what_it_is_told():
+    from idlin.properties import both_forms
+
+    p = _model(1)
+    pairs = np.array([[0, 1], [2, 3], [4, 5]])
+    forms = both_forms(
+        idlin.parallelism, p, pairs, permutations=0, identifiable={"geometry": "whitened"}
+    )
+    assert forms.raw == idlin.parallelism(p, pairs, permutations=0, form="raw")
+    want = idlin.parallelism(p, pairs, permutations=0, form="identifiable", geometry="whitened")
+    assert forms.identifiable == want
+    bad = np.array([[0, 0], [1, 2]])
+    with pytest.raises(idlin.ProbeError):
+        both_forms(idlin.parallelism, p, bad)
+    caught = both_forms(idlin.parallelism, p, bad, catch=idlin.ProbeError)
+    assert isinstance(caught.raw, idlin.ProbeError)
+    assert isinstance(caught.identifiable, idlin.ProbeError)
+
+
+def _sources():
+    root = pathlib.Path(idlin.__file__).parent
+    return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in root.rglob("*.py")]
+
+
+def test_no_function_takes_both_forms_itself():
+    """Outside `properties._result.both_forms`, no function calls a property with both
+    `form="raw"` and `form="identifiable"`, and nothing redefines `FORMS`."""
+    offenders = []
+    for path, tree in _sources():
+        if path.name == "_result.py" and path.parent.name == "properties":
+            continue
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "FORMS" for t in fn.targets
+            ):
+                offenders.append(f"{path.name}: FORMS =")
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            forms = {
+                kw.value.value
+                for call in ast.walk(fn)
+                if isinstance(call, ast.Call)
+                for kw in call.keywords
+                if kw.arg == "form" and isinstance(kw.value, ast.Constant)
+            }
+            if {"raw", "identifiable"} <= forms:
+                offenders.append(f"{path.name}:{fn.name}")
+    assert offenders == []

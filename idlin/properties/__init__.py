@@ -17,8 +17,11 @@ from ._probe import linear_probe as linear_probe
 from ._protocol import Candidate as Candidate
 from ._protocol import Property as Property
 from ._relational import relational_linearity as relational_linearity
+from ._result import FORMS as FORMS
+from ._result import Forms as Forms
 from ._result import Inclusion as Inclusion
 from ._result import PropertyResult as PropertyResult
+from ._result import both_forms as both_forms
 from ._result import inclusion_of as inclusion_of
 from ._spec import LinearProbe as LinearProbe
 from ._spec import Parallelism as Parallelism
