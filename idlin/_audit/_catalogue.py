@@ -277,7 +277,7 @@ def build(name: str, pr: Probes) -> Measure:
         dB = delta_B.astype(F.dtype)
         # δ's distance from rowspace(C) splits into its part outside col(B) and the distance
         # of Bᵀδ from col(Xᵀ): `steering_score` of the latter, rescaled.
-        inside = steering_score(dB, X.T, orthonormal=False, rcond=_rtol(X)) ** 2 * (dB @ dB)
+        inside = steering_score(dB, X.T, _rtol(X)) ** 2 * (dB @ dB)
         return jnp.sqrt((outside + inside) / delta_sq)
 
     def rep(first_is_p: bool):
@@ -308,9 +308,7 @@ def build(name: str, pr: Probes) -> Measure:
         "identifiable_parallelism": lambda F, G: parallelism_score(differences(F, G)),
         "raw_margin": lambda F, G: margin_surrogate(F, labels(F), _rtol(F)),
         "identifiable_margin": lambda F, G: margin_surrogate(X_of(F, G), labels(F), _rtol(F)),
-        "raw_steering": lambda F, G: steering_score(
-            delta(F), centred(G), orthonormal=False, rcond=_rtol(G)
-        ),
+        "raw_steering": lambda F, G: steering_score(delta(F), centred(G), _rtol(G)),
         "identifiable_steering": identifiable_steering,
         "raw_faithfulness": raw_faithfulness,
         "identifiable_faithfulness": identifiable_faithfulness,

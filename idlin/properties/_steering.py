@@ -17,7 +17,6 @@ Every reach residual is `steering_score`, the one definition (the audit's catalo
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -50,19 +49,18 @@ def steering_shift(
     return np.asarray(a.centered_unembeddings) @ v.astype(a.dtype)
 
 
-def steering_score(delta, basis, *, orthonormal: bool = True, rcond: float | None = None):
+def steering_score(delta, basis, rcond: float | None = None):
     """The score of steering: `‖δ − Π δ‖/‖δ‖`, the distance of the log-odds shift δ from the
     column span of `basis` (Π its orthogonal projector; 0 iff δ is reachable), a pure,
     differentiable JAX function — the one definition the verdict, its control (`jax.vmap`)
-    and the audit's catalogue call. `orthonormal`: the columns of `basis` are orthonormal
-    (`Π = BBᵀ`); otherwise `Π = B B⁺` with the pseudo-inverse cut at `rcond` (relative; default
-    √ε of the dtype). A zero δ scores 0 (it has no direction to reach)."""
+    and the audit's catalogue call. Without `rcond` the columns of `basis` are orthonormal
+    (`Π = BBᵀ`); with it, any spanning set (`Π = B B⁺`, the pseudo-inverse cut at `rcond`
+    relative to the largest singular value). A zero δ scores 0 (it has no direction)."""
     delta, basis = jnp.asarray(delta), jnp.asarray(basis)
-    if orthonormal:
+    if rcond is None:
         coefficients = basis.T @ delta
     else:
-        cut = math.sqrt(float(jnp.finfo(basis.dtype).eps)) if rcond is None else rcond
-        coefficients = jnp.linalg.pinv(basis, rtol=cut) @ delta
+        coefficients = jnp.linalg.pinv(basis, rtol=rcond) @ delta
     size = jnp.linalg.norm(delta)
     out = jnp.linalg.norm(delta - basis @ coefficients)
     return jnp.where(size > 0, out / jnp.where(size > 0, size, 1.0), 0.0)
