@@ -17,21 +17,32 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._checks import prng_key, real_scalar
+from ._deprecation import warn_renamed
 from ._errors import ConfigError
 from ._precision import Precision, with_legacy
 from ._predictor import Predictor, as_predictor
 from ._subspaces import minimal, subspaces
 
+# The one vocabulary of the class's moves: `sample_equivalent` draws them, the symmetry audit
+# (`_audit._generators`, as GENERATORS) parametrises them, in this order.
 MOVES = (
     "basis",  # 1. f ↦ M f, g ↦ M^{-ᵀ} g, M invertible with a chosen condition number
     "shift",  # 2. g ↦ g + c
-    "embedding_null",  # 3. f(x) ↦ f(x) + h(x), h(x) ∈ U^⊥
-    "unembedding_null",  # 4. g(y) ↦ g(y) + k(y), k(y) ∈ E^⊥ of the current f
-    "widen",  # 5. f ↦ [f; a(x)], g ↦ [g; c'] (constant extra unembedding coordinates)
+    "invisible_embedding",  # 3. f(x) ↦ f(x) + h(x), h(x) ∈ U^⊥
+    "invisible_unembedding",  # 4. g(y) ↦ g(y) + k(y), k(y) ∈ E^⊥ of the current f
+    "widen_embedding",  # 5. f ↦ [f; a(x)], g ↦ [g; c'] (constant extra unembedding coordinates)
     "widen_unembedding",  # 5'. f ↦ [f; 0], g ↦ [g; k(y)] (zero extra embedding coordinates)
     "shrink",  # 6. the minimal model (φ, γ), width r
 )
-DEFAULT_MOVES = ("basis", "shift", "embedding_null", "widen", "unembedding_null", "basis")
+# Old names `sample_equivalent` still accepts for one release (README, "Deprecations").
+RENAMED_MOVES = {
+    "embedding_null": "invisible_embedding",
+    "unembedding_null": "invisible_unembedding",
+    "widen": "widen_embedding",
+}
+DEFAULT_MOVES = (
+    "basis", "shift", "invisible_embedding", "widen_embedding", "invisible_unembedding", "basis"
+)  # fmt: skip
 
 # The moves are a few small dense operations (a d×d QR and solve, Gaussian draws, one projection)
 # done on the host in float64 NumPy and cast back to the model's dtype. As jitted JAX programs
@@ -147,13 +158,13 @@ def _move(
         return _model(F @ M.T, np.linalg.solve(M.T, G.T).T, p.dtype)
     if name == "shift":
         return _model(F, G + rng.standard_normal(p.width) * _rms(G), p.dtype)
-    if name == "embedding_null":  # rows of H(I − P_U) ∈ U^⊥
+    if name == "invisible_embedding":  # rows of H(I − P_U) ∈ U^⊥
         PU = np.asarray(subspaces(p, precision=precision).projector("unembedding"), np.float64)
         return _model(_invisible(F, PU, rng, null_scale), G, p.dtype)
-    if name == "unembedding_null":  # rows of K(I − P_E) ∈ E^⊥ of the current F
+    if name == "invisible_unembedding":  # rows of K(I − P_E) ∈ E^⊥ of the current F
         PE = np.asarray(subspaces(p, precision=precision).projector("embedding"), np.float64)
         return _model(F, _invisible(G, PE, rng, null_scale), p.dtype)
-    if name == "widen":
+    if name == "widen_embedding":
         A = rng.standard_normal((p.num_contexts, extra_width)) * _rms(F)
         c = rng.standard_normal(extra_width) * _rms(G)
         return widen_embedding(p, A.astype(p.dtype), constant=c.astype(p.dtype))
@@ -161,6 +172,16 @@ def _move(
         K = rng.standard_normal((p.vocab_size, extra_width)) * _rms(G)
         return widen_unembedding(p, K.astype(p.dtype))
     raise ConfigError(f"moves: expected names from {MOVES}, got {name!r}")
+
+
+def current_moves(where: str, moves: Sequence[str]) -> tuple[str, ...]:
+    """`moves` with every old name (`RENAMED_MOVES`) replaced by its name in `MOVES`, warning
+    once for the call when there was one."""
+    moves = tuple(moves)
+    old = {m: RENAMED_MOVES[m] for m in moves if isinstance(m, str) and m in RENAMED_MOVES}
+    if old:
+        warn_renamed(f"{where}(moves=...)", old, stacklevel=3)
+    return tuple(RENAMED_MOVES.get(m, m) if isinstance(m, str) else m for m in moves)
 
 
 def sample_equivalent(
@@ -178,14 +199,16 @@ def sample_equivalent(
 
     Moves (applied in order, each on the result of the previous one):
     `"basis"` `f ↦ M f, g ↦ M^{-ᵀ} g` with `cond(M) = condition`; `"shift"` `g ↦ g + c`;
-    `"embedding_null"` `f ↦ f + h`, `h(x) ∈ U^⊥`; `"unembedding_null"` `g ↦ g + k`, `k(y) ∈ E^⊥`
-    of the current f; `"widen"` `f ↦ [f; a(x)], g ↦ [g; c']`; `"widen_unembedding"`
-    `f ↦ [f; 0], g ↦ [g; k(y)]`; `"shrink"` the minimal model `(φ, γ)`.
+    `"invisible_embedding"` `f ↦ f + h`, `h(x) ∈ U^⊥`; `"invisible_unembedding"` `g ↦ g + k`,
+    `k(y) ∈ E^⊥` of the current f; `"widen_embedding"` `f ↦ [f; a(x)], g ↦ [g; c']`;
+    `"widen_unembedding"` `f ↦ [f; 0], g ↦ [g; k(y)]`; `"shrink"` the minimal model `(φ, γ)`
+    (`MOVES`; the old names "embedding_null", "unembedding_null", "widen" still work for
+    this release and warn).
 
     Args:
         p: the predictor whose class is sampled.
         key: a JAX PRNG key; it seeds every random draw of the moves.
-        moves: move names, repeats allowed.
+        moves: move names of `MOVES`, repeats allowed.
         condition: condition number of each basis change (≥ 1).
         null_scale: size of invisible parts relative to the RMS of F (or G).
         extra_width: coordinates added by each widen move (≥ 1).
@@ -209,6 +232,7 @@ def sample_equivalent(
     """
     precision = with_legacy("sample_equivalent", precision, rtol=("rank_rtol", rtol))
     p = as_predictor("p", p)
+    moves = current_moves("sample_equivalent", moves)
     unknown = [m for m in moves if m not in MOVES]
     if unknown:
         raise ConfigError(f"moves: expected names from {MOVES}, got {unknown}")

@@ -1,4 +1,4 @@
-"""Deprecated keyword arguments, kept for one release (README, "Deprecations").
+"""Deprecated keyword arguments and names, kept for one release (README, "Deprecations").
 
 A public function folds its deprecated tolerance keywords (`rtol=`, `tol=`, `near_rtol=`) into a
 `Precision` at its entry (`_precision.with_legacy`) and passes only `precision=` on, so one call
@@ -22,6 +22,17 @@ def warn_deprecated(where: str, fields: dict[str, str], *, stacklevel: int) -> N
     warnings.warn(
         f"{where}: {old} is deprecated and will be removed in the next release; pass "
         f"precision=idlin.Precision({new})",
+        IdlinDeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def warn_renamed(where: str, renamed: dict[str, str], *, stacklevel: int) -> None:
+    """One `IdlinDeprecationWarning` naming every old name of one call and its new name,
+    attributed to the caller `stacklevel` frames up."""
+    pairs = ", ".join(f"{old!r} → {new!r}" for old, new in renamed.items())
+    warnings.warn(
+        f"{where}: renamed, the old names still work for this release: {pairs}",
         IdlinDeprecationWarning,
         stacklevel=stacklevel + 1,
     )

@@ -367,8 +367,8 @@ def _centered_logits(f, G, mu, rows: int):
 
 
 def _streamed(F1, G1, F2, G2, block: int):
-    """Max |C_p − C_q| and mean_x (KL(p‖q), KL(q‖p)), streamed over blocks of `block` contexts (G's rows are
-    centred `CHUNK_ROWS` at a time inside each block: `_centered_logits`).
+    """Max |C_p − C_q| and mean_x (KL(p‖q), KL(q‖p)), streamed over blocks of `block` contexts
+    (G's rows are centred `CHUNK_ROWS` at a time inside each block: `_centered_logits`).
 
     Padding rows are zero in both models: uniform = uniform, so they add exactly 0 to both.
     """
@@ -411,9 +411,10 @@ def gap_kernel(
 ):  # fmt: skip
     """Jitted core of `distribution_gap` on raw arrays: returns
     `(frobenius, reference_norm, max_abs, kl)` with `kl = (mean KL(p‖q), mean KL(q‖p))` (the
-    last two NaN-free zeros if skipped); with `scaled`, `(s_diff, s_ref, e, max_abs, kl)` where `frobenius = 2^e·s_diff` and
-    `reference_norm = 2^e·s_ref` (`_diff_norms`: finite, and their ratio exact, at any scale).
-    `route` forces the R factor's route (`r_factor_route`; benchmarks and tests)."""
+    last two NaN-free zeros if skipped); with `scaled`, `(s_diff, s_ref, e, max_abs, kl)` where
+    `frobenius = 2^e·s_diff` and `reference_norm = 2^e·s_ref` (`_diff_norms`: finite, and their
+    ratio exact, at any scale). `route` forces the R factor's route (`r_factor_route`;
+    benchmarks and tests)."""
     s_diff, s_ref, e = _frobenius(F1, G1, F2, G2, route)
     if frobenius_only:
         max_abs, kl = jnp.zeros((), F1.dtype), jnp.zeros(2, F1.dtype)

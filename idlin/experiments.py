@@ -23,7 +23,7 @@ from jaxtyping import PRNGKeyArray
 from ._compare import Comparison, evaluate
 from ._precision import Precision
 from .data import Truth, lowrank_truth
-from .properties import relational_linearity
+from .properties import both_forms, relational_linearity
 from .train import TrainConfig, train
 
 # Mean-KL targets of the issue: exact-table training, sampled-stream training.
@@ -177,10 +177,8 @@ def trained_models(
         spectrum = np.asarray(a.log_odds_singular_values)
         same = [_r2(between[n, m]) for m, (j, l, _) in enumerate(everyone) if j == i and l != k]
         other = [_r2(between[n, m]) for m, (j, _, _) in enumerate(everyone) if j != i]
-        scores = {
-            form: relational_linearity(a, train_pairs, test_pairs, form=form).score
-            for form in ("raw", "identifiable")
-        }
+        forms = both_forms(relational_linearity, a, train_pairs, test_pairs)
+        scores = {form: r.score for form, r in forms._asdict().items()}
         reports.append(
             SeedReport(
                 width=widths[i],

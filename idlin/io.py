@@ -133,7 +133,7 @@ _ALIGN = 64
 def _read_into(fh: Any, buffer: np.ndarray, chunk: int = 1 << 20) -> int:
     """Fill `buffer` from `fh` in 1 MiB reads; the bytes read. (A zip member's `readinto`
     reads the whole request into a temporary bytes object first: one more copy of the array.)"""
-    view, got = memoryview(buffer), 0
+    view, got = memoryview(cast(Any, buffer)), 0  # an ndarray exports the buffer protocol
     while got < len(view):
         n = fh.readinto(view[got : got + chunk])
         if not n:

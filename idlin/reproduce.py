@@ -36,6 +36,7 @@ from .properties import (
     RelationalLinearity,
     Steering,
     all_or_none,
+    both_forms,
     counterexample,
 )
 from .train import TrainConfig, train
@@ -398,7 +399,7 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
         say(f"properties on the morphology truth: {spec.name} ({spec.side})")
         p = truth.predictor
         spec = spec.resolve(p)
-        raw, ident = spec(p, form="raw"), spec(p, form="identifiable")
+        raw, ident = both_forms(spec, p)
         aon = all_or_none(p, spec, key=key, members=cfg.members)
         ce = counterexample(p, spec, key=key)
         ce_gap = None if ce.member is None else float(distribution_gap(p, ce.member).relative)
@@ -409,7 +410,7 @@ def _property_records(truth, trained, cfg, key, say, skipped) -> tuple[list[Prop
             _, own = morphology_specs(truth, q)[i]  # a steering vector in q's coordinates
             own = own.resolve(q)
             try:
-                r_q, i_q = own(q, form="raw"), own(q, form="identifiable")
+                r_q, i_q = both_forms(own, q)
             except IdlinError as e:  # a degenerate probe on a trained model: report, go on
                 skipped.append(f"{spec.name} ({spec.side}) on width {width} seed {seed}: {e}")
                 continue  # reported with the result (`skipped`), not as a stage

@@ -204,7 +204,7 @@ show_figure(fig, "01_equivalence_theorem_L_2")
 # subject of notebook 2.
 
 # %%
-wide = idlin.sample_equivalent(p, key=jax.random.key(2), moves=("widen", "basis"))
+wide = idlin.sample_equivalent(p, key=jax.random.key(2), moves=("widen_embedding", "basis"))
 print(f"widened member: width {wide.width}, equivalent: {idlin.equivalent(p, wide)}")
 try:
     idlin.recover_linear_map(p, wide)

@@ -66,10 +66,10 @@ print(f"size={SIZE}: N={N} contexts, V={V} tokens, effective complexity r={r}")
 rng = np.random.default_rng(0)
 reference = idlin.Predictor(rng.normal(size=(N, r)), rng.normal(size=(V, r)))
 RECIPES = {
-    "widened (embeddings)": (("widen", "embedding_null", "basis"), 2),
-    "widened (unembeddings)": (("widen_unembedding", "unembedding_null", "basis"), 3),
+    "widened (embeddings)": (("widen_embedding", "invisible_embedding", "basis"), 2),
+    "widened (unembeddings)": (("widen_unembedding", "invisible_unembedding", "basis"), 3),
     "widened (both)": (
-        ("widen", "widen_unembedding", "embedding_null", "unembedding_null", "basis"),
+        ("widen_embedding", "widen_unembedding", "invisible_embedding", "invisible_unembedding", "basis"),
         2,
     ),
 }
@@ -210,7 +210,7 @@ show_figure(fig, "02_extended_linear_EL_2")
 
 # %%
 p_a = members[a_name]
-p_a2 = idlin.sample_equivalent(p_a, key=jax.random.key(7), moves=("embedding_null",))
+p_a2 = idlin.sample_equivalent(p_a, key=jax.random.key(7), moves=("invisible_embedding",))
 assert p_a2.width == p_a.width and idlin.equivalent(p_a, p_a2)
 try:
     idlin.recover_linear_map(p_a, p_a2)

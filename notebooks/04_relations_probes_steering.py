@@ -53,15 +53,15 @@ TINY = SIZE == "tiny"
 VOCAB, RANK = (6, 3) if TINY else (12, 5)  # the low-rank truth: V tokens, contexts of length 2
 RECIPES = (  # class moves of docs/theory.md §5 for the members compared below
     ("basis", "shift"),
-    ("widen", "embedding_null", "basis"),
-    ("widen_unembedding", "unembedding_null", "basis"),
+    ("widen_embedding", "invisible_embedding", "basis"),
+    ("widen_unembedding", "invisible_unembedding", "basis"),
 ) + (
     ()
     if TINY
     else (
-        ("shrink", "widen", "basis"),
-        ("widen", "widen_unembedding", "embedding_null", "unembedding_null", "basis"),
-        ("embedding_null", "unembedding_null", "shift"),
+        ("shrink", "widen_embedding", "basis"),
+        ("widen_embedding", "widen_unembedding", "invisible_embedding", "invisible_unembedding", "basis"),
+        ("invisible_embedding", "invisible_unembedding", "shift"),
     )
 )
 print(f"size={SIZE}: V={VOCAB}, r={RANK}, {len(RECIPES)} random members per class")

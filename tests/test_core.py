@@ -402,7 +402,7 @@ def test_recover_extended_map_across_widths_matches_pseudo_inverse_reference():
         9, shape=(14, 10, 5), embedding_rank=4, unembedding_rank=3, effective_complexity=2
     )
     q = idlin.sample_equivalent(
-        p, key=jax.random.key(1), moves=("widen", "embedding_null", "basis")
+        p, key=jax.random.key(1), moves=("widen_embedding", "invisible_embedding", "basis")
     )
     assert q.width == 7
     em = idlin.recover_extended_map(p, q)
@@ -456,7 +456,7 @@ def test_every_move_preserves_the_distribution_and_r(move):
     C_q = ref.log_odds(q.embeddings, q.unembeddings)
     np.testing.assert_allclose(C_q, C_p, atol=1e-9)
     assert idlin.subspaces(q).effective_complexity == 2
-    expected_width = {"widen": 7, "widen_unembedding": 7, "shrink": 2}.get(move, 5)
+    expected_width = {"widen_embedding": 7, "widen_unembedding": 7, "shrink": 2}.get(move, 5)
     assert q.width == expected_width
 
 
@@ -464,7 +464,7 @@ def test_moves_actually_change_the_coordinates():
     p = planted_predictor(
         5, shape=(11, 9, 5), embedding_rank=3, unembedding_rank=4, effective_complexity=2
     )
-    for move in ("basis", "embedding_null", "unembedding_null"):
+    for move in ("basis", "invisible_embedding", "invisible_unembedding"):
         q = idlin.sample_equivalent(p, key=jax.random.key(3), moves=(move,))
         changed = (
             np.abs(np.asarray(q.embeddings) - np.asarray(p.embeddings)).max()
@@ -472,7 +472,7 @@ def test_moves_actually_change_the_coordinates():
         )
         assert changed > 1e-3, move
     # invisible embedding part: rows of the change lie in U^⊥
-    q = idlin.sample_equivalent(p, key=jax.random.key(3), moves=("embedding_null",))
+    q = idlin.sample_equivalent(p, key=jax.random.key(3), moves=("invisible_embedding",))
     PU = idlin.subspaces(p).projector("unembedding")
     H = np.asarray(q.embeddings) - np.asarray(p.embeddings)
     np.testing.assert_allclose(H @ PU, 0, atol=1e-10)
@@ -493,7 +493,7 @@ def test_adding_both_invisible_parts_against_old_spans_breaks_equivalence():
     wrong = idlin.Predictor(F + H, G + K)
     assert not idlin.equivalent(p, wrong)
     right = idlin.sample_equivalent(
-        p, key=jax.random.key(0), moves=("embedding_null", "unembedding_null")
+        p, key=jax.random.key(0), moves=("invisible_embedding", "invisible_unembedding")
     )
     assert idlin.equivalent(p, right)
 
@@ -570,3 +570,27 @@ def test_explicit_widen_moves_keep_C_and_the_wrong_mirror_does_not():
         np.concatenate([np.asarray(p.unembeddings), k], axis=1),
     )
     assert not idlin.equivalent(p, wrong)
+
+
+def test_moves_and_audit_generators_are_one_vocabulary():
+    from idlin._audit._generators import GENERATORS
+
+    assert GENERATORS is idlin.MOVES
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("embedding_null", "invisible_embedding"),
+        ("unembedding_null", "invisible_unembedding"),
+        ("widen", "widen_embedding"),
+    ],
+)
+def test_old_move_names_warn_and_sample_the_same_member(old, new):
+    rng = np.random.default_rng(0)
+    p = idlin.Predictor(rng.normal(size=(8, 3)), rng.normal(size=(6, 3)))
+    with pytest.warns(idlin.IdlinDeprecationWarning, match=f"'{old}' → '{new}'"):
+        q_old = idlin.sample_equivalent(p, key=jax.random.key(4), moves=(old, "basis"))
+    q_new = idlin.sample_equivalent(p, key=jax.random.key(4), moves=(new, "basis"))
+    np.testing.assert_array_equal(np.asarray(q_old.embeddings), np.asarray(q_new.embeddings))
+    np.testing.assert_array_equal(np.asarray(q_old.unembeddings), np.asarray(q_new.unembeddings))

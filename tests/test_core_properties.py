@@ -90,7 +90,7 @@ def test_canonical_coordinates_agree_across_members(pair):
 
 @given(predictors(), prng_keys())
 def test_minimal_member_is_equivalent_diverse_and_r_wide(p, key):
-    q = idlin.sample_equivalent(p, key=key, moves=("widen", "basis", "shrink"))
+    q = idlin.sample_equivalent(p, key=key, moves=("widen_embedding", "basis", "shrink"))
     s = idlin.subspaces(p)
     assert q.width == s.effective_complexity
     assert idlin.subspaces(q).diverse
@@ -101,7 +101,7 @@ def test_minimal_member_is_equivalent_diverse_and_r_wide(p, key):
 def test_invisible_parts_are_really_invisible_and_really_there(p, key):
     """§3/§5: adding h(x) ∈ U^⊥ changes F (when U ≠ R^d) but not the distribution."""
     s = idlin.subspaces(p)
-    q = idlin.sample_equivalent(p, key=key, moves=("embedding_null",))
+    q = idlin.sample_equivalent(p, key=key, moves=("invisible_embedding",))
     H = np.asarray(q.embeddings) - np.asarray(p.embeddings)
     np.testing.assert_allclose(H @ s.projector("unembedding"), 0, atol=1e-9)
     if s.unembedding_rank < p.width:

@@ -142,7 +142,7 @@ def test_every_public_metric_name_is_documented():
 
 
 # One shape and one rank (k_f = k_g = 4, r = 3 < d = 5): values vary, compilations do not.
-_FIXED_WIDTH_MOVES = ("basis", "shift", "embedding_null", "unembedding_null")
+_FIXED_WIDTH_MOVES = ("basis", "shift", "invisible_embedding", "invisible_unembedding")
 _BASE = st.integers(0, 2**32 - 1).map(
     lambda seed: planted_predictor(
         seed, shape=(9, 7, 5), embedding_rank=4, unembedding_rank=4, effective_complexity=3

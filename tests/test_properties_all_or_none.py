@@ -128,7 +128,7 @@ def test_relational_counterexample_from_the_minimal_model():
 def test_explicit_members_and_labels():
     rng = np.random.default_rng(0)
     p = idlin.Predictor(rng.normal(size=(7, 3)), rng.normal(size=(6, 3)))
-    q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("widen",))
+    q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("widen_embedding",))
     r = idlin.all_or_none(p, Parallelism([[0, 1], [2, 3]]), key=jax.random.key(0), members=[q])
     assert r.labels == ("p", "minimal", "given[0]") and r.widths == (3, 3, 5)
     assert r.property == "parallelism"

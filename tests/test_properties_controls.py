@@ -19,9 +19,9 @@ from idlin.properties._nnls import nnls
 
 MEMBER_MOVES = (
     ("basis", "shift"),
-    ("embedding_null", "unembedding_null", "basis"),
-    ("widen", "unembedding_null", "basis"),
-    ("shrink", "widen", "basis"),
+    ("invisible_embedding", "invisible_unembedding", "basis"),
+    ("widen_embedding", "invisible_unembedding", "basis"),
+    ("shrink", "widen_embedding", "basis"),
 )
 
 

@@ -16,20 +16,22 @@ ties it to one (`d_rep`). They are small jnp versions written for differentiatio
 - `raw_cosine`: cosine of `f(b₁) − f(a₁)` and `f(b₂) − f(a₂)`.
 - `embedding_norm`: `‖f(x₀)‖`, `x₀` the first pair's first context.
 - `raw_parallelism` / `identifiable_parallelism`: `σ₂/σ₁` of the stacked *unit* differences
-  `Δᵢ/‖Δᵢ‖`, `Δᵢ = f(bᵢ) − f(aᵢ)` / `C[bᵢ,:] − C[aᵢ,:]`, over the first three pairs — the score
-  of `idlin.parallelism` (docs/theory.md §6), so the report card audits what `inspect`
+  `Δᵢ/‖Δᵢ‖`, `Δᵢ = f(bᵢ) − f(aᵢ)` / `C[bᵢ,:] − C[aᵢ,:]`, over the first three pairs:
+  `properties._parallelism.parallelism_score` itself, so the report card audits what `inspect`
   reports (tests/test_audit_scale.py checks they agree).
 - `raw_margin` / `identifiable_margin`: a continuous surrogate of the probe margin: fit the
   minimum-norm least-squares probe `(w, b)` of ±1 labels on the points (`f(x)` / `X[x]`) and
   report `min_x ℓ(x)(wᵀx + b)/‖w‖` (the geometric margin of that probe; positive iff it
-  separates). (`idlin.linear_probe` scores the max-margin probe by NNLS on the host, which
-  has no gradient for the search.)
+  separates): `properties._probe.margin_surrogate`, the differentiable companion of
+  `idlin.linear_probe`'s NNLS max-margin (a lower bound of it, positive only on separable
+  labels; the card audits this surrogate, not the exact margin).
 - `raw_steering` / `identifiable_steering`: distance of a fixed centred log-odds direction `δ`
   from what steering can reach, `‖δ − Π δ‖/‖δ‖` with `Π` the projector onto `col Ĝ` / onto
-  `rowspace C` (0 iff `δ` is reachable, docs/theory.md §6); identifiable: in B's coordinates,
-  `‖δ − BBᵀδ‖² + ‖Bᵀδ − Π_X Bᵀδ‖²`, `Π_X` onto `col Xᵀ`.
+  `rowspace C` (0 iff `δ` is reachable, docs/theory.md §6): `properties._steering.steering_score`;
+  identifiable: in B's coordinates, `‖δ − BBᵀδ‖² + ‖Bᵀδ − Π_X Bᵀδ‖²`, `Π_X` onto `col Xᵀ`.
 - `raw_faithfulness` / `identifiable_faithfulness`: relational faithfulness, scored by its
-  continuous companion (docs/theory.md §6.3): fit `f(t) ≈ A f(s) + b` by minimum-norm least
+  continuous companion (docs/theory.md §6.3), the `mean_kl` of `idlin.relational_linearity`
+  (`properties._relational.faithfulness_scores`): fit `f(t) ≈ A f(s) + b` by minimum-norm least
   squares on training pairs, decode the held-out predictions through `Ĝ` and report the mean KL
   from the model's own next-token distribution at the targets; identifiable: the same on `X`,
   decoded through `Bᵀ` (held-out rows only: `test × V`).
@@ -58,6 +60,7 @@ import numpy as np
 from .._errors import ConfigError, ProbeError
 from .._predictor import Predictor
 from ..metrics import cca_kernel, msvd_embedding, rep_kernel
+from ..properties import faithfulness_scores, margin_surrogate, parallelism_score, steering_score
 from ._names import CANONICAL, MEASURES
 
 __all__ = ["CANONICAL", "MEASURES", "Probes", "build", "default_probes"]
@@ -93,46 +96,6 @@ def pinv(X):
 
 def cosine(u, v):
     return (u @ v) / jnp.sqrt((u @ u) * (v @ v))
-
-
-def parallelism(D):
-    """`σ₂/σ₁` of the unit rows `Dᵢ/‖Dᵢ‖` of D (m×k, m ≥ 2): `idlin.parallelism`'s score
-    (`properties/_parallelism.parallelism_kernel`, docs/theory.md §6), traceable."""
-    unit = D / jnp.linalg.norm(D, axis=1, keepdims=True)
-    # The singular values of the m×k unit rows are those of R in `unitᵀ = QR` (m×m): a wide
-    # SVD's derivative would form a k×k matrix (V×V for rows of C).
-    R = jnp.linalg.qr(unit.T, mode="r")
-    s = jnp.linalg.svd(R, compute_uv=False)
-    return s[1] / s[0]
-
-
-def probe_margin(X, labels):
-    """Geometric margin of the minimum-norm least-squares probe of ±1 labels on the rows of X."""
-    Z = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
-    wb = pinv(Z) @ labels
-    w = wb[:-1]
-    return jnp.min(labels * (Z @ wb)) / jnp.sqrt(w @ w)
-
-
-def distance_from_span(delta, B):
-    """`‖δ − Π δ‖/‖δ‖`, Π the orthogonal projector onto the column span of B."""
-    proj = B @ (pinv(B) @ delta)
-    r = delta - proj
-    return jnp.sqrt((r @ r) / (delta @ delta))
-
-
-def _kl_rows(L, Lhat):
-    """Mean over rows of KL(softmax L ‖ softmax L̂)."""
-    lp = jax.nn.log_softmax(L, axis=-1)
-    lq = jax.nn.log_softmax(Lhat, axis=-1)
-    return jnp.mean(jnp.sum(jnp.exp(lp) * (lp - lq), axis=-1))
-
-
-def affine_fit_predict(X_train, Y_train, X_test):
-    """Minimum-norm least-squares `Y ≈ X A + 1bᵀ`, evaluated at X_test."""
-    one = lambda X: jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)  # noqa: E731
-    B = pinv(one(X_train)) @ Y_train
-    return one(X_test) @ B
 
 
 def linear_cka(X, Y):
@@ -296,21 +259,21 @@ def build(name: str, pr: Probes) -> Measure:
     def differences(F, G):
         return log_odds_rows(F[b[:3]] - F[a[:3]], G)
 
+    train, test = pr.pairs[:ntr], pr.pairs[ntr:]
+
     def raw_faithfulness(F, G):
-        pred = affine_fit_predict(F[a[:ntr]], F[b[:ntr]], F[a[ntr:]])
-        return _kl_rows(log_odds_rows(F[b[ntr:]], G), log_odds_rows(pred, G))
+        return faithfulness_scores(F, centred(G), train, test, _rtol(F))[1]
 
     def identifiable_faithfulness(F, G):
-        X = X_of(F, G)
-        Bt = B.astype(F.dtype).T
-        pred = affine_fit_predict(X[a[:ntr]], X[b[:ntr]], X[a[ntr:]])
-        return _kl_rows(X[b[ntr:]] @ Bt, pred @ Bt)
+        return faithfulness_scores(X_of(F, G), B.astype(F.dtype), train, test, _rtol(F))[1]
 
     def identifiable_steering(F, G):
         X = X_of(F, G)
         dB = delta_B.astype(F.dtype)
-        inside = dB - X.T @ (pinv(X.T) @ dB)
-        return jnp.sqrt((outside + inside @ inside) / delta_sq)
+        # δ's distance from rowspace(C) splits into its part outside col(B) and the distance
+        # of Bᵀδ from col(Xᵀ): `steering_score` of the latter, rescaled.
+        inside = steering_score(dB, X.T, _rtol(X)) ** 2 * (dB @ dB)
+        return jnp.sqrt((outside + inside) / delta_sq)
 
     def rep(first_is_p: bool):
         def m(F, G):
@@ -336,11 +299,11 @@ def build(name: str, pr: Probes) -> Measure:
     measures: dict[str, Measure] = {
         "raw_cosine": lambda F, G: cosine(F[b[0]] - F[a[0]], F[b[1]] - F[a[1]]),
         "embedding_norm": lambda F, G: jnp.linalg.norm(F[pr.context]),
-        "raw_parallelism": lambda F, G: parallelism(F[b[:3]] - F[a[:3]]),
-        "identifiable_parallelism": lambda F, G: parallelism(differences(F, G)),
-        "raw_margin": lambda F, G: probe_margin(F, labels(F)),
-        "identifiable_margin": lambda F, G: probe_margin(X_of(F, G), labels(F)),
-        "raw_steering": lambda F, G: distance_from_span(delta(F), centred(G)),
+        "raw_parallelism": lambda F, G: parallelism_score(F[b[:3]] - F[a[:3]]),
+        "identifiable_parallelism": lambda F, G: parallelism_score(differences(F, G)),
+        "raw_margin": lambda F, G: margin_surrogate(F, labels(F), _rtol(F)),
+        "identifiable_margin": lambda F, G: margin_surrogate(X_of(F, G), labels(F), _rtol(F)),
+        "raw_steering": lambda F, G: steering_score(delta(F), centred(G), _rtol(G)),
         "identifiable_steering": identifiable_steering,
         "raw_faithfulness": raw_faithfulness,
         "identifiable_faithfulness": identifiable_faithfulness,

@@ -35,15 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-GENERATORS = (
-    "basis",
-    "shift",
-    "invisible_embedding",
-    "invisible_unembedding",
-    "widen_embedding",
-    "widen_unembedding",
-    "shrink",
-)
+from .._classes import MOVES as GENERATORS  # one vocabulary: the moves of docs/theory.md §5
+
 SEARCHED = GENERATORS[:-1]
 # Directions of one run's basis family past this width (module docstring).
 FRAME = 32

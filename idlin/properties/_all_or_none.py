@@ -27,6 +27,7 @@ from .._precision import Precision, with_legacy
 from .._predictor import Predictor, as_predictor
 from .._subspaces import minimal
 from ._protocol import Property, check_property, harness_analysis
+from ._result import both_forms
 
 
 def pattern(verdicts: Sequence[bool]) -> str:
@@ -160,8 +161,9 @@ def all_or_none(
     gaps = []
     for i, (_, q) in enumerate(pool):
         aq = a if i == 0 else analyze(q, precision=a.precision)  # one decomposition per member
-        raw.append(prop.evaluate(aq, form="raw"))
-        ident.append(prop.evaluate(aq, form="identifiable"))
+        forms = both_forms(prop.evaluate, aq)
+        raw.append(forms.raw)
+        ident.append(forms.identifiable)
         gaps.append(distribution_gap(p, q, frobenius_only=True).relative)
     included = [r.holds for r in raw if r.inclusion.holds]
     id_scores = [r.score for r in ident]

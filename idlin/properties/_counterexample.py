@@ -28,6 +28,7 @@ from .._checks import prng_key
 from .._precision import Precision
 from .._predictor import Predictor
 from ._protocol import Property, check_property, harness_analysis
+from ._result import both_forms
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +97,8 @@ def counterexample(
     a = harness_analysis("p", p, precision, prop=prop)
     prop = prop.resolve(a)
     key = jax.random.key(0) if key is None else prng_key("key", key)
-    raw = prop.evaluate(a, form="raw").holds
-    ident = prop.evaluate(a, form="identifiable").holds
+    forms = both_forms(prop.evaluate, a)
+    raw, ident = forms.raw.holds, forms.identifiable.holds
     for cand in prop.candidates(a, raw=raw, identifiable=ident, key=key):
         # the member is judged under p's policy, not the default one
         flipped = prop.evaluate(analyze(cand.member, precision=a.precision), form="raw").holds

@@ -8,7 +8,8 @@ max-margin homogeneous separator of the `ℓ x̃` (equivalently the max-margin p
 penalised like a weight). It is found exactly, as a least-distance problem solved by non-negative
 least squares (Lawson & Hanson 1974, ch. 23): minimise `‖u‖` subject to `ℓᵢ x̃ᵢᵀu ≥ 1`. The
 labels are separable iff that problem is feasible, and then `margin = 1/‖u*‖ > 0`; otherwise the
-reported margin is ≤ 0.
+reported margin is ≤ 0. NNLS has no derivative: `margin_surrogate`, a lower bound positive only
+on separable labels, is the differentiable companion the audit's catalogue audits.
 
 Separability of N points in dimension k is vacuous when Cover's probability of separating random
 labels is ≥ ½ (`N ≤ 2(k + 1)` with a bias); probes are then judged by k-fold held-out accuracy
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Int, Shaped
 
@@ -85,6 +87,25 @@ def max_margin(X: np.ndarray, signs: np.ndarray) -> tuple[float, np.ndarray]:
     if norm == 0.0:
         return 0.0, u
     return float(np.min(A @ u)) / norm, u
+
+
+def margin_surrogate(X, signs, rcond):
+    """The probe margin's differentiable surrogate (JAX; the NNLS of `max_margin` has no
+    derivative), which the audit's catalogue audits: the geometric margin
+    `min_x ℓ(x)(wᵀx + b)/‖w‖` of the minimum-norm least-squares probe `(w, b)` of the ±1 labels
+    (pseudo-inverse cut at `rcond`).
+
+    Why it is faithful to the exact score: it is the geometric margin of one probe, so it is at
+    most the largest one (the hard-margin probe's), and it is positive only when that probe
+    separates the labels — then they are separable and the exact margin is positive too; both
+    are invariant under orthogonal maps of the points, so in the identifiable coordinates both
+    are the same in every member. It is not the exact value: `max_margin` scales the points by
+    their RMS norm and penalises the bias like a weight."""
+    X, signs = jnp.asarray(X), jnp.asarray(signs, X.dtype)
+    Z = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
+    wb = jnp.linalg.pinv(Z, rtol=rcond) @ signs
+    w = wb[:-1]
+    return jnp.min(signs * (Z @ wb)) / jnp.sqrt(w @ w)
 
 
 def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray, rcond: float) -> float:

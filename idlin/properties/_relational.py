@@ -5,14 +5,17 @@ Pairs `(sᵢ, tᵢ)` are *linearly related* when `∃A, b: f(tᵢ) = A f(sᵢ) +
 With few pairs that is vacuous (`m ≤ dim + 1`), so the relation is also scored as in Hernandez et
 al. 2024: fit `(A, b)` by least squares on the training pairs, predict the held-out targets,
 decode the predictions into log-odds and count how often the top-1 next token agrees with the
-model's own (plus the mean KL). Least squares is equivariant under invertible maps and decoding
-gives rows of C, so in the identifiable coordinates the score is the same in every member.
+model's own (plus the mean KL; both are `faithfulness_scores`, which the audit's catalogue
+calls). Least squares is equivariant under invertible maps and decoding gives rows of C, so in
+the identifiable coordinates the score is the same in every member.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Int
 
@@ -30,39 +33,43 @@ from ._result import (
 
 def _affine_fit(S, T, rcond):
     """Min-norm least squares `[S, 1] X ≈ T`; returns the solution X ((k+1)×k)."""
-    S1 = np.concatenate([S, np.ones((S.shape[0], 1), S.dtype)], axis=1)
-    return np.linalg.lstsq(S1, T, rcond=rcond)[0]
+    S1 = jnp.concatenate([S, jnp.ones((S.shape[0], 1), S.dtype)], axis=1)
+    return jnp.linalg.pinv(S1, rtol=rcond) @ T
 
 
 def _predict(S, X):
     return S @ X[:-1] + X[-1][None, :]
 
 
-def _log_softmax(L):
-    L = L - L.max(axis=1, keepdims=True)
-    return L - np.log(np.sum(np.exp(L), axis=1, keepdims=True))
-
-
 def fit_residual_kernel(points, pairs, rcond):
-    """`‖T − [S,1]X‖_F / ‖T − mean(T)‖_F` for the best affine X (0 when the targets coincide).
-    Host NumPy, like every probe-set kernel: m×k problems, one compilation per size otherwise."""
+    """`‖T − [S,1]X‖_F / ‖T − mean(T)‖_F` for the best affine X (0 when the targets coincide)."""
+    points = jnp.asarray(points)
     S, T = points[pairs[:, 0]], points[pairs[:, 1]]
-    X = _affine_fit(S, T, rcond)
-    res = np.linalg.norm(T - _predict(S, X))
-    ref = np.linalg.norm(T - np.mean(T, axis=0, keepdims=True))
+    res = jnp.linalg.norm(T - _predict(S, _affine_fit(S, T, rcond)))
+    ref = jnp.linalg.norm(T - jnp.mean(T, axis=0, keepdims=True))
     return float(res / ref) if ref > 0 else 0.0
 
 
-def faithfulness_kernel(points, decoder, train, test, rcond):
-    """`(top-1 agreement, mean KL)` of the held-out targets predicted by the affine map fitted on
-    `train`, decoded by `decoder` (KL(model ‖ prediction) over the decoded axis)."""
+def faithfulness_scores(points, decoder, train, test, rcond):
+    """The scores of relational linearity, `(top-1 agreement, mean KL)`: fit the affine map on
+    the `train` pairs by minimum-norm least squares (cut-off `rcond`), predict the `test`
+    targets, decode by `decoder` (`points @ decoder.T` are log-odds) and compare with the
+    model's own decoded targets — the one definition, a pure JAX function.
+
+    Top-1 agreement is the exact score (Hernandez et al. 2024) and a step function of the model,
+    so it has no useful gradient; the mean `KL(model ‖ prediction)` is its differentiable
+    companion, which the audit's catalogue audits: it is 0 iff every decoded prediction is the
+    model's own distribution (then top-1 agrees everywhere), and the two are functions of the
+    same fitted predictions, so in identifiable coordinates both are invariant over the class
+    for the same reason (least squares is equivariant under invertible maps)."""
+    points, decoder = jnp.asarray(points), jnp.asarray(decoder)
     X = _affine_fit(points[train[:, 0]], points[train[:, 1]], rcond)
     pred = _predict(points[test[:, 0]], X) @ decoder.T  # (m_test, others)
     true = points[test[:, 1]] @ decoder.T
-    agree = float(np.mean(np.argmax(pred, axis=1) == np.argmax(true, axis=1)))
-    lp, lq = _log_softmax(true), _log_softmax(pred)
-    kl = np.sum(np.exp(lp) * (lp - lq), axis=1)
-    return agree, float(np.mean(np.maximum(kl, 0.0)))
+    agree = jnp.mean(jnp.argmax(pred, axis=1) == jnp.argmax(true, axis=1))
+    lp, lq = jax.nn.log_softmax(true, axis=1), jax.nn.log_softmax(pred, axis=1)
+    kl = jnp.sum(jnp.exp(lp) * (lp - lq), axis=1)
+    return agree, jnp.mean(jnp.maximum(kl, 0.0))
 
 
 def _centered_residual(X: np.ndarray, P: np.ndarray) -> float:
@@ -132,7 +139,7 @@ def relational_linearity(
     points, decoder = np.asarray(coords.points), np.asarray(coords.decoder)
     rcond = a.precision.resolved_lstsq_rcond()
     residual = fit_residual_kernel(points, both, rcond)
-    agree, kl = faithfulness_kernel(points, decoder, train, test, rcond)
+    agree, kl = faithfulness_scores(points, decoder, train, test, rcond)
     P = np.asarray(coords.inclusion_projector)
     H = np.asarray(coords.raw_points)
     incl = max(_centered_residual(H[both[:, 0]], P), _centered_residual(H[both[:, 1]], P))

@@ -10,7 +10,8 @@ continuous score and the inclusion condition of docs/theory.md §6 under which t
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,36 @@ if TYPE_CHECKING:
 FORMS = ("raw", "identifiable")
 SIDES = ("embedding", "unembedding")
 GEOMETRIES = ("isometric", "whitened")
+
+
+class Forms(NamedTuple):
+    """A property's two forms on one model (docs/theory.md §6); `catch`ing `both_forms` puts
+    the error of a form that could not be evaluated in its place."""
+
+    raw: Any
+    identifiable: Any
+
+
+def both_forms(
+    evaluate: Callable[..., Any],
+    *args: Any,
+    identifiable: Mapping[str, Any] | None = None,
+    catch: type[Exception] | tuple[type[Exception], ...] = (),
+    **kwargs: Any,
+) -> Forms:
+    """`Forms(evaluate(*args, form="raw", **kwargs), evaluate(*args, form="identifiable",
+    **kwargs, **identifiable))`: the one place a property is taken in both forms (a property
+    function such as `parallelism`, or a `Property`'s `evaluate`). `identifiable`: arguments of
+    the identifiable form only (its `geometry`). An error of a type in `catch` is returned in
+    its form's place; any other propagates."""
+
+    def one(form: str, extra: Mapping[str, Any]) -> Any:
+        try:
+            return evaluate(*args, form=form, **kwargs, **extra)
+        except catch as err:
+            return err
+
+    return Forms(one("raw", {}), one("identifiable", identifiable or {}))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,12 +12,15 @@ The zero test and the control (docs/theory.md §6.5): `‖Ĝv‖` is compared wi
 largest shift a vector of that norm can make (`‖Ĝ‖_F‖v‖` overstates it ~√V-fold on a real LM and
 calls ordinary vectors null), and a vector's shift and reach are set against random vectors of
 the same norm, computed from the factors of Ĝ and C (d-dimensional work, no V-long shift each).
+Every reach residual is `steering_score`, the one definition (the audit's catalogue calls it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
 
@@ -46,10 +49,21 @@ def steering_shift(
     return np.asarray(a.centered_unembeddings) @ v.astype(a.dtype)
 
 
-def _reach_residual(basis, delta) -> float:
-    """`‖δ − B Bᵀ δ‖ / ‖δ‖` for an orthonormal basis B: distance of δ from col(B)."""
-    basis, delta = np.asarray(basis), np.asarray(delta)
-    return float(np.linalg.norm(delta - basis @ (basis.T @ delta)) / np.linalg.norm(delta))
+def steering_score(delta, basis, rcond: float | None = None):
+    """The score of steering: `‖δ − Π δ‖/‖δ‖`, the distance of the log-odds shift δ from the
+    column span of `basis` (Π its orthogonal projector; 0 iff δ is reachable), a pure,
+    differentiable JAX function — the one definition the verdict, its control (`jax.vmap`)
+    and the audit's catalogue call. Without `rcond` the columns of `basis` are orthonormal
+    (`Π = BBᵀ`); with it, any spanning set (`Π = B B⁺`, the pseudo-inverse cut at `rcond`
+    relative to the largest singular value). A zero δ scores 0 (it has no direction)."""
+    delta, basis = jnp.asarray(delta), jnp.asarray(basis)
+    if rcond is None:
+        coefficients = basis.T @ delta
+    else:
+        coefficients = jnp.linalg.pinv(basis, rtol=rcond) @ delta
+    size = jnp.linalg.norm(delta)
+    out = jnp.linalg.norm(delta - basis @ coefficients)
+    return jnp.where(size > 0, out / jnp.where(size > 0, size, 1.0), 0.0)
 
 
 def random_vector_scores(a: Analysis, vectors: np.ndarray, zero: float):
@@ -69,8 +83,7 @@ def random_vector_scores(a: Analysis, vectors: np.ndarray, zero: float):
     Q = np.linalg.qr((sG[:, None] * (VGt @ (F.T @ U_C))) / sC[None, :])[0]  # basis of col(Q)
     c = (vectors @ VGt.T) * sG  # (R, kG)
     shift = np.linalg.norm(c, axis=1)
-    out = np.linalg.norm(c - (c @ Q) @ Q.T, axis=1)
-    residual = np.where(shift > 0, out / np.where(shift > 0, shift, 1.0), 0.0)
+    residual = np.asarray(jax.vmap(steering_score, in_axes=(0, None))(c, Q))
     relative = shift / (sG[0] * np.linalg.norm(vectors, axis=1))
     return relative, np.where(residual <= zero, 0.0, residual)
 
@@ -160,12 +173,12 @@ def steering(
         )
     identifiable_coordinates(a, "embedding")  # RankError when r = 0: nothing to reach
     W = np.asarray(a.log_odds_right)[:, : int(a.effective_complexity)]  # basis of rowspace(C)
-    incl = float(_reach_residual(W, delta))
+    incl = float(steering_score(delta, W))
     if form == "identifiable":
         score = incl
     else:
         UG = np.asarray(a.unembedding_left)[:, : int(a.unembedding_rank)]  # basis of col(Ĝ)
-        score = float(_reach_residual(UG, delta))
+        score = float(steering_score(delta, UG))
     relative, controls = None, ()
     if vector is not None:
         relative = size / scale

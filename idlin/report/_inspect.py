@@ -22,6 +22,7 @@ from .._precision import Precision
 from .._predictor import Predictor
 from ..properties import (
     PropertyResult,
+    both_forms,
     linear_probe,
     parallelism,
     relational_linearity,
@@ -234,8 +235,8 @@ def _drop_samples(x: Any) -> Any:
 
 
 def _both(fn, probe: str, geometry: str = "isometric", **kwargs) -> PropertyReport:
-    raw = fn(form="raw", **kwargs)
-    ident = fn(form="identifiable", **kwargs, **({} if fn is steering else {"geometry": geometry}))
+    only = {} if fn is steering else {"geometry": geometry}
+    raw, ident = both_forms(fn, identifiable=only, **kwargs)
     return PropertyReport(
         raw.name, raw.side, probe, raw, ident, reading(raw, ident), SCORE_NAMES[raw.name],
         {"raw": evidence(raw), "identifiable": evidence(ident)},

@@ -21,6 +21,7 @@ from .._errors import IdlinError
 from .._gap import distribution_gap
 from .._precision import Precision
 from .._predictor import Predictor
+from ..properties import FORMS, Forms, both_forms
 
 
 @jax.jit
@@ -79,6 +80,17 @@ def _statistic(result) -> float:
     return float(value)
 
 
+def _both_at(a: Analysis, spec: Any, t: float) -> Forms:
+    """Both forms of `spec` at verdict tolerance t; an `IdlinError` (of the policy or of
+    a form) stands in that form's place."""
+    try:
+        policy = dataclasses.replace(a.precision, verdict_tol=t)
+        a_t = a.with_precision(policy)
+    except IdlinError as err:
+        return Forms(err, err)
+    return both_forms(spec.evaluate, a_t, catch=IdlinError)
+
+
 def evaluate_properties(
     a: Analysis, specs: Mapping[str, Any], tolerances: Sequence[float]
 ) -> dict[str, Any]:
@@ -103,15 +115,14 @@ def evaluate_properties(
         entry: dict[str, Any] = {}
         errors: list[str] = []
         first = None
-        for form in ("raw", "identifiable"):
+        by_tol = [_both_at(a, spec, t) for t in tolerances]
+        for form in FORMS:
             holds: list[bool | None] = []
-            for t in tolerances:
-                try:
-                    policy = dataclasses.replace(a.precision, verdict_tol=t)
-                    r = spec.evaluate(a.with_precision(policy), form=form)
-                except IdlinError as err:
+            for t, forms in zip(tolerances, by_tol, strict=True):
+                r = getattr(forms, form)
+                if isinstance(r, IdlinError):
                     holds.append(None)
-                    errors.append(f"{form} @{t:g}: {type(err).__name__}: {err}")
+                    errors.append(f"{form} @{t:g}: {type(r).__name__}: {r}")
                     continue
                 holds.append(bool(r.holds))
                 if form not in entry:

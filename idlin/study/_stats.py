@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..properties import FORMS
 from ._probes import PROPERTIES
-
-FORMS = ("raw", "identifiable")
 
 
 def pair_agreement(verdicts: Any) -> float:

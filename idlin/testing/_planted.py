@@ -253,10 +253,10 @@ def steering_vectors(draw, *, reachable: bool) -> PlantedSteering:
 # each new width is a new compilation, so suites sample members from this menu.
 MEMBER_MOVES = (
     ("basis", "shift"),
-    ("embedding_null", "unembedding_null", "basis"),
-    ("widen", "unembedding_null", "basis"),
-    ("widen_unembedding", "embedding_null", "shift"),
-    ("shrink", "widen", "basis"),
+    ("invisible_embedding", "invisible_unembedding", "basis"),
+    ("widen_embedding", "invisible_unembedding", "basis"),
+    ("widen_unembedding", "invisible_embedding", "shift"),
+    ("shrink", "widen_embedding", "basis"),
 )
 
 
