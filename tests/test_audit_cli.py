@@ -102,3 +102,24 @@ def test_pairs_by_the_context_names_the_file_stores(files):
     assert json.loads(proc.stdout)["value"] == pytest.approx(
         u @ v / np.sqrt((u @ u) * (v @ v)), rel=1e-12
     )
+
+
+def test_a_large_audit_says_its_memory_before_it_starts(monkeypatch):
+    """Issue 23: the audit holds ~8× its model (every other command ≤ 3×) and says so first,
+    with a warning when that exceeds the memory available; small models get no line."""
+    from idlin._audit import cli as audit_cli
+
+    class Shape:  # only the sizes matter: no 700 MB model in a unit test
+        def __init__(self, N, V, d):
+            self.num_contexts, self.vocab_size, self.width = N, V, d
+
+    assert audit_cli.memory_note(Shape(24, 27, 5)) is None
+    gemma = Shape(1078, 262144, 640)
+    monkeypatch.setattr(audit_cli, "_available_bytes", lambda: 64 << 30)
+    note = audit_cli.memory_note(gemma)
+    assert note is not None
+    want = audit_cli.AUDIT_MEMORY_FACTOR * (1078 + 262144) * 640 * 4 / 2**30
+    assert f"about {want:.1f} GiB" in note and "64.0 GiB available" in note
+    assert "may run out of memory" not in note
+    monkeypatch.setattr(audit_cli, "_available_bytes", lambda: 2 << 30)
+    assert "may run out of memory" in (audit_cli.memory_note(gemma) or "")

@@ -190,7 +190,11 @@ def audit(
                 )
         chosen = None if pairs is None else io.read_pairs(pairs, contexts, what="context")
         probes = default_probes(p, seed=seed, reference=ref, pairs=chosen)
-        with _Bars(Console(file=sys.stderr)) as bars:
+        console = Console(file=sys.stderr)
+        note = memory_note(p, with_reference=ref is not None)
+        if note:
+            console.print(note)
+        with _Bars(console) as bars:
             result = run(
                 build(measure, probes),
                 p,
@@ -207,6 +211,43 @@ def audit(
         print(f"{model.name}: {MEASURES[measure][0]}")
         print(result)
     raise typer.Exit(EXIT_OK if result.invariant else EXIT_NO)
+
+
+# Peak resident memory of the audit above the interpreter, in units of the model's arrays in
+# float32: 7.6 at Gemma 3 size (N = 1078, V = 262144, d = 640; benchmarks/bench_memory.py), the
+# model, its float64 working copy for verification and the search's parameters and gradients.
+# Every other command holds at most 3× its files; this one says so before it starts.
+AUDIT_MEMORY_FACTOR = 8.0
+
+
+def memory_note(p, *, with_reference: bool = False) -> str | None:
+    """One line before a large audit: its expected peak and, on Linux, the memory available
+    (a warning when the peak exceeds it). None below 1 GiB."""
+    arrays = (p.num_contexts + p.vocab_size) * p.width * 4 * (2 if with_reference else 1)
+    need = AUDIT_MEMORY_FACTOR * arrays
+    if need < 1 << 30:
+        return None
+    line = (
+        f"memory: the audit holds about {need / 2**30:.1f} GiB at its peak "
+        f"(~{AUDIT_MEMORY_FACTOR:.0f}× the model's arrays in float32; other commands ≤ 3×)"
+    )
+    available = _available_bytes()
+    if available is not None:
+        line += f"; {available / 2**30:.1f} GiB available"
+        if need > available:
+            line += " — it may run out of memory: close other programs or use a larger machine"
+    return line
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for row in fh:
+                if row.startswith("MemAvailable:"):
+                    return int(row.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def register(app: typer.Typer) -> None:
