@@ -152,6 +152,34 @@ def rows() -> list[list[str]]:
             f"{search}; `idlin.audit` end to end {doc['audit_end_to_end_s']:.0f} s",
             _source(doc, "audit"),
         ])  # fmt: skip
+        for r in doc.get("rows", []):  # the CLI at real-LM shapes (issue 23)
+            N, V, d = r["shape"]
+            target = "≤ 60 s" if r["model"] == "smollm2" else "peak < 8 GB"
+            out.append([
+                f"`idlin audit --measure {r['measure']}` on a {r['model']}-shaped float32 "
+                f"export, default budget (target {target})",
+                f"N={N}, V={V}, d={d}",
+                f"{r['seconds']:.0f} s, peak {r['peak_rss_mib']:.0f} MiB, budget "
+                f"{r['budget']}×{r['starts']}",
+                _source(doc, "audit"),
+            ])  # fmt: skip
+    doc = _load("memory")
+    if doc:
+        for name, m in doc["models"].items():
+            sh = m["shape"]
+            cases = "; ".join(
+                f"{label} {c['above_interpreter_mib']:.0f} MiB = {c['times_file']:.2f}× "
+                f"({c['wall_s']:.0f} s)"
+                for label, c in m["cases"].items()
+            )
+            out.append([
+                f"peak memory above the interpreter ({name}-shaped float32 file of "
+                f"{m['file_mib']:.0f} MiB; verify reads two); target ≤ 3× the file(s), the audit "
+                "says its ~8× first",
+                f"N={sh['N']}, V={sh['V']}, d={sh['d']}",
+                cases,
+                _source(doc, "memory"),
+            ])  # fmt: skip
     doc = _load("study")
     if doc:
         for r in doc["analysis"]:
