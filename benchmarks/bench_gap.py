@@ -147,8 +147,15 @@ def run(case: dict) -> dict:
         streamed = jax.jit(_gap._streamed, static_argnums=4)
         out["rss_inputs_mib"] = rss_mib("VmRSS")
         t = timeit(lambda: streamed(p.embeddings, Gh1, q.embeddings, Gh2, block), repeats=repeats)
-        max_abs, mean_kl = (float(v) for v in streamed(p.embeddings, Gh1, q.embeddings, Gh2, block))
-        out.update(max_abs=max_abs, mean_kl=mean_kl, time=t, block=block, flops=4.0 * N * V * d)
+        max_abs, kl = streamed(p.embeddings, Gh1, q.embeddings, Gh2, block)  # kl: (p‖q, q‖p)
+        out.update(
+            max_abs=float(max_abs),
+            mean_kl=float(kl[0]),
+            reverse_kl=float(kl[1]),
+            time=t,
+            block=block,
+            flops=4.0 * N * V * d,
+        )
         return out
     raise ValueError(f"unknown case kind {kind!r}")
 

@@ -69,7 +69,13 @@ RECIPES = {
     "widened (embeddings)": (("widen_embedding", "invisible_embedding", "basis"), 2),
     "widened (unembeddings)": (("widen_unembedding", "invisible_unembedding", "basis"), 3),
     "widened (both)": (
-        ("widen_embedding", "widen_unembedding", "invisible_embedding", "invisible_unembedding", "basis"),
+        (
+            "widen_embedding",
+            "widen_unembedding",
+            "invisible_embedding",
+            "invisible_unembedding",
+            "basis",
+        ),
         2,
     ),
 }

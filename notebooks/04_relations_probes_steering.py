@@ -60,7 +60,13 @@ RECIPES = (  # class moves of docs/theory.md §5 for the members compared below
     if TINY
     else (
         ("shrink", "widen_embedding", "basis"),
-        ("widen_embedding", "widen_unembedding", "invisible_embedding", "invisible_unembedding", "basis"),
+        (
+            "widen_embedding",
+            "widen_unembedding",
+            "invisible_embedding",
+            "invisible_unembedding",
+            "basis",
+        ),
         ("invisible_embedding", "invisible_unembedding", "shift"),
     )
 )
