@@ -96,7 +96,7 @@ def basis_angles(B1, B2, *, k1: int, k2: int, rows: int):
         B1, B2, k1, k2 = B2, B1, k2, k1  # project the smaller basis off the larger one
     U1, U2 = used_columns(B1, k1), used_columns(B2, k2)
     m1 = U1.shape[1]
-    H = cross_gram64((U1, U2), (U1, U2))
+    H = cross_gram64((U1, U2))  # the Gram of [U1, U2]
     acc = H.dtype
     n1 = jnp.sqrt(jnp.diagonal(H)[:k1])
     n2 = jnp.sqrt(jnp.diagonal(H)[m1 : m1 + k2])
