@@ -68,6 +68,9 @@ class Analysis:
         unembedding_singular_values, unembedding_right: the same for `Ĝ = U_G S_G V_Gᵀ`.
         log_odds_left, log_odds_singular_values, log_odds_right: `C = U_C Σ Wᵀ` ((N, m), (m,),
             (V, m)); signs fixed so the largest |entry| of each column of `U_C` is positive.
+            On the Gram route (float32 data, x64 on) `W = Ĝ B` is formed on access from the
+            small `log_odds_right_factor` B (d×m; at V = 262144 a stored W would be a second
+            V×d array beside G); on the Householder route it is stored (`stored_log_odds_right`).
         principal_cross: `V_Fᵀ V_G` (k_F × k_G) in the arithmetic's dtype (float64 on the Gram
             route): the cosines between the two row spaces' singular vectors.
         principal_cosines: the cosines of the principal angles between `E` (first `k_f` rows of
@@ -90,7 +93,8 @@ class Analysis:
     unembedding_right: Float[Array, "kG d"]
     log_odds_left: Float[Array, "N m"]
     log_odds_singular_values: Float[Array, " m"]
-    log_odds_right: Float[Array, "V m"]
+    stored_log_odds_right: Float[Array, "V m"] | None
+    log_odds_right_factor: Float[Array, "d m"] | None
     principal_cross: Float[Array, "kF kG"]
     principal_cosines: Float[Array, " m"]
     embedding_rank: Int[Array, ""]
@@ -140,6 +144,16 @@ class Analysis:
         """`U_G = Ĝ V_G S_G⁻¹` (V, k_G) within the rank `k_g`, zero columns past it (one GEMM)."""
         return _left(self.centered_unembeddings, self.unembedding_singular_values,
                      self.unembedding_right, self.unembedding_rank)  # fmt: skip
+
+    @property
+    def log_odds_right(self):
+        """`W` (V, m) of `C = U_C Σ Wᵀ`: stored, or `Ĝ B` formed on access (one V×d×m GEMM,
+        written block by block) from `log_odds_right_factor`."""
+        if self.log_odds_right_factor is None:
+            W = self.stored_log_odds_right
+            assert W is not None  # `_decompose` sets one of the two
+            return W
+        return _right_basis(self.unembeddings, self.mean_unembedding, self.log_odds_right_factor)
 
     @property
     def log_odds_gap(self):
@@ -430,6 +444,12 @@ def _centered_times(G, gbar, B):
     return out
 
 
+@jax.jit
+def _right_basis(G, gbar, B):
+    """`W = Ĝ B` in G's dtype (`Analysis.log_odds_right` on the Gram route)."""
+    return _centered_times(G, gbar, B).astype(G.dtype)
+
+
 def _householder_factors(F, G, gbar):
     """The Householder route (LAPACK SVDs, in the data's dtype): the same factors, with
     `U_C = U_F P`, `W = U_G Q`. One LAPACK call at a time (`_serial`): the second SVD waits
@@ -470,7 +490,10 @@ def _decompose(F, G, precision: Precision) -> Analysis:
     signs = jnp.sign(UC[idx, jnp.arange(UC.shape[1])])
     signs = jnp.where(signs == 0, 1, signs).astype(UC.dtype)[None, :]
     B = B * signs.astype(B.dtype)
-    W = (X @ B if offset is None else _centered_times(X, offset, B)).astype(dt)
+    # The Gram route keeps the small factor (W = Ĝ B on access, as `_centered_times` forms it
+    # here: ḡ and B in G's dtype); the Householder route's W = U_G Q is stored.
+    W = None if offset is not None else (X @ B).astype(dt)
+    factor = B.astype(dt) if offset is not None else None
     zero_i = jnp.zeros((), jnp.int32)
     zero_f = jnp.zeros((), F.dtype)
     a = Analysis(
@@ -483,8 +506,11 @@ def _decompose(F, G, precision: Precision) -> Analysis:
         unembedding_right=VGt,
         log_odds_left=UC * signs,
         log_odds_singular_values=sC,
-        log_odds_right=W,
-        principal_cross=cross,
+        stored_log_odds_right=W,
+        log_odds_right_factor=factor,
+        # after the core's decomposition: `_threshold`'s SVD of it may not run beside that one
+        # (`_serial`: two batched LAPACK calls at once deadlock a 2-thread pool under vmap)
+        principal_cross=after(cross, sC),
         principal_cosines=jnp.zeros((min(cross.shape),), cross.dtype),
         embedding_rank=zero_i,
         unembedding_rank=zero_i,

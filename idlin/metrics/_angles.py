@@ -22,12 +22,10 @@ from jaxtyping import Array, Float
 from .._analysis import Analysis
 from .._errors import ConfigError, IncompatibleError
 from .._gap import pair_analyses
-from .._gram import cross_gram64
 from .._precision import Precision, with_legacy
 from .._predictor import Predictor
 from .._subspaces import canonical_rank, subspaces
 from . import _canonical_fit
-from ._canonical_fit import scale_rows, used_columns
 
 WHICH = ("embedding", "unembedding", "canonical", "canonical_unembedding")
 
@@ -91,26 +89,29 @@ def _r_factor_of_rows(rows_of, init, *arrays, rows: int):
 def basis_angles(B1, B2, *, k1: int, k2: int, rows: int):
     """`angles_kernel` of the normalised first k1 (k2) columns of the tall bases B1, B2 without
     forming them: cosines from the float64 Gram `[B1, B2]ᵀ[B1, B2]`, sines from the R factor of
-    `Q₂ − Q₁M` (`M = Q₁ᵀQ₂`) accumulated over chunks of `rows` rows."""
+    `Q₂ − Q₁M` (`M = Q₁ᵀQ₂`) accumulated over chunks of `rows` rows. Each basis is a
+    `(block, center, factor)` triple (`_canonical_fit.lstsq_fit`): W = Ĝ B is never formed."""
     if k1 < k2:
         B1, B2, k1, k2 = B2, B1, k2, k1  # project the smaller basis off the larger one
-    U1, U2 = used_columns(B1, k1), used_columns(B2, k2)
-    m1 = U1.shape[1]
-    H = cross_gram64((U1, U2))  # the Gram of [U1, U2]
-    acc = H.dtype
+    X, Y = _canonical_fit.factored(B1, k1), _canonical_fit.factored(B2, k2)
+    H, T1, T2 = _canonical_fit.bases_gram(X, Y)
+    acc, m1, m2 = H.dtype, T1.shape[1], T2.shape[1]
     n1 = jnp.sqrt(jnp.diagonal(H)[:k1])
     n2 = jnp.sqrt(jnp.diagonal(H)[m1 : m1 + k2])
     M = H[:k1, m1 : m1 + k2] / n1[:, None] / n2[None, :]  # Q₁ᵀQ₂ (k1, k2)
     cos = jnp.clip(jnp.linalg.svd(M, compute_uv=False), 0.0, 1.0)
-    S1 = scale_rows(U1, 1 / n1) @ M  # Q₁M = U1 S1
-    S2 = scale_rows(U2, 1 / n2)  # Q₂ = U2 S2
+    S1 = jnp.zeros((m1, k1), acc).at[:k1].set(jnp.diag(1 / n1)) @ M  # Q₁M = U1 S1
+    S2 = jnp.zeros((m2, k2), acc).at[:k2].set(jnp.diag(1 / n2))  # Q₂ = U2 S2
+    rows1 = _canonical_fit.centered_rows(X, T1 @ S1)
+    rows2 = _canonical_fit.centered_rows(Y, T2 @ S2)
 
     def z(b1, b2):
-        return b2.astype(acc) @ S2 - b1.astype(acc) @ S1
+        return rows2(b2) - rows1(b1)
 
-    R = _r_factor_of_rows(z, jnp.zeros((k2, k2), acc), U1, U2, rows=rows)
+    R = _r_factor_of_rows(z, jnp.zeros((k2, k2), acc), X[0], Y[0], rows=rows)
     sin = jnp.linalg.svd(R, compute_uv=False)[::-1]
-    return _theta(cos, sin).astype(B1.dtype), cos.astype(B1.dtype)
+    dt = X[0].dtype
+    return _theta(cos, sin).astype(dt), cos.astype(dt)
 
 
 def _bases(p, q, which: str, rank):
@@ -187,8 +188,9 @@ def principal_angles(
     if which == "canonical_unembedding":  # V×r bases: never copied (module docstring)
         k1, k2 = int(canonical_rank(p, rank)), int(canonical_rank(q, rank))
         theta, cos = basis_angles(
-            p.log_odds_right, q.log_odds_right, k1=k1, k2=k2, rows=_canonical_fit.CHUNK_ROWS
-        )
+            _canonical_fit.right_basis(p), _canonical_fit.right_basis(q),
+            k1=k1, k2=k2, rows=_canonical_fit.CHUNK_ROWS,
+        )  # fmt: skip
         return PrincipalAngles(angles=theta, cosines=cos, dims=(k1, k2), which=which)
     Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rank))
     dims = (int(Q1.shape[1]), int(Q2.shape[1]))

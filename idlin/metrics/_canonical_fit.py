@@ -65,31 +65,60 @@ def used_columns(basis, k: int):
     return basis if 2 * k > basis.shape[1] else basis[:, :k]
 
 
-def scale_rows(basis, scale):
-    """`(m, k)` matrix `[diag(scale); 0]`: `basis @ it` is `basis[:, :k]·diag(scale)`."""
-    m, k = basis.shape[1], scale.shape[0]
-    return jnp.zeros((m, k), scale.dtype).at[:k].set(jnp.diag(scale))
+def factored(basis, k: int):
+    """`(block, center, factor)` with the basis `(block − 1·centerᵀ) @ factor` cut to its first k
+    columns (`used_columns`); factor None, or a plain array: the block is the basis."""
+    block, center, factor = basis if isinstance(basis, tuple) else (basis, None, None)
+    if factor is None:
+        return used_columns(block, k), center, None
+    return block, center, used_columns(factor, k)
+
+
+def bases_gram(X, Y):
+    """The Gram `[Xb, Yb]ᵀ[Xb, Yb]` of two factored bases (`factored` triples) as `Tᵀ H₀ T`:
+    `H₀` the float64 Gram of the blocks side by side (centred, a block of rows at a time:
+    `cross_gram64`), `T` the factors (block-diagonal). Returns `(H, Tx, Ty)` in the
+    accumulator's dtype (identity factors made explicit)."""
+    (Xb, cx, Tx), (Yb, cy, Ty) = X, Y
+    acc = jnp.float64 if jax.config.read("jax_enable_x64") else Xb.dtype
+    H0 = cross_gram64((Xb, Yb), centers=(cx, cy)).astype(acc)
+    Tx = jnp.eye(Xb.shape[1], dtype=acc) if Tx is None else Tx.astype(acc)
+    Ty = jnp.eye(Yb.shape[1], dtype=acc) if Ty is None else Ty.astype(acc)
+    T = jax.scipy.linalg.block_diag(Tx, Ty)
+    return T.T @ H0 @ T, Tx, Ty
+
+
+def centered_rows(basis, T):
+    """`rows ↦ (rows − center) @ T` for a factored basis's block rows (a chunk of the basis)."""
+    _, center, _ = basis
+    if center is None:
+        return lambda b: b.astype(T.dtype) @ T
+    shift = center.astype(T.dtype) @ T
+    return lambda b: b.astype(T.dtype) @ T - shift[None, :]
 
 
 @functools.partial(jax.jit, static_argnames=("kx", "ky"))
-def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int):
+def lstsq_fit(X, sx, Y, sy, rcond, *, kx: int, ky: int):
     """`B = argmin ‖Y − X B‖_F` for `X = Xb[:, :kx] diag(√sx)`, `Y = Yb[:, :ky] diag(√sy)` (bases
     of orthonormal columns, e.g. `U_C` or `W`; zero σ give zero columns), directions of X below
     `rcond·σ₁(X)` cut off, with `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`.
+    Each basis is given as `(block, center, factor)`: `Xb = (block − 1·centerᵀ) @ factor` (e.g.
+    `W = Ĝ B` from G, ḡ and the small B, never formed), or factor None for the basis itself.
 
-    Everything comes from one float64 Gram `H = [Xb, Yb]ᵀ[Xb, Yb]` (a symmetric rank-k update, a
-    block of rows at a time: `idlin._gram.cross_gram64`) and the column means
-    of Yb: `H_xx = U Λ Uᵀ` gives `Xb = Q Λ^{1/2} Uᵀ` with Q orthonormal, so the SVD of X is that
-    of the small `Λ^{1/2} Uᵀ D_x = P Σ Zᵀ` (no squared condition number: H_xx ≈ I) and
+    Everything comes from one float64 Gram `H₀` of the blocks side by side (a symmetric rank-k
+    update, a block of rows at a time: `idlin._gram.cross_gram64`), the factors and the blocks'
+    column means: with `H = Tᵀ H₀ T` (T the factors, block-diagonal) the Gram of `[Xb, Yb]`,
+    `H_xx = U Λ Uᵀ` gives `Xb = Q Λ^{1/2} Uᵀ` with Q orthonormal, so the SVD of X is that of the
+    small `Λ^{1/2} Uᵀ D_x = P Σ Zᵀ` (no squared condition number: H_xx ≈ I) and
     `B = Z Σ⁺ Pᵀ Λ^{-1/2} Uᵀ H_xy D_y`. The sums of squares are quadratic forms in H,
     `SS_res = tr(D_Yᵀ H_yy D_Y) − 2 tr(D_XBᵀ H_xy D_Y) + tr(D_XBᵀ H_xx D_XB)`: float32 data's
     products are exact in float64, so they carry ~ε₆₄·‖Y‖² absolute error (R² to ~1e-15),
     and no second pass over the rows is needed (at V = 49152, d = 576 the pass took 0.6 s)."""
-    x64 = jax.config.read("jax_enable_x64")
-    acc = jnp.float64 if x64 else Xb.dtype
-    Xu, Yu = used_columns(Xb, kx), used_columns(Yb, ky)
-    mx, n = Xu.shape[1], Xu.shape[0]
-    H = cross_gram64((Xu, Yu)).astype(acc)  # (mx + my, mx + my)
+    X, Y = factored(X, kx), factored(Y, ky)
+    (Xb, _, _), (Yb, cy, _) = X, Y
+    H, Tx, Ty = bases_gram(X, Y)
+    acc, n = H.dtype, Xb.shape[0]
+    mx, my = Tx.shape[1], Ty.shape[1]
     Hxx, Hxy, Hyy = H[:mx, :mx], H[:mx, mx:], H[mx:, mx:]
 
     def root(s):  # √σ, zero where σ = 0 (a zero column of the coordinates)
@@ -105,17 +134,28 @@ def lstsq_fit(Xb, sx, Yb, sy, rcond, *, kx: int, ky: int):
     QtY = (inv_root[:, None] * (U.T @ Hxy[:kx, :ky])) * dy[None, :]
     ok = (sig > 0) & (sig >= rcond * sig[0])
     B = Zt.T @ (jnp.where(ok, 1 / jnp.where(ok, sig, 1), 0)[:, None] * (P.T @ QtY))  # (kx, ky)
-    # Y = Yu @ DY, X B = Xu @ DXB
-    DY = scale_rows(Yu, dy)
+    # Y = Yb @ DY, X B = Xb @ DXB
+    DY = jnp.zeros((my, ky), acc).at[:ky].set(jnp.diag(dy))
     DXB = jnp.zeros((mx, ky), acc).at[:kx].set(dx[:, None] * B)
     yy = jnp.sum(DY * (Hyy @ DY))
     xy = jnp.sum(DXB * (Hxy @ DY))
     xx = jnp.sum(DXB * (Hxx @ DXB))
-    mean = jnp.mean(Yu, axis=0, dtype=acc) @ DY
+    block_mean = jnp.mean(Yb, axis=0, dtype=acc)
+    if cy is not None:
+        block_mean = block_mean - cy.astype(acc)
+    mean = block_mean @ Ty @ DY
     zero = jnp.zeros((), acc)  # rounding can take an exact zero below 0
     ss_res = jnp.maximum(yy - 2 * xy + xx, zero)
     ss_tot = jnp.maximum(yy - n * jnp.sum(jnp.square(mean)), zero)
     return B.astype(Xb.dtype), ss_res, ss_tot
+
+
+def right_basis(a):
+    """W of `C = U_C Σ Wᵀ` as `(block, center, factor)`: `(G, ḡ, B)` where the Analysis keeps
+    `W = Ĝ B` factored (the Gram route), else the stored W."""
+    if a.log_odds_right_factor is not None:
+        return a.unembeddings, a.mean_unembedding, a.log_odds_right_factor
+    return a.log_odds_right, None, None
 
 
 def _r2(ss_res: float, ss_tot: float) -> float:
@@ -180,15 +220,12 @@ def canonical_fit(
     kp, kq = int(canonical_rank(ap, rank)), int(canonical_rank(aq, rank))
     rcond = ap.precision.resolved_lstsq_rcond()
 
-    def fit(side):
-        return lstsq_fit(
-            getattr(ap, side), ap.log_odds_singular_values,
-            getattr(aq, side), aq.log_odds_singular_values,
-            rcond, kx=kp, ky=kq,
-        )  # fmt: skip
+    def fit(x, y):
+        sx, sy = ap.log_odds_singular_values, aq.log_odds_singular_values
+        return lstsq_fit(x, sx, y, sy, rcond, kx=kp, ky=kq)
 
-    B, res_f, tot_f = fit("log_odds_left")  # φ = U_C Σ^{1/2}
-    D, res_g, tot_g = fit("log_odds_right")  # γ = W Σ^{1/2}
+    B, res_f, tot_f = fit((ap.log_odds_left, None, None), (aq.log_odds_left, None, None))  # φ
+    D, res_g, tot_g = fit(right_basis(ap), right_basis(aq))  # γ = W Σ^{1/2}
     res_f, tot_f, res_g, tot_g = float(res_f), float(tot_f), float(res_g), float(tot_g)
     return CanonicalFit(
         embedding_map=B.T,
