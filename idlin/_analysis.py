@@ -16,6 +16,7 @@ rank are kept (fixed shapes under `jit`) and masked by the rank where a routine 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -445,8 +446,10 @@ def _centered_times(G, gbar, B):
 
 
 @jax.jit
+@functools.partial(jnp.vectorize, signature="(v,d),(d),(d,m)->(v,m)")
 def _right_basis(G, gbar, B):
-    """`W = Ĝ B` in G's dtype (`Analysis.log_odds_right` on the Gram route)."""
+    """`W = Ĝ B` in G's dtype (`Analysis.log_odds_right` on the Gram route; leading axes of a
+    `vmap(analyze)` stack are mapped over)."""
     return _centered_times(G, gbar, B).astype(G.dtype)
 
 
@@ -490,8 +493,8 @@ def _decompose(F, G, precision: Precision) -> Analysis:
     signs = jnp.sign(UC[idx, jnp.arange(UC.shape[1])])
     signs = jnp.where(signs == 0, 1, signs).astype(UC.dtype)[None, :]
     B = B * signs.astype(B.dtype)
-    # The Gram route keeps the small factor (W = Ĝ B on access, as `_centered_times` forms it
-    # here: ḡ and B in G's dtype); the Householder route's W = U_G Q is stored.
+    # The Gram route keeps the small factor (`Analysis.log_odds_right` forms W = Ĝ B on access,
+    # ḡ and B in G's dtype); the Householder route's W = U_G Q is stored.
     W = None if offset is not None else (X @ B).astype(dt)
     factor = B.astype(dt) if offset is not None else None
     zero_i = jnp.zeros((), jnp.int32)

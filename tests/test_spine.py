@@ -75,6 +75,33 @@ def test_jit_and_vmap_of_analyze_equal_the_per_seed_loop():
     )  # fmt: skip
 
 
+def test_float32_W_is_kept_factored_and_formed_alike_per_model_jitted_and_vmapped():
+    """On the Gram route (float32, x64 on) the Analysis keeps W = Ĝ B as its d×m factor, not a
+    V×m array; W formed on access is the float64 SVD's right factor of C, and the same from one
+    model, from `jit` and from `vmap` over a stack (issue 23: memory at V = 262144)."""
+    rng = np.random.default_rng(3)
+    shapes = [((30, 6), (50, 6))] * 3
+    models = [
+        idlin.Predictor(
+            rng.normal(size=f).astype(np.float32), (rng.normal(size=g) + 4.0).astype(np.float32)
+        )
+        for f, g in shapes
+    ]
+    stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *models)
+    batched = jax.vmap(idlin.analyze)(stacked)
+    assert batched.stored_log_odds_right is None
+    assert batched.log_odds_right_factor.shape == (3, 6, 6)
+    for k, p in enumerate(models):
+        a = idlin.analyze(p)
+        assert a.stored_log_odds_right is None
+        F, G = (np.asarray(x, np.float64) for x in (p.embeddings, p.unembeddings))
+        _, _, Wt = np.linalg.svd(F @ (G - G.mean(axis=0)).T, full_matrices=False)
+        W = np.asarray(a.log_odds_right, np.float64)
+        np.testing.assert_allclose(np.abs(W), np.abs(Wt[:6].T), atol=1e-5)
+        np.testing.assert_allclose(batched.log_odds_right[k], a.log_odds_right, atol=1e-6)
+        np.testing.assert_allclose(jax.jit(idlin.analyze)(p).log_odds_right, W, atol=1e-6)
+
+
 _VMAP_SCRIPT = """
 import sys
 import jax, jax.numpy as jnp, numpy as np

@@ -116,6 +116,24 @@ def test_study_rows_and_headline_on_a_synthetic_store():
     assert study_rows([rec], bootstrap=50, seed=0) == rows
 
 
+def test_the_table_of_a_partial_study_marks_tolerances_without_points():
+    """A study stopped early (its time budget) may have no point of ≥ 2 seeds at some tolerance:
+    the table shows "—" there (it raised KeyError: device_check's one-point study found it)."""
+    from idlin.study._report import table
+
+    rec = _record(
+        [(1e-3, [True, True], [True, True]), (2e-3, [False, True], [True, True])],
+        truth_raw=[True, True], truth_ident=[True, True],
+    )  # fmt: skip
+    rows = study_rows([rec], bootstrap=20, seed=0)  # tolerance indices 0 and 1 only
+    tols = [0.1, 0.2, 0.3]
+    summary = {"tolerances": tols, "headline_tolerance": 0.2, "headline": headline(rows, tols),
+               "sizes": {"distributions": {}}, "rows": rows, "kl_bins": []}  # fmt: skip
+    md = table(summary)
+    steering = next(line for line in md.splitlines() if line.startswith("| steering"))
+    assert steering.endswith("pts | — |") and steering.count(" pts") == 2
+
+
 def test_kl_bins_by_hand():
     rec = _record(
         [(1.0, [True], [True]), (2.0, [False], [True]), (3.0, [False], [False])],

@@ -90,9 +90,10 @@ def table(summary: Mapping[str, Any]) -> str:
     for e in summary["headline"]:
         if f"points@{t}" not in e:
             continue
-        gain = [e[f"identifiable_pair_agreement@{x:g}"] - e[f"raw_pair_agreement@{x:g}"]
-                for x in tols]  # fmt: skip
-        diffs = " | ".join(f"{100 * g:+.0f} pts" for g in gain)
+        # a tolerance with no point of ≥ 2 seeds yet (a partial run) has no entry: "—"
+        gain = [e.get(f"identifiable_pair_agreement@{x:g}", np.nan)
+                - e.get(f"raw_pair_agreement@{x:g}", np.nan) for x in tols]  # fmt: skip
+        diffs = " | ".join("—" if g != g else f"{100 * g:+.0f} pts" for g in gain)
         lines.append(
             f"| {_TITLES[e['property']]} | {_pct(e[f'raw_pair_agreement@{t}'])} | "
             f"{_pct(e[f'identifiable_pair_agreement@{t}'])} | "
