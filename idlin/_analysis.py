@@ -147,14 +147,21 @@ class Analysis:
                      self.unembedding_right, self.unembedding_rank)  # fmt: skip
 
     @property
+    def log_odds_right_parts(self):
+        """W as `(block, center, factor)` with `W = (block − 1·centerᵀ) @ factor`: `(G, ḡ, B)` on
+        the Gram route, `(W, None, None)` where W is stored — for routines that need only
+        products with W (its Gram, row chunks) and never the V×m array."""
+        if self.log_odds_right_factor is not None:
+            return self.unembeddings, self.mean_unembedding, self.log_odds_right_factor
+        assert self.stored_log_odds_right is not None  # `_decompose` sets one of the two
+        return self.stored_log_odds_right, None, None
+
+    @property
     def log_odds_right(self):
-        """`W` (V, m) of `C = U_C Σ Wᵀ`: stored, or `Ĝ B` formed on access (one V×d×m GEMM,
-        written block by block) from `log_odds_right_factor`."""
-        if self.log_odds_right_factor is None:
-            W = self.stored_log_odds_right
-            assert W is not None  # `_decompose` sets one of the two
-            return W
-        return _right_basis(self.unembeddings, self.mean_unembedding, self.log_odds_right_factor)
+        """`W` (V, m) of `C = U_C Σ Wᵀ`: stored, or `Ĝ B` formed on each access (one V×d×m
+        GEMM, written block by block) from `log_odds_right_factor`."""
+        block, center, factor = self.log_odds_right_parts
+        return block if factor is None else _right_basis(block, center, factor)
 
     @property
     def log_odds_gap(self):

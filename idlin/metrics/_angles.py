@@ -89,8 +89,9 @@ def _r_factor_of_rows(rows_of, init, *arrays, rows: int):
 def basis_angles(B1, B2, *, k1: int, k2: int, rows: int):
     """`angles_kernel` of the normalised first k1 (k2) columns of the tall bases B1, B2 without
     forming them: cosines from the float64 Gram `[B1, B2]ᵀ[B1, B2]`, sines from the R factor of
-    `Q₂ − Q₁M` (`M = Q₁ᵀQ₂`) accumulated over chunks of `rows` rows. Each basis is a
-    `(block, center, factor)` triple (`_canonical_fit.lstsq_fit`): W = Ĝ B is never formed."""
+    `Q₂ − Q₁M` (`M = Q₁ᵀQ₂`) accumulated over chunks of `rows` rows. Each basis is an array or
+    a `(block, center, factor)` triple (`Analysis.log_odds_right_parts`): W = Ĝ B is never
+    formed."""
     if k1 < k2:
         B1, B2, k1, k2 = B2, B1, k2, k1  # project the smaller basis off the larger one
     X, Y = _canonical_fit.factored(B1, k1), _canonical_fit.factored(B2, k2)
@@ -188,8 +189,8 @@ def principal_angles(
     if which == "canonical_unembedding":  # V×r bases: never copied (module docstring)
         k1, k2 = int(canonical_rank(p, rank)), int(canonical_rank(q, rank))
         theta, cos = basis_angles(
-            _canonical_fit.right_basis(p), _canonical_fit.right_basis(q),
-            k1=k1, k2=k2, rows=_canonical_fit.CHUNK_ROWS,
+            p.log_odds_right_parts, q.log_odds_right_parts, k1=k1, k2=k2,
+            rows=_canonical_fit.CHUNK_ROWS,
         )  # fmt: skip
         return PrincipalAngles(angles=theta, cosines=cos, dims=(k1, k2), which=which)
     Q1, Q2 = (jnp.asarray(b, p.dtype) for b in _bases(p, q, which, rank))

@@ -102,8 +102,8 @@ def lstsq_fit(X, sx, Y, sy, rcond, *, kx: int, ky: int):
     """`B = argmin ‖Y − X B‖_F` for `X = Xb[:, :kx] diag(√sx)`, `Y = Yb[:, :ky] diag(√sy)` (bases
     of orthonormal columns, e.g. `U_C` or `W`; zero σ give zero columns), directions of X below
     `rcond·σ₁(X)` cut off, with `SS_res = ‖Y − X B‖²_F` and `SS_tot = ‖Y − 1·mean(Y)‖²_F`.
-    Each basis is given as `(block, center, factor)`: `Xb = (block − 1·centerᵀ) @ factor` (e.g.
-    `W = Ĝ B` from G, ḡ and the small B, never formed), or factor None for the basis itself.
+    Each basis is an array, or `(block, center, factor)` with `Xb = (block − 1·centerᵀ) @ factor`
+    (`Analysis.log_odds_right_parts`: `W = Ĝ B` from G, ḡ and the small B, never formed).
 
     Everything comes from one float64 Gram `H₀` of the blocks side by side (a symmetric rank-k
     update, a block of rows at a time: `idlin._gram.cross_gram64`), the factors and the blocks'
@@ -148,14 +148,6 @@ def lstsq_fit(X, sx, Y, sy, rcond, *, kx: int, ky: int):
     ss_res = jnp.maximum(yy - 2 * xy + xx, zero)
     ss_tot = jnp.maximum(yy - n * jnp.sum(jnp.square(mean)), zero)
     return B.astype(Xb.dtype), ss_res, ss_tot
-
-
-def right_basis(a):
-    """W of `C = U_C Σ Wᵀ` as `(block, center, factor)`: `(G, ḡ, B)` where the Analysis keeps
-    `W = Ĝ B` factored (the Gram route), else the stored W."""
-    if a.log_odds_right_factor is not None:
-        return a.unembeddings, a.mean_unembedding, a.log_odds_right_factor
-    return a.log_odds_right, None, None
 
 
 def _r2(ss_res: float, ss_tot: float) -> float:
@@ -224,8 +216,8 @@ def canonical_fit(
         sx, sy = ap.log_odds_singular_values, aq.log_odds_singular_values
         return lstsq_fit(x, sx, y, sy, rcond, kx=kp, ky=kq)
 
-    B, res_f, tot_f = fit((ap.log_odds_left, None, None), (aq.log_odds_left, None, None))  # φ
-    D, res_g, tot_g = fit(right_basis(ap), right_basis(aq))  # γ = W Σ^{1/2}
+    B, res_f, tot_f = fit(ap.log_odds_left, aq.log_odds_left)  # φ = U_C Σ^{1/2}
+    D, res_g, tot_g = fit(ap.log_odds_right_parts, aq.log_odds_right_parts)  # γ = W Σ^{1/2}
     res_f, tot_f, res_g, tot_g = float(res_f), float(tot_f), float(res_g), float(tot_g)
     return CanonicalFit(
         embedding_map=B.T,
