@@ -89,3 +89,43 @@ def test_degenerate_steering_raises():
     q = idlin.Predictor(rng.normal(size=(7, 3)), G)
     with pytest.raises(idlin.ProbeError, match="null space"):
         idlin.steering(q, np.array([0.0, 0.0, 1.0]))
+
+
+@given(p=predictors(), seed=st.integers(0, 2**32 - 1))
+def test_vacuous_exactly_when_every_vector_reaches(p, seed):
+    """§6.5: a vector's raw verdict is true of every vector (vacuous); its identifiable one is
+    vacuous iff r = rank Ĝ (NumPy float64 ranks), and then random vectors of its norm reach too
+    (their reach residuals are 0), while below that they do not. A given shift is never vacuous."""
+    Gh, C = _dense(p)
+
+    def rank(M):
+        s = np.linalg.svd(M, compute_uv=False)
+        return int(np.sum(s > np.sqrt(np.finfo(float).eps) * s[0]))
+
+    v = np.random.default_rng(seed).normal(size=p.width)
+    raw = idlin.steering(p, v, form="raw", random_vectors=20, seed=seed % 1000)
+    ident = idlin.steering(p, v, form="identifiable", random_vectors=20, seed=seed % 1000)
+    assert raw.vacuous and raw.holds
+    every = rank(C) == rank(Gh)
+    assert ident.vacuous == every
+    reach = ident.control("random vectors", "reach residual")
+    assert reach is not None
+    if every:
+        assert ident.holds and np.all(reach.samples == 0.0)
+    else:
+        assert np.all(reach.samples > 0.0)
+    assert not idlin.steering(p, shift=Gh @ v, form="raw").vacuous
+
+
+def test_vacuous_steering_is_read_as_no_evidence():
+    """The report reads a vacuous steering verdict as no evidence and names why."""
+    from idlin.report import inspect_model
+    from idlin.testing import planted_predictor
+
+    ranks = dict(embedding_rank=4, unembedding_rank=4, effective_complexity=4)
+    p = planted_predictor(0, shape=(12, 15, 4), **ranks)  # diverse: r = rank Ĝ = 4
+    r = inspect_model(p, steering_vector=np.ones(4), permutations=10)
+    (row,) = [pr for pr in r.properties if pr.name == "steering"]
+    text = row.reading
+    assert "every vector reaches its own shift" in text and "r = rank Ĝ = 4" in text
+    assert "a fact about the distribution" not in text

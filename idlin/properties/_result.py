@@ -96,7 +96,8 @@ class PropertyResult:
         note: anything the verdict depends on that a reader should know (e.g. vacuous fits).
         vacuous: the verdict is no evidence (docs/theory.md §6.5): probing with Cover's
             probability of separating random labels ≥ ½; relational linearity with
-            m ≤ rank[S, 1] pairs. `holds` is still the mathematical fact; reports print
+            m ≤ rank[S, 1] pairs; steering with a vector in the raw form, and in the
+            identifiable one when r = rank Ĝ. `holds` is still the mathematical fact; reports print
             "vacuous" instead of it.
         heldout_accuracy: probing only: k-fold held-out accuracy of the ridge probe (None when
             folds = 0).

@@ -13,6 +13,11 @@ largest shift a vector of that norm can make (`‖Ĝ‖_F‖v‖` overstates it 
 calls ordinary vectors null), and a vector's shift and reach are set against random vectors of
 the same norm, computed from the factors of Ĝ and C (d-dimensional work, no V-long shift each).
 Every reach residual is `steering_score`, the one definition (the audit's catalogue calls it).
+
+Vacuity (docs/theory.md §6.5): for a *vector* `v` the raw verdict is true of every vector
+(`Ĝv ∈ col(Ĝ)` by construction), and so is the identifiable one when `r = rank Ĝ`
+(`rowspace(C) = col(Ĝ)`, the diverse regime of a real LM exported on N ≥ d contexts). Those
+verdicts are flagged `vacuous`: the vector is then judged by its shift against random vectors.
 """
 
 from __future__ import annotations
@@ -104,6 +109,21 @@ def steering_controls(a: Analysis, v: np.ndarray, form: str, n: int, seed: int):
     return tuple(out)
 
 
+def vacuity(a: Analysis, form: str) -> tuple[str, bool]:
+    """`(note, vacuous)` of reaching a steering *vector*'s own shift: every vector reaches in
+    the raw form, and in the identifiable form when `r = rank Ĝ` (then `col(W) = col(Ĝ)`)."""
+    r, k = int(a.effective_complexity), int(a.unembedding_rank)
+    if form == "raw":
+        return "vacuous: every vector v reaches its own shift Ĝv in this model's coordinates", True
+    if r == k:
+        return (
+            f"vacuous: r = rank Ĝ = {k}, so rowspace(C) = col(Ĝ) and every vector's shift is "
+            "reachable in every member",
+            True,
+        )
+    return "", False
+
+
 def steering(
     p: Predictor | Analysis,
     vector: Float[Any, " dim"] | None = None,
@@ -130,7 +150,9 @@ def steering(
     `‖v‖` can make) raises, as does `‖δ‖ ≤ z · ‖shift‖` for a given shift, with `z` the
     policy's zero length (`resolved_zero_rtol()`, default the verdict tolerance). With `vector`,
     `relative_shift = ‖Ĝv‖/(σ₁(Ĝ)‖v‖)`, and the control sets it (and, in the identifiable form,
-    the reach residual) against `random_vectors` random vectors of the same norm.
+    the reach residual) against `random_vectors` random vectors of the same norm. With `vector`
+    the raw verdict, and the identifiable one when `r = rank Ĝ`, are `vacuous` (true of every
+    vector; see `vacuity`).
 
     Args:
         p: the model.
@@ -179,8 +201,9 @@ def steering(
     else:
         UG = np.asarray(a.unembedding_left)[:, : int(a.unembedding_rank)]  # basis of col(Ĝ)
         score = float(steering_score(delta, UG))
-    relative, controls = None, ()
+    relative, controls, note, vacuous = None, (), "", False
     if vector is not None:
+        note, vacuous = vacuity(a, form)
         relative = size / scale
         if random_vectors:
             v = np.asarray(vector, dtype=np.float64)
@@ -194,6 +217,8 @@ def steering(
         tol=verdict_tol,
         inclusion=inclusion_of(incl, verdict_tol),
         relative_shift=relative,
+        note=note,
+        vacuous=vacuous,
         controls=controls,
         precision=a.precision.on_host(),
     )

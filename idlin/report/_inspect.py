@@ -70,6 +70,12 @@ def reading(raw: PropertyResult, ident: PropertyResult) -> str:
                 f"probability {chance:.2g}, Cover): judge the probe by its held-out accuracy "
                 "against random labels"
             )
+        elif raw.name == "steering":
+            text = (
+                f"every vector reaches its own shift here ({empty}: "
+                + "; ".join(r.note.removeprefix("vacuous: ") for _, r in both if r.vacuous)
+                + "): judge the vector by its shift against random vectors"
+            )
         else:
             text = (
                 f"an affine map fits these pairs whatever they are ({empty}: too few pairs for "
