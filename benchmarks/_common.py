@@ -295,7 +295,7 @@ def syrk64(*blocks, center=None, rows_per_block: int = 4096):
     """`XᵀX` (float64, symmetric) of the column concatenation `X = [blocks…]` of float32 arrays
     by SciPy's BLAS `dsyrk`, a block of rows converted to float64 at a time (minus the float64
     row vector `center`): the float64-accumulated Gram a careful NumPy/SciPy user writes,
-    independent of idlin's own (`idlin._gram`)."""
+    independent of idlin's own (`idlin.core._gram`)."""
     from scipy.linalg.blas import dsyrk
 
     k = sum(B.shape[1] for B in blocks)

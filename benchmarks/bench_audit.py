@@ -1,7 +1,7 @@
 """The symmetry audit at real scale (issues 13, 23): `idlin audit` on LM-shaped float32 exports.
 
 Rows (each case a fresh process, so its peak RSS is its own; `idlin.testing._audit.lm_shaped`
-models saved with `idlin.io`, the CLI run as a user runs it, default budget):
+models saved with `idlin.core.io`, the CLI run as a user runs it, default budget):
 - SmolLM2-shaped (N = 1078, V = 49152, d = 576): `raw_cosine` and `identifiable_parallelism`,
   target ≤ 60 s each on 2 quiet cores;
 - Gemma-3-shaped (N = 1078, V = 262144, d = 640): the same two, target peak RSS < 8 GB.
@@ -50,7 +50,7 @@ def _cli_case(case: dict) -> dict:
     import io as text_io
     import json
 
-    from idlin.cli import run
+    from idlin.apps.cli import run
 
     out = text_io.StringIO()
     load0 = os.getloadavg()[0]
@@ -100,8 +100,8 @@ def _generator_timings(quick: bool) -> tuple[dict, dict]:
 
     # The baselines of the ratios: one evaluation of the measure, and the local test (the §9.1
     # gradients of every same-width generator from one reverse pass), both compiled first.
-    from idlin._audit._generators import base_of
-    from idlin._audit._local import relative_derivatives, tangent_gradients
+    from idlin.properties.audit._generators import base_of
+    from idlin.properties.audit._local import relative_derivatives, tangent_gradients
 
     mvec = lambda F, G: jnp.stack([cosine(F, G)])  # noqa: E731
     t_eval = timeit(lambda: jax.jit(cosine)(p.embeddings, p.unembeddings), repeats=3)
@@ -149,7 +149,7 @@ def main() -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)  # as the CLI runs
-    import idlin.io
+    import idlin.core.io
     from idlin.testing._audit import lm_shaped
 
     load0 = os.getloadavg()[0]
@@ -159,7 +159,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label, shape in shapes.items():
             path = Path(tmp) / f"{label}.safetensors"
-            idlin.io.save(path, lm_shaped(shape, seed=0))
+            idlin.core.io.save(path, lm_shaped(shape, seed=0))
             for measure in MEASURES:
                 case = {"file": str(path), "measure": measure}
                 if args.quick:  # a smoke run: the default budget is what the full rows time

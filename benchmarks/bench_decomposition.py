@@ -356,7 +356,7 @@ def gram_times(G, repeats: int) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from idlin._gram import gram64
+    from idlin.core._gram import gram64
 
     Gj = jnp.asarray(G)
     xla = jax.jit(lambda A: jnp.matmul(A.T, A, preferred_element_type=jnp.float64))

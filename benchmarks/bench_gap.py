@@ -6,7 +6,7 @@ relative gap ~0.3 (q = p under an invertible change of basis and a token shift, 
 embeddings perturbed):
 
 - `idlin`              `distribution_gap(p, q, frobenius_only=True)`, x64 on: the R factor by the
-                       route `idlin._gap.r_factor_route` picks, then chunked products.
+                       route `idlin.core._gap.r_factor_route` picks, then chunked products.
 - `idlin_householder`, `idlin_cholesky`  the same with the route forced (`gap_kernel(route=…)`):
                        float32 Householder QR, or CholeskyQR from the float64-accumulated Gram.
                        Which is faster is recorded with whether the cost rule chose it.
@@ -108,7 +108,7 @@ def run(case: dict) -> dict:
     import jax.numpy as jnp
 
     import idlin
-    from idlin import _gap
+    from idlin.core import _gap
 
     out: dict = {"kind": kind, "size": [N, V, d]}
     if kind == "rates":

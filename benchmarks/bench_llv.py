@@ -5,7 +5,7 @@ sum_or_max "sum", weight 1) with their pivot search — every label pivot `k` an
 `l` (V(V−1) pairs), then 20 disjoint candidate input sets of d+1 contexts — on one float64
 pair (q a perturbed change of basis of p):
 
-- `idlin`        `idlin.metrics.d_llv`: one thin QR puts every label in d₁+d₂+2 dimensions,
+- `idlin`        `idlin.core.metrics.d_llv`: one thin QR puts every label in d₁+d₂+2 dimensions,
                  the exhaustive (k, y) search is then O(V² d), jitted.
 - `numpy_loop`   the straightforward NumPy loop over pivots `k` (vectorised over the other
                  labels and the N inputs, O(V² N)), the left-out loop and the candidate loop,
@@ -102,7 +102,7 @@ def main() -> None:
     import jax
 
     import idlin
-    from idlin.metrics import d_llv
+    from idlin.core.metrics import d_llv
 
     size = QUICK if args.quick else FULL
     N, V, d = size["N"], size["V"], size["d"]

@@ -9,7 +9,7 @@ Each method predicts q's embeddings from p's; accuracy is R² = 1 − SS_res/SS_
 - `numpy_lstsq`         `np.linalg.lstsq(F, F̃)` (no checks): the floor for a plain solve.
 - `sklearn_cca`         `CCA(n_components=d).fit(F, F̃).predict(F)` — what earlier work used for
                         m_CCA (iterative NIPALS); also its mean canonical correlation.
-- `idlin_cca`           `idlin.metrics.cca`, the direct SVD-based m_CCA, for the same number.
+- `idlin_cca`           `idlin.core.metrics.cca`, the direct SVD-based m_CCA, for the same number.
 
 Usage: `python benchmarks/bench_maps.py [--quick] [--repeats R] [--out PATH]`.
 """
@@ -71,7 +71,7 @@ def main() -> None:
     from sklearn.exceptions import ConvergenceWarning
 
     import idlin
-    from idlin.metrics import cca
+    from idlin.core.metrics import cca
 
     size = QUICK if args.quick else FULL
     repeats = args.repeats or (2 if args.quick else 3)

@@ -5,7 +5,7 @@ Synthetic float32 predictor files of the shapes `idlin export` writes for SmolLM
 LMs (a dominant context direction, a large common unembedding offset, token and context names),
 and an equivalent second file (a basis change) for `verify`. Each command runs in its own process;
 its own peak resident set comes from GNU time (`_common.run_measured`), and the interpreter's
-own footprint (`python -c "import idlin.cli, jax"`) is subtracted, so "above the interpreter"
+own footprint (`python -c "import idlin.apps.cli, jax"`) is subtracted, so "above the interpreter"
 is what the command's data cost. The target is ≤ 3× the input file's size.
 
 Usage: `python benchmarks/bench_memory.py [--quick] [--only smollm2|gemma] [--out PATH]`.
@@ -25,18 +25,20 @@ SHAPES = {"smollm2": (1078, 49152, 576), "gemma": (1078, 262144, 640)}
 QUICK_SHAPES = {"smollm2": (60, 2000, 48), "gemma": (60, 4000, 40)}
 
 _ANALYZE = (
-    "import sys, jax; jax.config.update('jax_enable_x64', True); import idlin, idlin.io; "
-    "a = idlin.analyze(idlin.io.load(sys.argv[1], dtype='compute')); "
+    "import sys, jax; jax.config.update('jax_enable_x64', True); import idlin, idlin.core.io; "
+    "a = idlin.analyze(idlin.core.io.load(sys.argv[1], dtype='compute')); "
     "print(int(a.effective_complexity))"
 )
-_BASELINE = "import jax; jax.config.update('jax_enable_x64', True); import idlin.cli, idlin.io"
+_BASELINE = (
+    "import jax; jax.config.update('jax_enable_x64', True); import idlin.apps.cli, idlin.core.io"
+)
 
 
 def write_models(folder: Path, shape: tuple[int, int, int], seed: int = 0) -> tuple[Path, Path]:
     """Two equivalent LM-shaped float32 files (B = A with a basis change) with names."""
     import numpy as np
 
-    from idlin import io
+    from idlin.core import io
 
     N, V, d = shape
     rng = np.random.default_rng(seed)

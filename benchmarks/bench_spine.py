@@ -37,10 +37,10 @@ from idlin.properties import Parallelism
 N, V, d, repeats = (int(x) for x in sys.argv[1:5])
 calls = {"n": 0}
 try:
-    from idlin import _analysis as mod
+    from idlin.core import _analysis as mod
     name = "_decompose"
 except ImportError:
-    from idlin import _subspaces as mod
+    from idlin.core import _subspaces as mod
     name = "svd_kernel"
 original = getattr(mod, name)
 def counted(*a, **k):
@@ -59,11 +59,11 @@ def harness():
     return idlin.all_or_none(p, prop, key=jax.random.key(0), members=6)
 
 def table():
-    from idlin.report._inspect import holdout_split
+    from idlin.apps.report._inspect import holdout_split
     try:
-        from idlin.report import inspect_model as run
+        from idlin.apps.report import inspect_model as run
     except ImportError:
-        from idlin.report import inspect as run
+        from idlin.apps.report import inspect as run
     return run(p, pairs=pairs, token_pairs=pairs, labels=(contexts, labels))
 
 out = {}

@@ -1,13 +1,13 @@
 """The study's vectorisation: vmapped analysis of K seeds vs a per-seed loop, and training of K
 seeds as one program vs one seed (issue 16).
 
-1. `analysis`: `idlin.study.analyze_seeds` (ONE jitted `jax.vmap(idlin.analyze)`, seed k with
+1. `analysis`: `idlin.lab.study.analyze_seeds` (ONE jitted `jax.vmap(idlin.analyze)`, seed k with
    `Precision(mean_kl=KL_k)`) against the Python loop `[idlin.analyze(q_k,
    precision=Precision(mean_kl=KL_k)) for k]`, for K = 8 and 32 stacked float64 seeds at the
    study's size (N=64, V=8, d=16) and at a larger one (N=1024, V=2048, d=64); the two are
    checked equal (ranks, singular values to float64 rounding) before anything is timed.
 2. `seeds_scaling`: one study point (transformer, morphology truth) trained for K = 1 and K = 8
-   seeds as one vmapped program (`idlin.study._train.train_seeds`); compile excluded (each
+   seeds as one vmapped program (`idlin.lab.study._train.train_seeds`); compile excluded (each
    program is run once first); `ratio` = time(K=8)/time(K=1) (8 would be no gain from vmap).
 3. `study_point`: the study's own unit of work, `run_point` (train, analyse, evaluate every
    property raw and identifiable) of one point of `examples/study.toml` (markov, MLP, width 2r)
@@ -40,8 +40,8 @@ def analysis_row(N: int, V: int, d: int, seeds: int, repeats: int) -> dict:
     import numpy as np
 
     import idlin
-    from idlin.study import analyze_seeds, seed_analysis
-    from idlin.study._train import stack
+    from idlin.lab.study import analyze_seeds, seed_analysis
+    from idlin.lab.study._train import stack
 
     rng = np.random.default_rng(0)
     r = max(1, d // 4)
@@ -80,8 +80,8 @@ def seeds_scaling(steps: int, seeds: int = 8, repeats: int = 1) -> dict:
     """Wall time of training 1 and `seeds` seeds of one study point as one program each."""
     import jax
 
-    from idlin.data import morphology_truth
-    from idlin.study._train import train_seeds
+    from idlin.lab.data import morphology_truth
+    from idlin.lab.study._train import train_seeds
 
     truth = morphology_truth(adjectives=["easy", "lucky", "happy", "big"])
     opts = {"batch_size": 64, "embed": 16, "layers": 1, "heads": 2}
@@ -111,10 +111,10 @@ def study_point(quick: bool, seeds: int = 8) -> dict:
 
     import numpy as np
 
-    from idlin._analysis import analyze
-    from idlin.study import load_config
-    from idlin.study._probes import probe_specs
-    from idlin.study._runner import _truth_entry, make_truth, run_point
+    from idlin.core._analysis import analyze
+    from idlin.lab.study import load_config
+    from idlin.lab.study._probes import probe_specs
+    from idlin.lab.study._runner import _truth_entry, make_truth, run_point
 
     config = load_config(ROOT / "examples" / "study.toml", "tiny" if quick else "full")
     truths = {n: make_truth(p) for n, p in config.distributions.items()}

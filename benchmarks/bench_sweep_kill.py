@@ -110,7 +110,7 @@ def kill_once(cfg: Path, out: Path, point: int, delay: float) -> bool:
 
 
 def _metrics(directory: Path) -> dict:
-    from idlin.sweep import ResultsStore
+    from idlin.lab.sweep import ResultsStore
 
     with ResultsStore(directory) as s:
         return {(r.point_key, r.seed): dict(r.metrics) for r in s.records()}
@@ -119,8 +119,8 @@ def _metrics(directory: Path) -> dict:
 def kill_campaign(cfg: Path, workdir: Path, *, trials: int, seed: int) -> KillStats:
     """Run `trials` random kills then a final resume in `workdir/killed`; check the store
     against an uninterrupted reference run in `workdir/ref`."""
-    from idlin.sweep import load_config, run_sweep
-    from idlin.sweep._summary import sweep_status
+    from idlin.lab.sweep import load_config, run_sweep
+    from idlin.lab.sweep._summary import sweep_status
 
     t0 = time.perf_counter()
     config = load_config(cfg)

@@ -1,6 +1,6 @@
 """Training (docs/theory.md §8): K seeds in one vmapped program vs K sequential single-seed runs.
 
-The jitted driver of `idlin.train` (`chunk_runner`: `vmap` over seeds of a `lax.scan` over
+The jitted driver of `idlin.lab.train` (`chunk_runner`: `vmap` over seeds of a `lax.scan` over
 steps, the program `train` and sweeps both run) is compiled and warmed up first, then timed;
 sequential means the compiled K=1 runner called K times. Reports seeds·steps/s. Goals (issue 7):
 on CPU the vmapped program is never slower per seed than sequential; on a GPU, 8 seeds take
@@ -26,8 +26,15 @@ def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     import jax
 
-    from idlin.data import lowrank_truth
-    from idlin.train import TrainConfig, chunk_runner, init_states, make_data, make_step, seed_keys
+    from idlin.lab.data import lowrank_truth
+    from idlin.lab.train import (
+        TrainConfig,
+        chunk_runner,
+        init_states,
+        make_data,
+        make_step,
+        seed_keys,
+    )
 
     size = QUICK if args.quick else FULL
     repeats = args.repeats or (2 if args.quick else 3)

@@ -12,7 +12,7 @@
 2. `analyze`: `idlin.analyze` at the same sizes, x64 on (float64-accumulated Gram route) and off
    (float32 Householder SVDs), each in its own process; ranks and σ₁ recorded.
    Every gap/analyze process records whether its program holds a host callback: the host-BLAS
-   paths (`idlin._gram`, the gap's host Cholesky) are CPU-only, so off CPU there must be none.
+   paths (`idlin.core._gram`, the gap's host Cholesky) are CPU-only, so off CPU there must be none.
 3. `audit`: `idlin audit m.safetensors --measure raw_cosine --pairs … --json` (the CLI in a
    subprocess, so the audit's internals do not matter here) on a synthetic float32 model of
    SmolLM2's shape, N = 1078, V = 49152, d = 576; wall time, exit code, peak RSS and the verdict.
@@ -78,9 +78,9 @@ def _case(case: dict) -> dict:
 
     jax.config.update("jax_enable_x64", case["x64"])
     import idlin
-    from idlin import _gap
-    from idlin._analysis import _decompose
-    from idlin._errors import ConfigError
+    from idlin.core import _gap
+    from idlin.core._analysis import _decompose
+    from idlin.core._errors import ConfigError
 
     N, V, d = case["sizes"]
     p, q = _model(N, V, d)
@@ -151,7 +151,7 @@ def audit_row(quick: bool, work: Path, timeout: float) -> dict:
     import numpy as np
 
     import idlin
-    import idlin.io
+    import idlin.core.io
 
     N, V, d = QUICK_AUDIT if quick else FULL_AUDIT
     rng = np.random.default_rng(0)
@@ -159,7 +159,7 @@ def audit_row(quick: bool, work: Path, timeout: float) -> dict:
     G = rng.standard_normal((V, d)).astype(np.float32)
     work.mkdir(parents=True, exist_ok=True)
     model, pairs = work / "smollm2_shape.safetensors", work / "pairs.tsv"
-    idlin.io.save(model, idlin.Predictor(F, G))
+    idlin.core.io.save(model, idlin.Predictor(F, G))
     pairs.write_text("".join(f"{2 * i}\t{2 * i + 1}\n" for i in range(5)))
     cmd = [sys.executable, "-m", "idlin", "audit", str(model), "--measure", "raw_cosine",
            "--pairs", str(pairs), "--json"]  # fmt: skip
@@ -186,9 +186,9 @@ def study_row(quick: bool, budget: float, work: Path) -> dict:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from idlin.study import load_config, load_points, run_study
-    from idlin.study._report import summarize, table
-    from idlin.study.cli import _keys
+    from idlin.apps._cli_study import _keys
+    from idlin.lab.study import load_config, load_points, run_study
+    from idlin.lab.study._report import summarize, table
 
     config = load_config(ROOT / "examples" / "study.toml", "tiny" if quick else "gpu")
     run = run_study(config, work, log=lambda m: print(m, flush=True), max_seconds=budget)

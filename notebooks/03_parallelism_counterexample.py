@@ -27,9 +27,9 @@
 # not); if the identifiable form fails, *no* member has it (raw ⇒ identifiable, docs/theory.md
 # §7.2).
 #
-# The model here is the morphology ground truth of `idlin.data`: contexts `(<inflection>, lemma)`
-# over real English adjectives, with lemma and inflection contributing additively to the log-odds,
-# so positive → superlative differences are planted parallel.
+# The model here is the morphology ground truth of `idlin.lab.data`: contexts `(<inflection>,
+# lemma)` over real English adjectives, with lemma and inflection contributing additively to the
+# log-odds, so positive → superlative differences are planted parallel.
 #
 # Set `IDLIN_NOTEBOOK_SIZE=tiny` for the small sizes CI uses.
 
@@ -42,7 +42,7 @@ import numpy as np
 from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
-import idlin.data
+import idlin.lab.data
 from idlin.properties import Parallelism, widen_embedding
 
 jax.config.update("jax_enable_x64", True)
@@ -51,12 +51,12 @@ SIZE = os.environ.get("IDLIN_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
     raise ValueError(f"IDLIN_NOTEBOOK_SIZE: expected 'tiny' or 'full', got {SIZE!r}")
 TINY = SIZE == "tiny"
-ADJECTIVES = ("easy", "lucky", "happy", "big") if TINY else idlin.data.DEFAULT_ADJECTIVES
+ADJECTIVES = ("easy", "lucky", "happy", "big") if TINY else idlin.lab.data.DEFAULT_ADJECTIVES
 MEMBERS = 3 if TINY else 12  # random class members in the all-or-none sweep
 print(f"size={SIZE}: {len(ADJECTIVES)} adjectives, {MEMBERS} random class members")
 
 # %%
-truth = idlin.data.morphology_truth(adjectives=ADJECTIVES)
+truth = idlin.lab.data.morphology_truth(adjectives=ADJECTIVES)
 p = truth.predictor
 s = idlin.subspaces(p)
 pairs = truth.context_pairs_for("positive", "superlative")  # (m, 2) context rows

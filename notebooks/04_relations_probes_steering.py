@@ -41,7 +41,7 @@ import numpy as np
 from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
-import idlin.data
+import idlin.lab.data
 from idlin.properties import LinearProbe, RelationalLinearity, Steering, widen_unembedding
 
 jax.config.update("jax_enable_x64", True)
@@ -127,14 +127,14 @@ def check_all_or_none(rows):
 # %% [markdown]
 # ## A non-diverse model
 #
-# The ground truth is a low-rank softmax model from `idlin.data.lowrank_truth` with one invisible
-# embedding coordinate; one more coordinate is added on the unembedding side (zero embedding
-# coordinate, random unembeddings; docs/theory.md §5 move 5). Neither side is diverse, so the
-# invisible
+# The ground truth is a low-rank softmax model from `idlin.lab.data.lowrank_truth` with one
+# invisible embedding coordinate; one more coordinate is added on the unembedding side (zero
+# embedding coordinate, random unembeddings; docs/theory.md §5 move 5). Neither side is diverse, so
+# the invisible
 # parts are large — the situation where raw and identifiable forms can disagree.
 
 # %%
-truth = idlin.data.lowrank_truth(
+truth = idlin.lab.data.lowrank_truth(
     vocab_size=VOCAB, context_length=2, rank=RANK, width=RANK + 1, key=jax.random.key(0)
 )
 rng = np.random.default_rng(0)

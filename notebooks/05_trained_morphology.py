@@ -17,15 +17,15 @@
 # equivalent. Do identifiable-form property scores agree across seeds and widths, while raw-form
 # scores scatter?
 #
-# The language is the morphology truth of `idlin.data`: contexts `(<inflection>, lemma)` over real
-# English adjectives, next token a word form, with lemma and inflection adding up in the log-odds.
-# In the truth, positive → superlative differences are exactly parallel on both sides: between
-# contexts `(<positive>, a) → (<superlative>, a)` (embeddings) and between tokens
+# The language is the morphology truth of `idlin.lab.data`: contexts `(<inflection>, lemma)` over
+# real English adjectives, next token a word form, with lemma and inflection adding up in the
+# log-odds. In the truth, positive → superlative differences are exactly parallel on both sides:
+# between contexts `(<positive>, a) → (<superlative>, a)` (embeddings) and between tokens
 # `easy → easiest`, `lucky → luckiest`, … (unembeddings). We train small Flax MLP next-token models
-# (`idlin.train`, several seeds vectorised) of several widths — some narrower than the vocabulary,
-# some wider, hence non-diverse (docs/theory.md §3) — and measure parallelism as `σ₂/σ₁` of the unit
-# differences (0 = parallel), raw (stored `f`, `ĝ`) and identifiable (rows and columns of `C`;
-# docs/theory.md §6).
+# (`idlin.lab.train`, several seeds vectorised) of several widths — some narrower than the
+# vocabulary, some wider, hence non-diverse (docs/theory.md §3) — and measure parallelism as
+# `σ₂/σ₁` of the unit differences (0 = parallel), raw (stored `f`, `ĝ`) and identifiable (rows and
+# columns of `C`; docs/theory.md §6).
 #
 # Set `IDLIN_NOTEBOOK_SIZE=tiny` for the small sizes CI uses.
 
@@ -38,9 +38,9 @@ import numpy as np
 from _show import show_figure  # displays, or saves to figures/ when run as a script
 
 import idlin
-import idlin.data
-import idlin.metrics
-from idlin.train import TrainConfig, train
+import idlin.core.metrics
+import idlin.lab.data
+from idlin.lab.train import TrainConfig, train
 
 jax.config.update("jax_enable_x64", True)
 
@@ -48,8 +48,8 @@ SIZE = os.environ.get("IDLIN_NOTEBOOK_SIZE", "full")
 if SIZE not in ("tiny", "full"):
     raise ValueError(f"IDLIN_NOTEBOOK_SIZE: expected 'tiny' or 'full', got {SIZE!r}")
 TINY = SIZE == "tiny"
-ADJECTIVES = ("easy", "lucky", "happy", "big") if TINY else idlin.data.DEFAULT_ADJECTIVES
-truth = idlin.data.morphology_truth(adjectives=ADJECTIVES)
+ADJECTIVES = ("easy", "lucky", "happy", "big") if TINY else idlin.lab.data.DEFAULT_ADJECTIVES
+truth = idlin.lab.data.morphology_truth(adjectives=ADJECTIVES)
 r, V, N = truth.rank, truth.vocab_size, truth.num_contexts
 WIDTHS = (r, V + 5) if TINY else (r, 2 * r, V + 15)
 SEEDS, STEPS = (2, 300) if TINY else (4, 3000)
@@ -111,7 +111,7 @@ rows = []
 for width, run in runs.items():
     for seed, p in enumerate(run.predictors):
         s = idlin.subspaces(p)
-        fit = idlin.metrics.canonical_fit(truth.predictor, p, rank=r)
+        fit = idlin.core.metrics.canonical_fit(truth.predictor, p, rank=r)
         row = {
             "width": width,
             "seed": seed,

@@ -171,7 +171,7 @@ measures = (
     else None
 )
 card = idlin.report_card(key=jax.random.key(3), budget=BUDGET, starts=STARTS, measures=measures)
-from idlin._audit._card import DISAGREEMENTS  # noqa: E402
+from idlin.properties.audit._card import DISAGREEMENTS  # noqa: E402
 
 for row in card.rows:
     assert sorted(row.disagreements) == sorted(DISAGREEMENTS.get(row.measure, {})), row.measure

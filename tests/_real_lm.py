@@ -12,7 +12,7 @@ SmolLM2-135M-Instruct.Q4_1.gguf`; every fixture skips, with the reason, when the
 
 Fixtures (session scope; each exported once per session, through the `idlin export` command):
 - `smollm2_gguf`: the `.gguf` path.
-- `smollm2`: `(model, tokenizer)` loaded by `idlin.export.load_hf` (float32, eval mode).
+- `smollm2`: `(model, tokenizer)` loaded by `idlin.apps.export.load_hf` (float32, eval mode).
 - `smollm2_export`: a predictor file (float32 safetensors, with names) on N = 200 contexts,
   N < d: word prefixes of the 48 texts of `fixtures/real_lm/texts.txt` (`SMOLLM2_CONTEXTS`),
   last-position route.
@@ -77,7 +77,7 @@ def smollm2_gguf() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2(smollm2_gguf):
-    from idlin.export import load_hf
+    from idlin.apps.export import load_hf
 
     return load_hf(smollm2_gguf, progress=False)
 
@@ -85,7 +85,7 @@ def smollm2(smollm2_gguf):
 def _cli_export(gguf: Path, out: Path, *args) -> Path:
     from typer.testing import CliRunner
 
-    from idlin.cli import app
+    from idlin.apps.cli import app
 
     result = CliRunner().invoke(
         app, ["export", str(gguf), "--out", str(out), "--no-progress", *map(str, args)]

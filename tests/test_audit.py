@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import idlin
-from idlin._audit._catalogue import build, default_probes
-from idlin._audit._generators import GENERATORS, base_of
-from idlin._audit._local import tangent_gradients, widening_gradients
+from idlin.properties.audit._catalogue import build, default_probes
+from idlin.properties.audit._generators import GENERATORS, base_of
+from idlin.properties.audit._local import tangent_gradients, widening_gradients
 from idlin.testing import NotIdentifiable, assert_identifiable, planted_predictor, predictors
 
 KEY = jax.random.key(0)
@@ -326,7 +326,7 @@ def test_assert_identifiable_fails_inside_given_with_generator_and_witness():
     assert err.change > 0 and np.isfinite(F0).all()
 
 
-@pytest.mark.parametrize("module", ["idlin._audit._audit", "idlin.testing._audit"])
+@pytest.mark.parametrize("module", ["idlin.properties.audit._audit", "idlin.testing._audit"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -8,9 +8,9 @@ import jax
 import numpy as np
 import pytest
 
-from idlin._audit import MEASURES, report_card
-from idlin._audit._card import DISAGREEMENTS, EXPECTED
-from idlin._audit._generators import GENERATORS
+from idlin.properties.audit import MEASURES, report_card
+from idlin.properties.audit._card import DISAGREEMENTS, EXPECTED
+from idlin.properties.audit._generators import GENERATORS
 
 ROOT = Path(__file__).resolve().parents[1]
 

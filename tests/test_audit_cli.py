@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from test_cli_helpers import assert_one_line_error, centered_log_odds, run_idlin
 
-import idlin.io
-from idlin._audit import MEASURES
+import idlin.core.io
+from idlin.properties.audit import MEASURES
 from idlin.testing import planted_predictor
 
 
@@ -25,7 +25,7 @@ def files(tmp_path_factory):
     np.savez(root / "ref.npz", embeddings=Fr, unembeddings=Gr)
     np.savez(root / "small.npz", embeddings=Fr[:8], unembeddings=Gr)
     (root / "pairs.tsv").write_text("0\t1\n2\t3\n4\t5\n6\t7\n8\t9\n")
-    idlin.io.save(root / "named.safetensors", p, contexts=[f"ctx {i}" for i in range(14)])
+    idlin.core.io.save(root / "named.safetensors", p, contexts=[f"ctx {i}" for i in range(14)])
     (root / "named.tsv").write_text("ctx 3\tctx 7\nctx 0\tctx 12\n1\t2\n")
     (root / "bad.tsv").write_text("0\t1\n2\tthree\n")
     return root, F, G, Fr, Gr
@@ -107,7 +107,7 @@ def test_pairs_by_the_context_names_the_file_stores(files):
 def test_a_large_audit_says_its_memory_before_it_starts(monkeypatch):
     """Issue 23: the audit holds ~8× its model (every other command ≤ 3×) and says so first,
     with a warning when that exceeds the memory available; small models get no line."""
-    from idlin._audit import cli as audit_cli
+    from idlin.apps import _cli_audit as audit_cli
 
     class Shape:  # only the sizes matter: no 700 MB model in a unit test
         def __init__(self, N, V, d):

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin._audit._audit import (
+from idlin.core._precision import Precision, equivalence_rtol
+from idlin.properties.audit._audit import (
     FLOOR_BUDGET,
     FLOOR_STARTS,
     FULL_BUDGET,
@@ -22,10 +23,9 @@ from idlin._audit._audit import (
     default_budget,
     shrink_rank,
 )
-from idlin._audit._card import EXPECTED
-from idlin._audit._catalogue import MEASURES, build, default_probes
-from idlin._audit._generators import GENERATORS, WIDENING, base_of, trivial
-from idlin._precision import Precision, equivalence_rtol
+from idlin.properties.audit._card import EXPECTED
+from idlin.properties.audit._catalogue import MEASURES, build, default_probes
+from idlin.properties.audit._generators import GENERATORS, WIDENING, base_of, trivial
 from idlin.testing import planted_predictor
 from idlin.testing._audit import lm_shaped
 
@@ -48,9 +48,14 @@ def _unit_parallelism(D):
 
 
 def _margin(X, labels):
-    Z = np.hstack([X, np.ones((len(X), 1))])
-    wb = _pinv(Z) @ labels
-    return np.min(labels * (Z @ wb)) / np.linalg.norm(wb[:-1])
+    """The hard-margin margin of `ℓ·[X/ρ, 1]` by least-distance programming (SciPy's NNLS)."""
+    from scipy.optimize import nnls
+
+    rho = np.sqrt(np.mean(np.sum(X**2, axis=1)))
+    A = labels[:, None] * np.hstack([X / rho, np.ones((len(X), 1))])
+    v, _ = nnls(np.vstack([A.T, np.ones(len(X))]), np.r_[np.zeros(A.shape[1]), 1.0])
+    u = A.T @ v / (1 - v.sum())
+    return np.min(A @ u) / np.linalg.norm(u)
 
 
 def _kl(L, Lhat):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import idlin
-import idlin.train
+import idlin.lab.train
 
 ok_F, ok_G = np.ones((4, 3)), np.arange(15.0).reshape(5, 3)
 
@@ -178,9 +178,9 @@ def test_morphology_rank_does_not_depend_on_x64():
     import sys
 
     code = (
-        "import jax, numpy as np, idlin.data\n"
+        "import jax, numpy as np, idlin.lab.data\n"
         "assert not jax.config.jax_enable_x64\n"
-        "t = idlin.data.morphology_truth()\n"
+        "t = idlin.lab.data.morphology_truth()\n"
         "F = np.asarray(t.predictor.embeddings, np.float64)\n"
         "print(t.rank, t.predictor.dtype, t.num_contexts, len(t.lemmas))\n"
     )
@@ -190,7 +190,7 @@ def test_morphology_rank_does_not_depend_on_x64():
     rank, dtype, n, m = proc.stdout.split()
     assert dtype == "float32" and int(rank) == int(m) + 2 < int(n)
     # The same number with x64 on (this process), and from a NumPy float64 reference.
-    from idlin.data import morphology_truth
+    from idlin.lab.data import morphology_truth
 
     t = morphology_truth()
     F, G = np.asarray(t.predictor.embeddings), np.asarray(t.predictor.unembeddings)
@@ -218,7 +218,7 @@ def _npz_with_two_embeddings(d):
             b = _io.BytesIO()
             np.save(b, np.ones(shape))
             z.writestr(f"{name}.npy", b.getvalue())
-    return idlin.io.load(f)
+    return idlin.core.io.load(f)
 
 
 def _npz_bomb(d):
@@ -233,32 +233,32 @@ def _npz_bomb(d):
             chunk = bytes(1 << 20)
             for _ in range(320):
                 m.write(chunk)
-    return idlin.io.load(f)
+    return idlin.core.io.load(f)
 
 
 def _truncated_safetensors(d):
-    idlin.io.save(d / "a.safetensors", _P)
+    idlin.core.io.save(d / "a.safetensors", _P)
     blob = (d / "a.safetensors").read_bytes()
     (d / "t.safetensors").write_bytes(blob[: len(blob) // 2])
-    return idlin.io.load(d / "t.safetensors")
+    return idlin.core.io.load(d / "t.safetensors")
 
 
 def _fifo(d):
     import os
 
     os.mkfifo(d / "f.npz")
-    return idlin.io.load(d / "f.npz")
+    return idlin.core.io.load(d / "f.npz")
 
 
 def _checkpoint_past_the_end(d):
-    from idlin.train._checkpoint import load_checkpoint, save_checkpoint
+    from idlin.lab.train._checkpoint import load_checkpoint, save_checkpoint
 
     save_checkpoint(d / "c.npz", {"w": np.zeros((2, 3))}, step=10**6, seeds=(0, 1))
     return load_checkpoint(d / "c.npz", last=299)
 
 
 def _load_points(d, text):
-    from idlin.study._runner import load_points
+    from idlin.lab.study._runner import load_points
 
     (d / "points").mkdir()
     (d / "points" / "abc.json").write_text(text)
@@ -271,7 +271,7 @@ API_CASES = {
         "expected a rectangular 2-D array of numbers, got a ragged list",
     ),
     "TrainConfig(widht=4)": (
-        lambda d: idlin.train.TrainConfig(widht=4), idlin.ConfigError,
+        lambda d: idlin.lab.train.TrainConfig(widht=4), idlin.ConfigError,
         r"unknown keys \['widht'\] \(did you mean 'width'\?\)",
     ),
     "sample_equivalent condition=inf": (
@@ -296,11 +296,14 @@ API_CASES = {
         "block: expected an integer, got 'x'",
     ),
     "io.save of an ndarray": (
-        lambda d: idlin.io.save(d / "x.npz", np.ones((3, 3))), idlin.ArgumentError,
+        lambda d: idlin.core.io.save(d / "x.npz", np.ones((3, 3))), idlin.ArgumentError,
         "expected an idlin.Predictor .* got ndarray",
     ),
     "io.load dtype='banana'": (
-        lambda d: (idlin.io.save(d / "ok.npz", _P), idlin.io.load(d / "ok.npz", dtype="banana")),
+        lambda d: (
+            idlin.core.io.save(d / "ok.npz", _P),
+            idlin.core.io.load(d / "ok.npz", dtype="banana"),
+        ),
         idlin.DTypeError, "dtype: expected float32 or float64, got 'banana'",
     ),
     "npz with two embeddings.npy": (
@@ -382,7 +385,7 @@ STUDY_CASES = [
 
 @pytest.mark.parametrize(("doc", "match"), STUDY_CASES)
 def test_adversary_catalogue_study_configs(doc, match):
-    from idlin.study import parse_config
+    from idlin.lab.study import parse_config
 
     size = "tiny" if isinstance(doc.get("size"), dict) else "full"
     with pytest.raises(idlin.ConfigError, match=match):
@@ -401,7 +404,7 @@ def test_adversary_catalogue_study_configs(doc, match):
 def test_adversary_catalogue_cli(args, match, capsys, tmp_path, monkeypatch):
     import re
 
-    from idlin.cli import run
+    from idlin.apps.cli import run
 
     monkeypatch.chdir(tmp_path)
     assert run(args) == 2

@@ -185,14 +185,14 @@ def test_files_that_name_their_contexts_differently_are_not_compared(files, tmp_
     names are checked (docs/theory.md §10), and a name list of the wrong length is refused as in
     `inspect`."""
     import idlin
-    import idlin.io
+    import idlin.core.io
 
     root, arrays, _ = files
     F, G = arrays["p.npz"]
     tokens = [f"t{i}" for i in range(V)]
-    idlin.io.save(tmp_path / "a.npz", idlin.Predictor(F, G), tokens=tokens,
+    idlin.core.io.save(tmp_path / "a.npz", idlin.Predictor(F, G), tokens=tokens,
                   contexts=[f"c{i}" for i in range(N)])  # fmt: skip
-    idlin.io.save(tmp_path / "b.npz", idlin.Predictor(F, G), tokens=tokens,
+    idlin.core.io.save(tmp_path / "b.npz", idlin.Predictor(F, G), tokens=tokens,
                   contexts=[f"c{i}" for i in range(N - 1)] + ["other"])  # fmt: skip
     assert_one_line_error(
         run_idlin("verify", tmp_path / "a.npz", tmp_path / "b.npz"), "contexts", "'c29'", "'other'"

@@ -15,17 +15,25 @@ import pytest
 from test_cli_helpers import REPO, assert_one_line_error, run_idlin
 
 import idlin
-from idlin import _lazy, _paths
-from idlin import cli as idlin_cli
+from idlin.apps import cli as idlin_cli
+from idlin.core import _lazy, _paths
 
-HEAVY = ("jax", "jaxlib", "numpy", "idlin._predictor", "idlin._gap", "idlin._subspaces", "idlin.io")
+HEAVY = (
+    "jax",
+    "jaxlib",
+    "numpy",
+    "idlin.core._predictor",
+    "idlin.core._gap",
+    "idlin.core._subspaces",
+    "idlin.core.io",
+)
 
 
 def _modules_after(*argv: str) -> tuple[int, list[str], str, str]:
     """Run the command in a fresh interpreter: (exit code, heavy modules loaded, stdout, stderr)."""
     code = (
         "import json, sys\n"
-        "from idlin.cli import run\n"
+        "from idlin.apps.cli import run\n"
         f"rc = run({list(argv)!r})\n"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print('\\n@@' + json.dumps([rc, heavy]))\n"
@@ -169,7 +177,7 @@ def test_import_idlin_is_lazy_and_complete():
         "names = [n for n in dir(idlin) if not n.startswith('_')]\n"
         "assert set(idlin.__all__) <= set(names), set(idlin.__all__) - set(names)\n"
         "from idlin import Predictor, sample_equivalent, IdlinError\n"
-        "assert idlin.Predictor is Predictor and idlin.io.load and idlin.metrics.cca\n"
+        "assert idlin.Predictor is Predictor and idlin.core.io.load and idlin.core.metrics.cca\n"
         "assert idlin.properties.steering_shift\n"
         "print(len(idlin.__all__))\n"
     )

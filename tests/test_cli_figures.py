@@ -1,5 +1,5 @@
-"""The figures of `idlin reproduce` (idlin/report/_figures.py) on small hand-made results: what a
-panel shows, what it drops and why, and that the log-scale map fit keeps near-1 R² apart."""
+"""The figures of `idlin reproduce` (idlin/apps/report/_figures.py) on small hand-made results:
+what a panel shows, what it drops and why, and that the log-scale map fit keeps near-1 R² apart."""
 
 from types import SimpleNamespace as NS
 
@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from idlin.report import _figures
+from idlin.apps.report import _figures
 
 matplotlib.use("Agg", force=True)
 

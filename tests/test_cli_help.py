@@ -1,7 +1,7 @@
 """The command line's help reads well (issue 25): docstring paragraphs are reflowed to the
 terminal, not printed as the docstring's 100-column lines broken again at the terminal's width."""
 
-from idlin.cli import command, reflow, run
+from idlin.apps.cli import command, reflow, run
 
 
 def test_reflow_joins_lines_within_a_paragraph_and_keeps_paragraphs():
@@ -40,7 +40,7 @@ def test_help_of_inspect_is_not_broken_mid_sentence(capsys, monkeypatch):
 # What the README says about which checks answer before JAX is imported: both lists, tested.
 _DRIVER = """
 import sys
-from idlin.cli import run
+from idlin.apps.cli import run
 rc = run(sys.argv[1:])
 print("RESULT", rc, "jax" in sys.modules, "numpy" in sys.modules)
 """

@@ -166,7 +166,7 @@ def named(tmp_path_factory):
     """A diverse model whose file stores token and context names; superlative token pairs with a
     planted shared direction, and a handful of labelled contexts (vacuous by Cover's count)."""
     import idlin
-    import idlin.io
+    import idlin.core.io
 
     rng = np.random.default_rng(4)
     root = tmp_path_factory.mktemp("named")
@@ -178,7 +178,9 @@ def named(tmp_path_factory):
     for i in range(0, len(words), 2):
         G[i + 1] = G[i] + u + 0.05 * rng.normal(size=d)
     contexts = [f"ctx{i}" for i in range(n)]
-    idlin.io.save(root / "m.safetensors", idlin.Predictor(F, G), tokens=tokens, contexts=contexts)
+    idlin.core.io.save(
+        root / "m.safetensors", idlin.Predictor(F, G), tokens=tokens, contexts=contexts
+    )
     sup = zip(words[::2], words[1::2], strict=True)
     (root / "sup.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in sup))
     (root / "random.tsv").write_text("t8\tt9\nt10\tt13\nt11\tt15\n")
@@ -232,7 +234,7 @@ def test_whitened_geometry_and_bad_options(named):
 def test_reading_names_the_vacuous_form_and_keeps_the_other_verdict():
     """Raw (rank 30) vacuous at N = 40, identifiable (r ≤ 11) not: the reading says which."""
     import idlin
-    from idlin.report._inspect import reading
+    from idlin.apps.report._inspect import reading
 
     rng = np.random.default_rng(0)
     p = idlin.Predictor(rng.normal(size=(40, 30)), rng.normal(size=(12, 30)))

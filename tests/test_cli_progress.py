@@ -1,11 +1,11 @@
-"""The progress bar of the long commands (`idlin._cli_progress`, issue 25): on stderr, with the
+"""The progress bar of the long commands (`idlin.apps._cli_progress`, issue 25): on stderr, with the
 steps done of the total and an estimate of the time left, only on a terminal and never with
 `--json`."""
 
 import io
 import sys
 
-from idlin._cli_progress import steps, wanted
+from idlin.apps._cli_progress import steps, wanted
 
 
 class _Terminal(io.StringIO):

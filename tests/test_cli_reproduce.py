@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_cli_helpers import centered_log_odds, run_idlin
 
-from idlin.report import FIGURES
+from idlin.apps.report import FIGURES
 
 
 def _fmt(x: float) -> str:
@@ -177,7 +177,7 @@ def test_inspect_on_a_trained_model_with_its_files_gives_its_report_rows(run):
 
 def test_each_stage_is_announced_as_the_progress_total_says(run):
     """The progress bar's total (`reproduce.stages` + writing) is the number of stages run."""
-    from idlin.reproduce import ReproduceConfig, stages
+    from idlin.lab.reproduce import ReproduceConfig, stages
 
     _, proc, _, _ = run
     announced = [ln for ln in proc.stdout.splitlines() if ln.startswith("· ")]

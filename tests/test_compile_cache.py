@@ -9,16 +9,16 @@ import sys
 import numpy as np
 
 import idlin
-import idlin.io
-from idlin.cli import compile_cache_dir
+import idlin.core.io
+from idlin.apps.cli import compile_cache_dir
 
 
 def _verify(tmp_path, **env):
     rng = np.random.default_rng(0)
     F, G = rng.normal(size=(12, 3)), rng.normal(size=(9, 3))
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    idlin.io.save(a, idlin.Predictor(F, G))
-    idlin.io.save(b, idlin.Predictor(2 * F, G / 2))
+    idlin.core.io.save(a, idlin.Predictor(F, G))
+    idlin.core.io.save(b, idlin.Predictor(2 * F, G / 2))
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "IDLIN_"))}
     proc = subprocess.run(
         [sys.executable, "-m", "idlin", "verify", str(a), str(b), "--json"],

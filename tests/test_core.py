@@ -155,7 +155,7 @@ def test_chunked_frobenius_gap_matches_reference(N, V, d1, d2, dtype):
     shorter tail; one chunk without a loop) and, for triangles of `SPLIT_ROWS` rows or more,
     skips their zero quarters; odd and unequal widths and both orientations (N < V: G
     multiplied, centred in the chunks; N > V: F multiplied)."""
-    from idlin._gap import CHUNK_ROWS, SPLIT_ROWS
+    from idlin.core._gap import CHUNK_ROWS, SPLIT_ROWS
 
     assert max(N, V) >= CHUNK_ROWS  # at least one full chunk
     assert d1 < SPLIT_ROWS or d2 >= SPLIT_ROWS  # the big case splits both triangles
@@ -194,7 +194,7 @@ def test_host_and_xla_cholesky_factors_agree_on_rank_deficient_input():
     """The CPU route's host factor (`_factor_host`) and XLA's (`_factor_xla`, the other
     backends' route and every route's derivative) both give `RᵀR = XᵀX + δI`, X = [P1, −P2],
     on an equivalent pair's rank-deficient X."""
-    from idlin._gap import _factor_host, _factor_xla
+    from idlin.core._gap import _factor_host, _factor_xla
 
     rng = np.random.default_rng(8)
     P1 = rng.normal(size=(600, 6)).astype(np.float32)
@@ -211,7 +211,7 @@ def test_host_and_xla_cholesky_factors_agree_on_rank_deficient_input():
 def test_float32_gap_falls_back_to_householder_when_cholesky_fails():
     """An all-zero factored side has a zero Gram and zero shift: the Cholesky fails (NaN), the
     Householder QR fallback gives the exact answer."""
-    from idlin._gap import _factor_host
+    from idlin.core._gap import _factor_host
 
     R, _ = _factor_host(np.zeros((5, 2), np.float32), np.zeros((5, 2), np.float32))
     assert np.all(np.isnan(R))
@@ -573,7 +573,7 @@ def test_explicit_widen_moves_keep_C_and_the_wrong_mirror_does_not():
 
 
 def test_moves_and_audit_generators_are_one_vocabulary():
-    from idlin._audit._generators import GENERATORS
+    from idlin.properties.audit._generators import GENERATORS
 
     assert GENERATORS is idlin.MOVES
 

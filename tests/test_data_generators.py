@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import idlin
-import idlin.data as D
+import idlin.lab.data as D
 from idlin.properties import parallelism
 
 

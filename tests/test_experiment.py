@@ -4,8 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-import idlin.data as D
-from idlin.experiments import relation_pairs, trained_models
+import idlin.lab.data as D
+from idlin.lab.experiments import relation_pairs, trained_models
 
 
 @pytest.fixture(scope="module")

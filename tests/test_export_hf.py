@@ -18,9 +18,9 @@ transformers = pytest.importorskip("transformers")
 from typer.testing import CliRunner  # noqa: E402
 
 import idlin  # noqa: E402
-from idlin import io  # noqa: E402
-from idlin.export import ExportError, export_hf  # noqa: E402
-from idlin.export import _hf as hf  # noqa: E402
+from idlin.apps.export import ExportError, export_hf  # noqa: E402
+from idlin.apps.export import _hf as hf  # noqa: E402
+from idlin.core import io  # noqa: E402
 
 WORDS = ["<pad>", "<bos>", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "easy", "easier",
          "easiest", "naïve"]  # fmt: skip
@@ -311,7 +311,7 @@ def model_dir(tmp_path_factory, models, tokenizer):
 
 
 def _run(*args):
-    from idlin.cli import app
+    from idlin.apps.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
 

@@ -10,9 +10,15 @@ import sys
 import pytest
 
 import idlin
-from idlin import _probe_files
-from idlin import io as idlin_io
-from idlin.export import MissingDependencyError, _inputs, export_hf, read_contexts, read_token_ids
+from idlin.apps.export import (
+    MissingDependencyError,
+    _inputs,
+    export_hf,
+    read_contexts,
+    read_token_ids,
+)
+from idlin.core import _probe_files
+from idlin.core import io as idlin_io
 
 PACKAGE = pathlib.Path(idlin.__file__).parent
 
@@ -80,7 +86,7 @@ def _imports(path: pathlib.Path) -> set[str]:
 
 
 def test_only_the_exporter_imports_torch_or_transformers():
-    allowed = {PACKAGE / "export" / "_hf.py", PACKAGE / "export" / "_load.py"}
+    allowed = {PACKAGE / "apps" / "export" / "_hf.py", PACKAGE / "apps" / "export" / "_load.py"}
     for f in PACKAGE.rglob("*.py"):
         heavy = _imports(f) & {"torch", "transformers", "tokenizers", "gguf", "accelerate"}
         assert f in allowed or not heavy, f"{f.relative_to(PACKAGE.parent)} imports {heavy}"
@@ -88,7 +94,7 @@ def test_only_the_exporter_imports_torch_or_transformers():
 
 def test_cli_and_export_package_import_without_torch():
     code = (
-        "import sys, idlin.cli, idlin.export; "
+        "import sys, idlin.apps.cli, idlin.apps.export; "
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

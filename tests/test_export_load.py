@@ -13,9 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from idlin._errors import ExportError, FileFormatError  # noqa: E402
-from idlin.export import export_hf, load_hf  # noqa: E402
-from idlin.export._load import locate  # noqa: E402
+from idlin.apps.export import export_hf, load_hf  # noqa: E402
+from idlin.apps.export._load import locate  # noqa: E402
+from idlin.core._errors import ExportError, FileFormatError  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Words → tokens in probe files (`idlin._probe_files`, THEORY §10 "Tokens").
+"""Words → tokens in probe files (`idlin.core._probe_files`, THEORY §10 "Tokens").
 
 Vocabularies written here in the two tokenizer styles: GPT-2's byte-level BPE (space `Ġ`,
 non-ASCII bytes as printable stand-ins: `ï` → `Ã¯`) and SentencePiece (space `▁`). The same
@@ -7,9 +7,9 @@ rules on SmolLM2's real vocabulary are in tests/test_real_lm.py.
 
 import pytest
 
-from idlin import io
-from idlin._errors import FileFormatError
-from idlin._probe_files import _BYTE_LEVEL
+from idlin.core import io
+from idlin.core._errors import FileFormatError
+from idlin.core._probe_files import _BYTE_LEVEL
 
 GPT2 = ["easy", "Ġeasy", "Ġeasiest", "Ġluck", "iest", "l", "uck", "naÃ¯ve", "12", "Ġ12", "Ġhard",
         "Ġthe", "x", "ĠNew", "ĠNewĠYork", "Ġ3"]  # fmt: skip

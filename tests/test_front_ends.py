@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin import reproduce, study, sweep
+from idlin.lab import reproduce, study, sweep
 
 DIST = {"kind": "markov", "vocab_size": 4, "context_length": 2, "order": 2, "rank": 2}
 STEPS, RATE, WIDTH, SEEDS = 40, 0.05, 2, 2

@@ -19,8 +19,8 @@ import pytest
 import reference as ref
 
 import idlin
-from idlin import _gap
-from idlin._errors import ConfigError
+from idlin.core import _gap
+from idlin.core._errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,7 +108,7 @@ _X64_OFF = textwrap.dedent(
     jax.config.update("jax_enable_x64", False)
     jax.config.update("jax_numpy_dtype_promotion", "strict")
     import idlin
-    from idlin._errors import ConfigError
+    from idlin.core._errors import ConfigError
 
     rng = np.random.default_rng(0)
     N, V, d = 200, 512, 8  # V a power of two: the token means are exact

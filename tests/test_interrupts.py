@@ -1,5 +1,5 @@
 """Ctrl-C: a real SIGINT to `python -m idlin ...` at random moments prints one line, exits 130,
-never crashes or is ignored, and loses nothing (idlin/_cli_interrupt.py; issue 25: a study
+never crashes or is ignored, and loses nothing (idlin/apps/_cli_interrupt.py; issue 25: a study
 interrupted 28 times segfaulted 7 times and ran on once)."""
 
 import json
@@ -125,7 +125,7 @@ def test_a_ctrl_c_that_lands_while_the_work_finishes_still_exits_130():
     """The race the study test met once in CI: SIGINT sent as a resumed run was finishing. A
     pending SIGINT when the command returns is honoured (one line, 130), never a silent 0."""
     code = (
-        "import os, signal, idlin._cli_interrupt as c\n"
+        "import os, signal, idlin.apps._cli_interrupt as c\n"
         "c._GUARDED['on'] = True\n"  # as guard() leaves it, without the watcher thread
         "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
         "os.kill(os.getpid(), signal.SIGINT)\n"

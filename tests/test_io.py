@@ -1,4 +1,4 @@
-"""idlin.io: predictor files round-trip exactly and every malformed file is refused by name."""
+"""idlin.core.io: predictor files round-trip exactly and every malformed file is refused by name."""
 
 import json
 import pickle
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin import io
+from idlin.core import io
 
 RNG = np.random.default_rng(20251128)
 
@@ -489,7 +489,7 @@ def test_inspect_reads_probe_items_by_the_names_its_model_file_stores(tmp_path):
     """`idlin inspect` on a named file: probe files by name and by index give one report."""
     from typer.testing import CliRunner
 
-    from idlin.cli import app
+    from idlin.apps.cli import app
 
     n, v = 12, 8
     F, G = _arrays(n=n, v=v, d=3)

@@ -16,8 +16,8 @@ import reference as ref
 import scipy.linalg
 
 import idlin
-from idlin import _gap, _gram, _maps
-from idlin.metrics import _canonical_fit, canonical_fit, principal_angles
+from idlin.core import _gap, _gram, _maps
+from idlin.core.metrics import _canonical_fit, canonical_fit, principal_angles
 from idlin.testing import planted_predictor
 
 ROWS = 3  # a small chunk: V = 13 gives 4 full chunks and a tail of 1
@@ -151,7 +151,7 @@ def test_canonical_unembedding_angles_in_chunks_match_scipy(monkeypatch):
     p, q = _random(9, d=3), _random(10, d=2)
     Cp = ref.f64(p.embeddings) @ ref.centered(p.unembeddings).T
     Cq = ref.f64(q.embeddings) @ ref.centered(q.unembeddings).T
-    from idlin.metrics import _angles
+    from idlin.core.metrics import _angles
 
     k = 3
     theta, cos = _angles.basis_angles(
@@ -184,8 +184,8 @@ _PEAKS = textwrap.dedent(
     jax.config.update("jax_enable_x64", True)
     import numpy as np
     import idlin
-    from idlin import _gap, _gram, _maps
-    from idlin.metrics import _canonical_fit, canonical_fit, principal_angles
+    from idlin.core import _gap, _gram, _maps
+    from idlin.core.metrics import _canonical_fit, canonical_fit, principal_angles
     # fixed-size buffers far below one V×d array
     _gap.STREAM_BLOCK_ELEMENTS = _gram._BLOCK_ELEMENTS = 1 << 16
     _gap.CHUNK_ROWS = _maps.CHUNK_ROWS = _canonical_fit.CHUNK_ROWS = 512
@@ -240,7 +240,7 @@ def test_analyze_writes_W_block_by_block_and_keeps_the_callers_arrays(monkeypatc
     import jax
 
     import idlin
-    from idlin import _analysis
+    from idlin.core import _analysis
 
     monkeypatch.setattr(_analysis, "_W_BLOCK", 64)
     rng = np.random.default_rng(7)
@@ -263,7 +263,7 @@ _LOAD_PEAK = textwrap.dedent(
     import numpy as np
     import jax
     jax.config.update("jax_enable_x64", True)
-    from idlin import io
+    from idlin.core import io
 
     def kib(key):
         return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key))
@@ -287,7 +287,8 @@ def test_loading_a_file_holds_its_arrays_once(tmp_path):
     pages, its copy, a same-dtype `astype` copy and JAX's copy (4× at V = 262144)."""
     import numpy as np
 
-    from idlin import Predictor, io
+    from idlin import Predictor
+    from idlin.core import io
 
     rng = np.random.default_rng(0)
     io.save(tmp_path / "small.safetensors", Predictor(np.ones((3, 2)), np.eye(4, 2)))

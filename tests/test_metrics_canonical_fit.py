@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin.metrics import canonical_fit
+from idlin.core.metrics import canonical_fit
 from idlin.testing import planted_predictor
 
 
@@ -120,7 +120,7 @@ def test_errors():
 
 
 def test_float32_models_agree_with_float64_within_float32_tolerances():
-    from idlin import metrics
+    from idlin.core import metrics
 
     p64 = _random(11)
     q64 = _np_equivalent(_random(12), 13, extra=1)

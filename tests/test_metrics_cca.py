@@ -5,7 +5,7 @@ import pytest
 from sklearn.cross_decomposition import CCA
 
 import idlin
-from idlin.metrics import cca, mean_cca
+from idlin.core.metrics import cca, mean_cca
 
 
 def _data(seed, n=40, dx=4, dy=3, noise=0.8):

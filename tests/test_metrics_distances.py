@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin.metrics import d_logit, d_rep
-from idlin.metrics._rep import rep_kernel
+from idlin.core.metrics import d_logit, d_rep
+from idlin.core.metrics._rep import rep_kernel
 
 N, V = 12, 9
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin.metrics import d_llv, legacy_numpy_input_sets
+from idlin.core.metrics import d_llv, legacy_numpy_input_sets
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # copied from the team's shared fixtures
 PAIRS = ("a_exact", "b_perturbed", "c_unrelated", "d_nondiverse")
@@ -295,11 +295,11 @@ def test_fixture_search_in_float64(pair):
 
 
 def test_docstring_examples_run():
-    import idlin.metrics._causal as causal
-    import idlin.metrics._cca as cca
-    import idlin.metrics._dllv as dllv
-    import idlin.metrics._llv as llv
-    import idlin.metrics._pivot_odds as pivot_odds
+    import idlin.core.metrics._causal as causal
+    import idlin.core.metrics._cca as cca
+    import idlin.core.metrics._dllv as dllv
+    import idlin.core.metrics._llv as llv
+    import idlin.core.metrics._pivot_odds as pivot_odds
 
     for module in (dllv, llv, pivot_odds, cca, causal):
         result = doctest.testmod(module)

@@ -7,8 +7,8 @@ import reference as ref
 import scipy.linalg
 
 import idlin
-from idlin.metrics import causal_inner_product, principal_angles
-from idlin.metrics._angles import angles_kernel
+from idlin.core.metrics import causal_inner_product, principal_angles
+from idlin.core.metrics._angles import angles_kernel
 
 N, V = 12, 9
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import idlin
-from idlin.metrics import d_llv, m_svd, pivot_log_odds_distance
+from idlin.core.metrics import d_llv, m_svd, pivot_log_odds_distance
 from idlin.testing import equivalent_pairs, planted_predictor, prng_keys
 
 N, V = 12, 9
@@ -130,7 +130,7 @@ def test_llv_errors():
 
 
 def test_every_public_metric_name_is_documented():
-    import idlin.metrics as metrics
+    import idlin.core.metrics as metrics
 
     names = [n for n in dir(metrics) if not n.startswith("_") and n != "WHICH"]
     assert {"d_logit", "d_rep", "cca", "mean_cca", "m_svd", "d_llv", "canonical_fit"} <= set(names)
@@ -156,7 +156,7 @@ _BASE = st.integers(0, 2**32 - 1).map(
 )
 def test_identifiable_metrics_are_class_invariant(pair, key):
     """Over the class (docs/theory.md §5 moves), the distribution-level metrics read 'identical'."""
-    from idlin.metrics import canonical_fit, d_logit, principal_angles
+    from idlin.core.metrics import canonical_fit, d_logit, principal_angles
 
     p, q = pair.p, pair.q
     r = 3

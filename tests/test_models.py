@@ -7,8 +7,8 @@ import pytest
 from flax import nnx
 
 import idlin
-import idlin.data as D
-from idlin.models import export_predictor, jacobian_relation, make_model
+import idlin.lab.data as D
+from idlin.lab.models import export_predictor, jacobian_relation, make_model
 
 V, T = 6, 3
 CONTEXTS = D.all_contexts(V, T)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin._errors import OutputError
-from idlin._paths import atomic_write, save_figure, write_text
-from idlin.sweep._lock import exclusive
-from idlin.sweep._store import ResultsStore
+from idlin.core._errors import OutputError
+from idlin.core._paths import atomic_write, save_figure, write_text
+from idlin.lab.sweep._lock import exclusive
+from idlin.lab.sweep._store import ResultsStore
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_whole_files_replace_a_link_and_leave_its_target(tmp_path, victim):
     assert (tmp_path / "agreement.png").read_bytes()[:4] == b"\x89PNG"
     os.symlink(victim, tmp_path / "m.npz")
     p = idlin.Predictor(np.eye(3), np.arange(12.0).reshape(4, 3))
-    idlin.io.save(tmp_path / "m.npz", p)
+    idlin.core.io.save(tmp_path / "m.npz", p)
     assert victim.read_text() == "precious" and not (tmp_path / "m.npz").is_symlink()
 
 
@@ -72,7 +72,7 @@ def test_a_full_disk_names_the_file_and_leaves_none(tmp_path):
 
 
 def test_a_study_is_locked_and_a_second_run_refused(tmp_path):
-    from idlin.study import parse_config, run_study
+    from idlin.lab.study import parse_config, run_study
 
     doc = {
         "study": {"seeds": 1, "architectures": ["bilinear"], "width_multiples": [1]},
@@ -90,7 +90,7 @@ def test_a_diverged_seed_0_is_stacked_for_a_failed_seed_record():
     NonFiniteError; every seed's finiteness is now the caller's (a failed-seed record)."""
     import jax.numpy as jnp
 
-    from idlin.study._train import stack
+    from idlin.lab.study._train import stack
 
     F = jnp.ones((3, 4, 2)).at[0, 0, 0].set(jnp.nan)
     s = stack(F, jnp.ones((3, 5, 2)))

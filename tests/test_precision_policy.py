@@ -1,7 +1,7 @@
 """One precision policy (docs/theory.md §3.1): a `Precision` set once reaches every routine —
 `compare`, `evaluate`, `counterexample`, `idlin verify`, the reports — every result records
 it, each deprecated `rtol=`/`tol=` shim warns once, and no threshold rule lives outside
-`idlin/_precision.py` (a ratchet over the source).
+`idlin/core/_precision.py` (a ratchet over the source).
 
 Expected verdicts are computed here from float64 NumPy references (the relative gap of the
 centered log-odds, the parallelism score, the rank of `[S, 1]`), not read from idlin.
@@ -107,7 +107,7 @@ def test_resolvers_keep_the_defaults_and_take_the_settings():
                 {"rounding_rtol": float("nan")}, {"causal_reg": -1.0}):  # fmt: skip
         with pytest.raises(idlin.ConfigError, match=next(iter(bad))):
             idlin.Precision(**bad)
-    from idlin._precision import nnls_max_iter
+    from idlin.core._precision import nnls_max_iter
 
     assert nnls_max_iter(4) == 40 and nnls_max_iter(0) == 10
 
@@ -202,9 +202,9 @@ def test_relational_linearity_separates_cut_off_rank_and_verdict():
 def test_the_cli_and_the_reports_follow_the_policy(near_pair, split_parallel, tmp_path):
     from typer.testing import CliRunner
 
-    from idlin.cli import app
-    from idlin.report import comparison_dict, inspect_model
-    from idlin.report import verify as report_verify
+    from idlin.apps.cli import app
+    from idlin.apps.report import comparison_dict, inspect_model
+    from idlin.apps.report import verify as report_verify
 
     p, q, _ = near_pair
     for name, m in (("p", p), ("q", q)):
@@ -283,7 +283,7 @@ def _rank_shims(p):
             lambda **k: idlin.sample_equivalent(p, key=K, moves=("shrink",), **k),
             lambda r: r.width),
         "principal_angles": (
-            lambda **k: idlin.metrics.principal_angles(p, p, **k), lambda r: r.dims),
+            lambda **k: idlin.core.metrics.principal_angles(p, p, **k), lambda r: r.dims),
         "canonical_fit": (lambda **k: idlin.canonical_fit(p, p, **k), lambda r: r.ranks),
         "parallelism": (
             lambda **k: idlin.parallelism(p, pairs, form="identifiable", permutations=0, **k),
@@ -355,7 +355,7 @@ def test_spec_field_shims_warn_once_at_construction(split_parallel):
 
 
 def test_equivalence_shims_warn_once_and_still_work(near_pair):
-    from idlin.report import verify as report_verify
+    from idlin.apps.report import verify as report_verify
 
     p, q, _ = near_pair
     old = _one_warning(lambda: idlin.compare(p, q, rtol=1e-2))
@@ -376,9 +376,9 @@ def test_cca_and_random_members_shims():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(30, 2))
     X = np.column_stack([X, X[:, 0] + 1e-9 * rng.normal(size=30)])  # nearly collinear
-    old = _one_warning(lambda: idlin.metrics.cca(X, rng.normal(size=(30, 2)), rtol=1e-6))
+    old = _one_warning(lambda: idlin.core.metrics.cca(X, rng.normal(size=(30, 2)), rtol=1e-6))
     assert old.ranks[0] == 2 and old.rtol == 1e-6  # the near-dependent direction is cut
-    assert idlin.metrics.cca(X, X[:, :2]).ranks[0] == 3  # the default max(n, d)·ε keeps it
+    assert idlin.core.metrics.cca(X, X[:, :2]).ranks[0] == 3  # the default max(n, d)·ε keeps it
     p = idlin.Predictor(rng.normal(size=(6, 2)), rng.normal(size=(5, 2)))
     members = _one_warning(lambda: random_members(p, key=jax.random.key(0), count=1, rtol=1e-6))
     assert len(members) == 1 and idlin.equivalent(p, members[0][1])
@@ -399,12 +399,12 @@ DEFAULTED = {"lstsq", "matrix_rank", "pinv"}
 
 # Rules not yet moved into _precision.py, in modules owned elsewhere (issue 24): may only shrink.
 KNOWN = {
-    "idlin/_audit/_catalogue.py": 1,  # _rtol: √ε of the compute dtype for its pinv (_audit)
-    "idlin/_gap.py": 2,  # the QR form's Cholesky shift (n+k)·ε₆₄, its exponent limit
-    "idlin/_gram.py": 1,  # the Gram route's tail bound (the decomposition's own error model)
-    "idlin/io.py": 1,  # machine_epsilon(dtype): reported, not decided with
-    "idlin/models/_jacobian.py": 1,  # lstsq rcond=None of the Jacobian fit (laboratory)
-    "idlin/data/_morphology.py": 1,  # matrix_rank of a generated truth (laboratory)
+    "idlin/properties/audit/_catalogue.py": 1,  # _rtol: √ε of the compute dtype for its pinv
+    "idlin/core/_gap.py": 2,  # the QR form's Cholesky shift (n+k)·ε₆₄, its exponent limit
+    "idlin/core/_gram.py": 1,  # the Gram route's tail bound (the decomposition's own error model)
+    "idlin/core/io.py": 1,  # machine_epsilon(dtype): reported, not decided with
+    "idlin/lab/models/_jacobian.py": 1,  # lstsq rcond=None of the Jacobian fit (laboratory)
+    "idlin/lab/data/_morphology.py": 1,  # matrix_rank of a generated truth (laboratory)
     "idlin/properties/_probe.py": 1,  # ridge = 1e-3: the held-out classifier's penalty, a
     # model choice like metrics.cca's reg, not a tolerance
 }
@@ -459,29 +459,29 @@ def test_no_tolerance_rule_outside_the_precision_module():
     found = {}
     for path in sorted((ROOT / "idlin").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        if rel == "idlin/_precision.py":
+        if rel == "idlin/core/_precision.py":
             continue
         n = tolerance_rules(path.read_text(), core=is_core(rel))
         if n:
             found[rel] = n
     over = {f: n for f, n in found.items() if n > KNOWN.get(f, 0)}
-    assert not over, f"tolerance rules outside idlin/_precision.py: {over}"
+    assert not over, f"tolerance rules outside idlin/core/_precision.py: {over}"
     assert tolerance_rules("x = np.finfo(d).eps\ny = np.linalg.lstsq(A, b)[0]\n") == 2
     assert tolerance_rules("def f(reg=1e-8):\n    return reg\n", core=True) == 1
 
 
 def test_removed_leftovers_stay_removed():
+    import idlin.apps.report
     import idlin.properties
-    import idlin.report
 
     for module, name in (
         (idlin.properties, "default_tol"),
-        (idlin.report, "ModelSummary"),
-        (idlin.report, "rank_rtol"),
-        (idlin.report, "equivalence_rtol"),
+        (idlin.apps.report, "ModelSummary"),
+        (idlin.apps.report, "rank_rtol"),
+        (idlin.apps.report, "equivalence_rtol"),
     ):
         assert not hasattr(module, name), name
-    from idlin import _compare, _subspaces
+    from idlin.core import _compare, _subspaces
     from idlin.properties import _result
 
     assert not hasattr(_subspaces, "default_rtol") and not hasattr(_result, "as_indices")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin._audit import _catalogue
-from idlin._audit._catalogue import build, default_probes
 from idlin.properties import _parallelism, _probe, _relational, _steering
+from idlin.properties.audit import _catalogue
+from idlin.properties.audit._catalogue import build, default_probes
 
 SEEDS = range(4)
 
@@ -80,16 +80,55 @@ def test_faithfulness_scores_match_numpy(seed):
     assert float(agree) == top1
 
 
+def _hard_margin(X, labels):
+    """Independent reference: min ½‖u‖² s.t. ℓᵢ[xᵢ/ρ, 1]ᵀu ≥ 1 by SciPy's SLSQP; margin 1/‖u‖."""
+    from scipy.optimize import minimize
+
+    rho = np.sqrt(np.mean(np.sum(X**2, axis=1)))
+    A = labels[:, None] * np.hstack([X / rho, np.ones((len(X), 1))])
+    feasible = {"type": "ineq", "fun": lambda u: A @ u - 1, "jac": lambda u: A}
+    start = np.linalg.lstsq(A, np.ones(len(X)), rcond=None)[0] * 2
+    res = minimize(
+        lambda u: 0.5 * u @ u, start, jac=lambda u: u, constraints=[feasible],
+        method="SLSQP", options={"ftol": 1e-14, "maxiter": 500},
+    )  # fmt: skip
+    assert res.success
+    return 1 / np.linalg.norm(res.x)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
-def test_margin_surrogate_is_positive_only_on_separable_labels(seed):
+def test_probe_margin_is_the_hard_margin_and_differentiable(seed):
+    """`probe_margin` on separable labels: the hard-margin margin of an independent QP solver,
+    and its gradient the derivative of that maximum (central differences); on labels no probe
+    separates it is ≤ 0, with a finite gradient."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(12, 3))
-    for labels in (np.sign(X @ rng.normal(size=3) + 0.1), rng.permutation([1.0, -1.0] * 6)):
-        surrogate = float(_probe.margin_surrogate(X, labels, 1e-10))
-        exact = _probe.max_margin(X, labels)[0]
-        if surrogate > 0:
-            assert exact > 0
-        assert np.all(np.isfinite(np.asarray(jax.grad(_probe.margin_surrogate)(X, labels, 1e-10))))
+    labels = np.sign(X @ rng.normal(size=3) + 0.1)
+    got = float(_probe.probe_margin(X, labels))
+    assert got == pytest.approx(_hard_margin(X, labels), rel=1e-6)
+    assert got == pytest.approx(_probe.max_margin(X, labels)[0], rel=1e-12)
+    grad = np.asarray(jax.grad(_probe.probe_margin)(X, labels))
+    E, h = rng.normal(size=X.shape), 1e-6
+    fd = (_probe.probe_margin(X + h * E, labels) - _probe.probe_margin(X - h * E, labels)) / (2 * h)
+    assert float(np.sum(grad * E)) == pytest.approx(float(fd), rel=1e-4, abs=1e-9)
+    xor = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]] * 3)
+    signs = np.array([1.0, 1.0, -1.0, -1.0] * 3)
+    assert float(_probe.probe_margin(xor, signs)) <= 0
+    assert np.all(np.isfinite(np.asarray(jax.grad(_probe.probe_margin)(xor, signs))))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_card_margin_is_idlin_linear_probe_score(seed):
+    """The card's probe rows audit `idlin.linear_probe`'s margin (what `inspect` prints), on
+    labels separable in every member."""
+    p = _model(seed)
+    pr = default_probes(p, seed=seed)
+    everyone = np.arange(p.num_contexts)
+    for form in ("raw", "identifiable"):
+        card = _card(f"{form}_margin", pr, p)
+        r = idlin.linear_probe(p, everyone, pr.labels, form=form, folds=0, random_labels=0)
+        assert card == pytest.approx(r.score, rel=1e-9, abs=1e-12), (form, card, r.score)
+        assert r.holds and r.score > 1e-3
 
 
 # -- the card audits what idlin.<property> reports -----------------------------------------
@@ -121,7 +160,7 @@ OWNED = {
     "parallelism_score": _parallelism.parallelism_score,
     "steering_score": _steering.steering_score,
     "faithfulness_scores": _relational.faithfulness_scores,
-    "margin_surrogate": _probe.margin_surrogate,
+    "probe_margin": _probe.probe_margin,
 }
 
 
@@ -139,8 +178,8 @@ def test_catalogue_scores_are_the_properties_functions():
         ("identifiable_steering", "steering_score"),
         ("raw_faithfulness", "faithfulness_scores"),
         ("identifiable_faithfulness", "faithfulness_scores"),
-        ("raw_margin", "margin_surrogate"),
-        ("identifiable_margin", "margin_surrogate"),
+        ("raw_margin", "probe_margin"),
+        ("identifiable_margin", "probe_margin"),
     ],
 )
 def test_catalogue_property_rows_call_the_properties_function(measure, name, monkeypatch):

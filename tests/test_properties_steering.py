@@ -119,7 +119,7 @@ def test_vacuous_exactly_when_every_vector_reaches(p, seed):
 
 def test_vacuous_steering_is_read_as_no_evidence():
     """The report reads a vacuous steering verdict as no evidence and names why."""
-    from idlin.report import inspect_model
+    from idlin.apps.report import inspect_model
     from idlin.testing import planted_predictor
 
     ranks = dict(embedding_rank=4, unembedding_rank=4, effective_complexity=4)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from _real_lm import smollm2_contexts, texts
 
-from idlin import io
-from idlin._errors import FileFormatError
+from idlin.core import io
+from idlin.core._errors import FileFormatError
 
 V, D = 49152, 576
 

@@ -15,7 +15,7 @@ import reference as ref
 from test_cli_helpers import run_idlin
 
 import idlin
-from idlin import _analysis
+from idlin.core import _analysis
 from idlin.properties import (
     Parallelism,
     Property,
@@ -129,7 +129,7 @@ def test_vmapped_analysis_completes_on_a_small_thread_pool(route, sizes):
     # jaxlib 0.10's batched CPU LAPACK kernels block an intra-op pool thread while their batch
     # runs on the same pool: two such calls at once deadlocked `jit(vmap(analyze))` at these
     # sizes on a 2-thread pool (NPROC=2 pins it) — two eighs on the Gram route, two SVDs on the
-    # Householder route. Each route now makes one LAPACK call at a time (`idlin._serial`).
+    # Householder route. Each route now makes one LAPACK call at a time (`idlin.core._serial`).
     env = dict(os.environ, NPROC="2", JAX_PLATFORMS="cpu")
     argv = [sys.executable, "-c", _VMAP_SCRIPT, route, *map(str, sizes)]
     run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90)
@@ -317,8 +317,8 @@ def test_cli_and_library_give_the_same_numbers(tmp_path, dtype):
     out = json.loads(run("verify", tmp_path / "p.npz", tmp_path / "q.npz", "--json").stdout)
     # the CLI computes a file in `io.compute_dtype` of its stored precision (float32 stays
     # float32, float64 arithmetic on the Gram route): the library on the same arrays
-    lp = idlin.io.load(tmp_path / "p.npz", dtype="compute")
-    lq = idlin.io.load(tmp_path / "q.npz", dtype="compute")
+    lp = idlin.core.io.load(tmp_path / "p.npz", dtype="compute")
+    lq = idlin.core.io.load(tmp_path / "q.npz", dtype="compute")
     policy = idlin.Precision(stored=dtype)
     c = idlin.compare(idlin.analyze(lp, precision=policy), idlin.analyze(lq, precision=policy))
     assert out["a"]["effective_complexity"] == c.p.effective_complexity == 3
@@ -475,12 +475,12 @@ def test_steering_vector_files_are_read_strictly(tmp_path, text, match):
     f = tmp_path / "v.txt"
     f.write_text(text, encoding="utf-8")
     with pytest.raises(idlin.FileFormatError, match=match):
-        idlin.io.read_vector(f, size=3)
+        idlin.core.io.read_vector(f, size=3)
     good = tmp_path / "good.txt"
     good.write_text("# v\n1.5 -2e-3\n.25\n", encoding="utf-8")
-    np.testing.assert_array_equal(idlin.io.read_vector(good, size=3), [1.5, -2e-3, 0.25])
+    np.testing.assert_array_equal(idlin.core.io.read_vector(good, size=3), [1.5, -2e-3, 0.25])
     with pytest.raises(idlin.FileFormatError, match="a directory"):
-        idlin.io.read_vector(tmp_path)
+        idlin.core.io.read_vector(tmp_path)
 
 
 @pytest.mark.parametrize("decomposition", ["svd", "gram"])
@@ -507,7 +507,7 @@ def test_left_factors_computed_on_access_are_the_thin_svds(decomposition):
 
 
 def test_float64_gram_of_float32_data_on_the_host_matches_float64_and_differentiates():
-    from idlin._gram import _BLOCK_ELEMENTS, gram64
+    from idlin.core._gram import _BLOCK_ELEMENTS, gram64
 
     rng = np.random.default_rng(3)
     rows = _BLOCK_ELEMENTS // 16 + 5  # more than one host block of 16 columns

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import idlin
-from idlin._errors import ConfigError, FileFormatError
-from idlin.study import (
+from idlin.core._errors import ConfigError, FileFormatError
+from idlin.lab.study import (
     analyze_seeds,
     evaluate_properties,
     load_points,
@@ -22,9 +22,9 @@ from idlin.study import (
     seed_analysis,
     study_rows,
 )
-from idlin.study._probes import PROPERTIES
-from idlin.study._stats import headline, kl_bins
-from idlin.study._train import stack
+from idlin.lab.study._probes import PROPERTIES
+from idlin.lab.study._stats import headline, kl_bins
+from idlin.lab.study._train import stack
 
 # -- statistics, by hand ------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ def test_study_rows_and_headline_on_a_synthetic_store():
 def test_the_table_of_a_partial_study_marks_tolerances_without_points():
     """A study stopped early (its time budget) may have no point of ≥ 2 seeds at some tolerance:
     the table shows "—" there (it raised KeyError: device_check's one-point study found it)."""
-    from idlin.study._report import table
+    from idlin.lab.study._report import table
 
     rec = _record(
         [(1e-3, [True, True], [True, True]), (2e-3, [False, True], [True, True])],
@@ -247,7 +247,7 @@ def test_config_sizes_and_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"train\.mlp"):
         parse_config({**_DOC, "train": {"bilinear": _DOC["train"]["bilinear"]}})
     with pytest.raises(FileFormatError):
-        idlin.study.load_config(tmp_path / "missing.toml")
+        idlin.lab.study.load_config(tmp_path / "missing.toml")
     keys = [p.key for p in c.points({"markov": 2, "morphology": 5})]
     assert len(set(keys)) == len(keys) == 4
 
@@ -256,7 +256,7 @@ def test_config_sizes_and_errors(tmp_path):
 
 
 def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path, capsys):
-    from idlin.cli import run
+    from idlin.apps.cli import run
 
     doc = dict(_DOC, size={"tiny": {"seeds": 3, "width_multiples": [1, 2]}})
     cfg = tmp_path / "study.toml"
@@ -295,7 +295,7 @@ def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path, capsys):
     (out / "points" / f"{records[0]['key']}.json.x1.tmp").write_text("{")
     (out / "points" / "other.json.x2.tmp").write_text("{")
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")}
-    config = idlin.study.load_config(cfg, "tiny")
+    config = idlin.lab.study.load_config(cfg, "tiny")
     run_again = run_study(config, out)
     assert run_again["skipped"] == 8
     assert {p: p.stat().st_mtime_ns for p in (out / "points").glob("*.json")} == mtimes
@@ -303,7 +303,7 @@ def test_the_study_end_to_end_at_tiny_size_and_resumes(tmp_path, capsys):
 
 
 def test_bad_output_directory_exits_2(tmp_path, capsys):
-    from idlin.cli import run
+    from idlin.apps.cli import run
 
     cfg = tmp_path / "study.toml"
     cfg.write_text(_toml(_DOC))
@@ -322,7 +322,7 @@ def test_bad_output_directory_exits_2(tmp_path, capsys):
     ],
 )
 def test_bad_process_options_exit_2_before_training(tmp_path, capsys, argv, message):
-    from idlin.cli import run
+    from idlin.apps.cli import run
 
     cfg = tmp_path / "study.toml"
     cfg.write_text(_toml(_DOC))
@@ -366,20 +366,20 @@ def test_docstring_examples_run(module):
     import doctest
     import importlib
 
-    result = doctest.testmod(importlib.import_module(f"idlin.study.{module}"))
+    result = doctest.testmod(importlib.import_module(f"idlin.lab.study.{module}"))
     assert result.attempted > 0 and result.failed == 0
 
 
 def test_out_has_a_default_per_size(tmp_path, capsys, monkeypatch):
     """`--out` is optional, as for sweeps: idlin-out/study/NAME (NAME-SIZE below full size)."""
-    from idlin.cli import run
-    from idlin.study.cli import default_out
+    from idlin.apps._cli_study import default_out
+    from idlin.apps.cli import run
 
     cfg = tmp_path / "study.toml"
     cfg.write_text(_toml(dict(_DOC, size={"tiny": {"seeds": 1}})))
-    name = idlin.study.load_config(cfg).name
-    assert default_out(idlin.study.load_config(cfg)) == Path("idlin-out", "study", name)
-    assert default_out(idlin.study.load_config(cfg, "tiny")) == Path(
+    name = idlin.lab.study.load_config(cfg).name
+    assert default_out(idlin.lab.study.load_config(cfg)) == Path("idlin-out", "study", name)
+    assert default_out(idlin.lab.study.load_config(cfg, "tiny")) == Path(
         "idlin-out", "study", f"{name}-tiny"
     )
     monkeypatch.chdir(tmp_path)

@@ -16,7 +16,7 @@ import numpy as np
 from test_study import _DOC, _toml
 
 import idlin
-from idlin.study._runner import load_points, run_study
+from idlin.lab.study._runner import load_points, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def test_two_processes_on_two_devices_each_equal_one_process(tmp_path):
     assert "process 0/2: 2 of 4 points" in logs[0] and "process 1/2: 2 of 4 points" in logs[1]
     assert "on 2×cpu in each of 2 processes" in logs[0]
     assert (out / "summary.json").exists()  # written by the process that finished last
-    config = idlin.study.load_config(cfg, "tiny")
+    config = idlin.lab.study.load_config(cfg, "tiny")
     reference = tmp_path / "ref"
     run_study(config, reference, devices=jax.local_devices()[:1])
     got, want = _by_key(load_points(out)), _by_key(load_points(reference))

@@ -14,7 +14,7 @@ import pytest
 
 import idlin
 from idlin import ConfigError, FileFormatError, Predictor
-from idlin.sweep import (
+from idlin.lab.sweep import (
     Program,
     Record,
     ResultsStore,
@@ -26,9 +26,9 @@ from idlin.sweep import (
     register_architecture,
     run_sweep,
 )
-from idlin.sweep._summary import summarize, summarize_records, sweep_status
-from idlin.train import SWEEP_ROOT, init_key, seed_keys, step_key
-from idlin.train._checkpoint import (
+from idlin.lab.sweep._summary import summarize, summarize_records, sweep_status
+from idlin.lab.train import SWEEP_ROOT, init_key, seed_keys, step_key
+from idlin.lab.train._checkpoint import (
     load_checkpoint,
     remove_temporaries,
     restore,
@@ -282,7 +282,7 @@ def test_bilinear_records_match_a_numpy_reference(tmp_path):
 
 
 def test_mlp_sweep_matches_sequential_idlin_train_steps(tmp_path):
-    """A Flax NNX architecture through `idlin.train`'s pure step: the vmapped, checkpointed
+    """A Flax NNX architecture through `idlin.lab.train`'s pure step: the vmapped, checkpointed
     sweep equals stepping each seed alone (independent loop, no vmap)."""
     c = parse_config(make_config(
         grid={"distribution": ["lr"], "architecture": ["mlp"], "width": [2],
@@ -376,7 +376,7 @@ def test_status_and_summary_against_statistics_module(tmp_path):
 
 
 def test_plot_summary_writes_a_figure(tmp_path):
-    from idlin.sweep._summary import plot_summary
+    from idlin.lab.sweep._summary import plot_summary
 
     c = parse_config(make_config(grid={"learning_rate": [0.1]}))
     recs = [Record(p.key, s, {}, {"loss": float(s + p.width)}) for p in c.points for s in c.seeds]
@@ -399,7 +399,7 @@ def test_cli_status_and_summary_on_a_stored_sweep(tmp_path):
 
     from typer.testing import CliRunner
 
-    from idlin.cli import app
+    from idlin.apps.cli import app
 
     cfg = tmp_path / "s.toml"
     cfg.write_text(
@@ -432,7 +432,7 @@ def test_cli_status_and_summary_on_a_stored_sweep(tmp_path):
 
 
 def test_cli_sweep_and_study_list_json_and_debug_in_help(capsys, monkeypatch):
-    from idlin.cli import run
+    from idlin.apps.cli import run
 
     monkeypatch.setenv("COLUMNS", "200")
     for name in ("sweep", "sweep-summary", "study"):
@@ -445,7 +445,7 @@ def test_cli_sweep_and_study_list_json_and_debug_in_help(capsys, monkeypatch):
                                                (5, (2, 3)), (9, (3, 3)), (10, (4, 3))])  # fmt: skip
 def test_summary_plot_is_a_grid_not_a_strip(panels, shape, tmp_path):
     """issue 25: 9 metrics were 9 panels in one 2880×280 row."""
-    from idlin.sweep._summary import grid_shape, plot_summary
+    from idlin.lab.sweep._summary import grid_shape, plot_summary
 
     assert grid_shape(panels) == shape
     rows, cols = shape

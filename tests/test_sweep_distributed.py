@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from idlin.sweep import ResultsStore, load_config, run_sweep
+from idlin.lab.sweep import ResultsStore, load_config, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks" / "bench_sweep_kill.py"
@@ -74,8 +74,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from idlin.sweep import build_program, parse_config, run_sweep
-from idlin.train import SWEEP_ROOT, init_runner, seed_keys
+from idlin.lab.sweep import build_program, parse_config, run_sweep
+from idlin.lab.train import SWEEP_ROOT, init_runner, seed_keys
 
 cfg = parse_config(json.loads(sys.argv[1]))
 devices = jax.local_devices()
@@ -194,7 +194,7 @@ def test_cli_reports_bad_config_in_one_line(tmp_path, argv):
     bad.write_text("[sweep]\nsteps = 0\n[grid]\n[distributions]\n")
     from typer.testing import CliRunner
 
-    from idlin.cli import app
+    from idlin.apps.cli import app
 
     result = CliRunner().invoke(app, ["sweep", str(bad), *argv])
     assert result.exit_code == 2

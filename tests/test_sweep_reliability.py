@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from idlin import NonFiniteError
-from idlin._errors import OutputError
-from idlin.cli import app
-from idlin.sweep import (
+from idlin.apps.cli import app
+from idlin.core._errors import OutputError
+from idlin.lab.sweep import (
     Program,
     Record,
     ResultsStore,
@@ -26,8 +26,8 @@ from idlin.sweep import (
     register_architecture,
     run_sweep,
 )
-from idlin.sweep._lock import exclusive, writer_active
-from idlin.sweep._summary import sweep_status
+from idlin.lab.sweep._lock import exclusive, writer_active
+from idlin.lab.sweep._summary import sweep_status
 
 CONFIG = """
 [sweep]
@@ -137,7 +137,7 @@ def test_out_that_is_a_file_or_under_a_file(cfg, tmp_path):
 def test_unwritable_out_is_refused_before_computing(cfg, tmp_path, monkeypatch):
     """`os.access` says read-only (as on read-only media; root ignores chmod, so the check is
     simulated): an idlin error before any training, no store created."""
-    import idlin.sweep._runner as runner
+    import idlin.lab.sweep._runner as runner
 
     out = tmp_path / "ro"
     out.mkdir()

@@ -1,4 +1,4 @@
-"""One training driver (issue 12): a sweep trains through `idlin.train` — same step, same key
+"""One training driver (issue 12): a sweep trains through `idlin.lab.train` — same step, same key
 schedule, same checkpoint format — and scalar hyperparameters are data (one compilation)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-import idlin.data as D
+import idlin.lab.data as D
 from idlin import ConfigError, FileFormatError
-from idlin.sweep import (
+from idlin.lab.sweep import (
     ResultsStore,
     _registry,
     build_program,
@@ -26,8 +26,8 @@ from idlin.sweep import (
     run_sweep,
     truth_metrics,
 )
-from idlin.sweep import _runner as runner_module
-from idlin.train import (
+from idlin.lab.sweep import _runner as runner_module
+from idlin.lab.train import (
     SWEEP_ROOT,
     TrainConfig,
     chunk_runner,
@@ -148,7 +148,7 @@ def test_train_checkpoint_is_the_atomic_npz_format(tmp_path):
 USER_BILINEAR = """
 import jax, jax.numpy as jnp, json
 jax.config.update("jax_enable_x64", True)
-from idlin.sweep import Program, parse_config, register_architecture, run_sweep, ResultsStore
+from idlin.lab.sweep import Program, parse_config, register_architecture, run_sweep, ResultsStore
 
 def mine(point):
     init = lambda key, data: {"w": jnp.zeros(2)}
@@ -181,7 +181,7 @@ def test_a_user_registration_before_the_first_sweep_wins(tmp_path):
 
 
 def test_registry_in_process_and_bad_registrations(monkeypatch):
-    from idlin.sweep._architectures import quadratic
+    from idlin.lab.sweep._architectures import quadratic
 
     monkeypatch.setattr(_registry, "_USER", {})
     c = parse_config({"sweep": {"steps": 1}, "distributions": {"q": {"kind": "quadratic"}},
@@ -196,7 +196,7 @@ def test_registry_in_process_and_bad_registrations(monkeypatch):
 
 
 def _imports(module: str) -> set[str]:
-    tree = ast.parse((ROOT / "idlin" / "sweep" / f"{module}.py").read_text())
+    tree = ast.parse((ROOT / "idlin" / "lab" / "sweep" / f"{module}.py").read_text())
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
@@ -256,7 +256,7 @@ def test_unknown_activation_and_model_options(tmp_path):
         run_sweep(c, tmp_path)
     from flax import nnx
 
-    from idlin.models import make_model
+    from idlin.lab.models import make_model
 
     with pytest.raises(ConfigError, match=r"unknown model options \['hiden'\]; expected some"):
         make_model("mlp", vocab_size=3, context_length=1, width=2, rngs=nnx.Rngs(0), hiden=3)
@@ -270,7 +270,7 @@ def test_unknown_activation_and_model_options(tmp_path):
 def test_train_fields_allowed_in_a_sweep_are_train_config_fields():
     import dataclasses
 
-    from idlin.sweep._config import _TRAIN_FIELDS, _TRAIN_RESERVED
+    from idlin.lab.sweep._config import _TRAIN_FIELDS, _TRAIN_RESERVED
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unused = {"stream_samples", "chunk_steps", "checkpoint_every"}
@@ -279,7 +279,7 @@ def test_train_fields_allowed_in_a_sweep_are_train_config_fields():
 
 
 def test_load_config_on_a_directory(tmp_path):
-    from idlin.sweep import load_config
+    from idlin.lab.sweep import load_config
 
     with pytest.raises(FileFormatError, match=r"expected a TOML file at .*, got a directory"):
         load_config(tmp_path)
@@ -294,7 +294,7 @@ def test_seed_keys_do_not_depend_on_the_other_seeds():
 
 def test_point_keys_change_with_the_training_version(monkeypatch):
     """Records and checkpoints of an older training scheme are never mixed with new ones."""
-    from idlin.sweep import _config
+    from idlin.lab.sweep import _config
 
     before = [p.key for p in mlp_config().points]
     monkeypatch.setattr(_config, "TRAINING_VERSION", _config.TRAINING_VERSION + 1)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import idlin
-import idlin.data as D
-from idlin.train import (
+import idlin.lab.data as D
+from idlin.lab.train import (
     TrainConfig,
     init_states,
     make_data,
@@ -121,7 +121,7 @@ def test_params_are_stacked_per_seed(result):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("module", ["idlin.data", "idlin.models", "idlin.train"])
+@pytest.mark.parametrize("module", ["idlin.lab.data", "idlin.lab.models", "idlin.lab.train"])
 def test_public_names_are_documented(module):
     import importlib
     import inspect
@@ -136,7 +136,7 @@ def test_public_names_are_documented(module):
 def test_lowrank_docstring_example_runs():
     import doctest
 
-    from idlin.data import _lowrank
+    from idlin.lab.data import _lowrank
 
     result = doctest.testmod(_lowrank)
     assert result.attempted > 0 and result.failed == 0
@@ -147,7 +147,7 @@ def test_learning_rate_schedule_is_optax_warmup_cosine(warmup):
     """The schedule the step computes from data equals optax's (independent implementation)."""
     import optax
 
-    from idlin.train import hyperparameters, learning_rate_at
+    from idlin.lab.train import hyperparameters, learning_rate_at
 
     config = CONFIG.replace(steps=10, warmup_steps=warmup, learning_rate=0.3)
     if warmup:

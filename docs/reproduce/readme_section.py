@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import _common  # noqa: E402  (the README splice)
 
-from idlin.report import fmt  # noqa: E402  (report.md's rounding: 4 significant digits)
+from idlin.apps.report import fmt  # noqa: E402  (report.md's rounding: 4 significant digits)
 
 REPORT = HERE / "report.json"
 START, END = "<!-- reproduce-results:start -->", "<!-- reproduce-results:end -->"

@@ -58,7 +58,7 @@ def _cpu() -> str:
 
 def export(gguf: Path, work: Path) -> dict:
     """Both exports through the library (one model load), with contexts per second."""
-    from idlin.export import export_hf, load_hf
+    from idlin.apps.export import export_hf, load_hf
 
     model, tokenizer = load_hf(gguf, progress=False)
     sentences = labelled()
@@ -71,7 +71,7 @@ def export(gguf: Path, work: Path) -> dict:
     t2 = time.perf_counter()
     small, large = work / "small.safetensors", work / "large.safetensors"
     one.save(small)
-    from idlin import io
+    from idlin.core import io
 
     F = np.vstack([one.embeddings, many.embeddings])
     io.save_arrays(large, F, one.unembeddings, one.bias, tokens=one.tokens,

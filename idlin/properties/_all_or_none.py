@@ -18,14 +18,14 @@ import jax
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._analysis import Analysis, analyze
-from .._checks import prng_key
-from .._classes import MOVES, sample_equivalent
-from .._errors import ConfigError
-from .._gap import distribution_gap
-from .._precision import Precision, with_legacy
-from .._predictor import Predictor, as_predictor
-from .._subspaces import minimal
+from ..core._analysis import Analysis, analyze
+from ..core._checks import prng_key
+from ..core._classes import MOVES, sample_equivalent
+from ..core._errors import ConfigError
+from ..core._gap import distribution_gap
+from ..core._precision import Precision, with_legacy
+from ..core._predictor import Predictor, as_predictor
+from ..core._subspaces import minimal
 from ._protocol import Property, check_property, harness_analysis
 from ._result import both_forms
 

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from .._errors import ConfigError
+from ..core._errors import ConfigError
 
 QUANTILES = (0.05, 0.5, 0.95)
 STRONGER = ("lower", "higher")

@@ -22,9 +22,9 @@ import dataclasses
 
 import numpy as np
 
-from .._analysis import Analysis, as_analysis
-from .._errors import RankError
-from .._predictor import Predictor
+from ..core._analysis import Analysis, as_analysis
+from ..core._errors import RankError
+from ..core._predictor import Predictor
 from ._result import GEOMETRIES, check_choice
 
 

@@ -23,10 +23,10 @@ import dataclasses
 import jax
 from jaxtyping import PRNGKeyArray
 
-from .._analysis import Analysis, analyze
-from .._checks import prng_key
-from .._precision import Precision
-from .._predictor import Predictor
+from ..core._analysis import Analysis, analyze
+from ..core._checks import prng_key
+from ..core._precision import Precision
+from ..core._predictor import Predictor
 from ._protocol import Property, check_property, harness_analysis
 from ._result import both_forms
 

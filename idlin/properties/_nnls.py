@@ -9,10 +9,9 @@ Python overhead per step: 594 s against well under a second at 1000 points in wi
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls as _scipy_nnls
 
-from .._errors import ProbeError
-from .._precision import nnls_max_iter
+from ..core._errors import ProbeError
+from ..core._precision import nnls_max_iter
 
 
 def nnls(E: np.ndarray, e: np.ndarray, *, max_iter: int | None = None) -> np.ndarray:
@@ -28,6 +27,10 @@ def nnls(E: np.ndarray, e: np.ndarray, *, max_iter: int | None = None) -> np.nda
     Raises:
         ProbeError: the active set did not settle within `max_iter` steps.
     """
+    # Imported here: scipy.optimize costs ~37 MiB resident, which `idlin inspect` without a
+    # probe would otherwise carry (issue 23's memory target).
+    from scipy.optimize import nnls as _scipy_nnls
+
     E = np.asarray(E, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     steps = nnls_max_iter(E.shape[1]) if max_iter is None else int(max_iter)

@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Int
 
-from .._analysis import Analysis
-from .._errors import ProbeError, ShapeError
-from .._precision import Precision
-from .._predictor import Predictor
+from ..core._analysis import Analysis
+from ..core._errors import ProbeError, ShapeError
+from ..core._precision import Precision
+from ..core._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
 from ._coordinates import coordinates
 from ._result import (

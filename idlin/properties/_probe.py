@@ -8,8 +8,9 @@ max-margin homogeneous separator of the `ℓ x̃` (equivalently the max-margin p
 penalised like a weight). It is found exactly, as a least-distance problem solved by non-negative
 least squares (Lawson & Hanson 1974, ch. 23): minimise `‖u‖` subject to `ℓᵢ x̃ᵢᵀu ≥ 1`. The
 labels are separable iff that problem is feasible, and then `margin = 1/‖u*‖ > 0`; otherwise the
-reported margin is ≤ 0. NNLS has no derivative: `margin_surrogate`, a lower bound positive only
-on separable labels, is the differentiable companion the audit's catalogue audits.
+reported margin is ≤ 0. `probe_margin` is that score as a differentiable JAX function (NNLS on
+the host, the derivative of the maximum by Danskin's theorem): `linear_probe` reports it and the
+audit's catalogue audits it, so the report card audits what `inspect` prints.
 
 Separability of N points in dimension k is vacuous when Cover's probability of separating random
 labels is ≥ ½ (`N ≤ 2(k + 1)` with a bias); probes are then judged by k-fold held-out accuracy
@@ -20,15 +21,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Int, Shaped
 
-from .._analysis import Analysis
-from .._checks import indices
-from .._errors import ConfigError, ProbeError, ShapeError
-from .._precision import Precision
-from .._predictor import Predictor
+from ..core._analysis import Analysis
+from ..core._checks import indices
+from ..core._errors import ConfigError, ProbeError, ShapeError
+from ..core._precision import Precision
+from ..core._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
 from ._coordinates import coordinates
 from ._heldout import cover_probability, ridge_heldout_accuracy, stratified_folds
@@ -61,51 +63,82 @@ def as_labels(labels: Any, n: int) -> np.ndarray:
     return signs
 
 
-def max_margin(X: np.ndarray, signs: np.ndarray) -> tuple[float, np.ndarray]:
-    """`(margin, u)` of the max-margin homogeneous separator of `signs[:, None] * [X/ρ, 1]`.
+def lifted(X, signs):
+    """`A = ℓ ⊙ [X/ρ, 1]` (n, k+1), ρ the RMS norm of the points: the signed, lifted points
+    whose max-margin homogeneous separator is the probe (JAX; NumPy arrays go through too)."""
+    X = jnp.asarray(X)
+    signs = jnp.asarray(signs, X.dtype)
+    rho = jnp.sqrt(jnp.mean(jnp.sum(X**2, axis=1)))
+    one = jnp.ones((X.shape[0], 1), X.dtype)
+    return signs[:, None] * jnp.concatenate([X / rho, one], axis=1)
 
-    Least-distance programming by NNLS (Lawson & Hanson, Algorithm LDP): with `A` the lifted,
-    signed points as rows, solve `min_{v ≥ 0} ‖Eᵀv − e‖`, `E = [A, 1]`, `e = (0, …, 0, 1)`; the
-    residual `r` is 0 iff no separator exists, else `u = −r[:-1]/r[-1]` is the minimum-norm
-    solution of `A u ≥ 1`. The returned margin is `min(A u)/‖u‖` of the solution found (≤ 0 when
-    the labels are not separable).
-    """
-    X = np.asarray(X, dtype=np.float64)
-    rho = float(np.sqrt(np.mean(np.sum(X**2, axis=1))))
-    if rho == 0.0:
-        raise ProbeError("contexts: every probed item has the zero representation")
-    A = signs[:, None] * np.concatenate([X / rho, np.ones((X.shape[0], 1))], axis=1)  # (n, k+1)
+
+def max_margin_dual(A: np.ndarray) -> np.ndarray:
+    """The dual weights `α ≥ 0` of the minimum-norm solution `u = Aᵀα` of `A u ≥ 1` (NumPy,
+    float64), zeros when no separator exists.
+
+    Least-distance programming by NNLS (Lawson & Hanson, Algorithm LDP): solve
+    `min_{v ≥ 0} ‖Ev − e‖` with `E = [Aᵀ; 1ᵀ]`, `e = (0, …, 0, 1)`. The residual `r = Ev − e`
+    is 0 iff `A u ≥ 1` is infeasible; otherwise `u = −r[:-1]/r[-1] = Aᵀv/(1 − 1ᵀv)`, so
+    `α = v/(1 − 1ᵀv)`."""
+    A = np.asarray(A, dtype=np.float64)
     E = np.concatenate([A.T, np.ones((1, A.shape[0]))], axis=0)  # (k+2, n)
     e = np.zeros(E.shape[0])
     e[-1] = 1.0
     v = nnls(E, e)
-    r = E @ v - e
-    if r[-1] == 0.0:
-        return 0.0, np.zeros(A.shape[1])
-    u = -r[:-1] / r[-1]
-    norm = float(np.linalg.norm(u))
-    if norm == 0.0:
-        return 0.0, u
-    return float(np.min(A @ u)) / norm, u
+    gap = 1.0 - float(np.sum(v))  # = −r[-1] = ‖r‖² ≥ 0
+    if not gap > 0.0:
+        return np.zeros(A.shape[0])
+    return v / gap
 
 
-def margin_surrogate(X, signs, rcond):
-    """The probe margin's differentiable surrogate (JAX; the NNLS of `max_margin` has no
-    derivative), which the audit's catalogue audits: the geometric margin
-    `min_x ℓ(x)(wᵀx + b)/‖w‖` of the minimum-norm least-squares probe `(w, b)` of the ±1 labels
-    (pseudo-inverse cut at `rcond`).
+def margin_of(A, alpha):
+    """The probe margin of the lifted points `A` given the dual weights `alpha` of their
+    max-margin separator (`max_margin_dual`): the one definition `linear_probe` reports and the
+    audit's catalogue audits (through `probe_margin`).
 
-    Why it is faithful to the exact score: it is the geometric margin of one probe, so it is at
-    most the largest one (the hard-margin probe's), and it is positive only when that probe
-    separates the labels — then they are separable and the exact margin is positive too; both
-    are invariant under orthogonal maps of the points, so in the identifiable coordinates both
-    are the same in every member. It is not the exact value: `max_margin` scales the points by
-    their RMS norm and penalises the bias like a weight."""
-    X, signs = jnp.asarray(X), jnp.asarray(signs, X.dtype)
-    Z = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
-    wb = jnp.linalg.pinv(Z, rtol=rcond) @ signs
-    w = wb[:-1]
-    return jnp.min(signs * (Z @ wb)) / jnp.sqrt(w @ w)
+    Value: `min(A u)/‖u‖` with `u = Aᵀα` — the geometric margin of the separator found, a
+    certificate (≤ 0 when the labels are not separable, 0 when no separator exists).
+    Derivative (Danskin): at the optimum `½‖u‖² = Σα − ½‖Aᵀα‖²` with `α` held fixed, and the
+    margin is `1/‖u‖`, so the gradient is that of `(2(Σα − ½‖Aᵀα‖²))^{−1/2}` through `A`
+    alone — the derivative of the maximum, not of one support vector's constraint."""
+    A = jnp.asarray(A)
+    alpha = jax.lax.stop_gradient(jnp.asarray(alpha, A.dtype))
+    u = A.T @ alpha
+    norm = jnp.sqrt(u @ u)
+    found = norm > 0
+    certificate = jnp.where(found, jnp.min(A @ u) / jnp.where(found, norm, 1.0), 0.0)
+    half = jnp.sum(alpha) - 0.5 * (u @ u)  # = ½‖u‖² at the optimum (Σα = ‖u‖²)
+    smooth = jnp.where(half > 0, jax.lax.rsqrt(2.0 * jnp.where(half > 0, half, 1.0)), 0.0)
+    smooth = jnp.where(certificate > 0, smooth, 0.0)
+    return jax.lax.stop_gradient(certificate) + smooth - jax.lax.stop_gradient(smooth)
+
+
+def probe_margin(X, signs):
+    """The probe margin of points `X` (n, k) with ±1 labels `signs`: `margin_of` the lifted
+    points with their dual weights from NNLS (`max_margin_dual`, on the host through
+    `jax.pure_callback`, mapped one problem at a time under `vmap`). A pure, differentiable JAX
+    function of `X`: what `linear_probe` reports and the audit's catalogue audits."""
+    A = lifted(X, signs)
+    shape = jax.ShapeDtypeStruct((A.shape[0],), A.dtype)
+
+    def host(a):
+        return max_margin_dual(np.asarray(a)).astype(a.dtype)
+
+    alpha = jax.pure_callback(host, shape, jax.lax.stop_gradient(A), vmap_method="sequential")
+    return margin_of(A, alpha)
+
+
+def max_margin(X: np.ndarray, signs: np.ndarray) -> tuple[float, np.ndarray]:
+    """`(margin, u)` of the max-margin homogeneous separator of `lifted(X, signs)` (float64):
+    `margin_of` with the dual weights of `max_margin_dual`, and `u = Aᵀα` (zeros when the
+    labels are not separable)."""
+    X = np.asarray(X, dtype=np.float64)
+    if not np.any(X):
+        raise ProbeError("contexts: every probed item has the zero representation")
+    A = np.asarray(lifted(X, signs), dtype=np.float64)
+    alpha = max_margin_dual(A)
+    return float(margin_of(A, alpha)), A.T @ alpha
 
 
 def _least_squares_accuracy(X: np.ndarray, signs: np.ndarray, rcond: float) -> float:

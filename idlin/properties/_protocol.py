@@ -18,10 +18,10 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from .._analysis import Analysis, as_analysis
-from .._errors import ConfigError
-from .._precision import Precision, check_precision, with_legacy
-from .._predictor import Predictor
+from ..core._analysis import Analysis, as_analysis
+from ..core._errors import ConfigError
+from ..core._precision import Precision, check_precision, with_legacy
+from ..core._predictor import Predictor
 from ._result import PropertyResult
 
 
@@ -83,7 +83,7 @@ class Property:
         inclusion condition holds and raw = identifiable, docs/theory.md §7.3)."""
         del key
         if raw != identifiable:
-            from .._subspaces import minimal
+            from ..core._subspaces import minimal
 
             yield Candidate(
                 "minimal",

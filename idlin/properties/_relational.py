@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Int
 
-from .._analysis import Analysis
-from .._precision import Precision
-from .._predictor import Predictor
+from ..core._analysis import Analysis
+from ..core._precision import Precision
+from ..core._predictor import Predictor
 from ._coordinates import coordinates
 from ._result import (
     PropertyResult,

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .._analysis import Analysis, as_analysis
-from .._checks import indices
-from .._errors import ConfigError, ProbeError, ShapeError
-from .._precision import Precision, with_legacy
+from ..core._analysis import Analysis, as_analysis
+from ..core._checks import indices
+from ..core._errors import ConfigError, ProbeError, ShapeError
+from ..core._precision import Precision, with_legacy
 
 if TYPE_CHECKING:
     from ._controls import Null

@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._analysis import Analysis
-from .._classes import widen_embedding, widen_unembedding
-from .._errors import ConfigError
-from .._precision import with_legacy
+from ..core._analysis import Analysis
+from ..core._classes import widen_embedding, widen_unembedding
+from ..core._errors import ConfigError
+from ..core._precision import with_legacy
 from ._parallelism import parallelism
 from ._probe import as_labels, linear_probe
 from ._protocol import Candidate, Property

@@ -29,11 +29,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Float
 
-from .._analysis import Analysis, as_analysis
-from .._checks import real_vector
-from .._errors import ConfigError, ProbeError
-from .._precision import Precision
-from .._predictor import Predictor
+from ..core._analysis import Analysis, as_analysis
+from ..core._checks import real_vector
+from ..core._errors import ConfigError, ProbeError
+from ..core._precision import Precision
+from ..core._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
 from ._coordinates import identifiable_coordinates
 from ._result import FORMS, PropertyResult, check_choice, inclusion_of, property_analysis

@@ -14,9 +14,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._audit import GENERATORS, Audit, audit
-from .._errors import ArgumentError
-from .._predictor import Predictor
+from ..core._errors import ArgumentError
+from ..core._predictor import Predictor
+from ..properties.audit import GENERATORS, Audit, audit
 
 
 class NotIdentifiable(AssertionError):

@@ -23,10 +23,10 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from .._classes import sample_equivalent
-from .._errors import ConfigError
-from .._predictor import Predictor
-from .._subspaces import subspaces
+from ..core._classes import sample_equivalent
+from ..core._errors import ConfigError
+from ..core._predictor import Predictor
+from ..core._subspaces import subspaces
 from ._strategies import SIZES, planted_predictor, predictors
 
 # Relational linearity needs more items than an affine map has parameters (d + 1 per

@@ -14,9 +14,9 @@ import jax
 import numpy as np
 from hypothesis import strategies as st
 
-from .._classes import MOVES, sample_equivalent
-from .._errors import ConfigError
-from .._predictor import Predictor
+from ..core._classes import MOVES, sample_equivalent
+from ..core._errors import ConfigError
+from ..core._predictor import Predictor
 
 
 @dataclasses.dataclass(frozen=True)
