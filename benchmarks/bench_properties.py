@@ -48,7 +48,7 @@ def run_pytest(files: list[str], profile: str, *, cwd: Path, timeout: float | No
     """Wall time and outcome of one pytest process under `profile`."""
     env = {**os.environ, "HYPOTHESIS_PROFILE": profile}
     env.pop("CI", None)  # the profile comes from HYPOTHESIS_PROFILE alone
-    cmd = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n", "0"]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
