@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._analysis import Analysis, _inverse, is_traced, rank_mask
+from ._analysis import Analysis, _inverse, is_traced, rank_mask, to_host
 from ._errors import IncompatibleError, NotDiverseError
 from ._gap import over_row_chunks, pair_analyses
 from ._gram import cross_gram64
@@ -157,7 +157,7 @@ def recover_linear_map(
         unembedding_residual=unemb_res,
         condition_number=cond,
     )
-    return m
+    return to_host(m)
 
 
 @jax.tree_util.register_dataclass
@@ -247,7 +247,7 @@ def recover_extended_map(
         embedding_residual=emb_res,
         unembedding_residual=unemb_res,
     )
-    return m
+    return to_host(m)
 
 
 @jax.jit
