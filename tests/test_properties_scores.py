@@ -114,6 +114,8 @@ def test_probe_margin_is_the_hard_margin_and_differentiable(seed):
     xor = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]] * 3)
     signs = np.array([1.0, 1.0, -1.0, -1.0] * 3)
     assert float(_probe.probe_margin(xor, signs)) <= 0
+    zero = float(_probe.probe_margin(np.zeros((6, 2)), np.array([1.0, -1.0] * 3)))
+    assert np.isfinite(zero) and zero <= 0  # all-zero points: no separator, never NaN
     assert np.all(np.isfinite(np.asarray(jax.grad(_probe.probe_margin)(xor, signs))))
 
 

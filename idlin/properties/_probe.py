@@ -69,6 +69,7 @@ def lifted(X, signs):
     X = jnp.asarray(X)
     signs = jnp.asarray(signs, X.dtype)
     rho = jnp.sqrt(jnp.mean(jnp.sum(X**2, axis=1)))
+    rho = jnp.where(rho > 0, rho, 1.0)  # all-zero points: margin ≤ 0, never NaN
     one = jnp.ones((X.shape[0], 1), X.dtype)
     return signs[:, None] * jnp.concatenate([X / rho, one], axis=1)
 
