@@ -37,8 +37,8 @@ def test_float64_verdicts_and_relative_gap_at_any_scale(log_logit, split):
     p = idlin.Predictor(F0 * sf, G0 * sg)
     q_eq = idlin.Predictor(EQUIVALENT[0] * sf, EQUIVALENT[1] * sg)
     q_ne = idlin.Predictor(PERTURBED[0] * sf, PERTURBED[1] * sg)
-    assert idlin.equivalent(p, q_eq) is True
-    assert idlin.equivalent(p, q_ne) is False
+    assert bool(idlin.equivalent(p, q_eq)) is True
+    assert bool(idlin.equivalent(p, q_ne)) is False
     want = _reference_relative(F0, G0, *PERTURBED)
     got = idlin.distribution_gap(p, q_ne, frobenius_only=True).relative
     assert abs(got - want) <= 1e-10 * want
@@ -52,12 +52,12 @@ def test_absolute_tolerance_is_scaled_too():
     gap = _reference_relative(F0, G0, *PERTURBED) * np.linalg.norm(
         F0 @ (G0 - G0.mean(axis=0)).T
     )  # ‖ΔC‖ of the unscaled pair; the scaled one is 1e300 times that
-    assert idlin.equivalent(p, q, rtol=0.0, atol=gap * 1e300 * 1.01) is True
-    assert idlin.equivalent(p, q, rtol=0.0, atol=gap * 1e300 * 0.99) is False
+    assert bool(idlin.equivalent(p, q, rtol=0.0, atol=gap * 1e300 * 1.01)) is True
+    assert bool(idlin.equivalent(p, q, rtol=0.0, atol=gap * 1e300 * 0.99)) is False
     tiny = idlin.Predictor(F0 * 1e-150, G0 * 1e-150)
     tiny_q = idlin.Predictor(PERTURBED[0] * 1e-150, PERTURBED[1] * 1e-150)
-    assert idlin.equivalent(tiny, tiny_q, rtol=0.0, atol=1e-310) is False
-    assert idlin.equivalent(tiny, tiny_q, rtol=0.0, atol=1e300) is True
+    assert bool(idlin.equivalent(tiny, tiny_q, rtol=0.0, atol=1e-310)) is False
+    assert bool(idlin.equivalent(tiny, tiny_q, rtol=0.0, atol=1e300)) is True
 
 
 _FLOAT32 = """

@@ -170,4 +170,4 @@ def test_equivalence_with_x64_off_decides_or_refuses():
     Minv = np.round(np.linalg.inv(M)).astype(np.int64)
     p = idlin.Predictor(F.astype(np.float32), G.astype(np.float32))
     q = idlin.Predictor((F @ M).astype(np.float32), (G @ Minv.T + 3).astype(np.float32))
-    assert idlin.equivalent(p, q) is True
+    assert bool(idlin.equivalent(p, q)) is True

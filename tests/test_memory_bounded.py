@@ -208,10 +208,12 @@ _PEAKS = textwrap.dedent(
         "angles": lambda: principal_angles(ap, aq, which="canonical_unembedding"),
     }
     for name, step in steps.items():
-        step()  # compile first: the compiler's own memory is not the step's
+        # Results are JAX arrays (dispatched asynchronously): wait for each, so a step's work
+        # is neither still running in the next measurement nor overlapping its own rerun.
+        jax.block_until_ready(step())  # compile first: the compiler's memory is not the step's
         open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS
         start = kib("VmRSS")
-        step()
+        jax.block_until_ready(step())
         print(name, (kib("VmHWM") - start) / (V * d * 4 / 1024))
     """
 )

@@ -77,7 +77,7 @@ def test_mean_cca_raw_representations():
     # rank Ĝ = 2 < d: an invisible embedding part keeps C but lowers the raw m_CCA.
     G2 = rng.normal(size=(9, 2)) @ rng.normal(size=(2, 3))
     p2 = idlin.Predictor(F, G2)
-    PU = idlin.subspaces(p2).projector("unembedding")
+    PU = np.asarray(idlin.subspaces(p2).projector("unembedding"))
     H = 3.0 * rng.normal(size=F.shape)
     q2 = idlin.Predictor(F + H - H @ PU, G2)
     assert idlin.equivalent(p2, q2)

@@ -141,9 +141,10 @@ def test_public_numerical_functions_jit_to_the_eager_numbers():
     p = _model(1)
     q = idlin.sample_equivalent(p, key=jax.random.key(0), moves=("basis", "shift"))
     eager, traced = idlin.distribution_gap(p, q), jax.jit(idlin.distribution_gap)(p, q)
-    assert isinstance(eager.relative, float) and isinstance(traced.relative, jax.Array)
+    # Arrays in, arrays out: the same pytree of JAX arrays eagerly and under jit.
+    assert isinstance(eager.relative, jax.Array) and isinstance(traced.relative, jax.Array)
     np.testing.assert_allclose(float(traced.frobenius), eager.frobenius, rtol=1e-9, atol=1e-12)
-    assert bool(jax.jit(idlin.equivalent)(p, q)) and idlin.equivalent(p, q) is True
+    assert bool(jax.jit(idlin.equivalent)(p, q)) and bool(idlin.equivalent(p, q)) is True
     s = jax.jit(idlin.subspaces)(p)
     assert int(s.effective_complexity) == idlin.subspaces(p).effective_complexity == 3
     # Under jit the bases keep their full width, masked past the rank: the projector is the same.
@@ -158,6 +159,32 @@ def test_public_numerical_functions_jit_to_the_eager_numbers():
     )  # fmt: skip
     m = jax.jit(idlin.recover_linear_map)(p.astype("float64"), q)
     assert float(m.embedding_residual) < 1e-8 or not idlin.subspaces(p).diverse
+
+
+def test_core_results_are_pytrees_of_jax_arrays_eagerly_as_under_jit():
+    """Arrays in, arrays out: every array leaf of the core's results is a JAX array when computed
+    eagerly (no Python float, no NumPy array), with the dtype and shape it has under `jax.jit`;
+    and ranks from different results share one integer dtype (they compare under strict
+    promotion)."""
+    p = _model(4, d=3, r=3)
+    q = idlin.sample_equivalent(p, key=jax.random.key(1), moves=("basis", "shift"))
+    calls = {
+        "analyze": lambda p, q: idlin.analyze(p),
+        "subspaces": lambda p, q: idlin.subspaces(p),
+        "distribution_gap": idlin.distribution_gap,
+        "equivalent": idlin.equivalent,
+        "recover_linear_map": idlin.recover_linear_map,
+        "recover_extended_map": idlin.recover_extended_map,
+    }
+    for name, fn in calls.items():
+        eager, traced = fn(p, q), jax.jit(fn)(p, q)
+        leaves = jax.tree_util.tree_leaves(eager)
+        assert leaves and all(isinstance(x, jax.Array) for x in leaves), name
+        spec = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), traced)
+        assert jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), eager) == spec, name
+    em, s = idlin.recover_extended_map(p, q), idlin.subspaces(p)
+    assert em.rank.dtype == s.effective_complexity.dtype == idlin.analyze(p).embedding_rank.dtype
+    assert bool(em.rank == s.effective_complexity) and int(em.rank) == 3
 
 
 def test_an_analysis_is_never_decomposed_again(monkeypatch):
@@ -197,12 +224,12 @@ def test_a_C_made_of_rounding_noise_has_rank_zero(dtype):
 
 def test_float64_model_and_its_float32_copy_are_equivalent_at_the_coarser_precision():
     p = _model(3)
-    assert idlin.equivalent(p, p.astype("float32")) is True
+    assert bool(idlin.equivalent(p, p.astype("float32"))) is True
     assert idlin.compare(p, p.astype("float32")).tolerance == 1e-4
     rng = np.random.default_rng(0)
     near = idlin.Predictor(np.asarray(p.embeddings) * (1 + 1e-6 * rng.normal(size=(30, 6))),
                            p.unembeddings)  # fmt: skip
-    assert idlin.equivalent(p, near) is False  # float64 pair: 1e-8
+    assert bool(idlin.equivalent(p, near)) is False  # float64 pair: 1e-8
 
 
 @pytest.mark.parametrize(

@@ -40,21 +40,6 @@ def is_traced(*trees: Any) -> bool:
     )
 
 
-def to_host(tree: Any) -> Any:
-    """Concrete results at the edge: 0-d arrays become Python scalars, others NumPy arrays.
-    Traced results pass through unchanged (they are returned from a jitted caller)."""
-    if is_traced(tree):
-        return tree
-
-    def convert(x):
-        if isinstance(x, jax.Array | np.ndarray | np.generic):
-            a = np.asarray(x)
-            return a.item() if a.ndim == 0 else a
-        return x
-
-    return jax.tree_util.tree_map(convert, tree)
-
-
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Analysis:

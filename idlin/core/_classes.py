@@ -227,7 +227,7 @@ def sample_equivalent(
         >>> rng = np.random.default_rng(0)
         >>> p = idlin.Predictor(rng.normal(size=(6, 3)), rng.normal(size=(5, 3)))
         >>> q = idlin.sample_equivalent(p, key=jax.random.key(0))
-        >>> q.width, idlin.equivalent(p, q)
+        >>> q.width, bool(idlin.equivalent(p, q))
         (5, True)
     """
     precision = with_legacy("sample_equivalent", precision, rtol=("rank_rtol", rtol))

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._analysis import is_traced, to_host
+from ._analysis import is_traced
 from ._errors import ArgumentError, ConfigError, IncompatibleError
 from ._gram import gram64, host_call, host_gram
 from ._precision import Precision, resolution
@@ -56,7 +56,8 @@ class Gap:
         mean_kl: `(1/N) Σ_x KL(p(·|x) ‖ q(·|x))` in nats (direction: p is the reference), or None.
         reverse_kl: `(1/N) Σ_x KL(q(·|x) ‖ p(·|x))`, from the same streamed pass, or None.
 
-    A pytree: Python floats when computed eagerly, arrays when returned from `jax.jit`.
+    A pytree of JAX arrays in every mode (eager, `jax.jit`, `jax.vmap`); the report and the CLI
+    turn them into Python numbers.
     """
 
     frobenius: FloatScalar
@@ -493,7 +494,7 @@ def distribution_gap(
         gap = Gap(frobenius=frob, relative=relative, reference_norm=ref)
     else:
         gap = Gap(frob, relative, ref, max_abs=max_abs, mean_kl=kl[0], reverse_kl=kl[1])
-    return to_host(gap)
+    return gap
 
 
 def _relative(s_diff, s_ref):
@@ -534,7 +535,7 @@ def equivalent(
         precision: a `Precision`; its `equivalence_rtol` and `stored` dtype are used.
 
     Returns:
-        A bool (a traced bool array under `jax.jit`).
+        A 0-d bool JAX array, in every mode (`bool(...)` for a Python bool).
 
     Raises:
         IncompatibleError: different N or V.
@@ -569,7 +570,7 @@ def equivalent(
     if not jax.config.read("jax_enable_x64"):
         thr = float(atol_scaled + rtol * s_ref)
         _check_resolved(p_, q_, float(s_diff), float(s_ref), thr, int(e), rtol)
-    return bool(verdict)
+    return verdict
 
 
 def _log2_norm(A):

@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._analysis import Analysis, _inverse, is_traced, rank_mask, to_host
+from ._analysis import Analysis, _inverse, is_traced, rank_mask
 from ._errors import IncompatibleError, NotDiverseError
 from ._gap import over_row_chunks, pair_analyses
 from ._gram import cross_gram64
 from ._precision import Precision, with_legacy
 from ._predictor import Predictor
-from ._scalars import IntScalar
+from ._scalars import FloatScalar, IntScalar
 from ._subspaces import Subspaces, subspaces
 
 # Rows per chunk of the residual norms: O(CHUNK_ROWS·d) memory, never a V×d temporary.
@@ -69,9 +69,9 @@ class LinearMap:
 
     matrix: Float[Array, "dim dim"]
     shift: Float[Array, " dim"]
-    embedding_residual: float
-    unembedding_residual: float
-    condition_number: float
+    embedding_residual: FloatScalar
+    unembedding_residual: FloatScalar
+    condition_number: FloatScalar
 
 
 @functools.partial(jax.jit, static_argnames="rows")
@@ -157,7 +157,7 @@ def recover_linear_map(
         unembedding_residual=unemb_res,
         condition_number=cond,
     )
-    return to_host(m)
+    return m
 
 
 @jax.tree_util.register_dataclass
@@ -168,7 +168,8 @@ class ExtendedMap:
     Attributes:
         embedding_map: `T = Ĝ̃⁺ Ĝ` (d̃×d), with `P_Ũ f̃(x) = T P_U f(x)`.
         unembedding_map: `S = F̃⁺ F` (d̃×d), with `P_Ẽ ĝ̃(y) = S P_E ĝ(y)`.
-        rank: numerical rank of T restricted to `P_U(E)` (= r for equivalent models).
+        rank: numerical rank of T restricted to `P_U(E)` (= r for equivalent models; int32, as
+            `Analysis`'s ranks).
         effective_complexity: `(r_p, r_q)`.
         embedding_residual: `‖F̃ P_Ũ − F P_U Tᵀ‖_F / ‖F̃ P_Ũ‖_F`.
         unembedding_residual: `‖Ĝ̃ P_Ẽ − Ĝ P_E Sᵀ‖_F / ‖Ĝ̃ P_Ẽ‖_F`.
@@ -178,8 +179,8 @@ class ExtendedMap:
     unembedding_map: Float[Array, "dim_q dim_p"]
     rank: IntScalar
     effective_complexity: tuple[IntScalar, IntScalar]
-    embedding_residual: float
-    unembedding_residual: float
+    embedding_residual: FloatScalar
+    unembedding_residual: FloatScalar
 
 
 def _pinv_from(U, s, Vt, k) -> jax.Array:
@@ -233,7 +234,7 @@ def recover_extended_map(
     keep = rank_mask(ap.embedding_right.shape[0], ap.embedding_rank).astype(T.dtype)
     sT = jnp.linalg.svd(T @ PU @ (ap.embedding_right.T * keep[None, :]), compute_uv=False)
     rtol_p = ap.precision.resolved_rank_rtol()
-    rank_T = jnp.where(sT[0] > 0, jnp.sum(sT > rtol_p * sT[0]), 0)
+    rank_T = jnp.where(sT[0] > 0, jnp.sum(sT > rtol_p * sT[0]), 0).astype(jnp.int32)  # as r's
     emb_res, unemb_res = _extended_residuals(
         ap.embeddings, aq.embeddings, PU @ T.T, PUt,
         ap.unembeddings, ap.mean_unembedding, aq.unembeddings, aq.mean_unembedding, PE @ S.T, PEt,
@@ -247,7 +248,7 @@ def recover_extended_map(
         embedding_residual=emb_res,
         unembedding_residual=unemb_res,
     )
-    return to_host(m)
+    return m
 
 
 @jax.jit

@@ -22,7 +22,6 @@ from ._analysis import (
     concrete_int,
     is_traced,
     rank_mask,
-    to_host,
 )
 from ._errors import RankError
 from ._precision import Precision, numerical_rank, with_legacy
@@ -60,7 +59,6 @@ class Subspaces:
     unembedding_rank: IntScalar
     width: int = dataclasses.field(metadata={"static": True})
     diverse: BoolScalar
-    # NumPy eagerly (`to_host`), jax.Array under tracing.
     embedding_spectrum: Float[np.ndarray | Array, " kF"]
     unembedding_spectrum: Float[np.ndarray | Array, " kG"]
     log_odds_spectrum: Float[np.ndarray | Array, " m"]
@@ -110,7 +108,7 @@ def subspaces(
         >>> import numpy as np, idlin
         >>> F = np.random.default_rng(0).normal(size=(6, 2)) @ np.ones((2, 3))  # rank 1, d = 3
         >>> G = np.random.default_rng(1).normal(size=(5, 3))
-        >>> idlin.subspaces(idlin.Predictor(F, G)).effective_complexity
+        >>> int(idlin.subspaces(idlin.Predictor(F, G)).effective_complexity)
         1
     """
     precision = with_legacy("subspaces", precision, rtol=("rank_rtol", rtol))
@@ -125,14 +123,14 @@ def subspaces(
         embedding_spectrum=a.embedding_singular_values,
         unembedding_spectrum=a.unembedding_singular_values,
         log_odds_spectrum=a.log_odds_singular_values,
-        rtol=a.precision.resolved_rank_rtol(),
+        rtol=jnp.asarray(a.precision.resolved_rank_rtol()),
         log_odds_threshold=a.log_odds_threshold,
         log_odds_gap=a.log_odds_gap,
         embedding_basis=_basis(a.embedding_right, kf),
         unembedding_basis=_basis(a.unembedding_right, kg),
         precision=a.precision,
     )
-    return to_host(s)
+    return s
 
 
 @jax.tree_util.register_dataclass

@@ -90,7 +90,7 @@ def counterexample(
         >>> F = np.array([[0., 0.], [1., 1.], [0., 1.], [2., 3.]])
         >>> p = idlin.Predictor(F, np.random.default_rng(0).normal(size=(5, 2)))
         >>> c = idlin.counterexample(p, Parallelism([[0, 1], [2, 3]]))
-        >>> c.raw_on_p, c.raw_on_member, idlin.equivalent(p, c.member)
+        >>> c.raw_on_p, c.raw_on_member, bool(idlin.equivalent(p, c.member))
         (True, False, True)
     """
     prop = check_property(prop)

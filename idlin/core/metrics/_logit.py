@@ -30,7 +30,7 @@ def d_logit(p: Predictor, q: Predictor) -> FloatScalar:
         >>> import numpy as np, idlin.core.metrics as m, idlin
         >>> p = idlin.Predictor(np.eye(3, 2), np.eye(4, 2))
         >>> q = idlin.Predictor(2 * np.eye(3, 2), np.eye(4, 2))
-        >>> round(m.d_logit(p, q), 6)  # ‖C‖²_F / 3 with ‖C‖²_F = 2 · (1 − 1/4)
+        >>> round(float(m.d_logit(p, q)), 6)  # ‖C‖²_F / 3 with ‖C‖²_F = 2 · (1 − 1/4)
         0.5
     """
     p, q = check_comparable(p, q)

@@ -26,6 +26,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from ...core._errors import FileFormatError, OutputError
 from ...core._paths import not_a_link
 from ._lock import writer_active
@@ -43,6 +45,14 @@ CREATE TABLE IF NOT EXISTS records (
 """
 _PATTERN = "records-p*.sqlite"
 _KEYS = "SELECT point_key, seed, metrics FROM records"
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the array values a program's `evaluate` may return (idlin's results are JAX
+    arrays in every mode): a 0-d array becomes its Python number, others nested lists."""
+    if hasattr(value, "__array__"):
+        return np.asarray(value).tolist()
+    raise TypeError(f"metric value of type {type(value).__name__} is not JSON serializable")
 
 
 def _failed(metrics_json: str) -> bool:
@@ -198,7 +208,7 @@ class ResultsStore:
                 r.point_key,
                 int(r.seed),
                 json.dumps(dict(r.config), sort_keys=True),
-                json.dumps(dict(r.metrics), sort_keys=True),
+                json.dumps(dict(r.metrics), sort_keys=True, default=_plain),
                 time.time(),
                 self.process_index,
             )
