@@ -206,6 +206,15 @@ _PEAKS = textwrap.dedent(
         "extended": lambda: idlin.recover_extended_map(ap, aq),
         "fit": lambda: canonical_fit(ap, aq),
         "angles": lambda: principal_angles(ap, aq, which="canonical_unembedding"),
+        # a token probe reads its pairs' rows and its controls' draws, not the V×r W·Σ
+        "token_parallelism": lambda: idlin.parallelism(
+            ap, [[0, 1], [2, 3], [4, 5]], side="unembedding", form="identifiable",
+            permutations=50,
+        ).score,
+        # steering reaches a shift in V-row bases read a block at a time (W, U_G: V×d each)
+        "steering": lambda: idlin.steering(
+            ap, np.ones(d), form="raw", random_vectors=10
+        ).score,
     }
     for name, step in steps.items():
         # Results are JAX arrays (dispatched asynchronously): wait for each, so a step's work
@@ -222,7 +231,8 @@ _PEAKS = textwrap.dedent(
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
 def test_no_step_allocates_a_vocabulary_sized_temporary(tmp_path):
     """Peak RSS of each step above its start, in units of one V×d float32 array, at V = 40000:
-    before issue 23 the maps and the gap each held 2–5 such arrays at once."""
+    before issue 23 the maps and the gap each held 2–5 such arrays at once, and a token probe
+    formed its V×r coordinates whole (in float64: 2 of them)."""
     script = tmp_path / "peaks.py"
     script.write_text(_PEAKS)
     # Large allocations straight from mmap, so freed memory leaves the resident set at once.
@@ -231,7 +241,15 @@ def test_no_step_allocates_a_vocabulary_sized_temporary(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, env=env, check=True
     ).stdout
     peaks = {name: float(x) for name, x in (line.split() for line in out.splitlines())}
-    assert set(peaks) == {"gap", "linear", "extended", "fit", "angles"}
+    assert set(peaks) == {
+        "gap",
+        "linear",
+        "extended",
+        "fit",
+        "angles",
+        "token_parallelism",
+        "steering",
+    }
     assert max(peaks.values()) < 0.5, peaks
 
 

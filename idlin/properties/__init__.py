@@ -21,6 +21,7 @@ _EXPORTS = {
     "all_or_none": "._all_or_none",
     "Coordinates": "._coordinates",
     "coordinates": "._coordinates",
+    "Rows": "._coordinates",
     "Counterexample": "._counterexample",
     "counterexample": "._counterexample",
     "mean_cosine": "._parallelism",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # the eager imports, for type checkers only
     from ._all_or_none import AllOrNone as AllOrNone
     from ._all_or_none import all_or_none as all_or_none
     from ._coordinates import Coordinates as Coordinates
+    from ._coordinates import Rows as Rows
     from ._coordinates import coordinates as coordinates
     from ._counterexample import Counterexample as Counterexample
     from ._counterexample import counterexample as counterexample

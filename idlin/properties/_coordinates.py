@@ -19,9 +19,11 @@ contexts does not dominate every score; it is as invariant over the class as the
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
+from ..core import _gap
 from ..core._analysis import Analysis, as_analysis
 from ..core._errors import RankError
 from ..core._predictor import Predictor
@@ -29,10 +31,146 @@ from ._result import GEOMETRIES, check_choice
 
 
 @dataclasses.dataclass(frozen=True)
+class Rows:
+    """The V×k matrix `((block − 1·centerᵀ) @ factor)[:, :columns] · scale` of one model's tokens,
+    whose rows are formed only where indexed.
+
+    At V = 262144 the unembedding side's points (Ĝ, or `ΣW` with `W = Ĝ B`) and the embedding
+    side's decoder are each a V×k array, and a probe reads a few hundred rows of them: forming
+    them whole cost Gemma 3 270M's `inspect --token-pairs` 4 GB. Indexing (an int, a slice, an
+    index array of any shape) returns a NumPy array of `idx.shape + (k,)`, with the arithmetic
+    of the whole array (`Analysis.centered_unembeddings`, `Analysis.log_odds_right`), row by row;
+    `np.asarray(rows)` forms the whole matrix, for the routines that need it.
+
+    Attributes:
+        block: (V, d) the stored rows (G, or a stored W).
+        center: (d,) subtracted from each row, or None.
+        factor: (d, m) applied after centring, or None (the identity).
+        columns: how many leading columns are kept (None: all).
+        scale: (columns,) column scales, or None.
+        out_dtype: None: the arithmetic of the whole array, in the block's dtype; a dtype
+            (`astype`): the rows computed in it (float64 rows of float32 data are exact
+            products, not rounded float32 ones).
+    """
+
+    block: Any
+    center: Any = None
+    factor: Any = None
+    columns: int | None = None
+    scale: Any = None
+    out_dtype: Any = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        k = self.block.shape[1] if self.factor is None else self.factor.shape[1]
+        return (int(self.block.shape[0]), k if self.columns is None else self.columns)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self[:1].dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def astype(self, dtype) -> Rows:
+        """The same rows, computed and returned in `dtype`."""
+        return dataclasses.replace(self, out_dtype=np.dtype(dtype))
+
+    def __getitem__(self, idx) -> np.ndarray:
+        if isinstance(idx, tuple):
+            raise TypeError("Rows: index rows only (an int, a slice or an index array)")
+        if isinstance(idx, slice):
+            X = np.asarray(self.block[idx])
+        else:
+            idx = np.asarray(idx)
+            X = np.asarray(self.block[idx.reshape(-1)]).reshape(*idx.shape, -1)
+        if self.out_dtype is not None:
+            X = X.astype(self.out_dtype)
+        if self.center is not None:
+            center = np.asarray(self.center).astype(X.dtype)
+            if self.factor is None:
+                X = X - center
+            else:  # as `Analysis.log_odds_right`: `G B − 1·(ḡᵀB)` in G's dtype
+                B = np.asarray(self.factor).astype(X.dtype)[:, : self.columns]
+                X = (X @ B - center @ B).astype(X.dtype)
+        X = X[..., : self.columns]
+        if self.scale is not None:
+            X = X * np.asarray(self.scale)
+        return X if self.out_dtype is None else X.astype(self.out_dtype)
+
+    def _small(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """`(factor, scale)` cut to the kept columns, in the rows' arithmetic dtype."""
+        dt = self.out_dtype
+        factor = None if self.factor is None else np.asarray(self.factor, dt)[:, : self.columns]
+        scale = None if self.scale is None else np.asarray(self.scale, dt)
+        return factor, scale
+
+    def rmatvec(self, y) -> np.ndarray:
+        """`Mᵀy` (k,) for a V-vector y, by one pass of `Xᵀy` over the stored rows X and the
+        small factors (`Mᵀy = s ⊙ Bᵀ(Xᵀy − c Σy)`): O(V·d), never the V×k matrix M."""
+        y = np.asarray(y, self.out_dtype)
+        dt = y.dtype
+        Xty = np.zeros(int(self.block.shape[1]), dt)
+        for lo, b in self._stored_chunks():
+            Xty += np.asarray(self.block[lo : lo + len(b)], dt).T @ y[lo : lo + len(b)]
+        if self.center is not None:
+            Xty = Xty - np.asarray(self.center, dt) * np.sum(y)
+        factor, scale = self._small()
+        out = (Xty if factor is None else factor.T @ Xty)[: self.columns]
+        return out if scale is None else out * scale
+
+    def matvec(self, c) -> np.ndarray:
+        """`Mc` (V,) for a k-vector c: `(X − 1·centerᵀ)(B(s ⊙ c))`, one pass over the stored
+        rows."""
+        factor, scale = self._small()
+        u = np.asarray(c, self.out_dtype)
+        u = u if scale is None else u * scale
+        if factor is not None:
+            u = factor @ u
+        else:  # the identity, cut to the kept columns
+            u = np.concatenate([u, np.zeros(self.block.shape[1] - u.shape[0], u.dtype)])
+        shift = 0.0 if self.center is None else float(np.asarray(self.center, u.dtype) @ u)
+        return np.concatenate([np.asarray(self.block[lo : lo + len(b)], u.dtype) @ u - shift
+                               for lo, b in self._stored_chunks()])  # fmt: skip
+
+    def _stored_chunks(self):
+        """`(start, range)` over the stored rows, in the streaming block size."""
+        rows = max(1, _gap.STREAM_BLOCK_ELEMENTS // max(1, int(self.block.shape[1])))
+        for lo in range(0, self.shape[0], rows):
+            yield lo, range(lo, min(lo + rows, self.shape[0]))
+
+    def chunks(self, rows: int | None = None):
+        """`(start, block of rows)` over the whole matrix, `rows` at a time (default: blocks of
+        the core's streaming size, `STREAM_BLOCK_ELEMENTS` entries of the stored rows): a V-long
+        product without the V×k array."""
+        if rows is None:
+            rows = max(1, _gap.STREAM_BLOCK_ELEMENTS // max(1, int(self.block.shape[1])))
+        for lo in range(0, self.shape[0], rows):
+            yield lo, self[lo : lo + rows]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def in_float64(points: np.ndarray | Rows) -> np.ndarray | Rows:
+    """`points` returning float64 rows: an array converted, `Rows` converting each row read."""
+    if isinstance(points, Rows):
+        return points.astype(np.float64)
+    return np.asarray(points, dtype=np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
 class Coordinates:
     """Points of one side of a model, and how to decode them into centered log-odds.
 
-    Host NumPy arrays in the model's dtype: probe sets are small, and every kernel on them is too.
+    Host NumPy arrays in the model's dtype: probe sets are small, and every kernel on them is
+    too. The token side (V rows: the unembedding side's points, the embedding side's decoder)
+    is a `Rows`, formed where indexed; `np.asarray` forms it whole.
 
     Attributes:
         points: (items, k) one row per context (embedding side) or token (unembedding side).
@@ -44,10 +182,10 @@ class Coordinates:
             inclusion conditions are evaluated on in either form.
     """
 
-    points: np.ndarray
-    decoder: np.ndarray
+    points: np.ndarray | Rows
+    decoder: np.ndarray | Rows
     inclusion_projector: np.ndarray
-    raw_points: np.ndarray
+    raw_points: np.ndarray | Rows
 
 
 def _projector(right, rank) -> np.ndarray:
@@ -59,7 +197,7 @@ def raw_coordinates(a: Analysis, side: str) -> Coordinates:
     """`(F, Ĝ, P_U)` on the embedding side, `(Ĝ, F, P_E)` on the unembedding side (§3)."""
     a = as_analysis("a", a)
     F = np.asarray(a.embeddings)
-    Gh = np.asarray(a.centered_unembeddings)
+    Gh = Rows(a.unembeddings, a.mean_unembedding)  # `Analysis.centered_unembeddings`, by rows
     if side == "embedding":
         return Coordinates(F, Gh, _projector(a.unembedding_right, a.unembedding_rank), F)
     return Coordinates(Gh, F, _projector(a.embedding_right, a.embedding_rank), Gh)
@@ -67,7 +205,7 @@ def raw_coordinates(a: Analysis, side: str) -> Coordinates:
 
 def identifiable_coordinates(
     a: Analysis, side: str, geometry: str = "isometric"
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | Rows, np.ndarray | Rows]:
     """`(z, decoder)`: `z = Σ U_C = Σ^{1/2}φ` decoded by `W` (embedding side) or `z = Σ W =
     Σ^{1/2}γ` decoded by `U_C` (unembedding side); `z @ decoder.T` reproduces rows (columns) of
     C (docs/theory.md §4, §6). With `geometry="whitened"`: `z = U_C` decoded by `WΣ` (`z = W`
@@ -86,13 +224,17 @@ def identifiable_coordinates(
             "same next-token distribution), so there are no identifiable coordinates"
         )
     U_C = np.asarray(a.log_odds_left)[:, :r]
-    W = np.asarray(a.log_odds_right)[:, :r]
-    s = np.asarray(a.log_odds_singular_values)[None, :r]
+    s = np.asarray(a.log_odds_singular_values)[:r]
+    block, center, factor = a.log_odds_right_parts  # W = (block − 1·centerᵀ) @ factor
+
+    def W(scale=None) -> Rows:
+        return Rows(block, center, factor, columns=r, scale=scale)
+
     if geometry == "whitened":
-        return (U_C, W * s) if side == "embedding" else (W, U_C * s)
+        return (U_C, W(s)) if side == "embedding" else (W(), U_C * s[None, :])
     if side == "embedding":
-        return U_C * s, W
-    return W * s, U_C
+        return U_C * s[None, :], W()
+    return W(s), U_C
 
 
 def coordinates(

@@ -31,7 +31,7 @@ from ..core._errors import ProbeError, ShapeError
 from ..core._precision import Precision
 from ..core._predictor import Predictor
 from ._controls import check_count, check_seed, summarise
-from ._coordinates import coordinates
+from ._coordinates import Rows, coordinates, in_float64
 from ._result import (
     PropertyResult,
     as_pairs,
@@ -83,8 +83,8 @@ def differences(points, pairs):
 def parallelism_kernel(points, pairs):
     """`(parallelism_score, ‖Δᵢ‖, scale)` for the pairs' differences of `points`.
 
-    `scale` is the largest norm of an endpoint, the reference for "zero-length" differences."""
-    points = np.asarray(points)
+    `scale` is the largest norm of an endpoint, the reference for "zero-length" differences.
+    `points` is an array or a `Rows` (only the pairs' rows are read)."""
     D = differences(points, pairs)  # (m, k)
     norms = np.linalg.norm(D, axis=1)
     ratio = float(parallelism_score(jnp.asarray(D)))
@@ -115,7 +115,7 @@ class PairRow:
 _CHUNK = 2**22  # float64 entries per batched SVD (32 MiB): bounds the controls' memory
 
 
-def batch_scores(points: np.ndarray, sources: np.ndarray, targets: np.ndarray):
+def batch_scores(points: np.ndarray | Rows, sources: np.ndarray, targets: np.ndarray):
     """`(parallelism_score, mean_cosine)` of each row of index arrays `(S, m)`, mapped over
     the samples (`jax.vmap`) one chunk at a time."""
     S, m = sources.shape
@@ -276,7 +276,7 @@ def parallelism(
     D = np.asarray(H[idx[:, 1]] - H[idx[:, 0]])
     residual = float(np.max(relative_residual(D, np.asarray(coords.inclusion_projector))))
     score = float(ratio)
-    points = np.asarray(coords.points, dtype=np.float64)
+    points = in_float64(coords.points)  # the controls read their rows only
     _, cosine = batch_scores(points, idx[None, :, 0], idx[None, :, 1])
     controls = ()
     if permutations:

@@ -240,8 +240,8 @@ def linear_probe(
     if isinstance(ridge, bool) or not isinstance(ridge, int | float) or not ridge > 0:
         raise ConfigError(f"ridge: expected a positive relative penalty, got {ridge!r}")
     coords = coordinates(a, side, form, geometry)
-    raw_margin, u = max_margin(np.asarray(coords.raw_points)[idx], signs)
-    X = np.asarray(coords.points)[idx]
+    raw_margin, u = max_margin(np.asarray(coords.raw_points[idx]), signs)  # the probe's rows only
+    X = np.asarray(coords.points[idx])
     margin = raw_margin if form == "raw" else max_margin(X, signs)[0]
     holds = margin > tol
     if raw_margin > tol:

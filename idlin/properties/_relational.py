@@ -141,8 +141,11 @@ def relational_linearity(
     residual = fit_residual_kernel(points, both, rcond)
     agree, kl = faithfulness_scores(points, decoder, train, test, rcond)
     P = np.asarray(coords.inclusion_projector)
-    H = np.asarray(coords.raw_points)
-    incl = max(_centered_residual(H[both[:, 0]], P), _centered_residual(H[both[:, 1]], P))
+    H = coords.raw_points  # the pairs' rows only
+    incl = max(
+        _centered_residual(np.asarray(H[both[:, 0]]), P),
+        _centered_residual(np.asarray(H[both[:, 1]]), P),
+    )
     S1 = np.concatenate([points[both[:, 0]], np.ones((len(both), 1))], 1)
     dof = int(np.linalg.matrix_rank(S1, rtol=a.precision.resolved_rank_rtol()))
     note = (
