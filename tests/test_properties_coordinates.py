@@ -104,3 +104,17 @@ def test_reach_residual_streams_the_one_steering_score(dtype, form):
                    basis.out_dtype)  # fmt: skip
     assert sum(len(b) for _, b in chunked.chunks(7)) == p.vocab_size
     np.testing.assert_array_equal(np.concatenate([b for _, b in chunked.chunks(7)]), rows)
+
+
+def test_rows_refuse_indices_numpy_would_refuse():
+    """A JAX gather clamps an out-of-range index silently; `Rows` says which index is bad."""
+    tokens = coordinates(idlin.analyze(_model(np.float64)), "unembedding", "raw").points
+    np.testing.assert_array_equal(tokens[-1], tokens[39])
+    with pytest.raises(idlin.ProbeError, match=r"in \[-40, 40\), got 40"):
+        tokens[[0, 40]]
+    with pytest.raises(idlin.ProbeError, match="got -41"):
+        tokens[-41]
+    with pytest.raises(idlin.ArgumentError, match="integer index array"):
+        tokens[0, 1]
+    with pytest.raises(idlin.ArgumentError, match="integer index array"):
+        tokens[np.array([0.5])]

@@ -132,6 +132,15 @@ class Analysis:
                      self.unembedding_right, self.unembedding_rank)  # fmt: skip
 
     @property
+    def unembedding_left_parts(self):
+        """`U_G` as `(block, center, factor)` with `U_G = (block − 1·centerᵀ) @ factor`:
+        `(G, ḡ, V_G S_G⁻¹)`, zero columns past `k_g` — for routines that need only products
+        with U_G (`U_Gᵀy`, `U_G c`) and never the V×k_G array."""
+        s = self.unembedding_singular_values
+        inv = _inverse(s, rank_mask(s.shape[-1], self.unembedding_rank))
+        return self.unembeddings, self.mean_unembedding, self.unembedding_right.T * inv[None, :]
+
+    @property
     def log_odds_right_parts(self):
         """W as `(block, center, factor)` with `W = (block − 1·centerᵀ) @ factor`: `(G, ḡ, B)` on
         the Gram route, `(W, None, None)` where W is stored — for routines that need only

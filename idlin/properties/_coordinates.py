@@ -22,10 +22,11 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+from jaxtyping import Float
 
 from ..core import _gap
 from ..core._analysis import Analysis, as_analysis
-from ..core._errors import RankError
+from ..core._errors import ArgumentError, ProbeError, RankError
 from ..core._predictor import Predictor
 from ._result import GEOMETRIES, check_choice
 
@@ -53,11 +54,11 @@ class Rows:
             products, not rounded float32 ones).
     """
 
-    block: Any
-    center: Any = None
-    factor: Any = None
+    block: Float[Any, "V d"]
+    center: Float[Any, " d"] | None = None
+    factor: Float[Any, "d m"] | None = None
     columns: int | None = None
-    scale: Any = None
+    scale: Float[Any, " k"] | None = None
     out_dtype: Any = None
 
     @property
@@ -81,13 +82,11 @@ class Rows:
         return dataclasses.replace(self, out_dtype=np.dtype(dtype))
 
     def __getitem__(self, idx) -> np.ndarray:
-        if isinstance(idx, tuple):
-            raise TypeError("Rows: index rows only (an int, a slice or an index array)")
         if isinstance(idx, slice):
             X = np.asarray(self.block[idx])
         else:
-            idx = np.asarray(idx)
-            X = np.asarray(self.block[idx.reshape(-1)]).reshape(*idx.shape, -1)
+            X = np.asarray(self.block[self._checked(idx).reshape(-1)])
+            X = X.reshape(*np.shape(idx), -1)
         if self.out_dtype is not None:
             X = X.astype(self.out_dtype)
         if self.center is not None:
@@ -102,6 +101,20 @@ class Rows:
             X = X * np.asarray(self.scale)
         return X if self.out_dtype is None else X.astype(self.out_dtype)
 
+    def _checked(self, idx) -> np.ndarray:
+        """`idx` as an integer array within `[-V, V)`, as NumPy indexes (a JAX gather would
+        clamp an out-of-range index silently)."""
+        V = self.shape[0]
+        if isinstance(idx, tuple) or not np.issubdtype(np.asarray(idx).dtype, np.integer):
+            raise ArgumentError(
+                f"Rows: expected an int, a slice or an integer index array of rows, got {idx!r}"
+            )
+        idx = np.asarray(idx)
+        bad = idx[(idx < -V) | (idx >= V)]
+        if bad.size:
+            raise ProbeError(f"Rows: expected row indices in [-{V}, {V}), got {int(bad[0])}")
+        return np.where(idx < 0, idx + V, idx)
+
     def _small(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """`(factor, scale)` cut to the kept columns, in the rows' arithmetic dtype."""
         dt = self.out_dtype
@@ -115,8 +128,8 @@ class Rows:
         y = np.asarray(y, self.out_dtype)
         dt = y.dtype
         Xty = np.zeros(int(self.block.shape[1]), dt)
-        for lo, b in self._stored_chunks():
-            Xty += np.asarray(self.block[lo : lo + len(b)], dt).T @ y[lo : lo + len(b)]
+        for lo, hi in self._spans():
+            Xty += np.asarray(self.block[lo:hi], dt).T @ y[lo:hi]
         if self.center is not None:
             Xty = Xty - np.asarray(self.center, dt) * np.sum(y)
         factor, scale = self._small()
@@ -134,23 +147,23 @@ class Rows:
         else:  # the identity, cut to the kept columns
             u = np.concatenate([u, np.zeros(self.block.shape[1] - u.shape[0], u.dtype)])
         shift = 0.0 if self.center is None else float(np.asarray(self.center, u.dtype) @ u)
-        return np.concatenate([np.asarray(self.block[lo : lo + len(b)], u.dtype) @ u - shift
-                               for lo, b in self._stored_chunks()])  # fmt: skip
+        return np.concatenate(
+            [np.asarray(self.block[lo:hi], u.dtype) @ u - shift for lo, hi in self._spans()]
+        )
 
-    def _stored_chunks(self):
-        """`(start, range)` over the stored rows, in the streaming block size."""
-        rows = max(1, _gap.STREAM_BLOCK_ELEMENTS // max(1, int(self.block.shape[1])))
-        for lo in range(0, self.shape[0], rows):
-            yield lo, range(lo, min(lo + rows, self.shape[0]))
-
-    def chunks(self, rows: int | None = None):
-        """`(start, block of rows)` over the whole matrix, `rows` at a time (default: blocks of
-        the core's streaming size, `STREAM_BLOCK_ELEMENTS` entries of the stored rows): a V-long
-        product without the V×k array."""
+    def _spans(self, rows: int | None = None):
+        """`(lo, hi)` row ranges, `rows` at a time (default: the core's streaming block,
+        `STREAM_BLOCK_ELEMENTS` entries of the stored rows)."""
         if rows is None:
             rows = max(1, _gap.STREAM_BLOCK_ELEMENTS // max(1, int(self.block.shape[1])))
-        for lo in range(0, self.shape[0], rows):
-            yield lo, self[lo : lo + rows]
+        V = self.shape[0]
+        return ((lo, min(lo + rows, V)) for lo in range(0, V, rows))
+
+    def chunks(self, rows: int | None = None):
+        """`(start, block of rows)` over the whole matrix, `rows` at a time (default: the
+        streaming block): a V-long product without the V×k array."""
+        for lo, hi in self._spans(rows):
+            yield lo, self[lo:hi]
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[:]

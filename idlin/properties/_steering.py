@@ -62,13 +62,9 @@ def column_basis(a: Analysis, form: str) -> Rows:
     identifiable form, `U_G = Ĝ V_G S_G⁻¹` (col Ĝ, k = rank Ĝ) in the raw form; formed a block of
     rows at a time, in float64."""
     if form == "identifiable":
-        block, center, factor = a.log_odds_right_parts
-        basis = Rows(block, center, factor, columns=int(a.effective_complexity))
+        basis = Rows(*a.log_odds_right_parts, columns=int(a.effective_complexity))
     else:
-        k = int(a.unembedding_rank)
-        right = np.asarray(a.unembedding_right)[:k].T
-        inverse = 1.0 / np.asarray(a.unembedding_singular_values, dtype=np.float64)[:k]
-        basis = Rows(a.unembeddings, a.mean_unembedding, right, columns=k, scale=inverse)
+        basis = Rows(*a.unembedding_left_parts, columns=int(a.unembedding_rank))
     return basis.astype(np.float64)
 
 
